@@ -1,0 +1,9 @@
+//! `compose`: a daemonless, Compose-compatible multi-container tool.
+//!
+//! The crate is split along the path a stack takes: [`model`] turns Compose files into a typed,
+//! validated project; [`planner`] turns a project and the observed state into ordered actions;
+//! [`engine`] carries those actions out; [`cli`] only parses flags and renders output.
+pub mod cli;
+pub mod engine;
+pub mod model;
+pub mod planner;

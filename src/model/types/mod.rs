@@ -1,0 +1,13 @@
+//! The typed Compose model: every top-level section and service key of the Compose
+//! specification, with short and long syntaxes normalized to one form. Deserialized from the
+//! loader's merged tree; serialized in the shape `docker compose config` prints.
+pub mod build;
+pub mod bytes;
+pub mod deploy;
+pub mod devices;
+pub mod duration;
+pub mod mounts;
+pub mod ports;
+pub mod resources;
+pub mod service;
+pub mod ulimits;

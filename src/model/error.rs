@@ -60,7 +60,7 @@ pub enum ErrorKind {
     NoConfigFile { dir: PathBuf, looked_for: String },
     #[error("invalid YAML: {0}")]
     Yaml(String),
-    #[error("unknown key `{key}`{}", hint.as_ref().map(|h| format!(", expected one of: {h}")).unwrap_or_default())]
+    #[error("unknown key `{key}`{}", hint.as_ref().map(|h| format!(", {h}")).unwrap_or_default())]
     UnknownKey { key: String, hint: Option<String> },
     #[error("expected {expected}, found {found}")]
     WrongType { expected: String, found: String },

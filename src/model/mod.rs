@@ -4,6 +4,7 @@
 //! (`${VAR}` from [`environment`], fed by [`dotenv`]) -> [`include`] -> [`extends`] -> [`merge`]
 //! (several `-f` files) -> [`profiles`] -> [`normalize`] -> [`types`] (typed model) ->
 //! [`validate`]; [`load`] runs the pipeline, [`discovery`] finds the files and the project name.
+pub mod de;
 pub mod discovery;
 pub mod dotenv;
 pub mod environment;

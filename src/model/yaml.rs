@@ -419,6 +419,8 @@ enum Frame {
         entries: Mapping,
         pending_key: Option<Node>,
         merges: Vec<Node>,
+        /// Where the first key was written: yaml-rust2 marks a block mapping's start after it.
+        first_key: Option<Span>,
     },
 }
 
@@ -456,10 +458,14 @@ impl Builder {
                 entries,
                 pending_key,
                 merges,
+                first_key,
                 ..
             }) => match pending_key.take() {
                 None => {
                     // `node` is a key.
+                    if first_key.is_none() {
+                        *first_key = Some(node.span.clone());
+                    }
                     *pending_key = Some(node);
                 }
                 Some(key) => {
@@ -682,6 +688,7 @@ impl MarkedEventReceiver for Builder {
                     entries: Mapping::new(),
                     pending_key: None,
                     merges: Vec::new(),
+                    first_key: None,
                 });
             }
             Event::SequenceEnd => {
@@ -705,9 +712,15 @@ impl MarkedEventReceiver for Builder {
                     span,
                     mut entries,
                     merges,
+                    first_key,
                     ..
                 }) = self.stack.pop()
                 {
+                    // A block mapping starts where its first key is written.
+                    let span = match first_key {
+                        Some(k) if (k.line, k.col) < (span.line, span.col) => k,
+                        _ => span,
+                    };
                     if let Err(bad) = apply_merges(&mut entries, merges) {
                         self.fail(bad, "merge key `<<` expects a mapping or a sequence of mappings".into());
                         return;
@@ -758,6 +771,16 @@ mod tests {
             n.locate("services.web").span.file.as_deref(),
             Some(Path::new("compose.yaml"))
         );
+    }
+
+    #[test]
+    fn block_mappings_start_at_their_first_key() {
+        let n = parse("ulimits:\n  nofile:\n    soft: 3\n    hard: 2\nflow: {a: 1}\n");
+        let m = n.locate("ulimits.nofile");
+        assert_eq!((m.span.line, m.span.col), (3, 5));
+        assert_eq!((n.span.line, n.span.col), (1, 1));
+        let f = n.locate("flow");
+        assert_eq!((f.span.line, f.span.col), (5, 7));
     }
 
     #[test]

@@ -1,0 +1,931 @@
+//! Service mounts (`services.*.volumes`): the short syntax `[SOURCE:]TARGET[:MODE]` and the long
+//! syntax mapping, both read into one [`ServiceVolume`].
+//!
+//! The short syntax follows compose-go's `format.ParseVolume`: fields are split on `:` except
+//! the colon of a Windows drive letter (`C:\data:/data`) and colons inside `${...}`; a source
+//! that looks like a path (`.`, `/`, `~`, `\\`, a drive letter) makes a bind mount, with
+//! `bind.create_host_path: true` as docker-compose v1 did, anything else a named volume (or an
+//! anonymous one when there is no source). Mode options are `ro`/`rw`, `nocopy`, the bind
+//! propagations and SELinux labels `z`/`Z`; other options (`cached`, `delegated`, ...) are
+//! accepted and ignored, as Compose does. The short syntax's target is cleaned like Go's
+//! `path.Clean`.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::bytes::ByteSize;
+use super::ports::fields::{self, Extensions, Scalar};
+
+/// The short syntax, for error messages.
+pub const VOLUME_SYNTAX: &str = "[SOURCE:]TARGET[:MODE]";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VolumeType {
+    Bind,
+    Volume,
+    Tmpfs,
+    Npipe,
+    Cluster,
+    Image,
+}
+
+impl VolumeType {
+    pub const ALL: [VolumeType; 6] = [
+        VolumeType::Bind,
+        VolumeType::Volume,
+        VolumeType::Tmpfs,
+        VolumeType::Npipe,
+        VolumeType::Cluster,
+        VolumeType::Image,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeType::Bind => "bind",
+            VolumeType::Volume => "volume",
+            VolumeType::Tmpfs => "tmpfs",
+            VolumeType::Npipe => "npipe",
+            VolumeType::Cluster => "cluster",
+            VolumeType::Image => "image",
+        }
+    }
+}
+
+impl std::str::FromStr for VolumeType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        VolumeType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "invalid volume type {s:?}, expected one of: {}",
+                    VolumeType::ALL.map(VolumeType::as_str).join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for VolumeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for VolumeType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BindOptions {
+    pub propagation: Option<String>,
+    /// `Some(true)` for every short-syntax bind and for a long-syntax `bind:` that does not say
+    /// otherwise (Compose's default); printed only when true.
+    pub create_host_path: Option<bool>,
+    /// `z` or `Z`.
+    pub selinux: Option<String>,
+    /// `enabled`, `disabled`, `writable` or `readonly`.
+    pub recursive: Option<String>,
+    pub extensions: Extensions,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VolumeOptions {
+    pub labels: IndexMap<String, String>,
+    pub nocopy: bool,
+    pub subpath: Option<String>,
+    pub extensions: Extensions,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TmpfsOptions {
+    pub size: Option<ByteSize>,
+    /// File mode bits (a string is read as Go reads integers: `"0755"` is octal).
+    pub mode: Option<u32>,
+    pub extensions: Extensions,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImageOptions {
+    pub subpath: Option<String>,
+    pub extensions: Extensions,
+}
+
+/// One mount of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceVolume {
+    /// Serialized as `type`.
+    pub kind: VolumeType,
+    /// Host path, volume name or image; `None` for anonymous volumes and tmpfs.
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    pub consistency: Option<String>,
+    pub bind: Option<BindOptions>,
+    pub volume: Option<VolumeOptions>,
+    pub tmpfs: Option<TmpfsOptions>,
+    pub image: Option<ImageOptions>,
+    pub extensions: Extensions,
+}
+
+impl ServiceVolume {
+    /// A mount of `kind` at `target` with nothing else set.
+    pub fn new(kind: VolumeType, target: impl Into<String>) -> Self {
+        ServiceVolume {
+            kind,
+            source: None,
+            target: target.into(),
+            read_only: false,
+            consistency: None,
+            bind: None,
+            volume: None,
+            tmpfs: None,
+            image: None,
+            extensions: Extensions::new(),
+        }
+    }
+}
+
+/// Go's `path.Clean`: drops `.` and empty segments, resolves `..` lexically.
+fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return String::new();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// `C:` at the start of a field: the colon belongs to a Windows drive, not a separator.
+fn is_windows_drive(buffer: &[char], c: char) -> bool {
+    c == ':' && buffer.len() == 1 && buffer[0].is_alphabetic()
+}
+
+/// Whether a short-syntax source names a host path (bind mount) rather than a volume.
+fn is_file_path(source: &str) -> bool {
+    if source.starts_with(['.', '/', '~']) || source.starts_with("\\\\") {
+        return true;
+    }
+    let mut chars = source.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) => is_windows_drive(&[first], second),
+        _ => false,
+    }
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "rprivate", "private", "rshared", "shared", "rslave", "slave",
+];
+
+/// Places one `:`-separated field: source, then target, then the mode options.
+fn populate_field(
+    at_end: bool,
+    field: String,
+    vol: &mut ServiceVolume,
+) -> Result<(), &'static str> {
+    if field.is_empty() {
+        return Err("empty section between colons");
+    }
+    if vol.source.is_none() && at_end {
+        vol.target = field;
+        return Ok(());
+    }
+    if vol.source.is_none() {
+        vol.source = Some(field);
+        return Ok(());
+    }
+    if vol.target.is_empty() {
+        vol.target = field;
+        return Ok(());
+    }
+    if !at_end {
+        return Err("too many colons");
+    }
+    for option in field.split(',') {
+        match option {
+            "ro" => vol.read_only = true,
+            "rw" => vol.read_only = false,
+            "nocopy" => {
+                vol.volume = Some(VolumeOptions {
+                    nocopy: true,
+                    ..VolumeOptions::default()
+                })
+            }
+            "z" | "Z" => {
+                vol.bind.get_or_insert_with(Default::default).selinux = Some(option.into())
+            }
+            p if PROPAGATIONS.contains(&p) => {
+                vol.bind.get_or_insert_with(Default::default).propagation = Some(p.into())
+            }
+            // Compose ignores options it does not know (consistency hints and the like).
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn populate_type(vol: &mut ServiceVolume) {
+    if vol.source.as_deref().is_some_and(is_file_path) {
+        vol.kind = VolumeType::Bind;
+        vol.bind
+            .get_or_insert_with(Default::default)
+            .create_host_path = Some(true);
+    } else {
+        vol.kind = VolumeType::Volume;
+        vol.volume.get_or_insert_with(Default::default);
+    }
+}
+
+/// Parses the short syntax `[SOURCE:]TARGET[:MODE]`.
+pub fn parse_short(spec: &str) -> Result<ServiceVolume, String> {
+    let mut vol = ServiceVolume::new(VolumeType::Volume, "");
+    match spec.len() {
+        0 => {
+            return Err(format!(
+                "invalid volume \"\": empty spec, expected {VOLUME_SYNTAX}"
+            ))
+        }
+        // Too short to hold a separator: a target only (Compose adds no `volume: {}` here).
+        1 | 2 => {
+            vol.target = clean_path(spec);
+            return Ok(vol);
+        }
+        _ => {}
+    }
+    let fail =
+        |detail: &str| format!("invalid volume {spec:?}: {detail}, expected {VOLUME_SYNTAX}");
+    let mut buffer: Vec<char> = Vec::new();
+    let mut in_var = 0usize;
+    let mut chars = spec.chars().peekable();
+    loop {
+        let c = chars.next();
+        match c {
+            Some('$') if chars.peek() == Some(&'{') => {
+                in_var += 1;
+                buffer.push('$');
+            }
+            Some('}') if in_var > 0 => {
+                in_var -= 1;
+                buffer.push('}');
+            }
+            Some(c) if is_windows_drive(&buffer, c) => buffer.push(c),
+            Some(':') if in_var == 0 => {
+                populate_field(false, buffer.drain(..).collect(), &mut vol).map_err(fail)?;
+            }
+            None => {
+                populate_field(true, buffer.drain(..).collect(), &mut vol).map_err(fail)?;
+                break;
+            }
+            Some(c) => buffer.push(c),
+        }
+    }
+    populate_type(&mut vol);
+    vol.target = clean_path(&vol.target);
+    Ok(vol)
+}
+
+/// Parses Go integer syntax with base prefixes, as compose-go reads a string where a number is
+/// expected: `0x1ff`, `0o755`, `0b1`, and a leading `0` for octal (`0755`).
+fn parse_go_uint(s: &str) -> Option<u32> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
+        (h, 16)
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        (o, 8)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (b, 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (&lower[1..], 8)
+    } else {
+        (lower.as_str(), 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// Deserializes a long-syntax sub-mapping (`bind:`, `volume:`, ...); null means all defaults.
+macro_rules! options_deserialize {
+    ($ty:ident, $what:literal, $keys:expr, |$key:ident, $map:ident, $opts:ident| $body:block) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<$ty, E> {
+                        Ok($ty::default())
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
+                        let mut $opts = $ty::default();
+                        $opts.extensions = fields::read_map(&mut map, $keys, |$key, $map| $body)?;
+                        Ok($opts)
+                    }
+                }
+                deserializer.deserialize_any(V)
+            }
+        }
+    };
+}
+
+options_deserialize!(
+    BindOptions,
+    "a mapping of bind options",
+    &["propagation", "create_host_path", "selinux", "recursive"],
+    |key, map, opts| {
+        let value: Scalar = map.next_value()?;
+        match key {
+            "propagation" => opts.propagation = value.into_string(key)?,
+            "create_host_path" => opts.create_host_path = value.into_bool(key)?,
+            "selinux" => {
+                opts.selinux = value.into_string(key)?;
+                if let Some(s) = opts.selinux.as_deref().filter(|s| !matches!(*s, "z" | "Z")) {
+                    return Err(de::Error::custom(format!(
+                        "invalid selinux {s:?}, expected z or Z"
+                    )));
+                }
+            }
+            "recursive" => {
+                opts.recursive = value.into_string(key)?;
+                if let Some(r) = opts
+                    .recursive
+                    .as_deref()
+                    .filter(|r| !matches!(*r, "enabled" | "disabled" | "writable" | "readonly"))
+                {
+                    return Err(de::Error::custom(format!(
+                    "invalid recursive {r:?}, expected one of: enabled, disabled, writable, readonly"
+                )));
+                }
+            }
+            _ => unreachable!("read_map only passes known keys"),
+        }
+        Ok(())
+    }
+);
+
+options_deserialize!(
+    VolumeOptions,
+    "a mapping of volume options",
+    &["labels", "nocopy", "subpath"],
+    |key, map, opts| {
+        match key {
+            "labels" => opts.labels = map.next_value::<Labels>()?.0,
+            "nocopy" => opts.nocopy = map.next_value::<Scalar>()?.into_bool(key)?.unwrap_or(false),
+            "subpath" => opts.subpath = map.next_value::<Scalar>()?.into_string(key)?,
+            _ => unreachable!("read_map only passes known keys"),
+        }
+        Ok(())
+    }
+);
+
+options_deserialize!(
+    TmpfsOptions,
+    "a mapping of tmpfs options",
+    &["size", "mode"],
+    |key, map, opts| {
+        match key {
+            "size" => opts.size = map.next_value::<Option<ByteSize>>()?,
+            "mode" => {
+                opts.mode = match map.next_value::<Scalar>()? {
+                    Scalar::Null => None,
+                    Scalar::Int(i) => Some(u32::try_from(i).map_err(|_| {
+                        de::Error::custom(format!(
+                            "invalid tmpfs mode {i}: expected file mode bits such as 1777"
+                        ))
+                    })?),
+                    Scalar::Str(s) => Some(parse_go_uint(&s).ok_or_else(|| {
+                        de::Error::custom(format!(
+                            "invalid tmpfs mode {s:?}: expected file mode bits such as \"01777\""
+                        ))
+                    })?),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "invalid tmpfs mode {}: expected file mode bits such as 1777",
+                            other.describe()
+                        )))
+                    }
+                }
+            }
+            _ => unreachable!("read_map only passes known keys"),
+        }
+        Ok(())
+    }
+);
+
+options_deserialize!(
+    ImageOptions,
+    "a mapping of image options",
+    &["subpath"],
+    |key, map, opts| {
+        opts.subpath = map.next_value::<Scalar>()?.into_string(key)?;
+        Ok(())
+    }
+);
+
+/// Volume labels: a mapping, or a list of `KEY=VALUE` strings.
+struct Labels(IndexMap<String, String>);
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of labels or a list of KEY=VALUE strings")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Labels, E> {
+                Ok(Labels(IndexMap::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+                let mut labels = IndexMap::new();
+                while let Some((k, v)) = map.next_entry::<String, Scalar>()? {
+                    let v = v.into_string::<A::Error>(&k)?.unwrap_or_default();
+                    labels.insert(k, v);
+                }
+                Ok(Labels(labels))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels, A::Error> {
+                let mut labels = IndexMap::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
+                    labels.insert(k.to_string(), v.to_string());
+                }
+                Ok(Labels(labels))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+const LONG_KEYS: &[&str] = &[
+    "type",
+    "source",
+    "target",
+    "read_only",
+    "consistency",
+    "bind",
+    "volume",
+    "tmpfs",
+    "image",
+];
+
+fn volume_from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<ServiceVolume, A::Error> {
+    let mut vol = ServiceVolume::new(VolumeType::Volume, "");
+    let (mut kind, mut target) = (None, None);
+    vol.extensions = fields::read_map(&mut map, LONG_KEYS, |key, map| {
+        match key {
+            "type" => {
+                let t = map
+                    .next_value::<Scalar>()?
+                    .into_string(key)?
+                    .unwrap_or_default();
+                kind = Some(t.parse::<VolumeType>().map_err(de::Error::custom)?);
+            }
+            "source" => {
+                vol.source = map
+                    .next_value::<Scalar>()?
+                    .into_string(key)?
+                    .filter(|s| !s.is_empty())
+            }
+            "target" => target = map.next_value::<Scalar>()?.into_string(key)?,
+            "read_only" => {
+                vol.read_only = map.next_value::<Scalar>()?.into_bool(key)?.unwrap_or(false)
+            }
+            "consistency" => vol.consistency = map.next_value::<Scalar>()?.into_string(key)?,
+            "bind" => {
+                let mut bind: BindOptions = map.next_value()?;
+                // Compose's default for a long-syntax bind that does not say.
+                bind.create_host_path.get_or_insert(true);
+                vol.bind = Some(bind);
+            }
+            "volume" => vol.volume = Some(map.next_value()?),
+            "tmpfs" => vol.tmpfs = Some(map.next_value()?),
+            "image" => vol.image = Some(map.next_value()?),
+            _ => unreachable!("read_map only passes known keys"),
+        }
+        Ok(())
+    })?;
+    vol.kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
+    vol.target = target
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| de::Error::missing_field("target"))?;
+    Ok(vol)
+}
+
+impl<'de> Deserialize<'de> for ServiceVolume {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ServiceVolume;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "a string {VOLUME_SYNTAX} or a mapping with `type` and `target`"
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ServiceVolume, E> {
+                parse_short(v).map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ServiceVolume, A::Error> {
+                volume_from_map(map)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl Serialize for ServiceVolume {
+    /// The long syntax in `docker compose config`'s key order, empty values left out.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("type", &self.kind)?;
+        if let Some(s) = &self.source {
+            m.serialize_entry("source", s)?;
+        }
+        if !self.target.is_empty() {
+            m.serialize_entry("target", &self.target)?;
+        }
+        if self.read_only {
+            m.serialize_entry("read_only", &true)?;
+        }
+        if let Some(c) = &self.consistency {
+            m.serialize_entry("consistency", c)?;
+        }
+        if let Some(b) = &self.bind {
+            m.serialize_entry("bind", b)?;
+        }
+        if let Some(v) = &self.volume {
+            m.serialize_entry("volume", v)?;
+        }
+        if let Some(t) = &self.tmpfs {
+            m.serialize_entry("tmpfs", t)?;
+        }
+        if let Some(i) = &self.image {
+            m.serialize_entry("image", i)?;
+        }
+        fields::serialize_extensions(&mut m, &self.extensions)?;
+        m.end()
+    }
+}
+
+impl Serialize for BindOptions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(s) = &self.selinux {
+            m.serialize_entry("selinux", s)?;
+        }
+        if let Some(p) = &self.propagation {
+            m.serialize_entry("propagation", p)?;
+        }
+        if self.create_host_path == Some(true) {
+            m.serialize_entry("create_host_path", &true)?;
+        }
+        if let Some(r) = &self.recursive {
+            m.serialize_entry("recursive", r)?;
+        }
+        fields::serialize_extensions(&mut m, &self.extensions)?;
+        m.end()
+    }
+}
+
+impl Serialize for VolumeOptions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        if !self.labels.is_empty() {
+            m.serialize_entry("labels", &self.labels)?;
+        }
+        if self.nocopy {
+            m.serialize_entry("nocopy", &true)?;
+        }
+        if let Some(s) = &self.subpath {
+            m.serialize_entry("subpath", s)?;
+        }
+        fields::serialize_extensions(&mut m, &self.extensions)?;
+        m.end()
+    }
+}
+
+impl Serialize for TmpfsOptions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(size) = self.size.filter(|s| s.0 != 0) {
+            m.serialize_entry("size", &size)?;
+        }
+        if let Some(mode) = self.mode.filter(|m| *m != 0) {
+            m.serialize_entry("mode", &mode)?;
+        }
+        fields::serialize_extensions(&mut m, &self.extensions)?;
+        m.end()
+    }
+}
+
+impl Serialize for ImageOptions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        if let Some(s) = &self.subpath {
+            m.serialize_entry("subpath", s)?;
+        }
+        fields::serialize_extensions(&mut m, &self.extensions)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bind(source: &str, target: &str) -> ServiceVolume {
+        ServiceVolume {
+            source: Some(source.into()),
+            bind: Some(BindOptions {
+                create_host_path: Some(true),
+                ..BindOptions::default()
+            }),
+            ..ServiceVolume::new(VolumeType::Bind, target)
+        }
+    }
+
+    fn named(source: Option<&str>, target: &str) -> ServiceVolume {
+        ServiceVolume {
+            source: source.map(str::to_string),
+            volume: Some(VolumeOptions::default()),
+            ..ServiceVolume::new(VolumeType::Volume, target)
+        }
+    }
+
+    #[test]
+    fn parses_short_syntax() {
+        let ro = |mut v: ServiceVolume| {
+            v.read_only = true;
+            v
+        };
+        let with_bind = |mut v: ServiceVolume, f: &dyn Fn(&mut BindOptions)| {
+            f(v.bind.as_mut().unwrap());
+            v
+        };
+        let cases: Vec<(&str, ServiceVolume)> = vec![
+            ("/data", named(None, "/data")),
+            ("/data/", named(None, "/data")),
+            ("/a", ServiceVolume::new(VolumeType::Volume, "/a")),
+            ("./src:/app", bind("./src", "/app")),
+            ("./src:/app/./x/../y", bind("./src", "/app/y")),
+            ("./src:/app:ro", ro(bind("./src", "/app"))),
+            ("./src:/app:rw", bind("./src", "/app")),
+            ("../src:/app:cached", bind("../src", "/app")),
+            ("~/x:/y", bind("~/x", "/y")),
+            (
+                "/host:/c:ro,z",
+                ro(with_bind(bind("/host", "/c"), &|b| {
+                    b.selinux = Some("z".into())
+                })),
+            ),
+            (
+                "/host:/c:Z,rshared",
+                with_bind(bind("/host", "/c"), &|b| {
+                    b.selinux = Some("Z".into());
+                    b.propagation = Some("rshared".into());
+                }),
+            ),
+            ("data:/var/lib/data", named(Some("data"), "/var/lib/data")),
+            (
+                "data:/var/lib/data:ro",
+                ro(named(Some("data"), "/var/lib/data")),
+            ),
+            (
+                "data:/var/lib/data:nocopy",
+                ServiceVolume {
+                    volume: Some(VolumeOptions {
+                        nocopy: true,
+                        ..Default::default()
+                    }),
+                    ..named(Some("data"), "/var/lib/data")
+                },
+            ),
+            ("C:\\path:/c", bind("C:\\path", "/c")),
+            ("C:\\path:D:\\c:ro", ro(bind("C:\\path", "D:\\c"))),
+            (
+                "\\\\.\\pipe\\docker_engine:\\\\.\\pipe\\docker_engine",
+                bind("\\\\.\\pipe\\docker_engine", "\\\\.\\pipe\\docker_engine"),
+            ),
+            ("${VOL:-x}:/data", named(Some("${VOL:-x}"), "/data")),
+            ("data:/d:delegated,unknownopt", named(Some("data"), "/d")),
+            // A one-letter field before a colon is read as a Windows drive, as Compose does.
+            ("vol:/b:c:d", named(Some("vol"), "/b")),
+            ("a:/b", named(None, "a:/b")),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(parse_short(spec).as_ref(), Ok(&want), "{spec}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_short_syntax() {
+        let cases: &[(&str, &str)] = &[
+            ("", "invalid volume \"\": empty spec, expected [SOURCE:]TARGET[:MODE]"),
+            ("::/data", "invalid volume \"::/data\": empty section between colons, expected [SOURCE:]TARGET[:MODE]"),
+            ("./a::ro", "invalid volume \"./a::ro\": empty section between colons, expected [SOURCE:]TARGET[:MODE]"),
+            ("./a:/b:", "invalid volume \"./a:/b:\": empty section between colons, expected [SOURCE:]TARGET[:MODE]"),
+            ("./a:/b:ro:x", "invalid volume \"./a:/b:ro:x\": too many colons, expected [SOURCE:]TARGET[:MODE]"),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(parse_short(spec), Err(want.to_string()), "{spec}");
+        }
+    }
+
+    #[test]
+    fn cleans_paths_like_go() {
+        let cases = [
+            ("/a/b/../c", "/a/c"),
+            ("/../a", "/a"),
+            ("a/../..", ".."),
+            ("a/./b//c/", "a/b/c"),
+            ("/", "/"),
+            ("a/..", "."),
+        ];
+        for (input, want) in cases {
+            assert_eq!(clean_path(input), want, "{input}");
+        }
+    }
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    struct Svc {
+        volumes: Vec<ServiceVolume>,
+    }
+
+    #[test]
+    fn deserializes_long_syntax() {
+        let yaml = "volumes:\n\
+            - type: bind\n  source: ./cfg\n  target: /etc/cfg\n  read_only: 'true'\n  bind:\n    propagation: rslave\n    selinux: z\n\
+            - type: bind\n  source: /x\n  target: /y\n  bind: {create_host_path: false, recursive: readonly}\n\
+            - type: volume\n  source: data\n  target: /data\n  volume: {nocopy: true, subpath: sub, labels: [a=1, b]}\n  x-z: 1\n\
+            - type: tmpfs\n  target: /tmp\n  tmpfs: {size: 64m, mode: '01777'}\n\
+            - {type: tmpfs, target: /run, tmpfs: {size: 1024, mode: 448}}\n\
+            - {type: image, source: alpine, target: /img, image: {subpath: etc}}\n\
+            - {type: npipe, source: '\\\\.\\pipe\\x', target: '\\\\.\\pipe\\x', consistency: cached}\n";
+        let svc: Svc = serde_yaml_ng::from_str(yaml).unwrap();
+        let mut labels = IndexMap::new();
+        labels.insert("a".to_string(), "1".to_string());
+        labels.insert("b".to_string(), String::new());
+        let mut ext = Extensions::new();
+        ext.insert("x-z".into(), serde_yaml_ng::Value::from(1));
+        let want = vec![
+            ServiceVolume {
+                source: Some("./cfg".into()),
+                read_only: true,
+                bind: Some(BindOptions {
+                    propagation: Some("rslave".into()),
+                    selinux: Some("z".into()),
+                    create_host_path: Some(true),
+                    ..Default::default()
+                }),
+                ..ServiceVolume::new(VolumeType::Bind, "/etc/cfg")
+            },
+            ServiceVolume {
+                source: Some("/x".into()),
+                bind: Some(BindOptions {
+                    create_host_path: Some(false),
+                    recursive: Some("readonly".into()),
+                    ..Default::default()
+                }),
+                ..ServiceVolume::new(VolumeType::Bind, "/y")
+            },
+            ServiceVolume {
+                source: Some("data".into()),
+                volume: Some(VolumeOptions {
+                    labels,
+                    nocopy: true,
+                    subpath: Some("sub".into()),
+                    ..Default::default()
+                }),
+                extensions: ext,
+                ..ServiceVolume::new(VolumeType::Volume, "/data")
+            },
+            ServiceVolume {
+                tmpfs: Some(TmpfsOptions {
+                    size: Some(ByteSize(64 << 20)),
+                    mode: Some(0o1777),
+                    ..Default::default()
+                }),
+                ..ServiceVolume::new(VolumeType::Tmpfs, "/tmp")
+            },
+            ServiceVolume {
+                tmpfs: Some(TmpfsOptions {
+                    size: Some(ByteSize(1024)),
+                    mode: Some(448),
+                    ..Default::default()
+                }),
+                ..ServiceVolume::new(VolumeType::Tmpfs, "/run")
+            },
+            ServiceVolume {
+                source: Some("alpine".into()),
+                image: Some(ImageOptions {
+                    subpath: Some("etc".into()),
+                    ..Default::default()
+                }),
+                ..ServiceVolume::new(VolumeType::Image, "/img")
+            },
+            ServiceVolume {
+                source: Some("\\\\.\\pipe\\x".into()),
+                consistency: Some("cached".into()),
+                ..ServiceVolume::new(VolumeType::Npipe, "\\\\.\\pipe\\x")
+            },
+        ];
+        assert_eq!(svc.volumes, want);
+    }
+
+    #[test]
+    fn serializes_like_compose_config() {
+        let svc: Svc = serde_yaml_ng::from_str(
+            "volumes:\n- ./src:/app:ro,z\n- data:/data\n- /anon\n- {type: tmpfs, target: /t, tmpfs: {size: 1k}}\n- {type: volume, source: v, target: /v, volume: {nocopy: true}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_yaml_ng::to_string(&svc).unwrap(),
+            "volumes:\n\
+             - type: bind\n  source: ./src\n  target: /app\n  read_only: true\n  bind:\n    selinux: z\n    create_host_path: true\n\
+             - type: volume\n  source: data\n  target: /data\n  volume: {}\n\
+             - type: volume\n  target: /anon\n  volume: {}\n\
+             - type: tmpfs\n  target: /t\n  tmpfs:\n    size: '1024'\n\
+             - type: volume\n  source: v\n  target: /v\n  volume:\n    nocopy: true\n"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_long_syntax() {
+        let cases: &[(&str, &str)] = &[
+            ("volumes:\n- {type: disk, target: /x}\n", "volumes[0]: invalid volume type \"disk\", expected one of: bind, volume, tmpfs, npipe, cluster, image"),
+            ("volumes:\n- {source: x, target: /x}\n", "volumes[0]: missing field `type`"),
+            ("volumes:\n- {type: volume, source: x}\n", "volumes[0]: missing field `target`"),
+            ("volumes:\n- {type: volume, target: /x, readonly: true}\n", "volumes[0]: unknown key `readonly`, expected one of: type, source, target, read_only, consistency, bind, volume, tmpfs, image"),
+            ("volumes:\n- {type: bind, target: /x, bind: {propagate: shared}}\n", "volumes[0].bind: unknown key `propagate`, expected one of: propagation, create_host_path, selinux, recursive"),
+            ("volumes:\n- {type: bind, target: /x, read_only: yes}\n", "volumes[0]: invalid value \"yes\" for `read_only`: expected a boolean (true or false)"),
+            ("volumes:\n- {type: bind, target: /x, bind: {selinux: y}}\n", "volumes[0].bind: invalid selinux \"y\", expected z or Z"),
+            ("volumes:\n- {type: tmpfs, target: /x, tmpfs: {mode: rwx}}\n", "volumes[0].tmpfs: invalid tmpfs mode \"rwx\": expected file mode bits such as \"01777\""),
+            ("volumes:\n- {type: tmpfs, target: /x, tmpfs: {size: huge}}\n", "volumes[0].tmpfs.size: invalid size \"huge\""),
+            ("volumes:\n- 42\n", "volumes[0]: invalid type: integer `42`, expected a string [SOURCE:]TARGET[:MODE] or a mapping with `type` and `target`"),
+            ("volumes:\n- ./a::b\n", "volumes[0]: invalid volume \"./a::b\": empty section between colons"),
+        ];
+        for (yaml, want) in cases {
+            let err = serde_yaml_ng::from_str::<Svc>(yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{yaml}: {err}");
+        }
+    }
+
+    #[test]
+    fn deserializes_from_node_with_locations() {
+        use crate::model::de::from_node;
+        use crate::model::yaml::parse_file_text;
+        use std::path::Path;
+        let load = |src: &str| {
+            let node = parse_file_text(src, Some(Path::new("c.yaml"))).unwrap();
+            from_node::<Svc>(&node).map_err(Box::new)
+        };
+        let svc = load("volumes:\n  - ./a:/a\n  - type: volume\n    source: v\n    target: /v\n    read_only: true\n    x-k: v\n").unwrap();
+        let mut long = named(Some("v"), "/v");
+        long.volume = None;
+        long.read_only = true;
+        long.extensions
+            .insert("x-k".into(), serde_yaml_ng::Value::from("v"));
+        assert_eq!(svc.volumes, vec![bind("./a", "/a"), long]);
+
+        let err = load("volumes:\n  - ./a:/a\n  - type: bind\n    target: /b\n    bind:\n      create_host_paths: true\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:6:7: volumes[1].bind.create_host_paths: unknown key `create_host_paths`, expected one of: propagation, create_host_path, selinux, recursive"
+        );
+        let err = load("volumes:\n  - vol:/b:ro:x\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yaml:2:5: volumes[0]: invalid volume \"vol:/b:ro:x\": too many colons, expected [SOURCE:]TARGET[:MODE]"
+        );
+    }
+}

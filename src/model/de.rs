@@ -86,7 +86,11 @@ impl de::Error for DeError {
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format_args!("invalid value {}, expected {}", describe(&unexp), exp))
+        DeError::custom(format_args!(
+            "invalid value {}, expected {}",
+            describe(&unexp),
+            exp
+        ))
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -272,9 +276,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             _ => {
                 let span = self.node.span.clone();
                 let path = self.path.clone();
-                visitor
-                    .visit_some(self)
-                    .map_err(|e| e.at(&span, &path))
+                visitor.visit_some(self).map_err(|e| e.at(&span, &path))
             }
         }
     }
@@ -653,7 +655,11 @@ mod tests {
         assert!(err.to_string().contains("found string \"lots\""), "{err}");
         let err = load::<Top>("services:\n  a: 3\n").unwrap_err();
         assert_eq!(err.path, "services.a");
-        assert!(err.to_string().ends_with("expected struct Svc, found integer 3"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("expected struct Svc, found integer 3"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -661,7 +667,9 @@ mod tests {
         fn even<'de, D: de::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
             let n = u32::deserialize(d)?;
             if n % 2 == 1 {
-                return Err(de::Error::custom(format!("invalid count {n}: expected an even number")));
+                return Err(de::Error::custom(format!(
+                    "invalid count {n}: expected an even number"
+                )));
             }
             Ok(n)
         }
@@ -674,7 +682,9 @@ mod tests {
         let err = load::<IndexMap<String, E>>("a:\n  n: 2\nb:\n  n: 3\n").unwrap_err();
         assert_eq!(err.span.line, 4);
         assert_eq!(err.path, "b.n");
-        assert!(err.to_string().ends_with("invalid count 3: expected an even number"));
+        assert!(err
+            .to_string()
+            .ends_with("invalid count 3: expected an even number"));
     }
 
     #[test]
@@ -684,6 +694,9 @@ mod tests {
         let err = load::<Top>("other: 1\n").unwrap_err();
         assert!(err.to_string().contains("unknown key `other`"), "{err}");
         let err = load::<Top>("{}\n").unwrap_err();
-        assert!(err.to_string().contains("missing required key `services`"), "{err}");
+        assert!(
+            err.to_string().contains("missing required key `services`"),
+            "{err}"
+        );
     }
 }

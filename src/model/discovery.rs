@@ -51,7 +51,11 @@ pub fn find_compose_files(start: &Path) -> Result<Discovered> {
                 )
             });
             let mut files = vec![main.clone()];
-            if let Some(over) = OVERRIDE_FILES.iter().map(|n| d.join(n)).find(|p| p.is_file()) {
+            if let Some(over) = OVERRIDE_FILES
+                .iter()
+                .map(|n| d.join(n))
+                .find(|p| p.is_file())
+            {
                 files.push(over);
             }
             return Ok(Discovered { files, warning });
@@ -82,7 +86,8 @@ pub fn validate_project_name(name: &str) -> std::result::Result<(), String> {
     let ok_first = chars
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let ok_rest =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if ok_first && ok_rest {
         Ok(())
     } else {
@@ -126,7 +131,10 @@ mod tests {
         assert!(validate_project_name("1app").is_ok());
         for bad in ["MyApp", "_app", "-app", "a.b", ""] {
             let err = validate_project_name(bad).unwrap_err();
-            assert!(err.starts_with(&format!("invalid project name {bad:?}")), "{err}");
+            assert!(
+                err.starts_with(&format!("invalid project name {bad:?}")),
+                "{err}"
+            );
         }
     }
 
@@ -166,6 +174,8 @@ mod tests {
     fn no_file_is_a_clear_error() {
         let tmp = tempfile::tempdir().unwrap();
         let err = find_compose_files(tmp.path()).unwrap_err();
-        assert!(err.to_string().starts_with("no configuration file provided: not found"));
+        assert!(err
+            .to_string()
+            .starts_with("no configuration file provided: not found"));
     }
 }

@@ -16,6 +16,8 @@ pub mod interpolate;
 pub mod load;
 pub mod merge;
 pub mod normalize;
+pub mod output;
+pub mod paths;
 pub mod profiles;
 pub mod types;
 pub mod validate;

@@ -198,7 +198,8 @@ impl Node {
 
     /// The mapping at this node, or a located type error.
     pub fn expect_map(&self, path: &str) -> Result<&Mapping> {
-        self.as_map().ok_or_else(|| self.type_error(path, "a mapping"))
+        self.as_map()
+            .ok_or_else(|| self.type_error(path, "a mapping"))
     }
 
     /// Finds the node under a key path as errors print it (`services.web.ports[0]`), for
@@ -329,7 +330,11 @@ pub fn format_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let s = format!("{f}");
     s
@@ -392,11 +397,15 @@ pub fn parse_file_text(src: &str, file: Option<&Path>) -> Result<Node> {
     let mut docs = parse_documents(src, file)?;
     match docs.len() {
         0 => Ok(Node::map(Mapping::new(), span)),
-        1 => Ok(docs.pop().unwrap_or_else(|| Node::map(Mapping::new(), span))),
+        1 => Ok(docs
+            .pop()
+            .unwrap_or_else(|| Node::map(Mapping::new(), span))),
         _ => {
             // Several documents in one file are merged in order, as Docker Compose does.
             let mut iter = docs.into_iter();
-            let mut acc = iter.next().unwrap_or_else(|| Node::map(Mapping::new(), span));
+            let mut acc = iter
+                .next()
+                .unwrap_or_else(|| Node::map(Mapping::new(), span));
             for d in iter {
                 acc = super::merge::merge_nodes(acc, d, "")?;
             }
@@ -469,8 +478,8 @@ impl Builder {
                     *pending_key = Some(node);
                 }
                 Some(key) => {
-                    let key_is_merge = matches!(&key.value, Value::Str(s) if s == "<<")
-                        && key.tag.is_none();
+                    let key_is_merge =
+                        matches!(&key.value, Value::Str(s) if s == "<<") && key.tag.is_none();
                     if key_is_merge {
                         merges.push(node);
                         return;
@@ -722,7 +731,10 @@ impl MarkedEventReceiver for Builder {
                         _ => span,
                     };
                     if let Err(bad) = apply_merges(&mut entries, merges) {
-                        self.fail(bad, "merge key `<<` expects a mapping or a sequence of mappings".into());
+                        self.fail(
+                            bad,
+                            "merge key `<<` expects a mapping or a sequence of mappings".into(),
+                        );
                         return;
                     }
                     let mut node = Node::map(entries, span);
@@ -798,9 +810,14 @@ mod tests {
 
     #[test]
     fn merge_tags_are_kept() {
-        let n = parse("services:\n  a:\n    ports: !reset []\n    environment: !override\n      A: b\n");
+        let n = parse(
+            "services:\n  a:\n    ports: !reset []\n    environment: !override\n      A: b\n",
+        );
         assert_eq!(n.locate("services.a.ports").tag, Some(MergeTag::Reset));
-        assert_eq!(n.locate("services.a.environment").tag, Some(MergeTag::Override));
+        assert_eq!(
+            n.locate("services.a.environment").tag,
+            Some(MergeTag::Override)
+        );
         let n = parse("a: !reset null\nb: !!str 10\n");
         assert_eq!(n.get("a").unwrap().tag, Some(MergeTag::Reset));
         assert_eq!(n.get("b").unwrap().value, Value::Str("10".into()));
@@ -810,13 +827,17 @@ mod tests {
     fn duplicate_keys_are_errors_with_lines() {
         let err = parse_file_text("a: 1\nb: 2\na: 3\n", Some(Path::new("x.yaml"))).unwrap_err();
         assert_eq!(err.span.line, 3);
-        assert!(err.to_string().contains("already defined at line 1"), "{err}");
+        assert!(
+            err.to_string().contains("already defined at line 1"),
+            "{err}"
+        );
         assert!(err.to_string().starts_with("x.yaml:3"), "{err}");
     }
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let err = parse_file_text("services:\n  a: [1, 2\n", Some(Path::new("x.yaml"))).unwrap_err();
+        let err =
+            parse_file_text("services:\n  a: [1, 2\n", Some(Path::new("x.yaml"))).unwrap_err();
         assert!(matches!(err.kind, ErrorKind::Yaml(_)));
         assert!(err.span.line >= 2, "{err}");
     }
@@ -824,7 +845,10 @@ mod tests {
     #[test]
     fn empty_file_is_empty_mapping_and_bom_is_skipped() {
         assert_eq!(parse("").as_map().map(|m| m.len()), Some(0));
-        assert_eq!(parse("\u{feff}a: 1\n").get("a").unwrap().value, Value::Int(1));
+        assert_eq!(
+            parse("\u{feff}a: 1\n").get("a").unwrap().value,
+            Value::Int(1)
+        );
     }
 
     #[test]

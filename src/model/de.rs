@@ -36,32 +36,41 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, LoadError> {
     from_node_at(node, "")
 }
 
-/// A deserialization error; located by the innermost node that saw it.
+/// A deserialization error; located by the innermost node that saw it. Boxed to keep results
+/// small on the hot path.
 #[derive(Debug)]
-pub struct DeError {
+pub struct DeError(Box<DeErrorInner>);
+
+#[derive(Debug)]
+struct DeErrorInner {
     located: Option<(Span, String)>,
     kind: ErrorKind,
 }
 
 impl DeError {
+    fn new(located: Option<(Span, String)>, kind: ErrorKind) -> Self {
+        DeError(Box::new(DeErrorInner { located, kind }))
+    }
+}
+
+impl DeError {
     fn at(mut self, span: &Span, path: &str) -> Self {
-        if self.located.is_none() {
-            self.located = Some((span.clone(), path.to_string()));
+        if self.0.located.is_none() {
+            self.0.located = Some((span.clone(), path.to_string()));
         }
         self
     }
 
     fn into_load_error(self, span: &Span, path: &str) -> LoadError {
-        let (span, path) = self
-            .located
-            .unwrap_or_else(|| (span.clone(), path.to_string()));
-        LoadError::new(span, path, self.kind)
+        let DeErrorInner { located, kind } = *self.0;
+        let (span, path) = located.unwrap_or_else(|| (span.clone(), path.to_string()));
+        LoadError::new(span, path, kind)
     }
 }
 
 impl fmt::Display for DeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)
+        write!(f, "{}", self.0.kind)
     }
 }
 
@@ -69,20 +78,17 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            located: None,
-            kind: ErrorKind::Other(msg.to_string()),
-        }
+        DeError::new(None, ErrorKind::Other(msg.to_string()))
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError {
-            located: None,
-            kind: ErrorKind::WrongType {
+        DeError::new(
+            None,
+            ErrorKind::WrongType {
                 expected: exp.to_string(),
                 found: describe(&unexp),
             },
-        }
+        )
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -354,13 +360,13 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                     ext.push((k, v));
                 }
             } else {
-                return Err(DeError {
-                    located: Some((k.span.clone(), join_key(&self.path, &k.name))),
-                    kind: ErrorKind::UnknownKey {
+                return Err(DeError::new(
+                    Some((k.span.clone(), join_key(&self.path, &k.name))),
+                    ErrorKind::UnknownKey {
                         key: k.name.clone(),
                         hint: suggest(&k.name, fields).map(|s| format!("did you mean `{s}`?")),
                     },
-                });
+                ));
             }
         }
         let mut acc = MapAcc::new(entries, &self.path);

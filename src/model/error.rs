@@ -88,31 +88,49 @@ pub enum ErrorKind {
     Other(String),
 }
 
-/// An error while loading a project: what, where, and under which key.
+/// An error while loading a project: what, where, and under which key. Boxed: errors are rare
+/// and results are everywhere, so the `Err` side stays one pointer wide.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadError {
+pub struct LoadError(Box<Located>);
+
+/// The parts of a [`LoadError`], reached through it by `Deref` (`err.span`, `err.kind`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
     pub span: Span,
     /// Dotted key path, e.g. `services.web.ports[0]`; empty when the error is about a whole file.
     pub path: String,
     pub kind: ErrorKind,
 }
 
+impl std::ops::Deref for LoadError {
+    type Target = Located;
+    fn deref(&self) -> &Located {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LoadError {
+    fn deref_mut(&mut self) -> &mut Located {
+        &mut self.0
+    }
+}
+
 impl LoadError {
     pub fn new(span: Span, path: impl Into<String>, kind: ErrorKind) -> Self {
-        LoadError {
+        LoadError(Box::new(Located {
             span,
             path: path.into(),
             kind,
-        }
+        }))
     }
 
     /// An error with no source position (e.g. about command-line input).
     pub fn bare(kind: ErrorKind) -> Self {
-        LoadError {
-            span: Span::default(),
-            path: String::new(),
-            kind,
-        }
+        LoadError::new(Span::default(), String::new(), kind)
+    }
+
+    pub fn into_parts(self) -> Located {
+        *self.0
     }
 
     pub fn io(path: &Path, err: &std::io::Error) -> Self {

@@ -205,9 +205,11 @@ impl Resolver<'_> {
         let target = clean_path(&self.working_dir.join(rel));
         let mut loaded = (self.load_file)(&target).map_err(|e| match e.kind {
             // A file that cannot be read is reported where it was named.
-            ErrorKind::Io { .. } => {
-                LoadError::new(file_span.clone(), join_key(ext_path, "file"), e.kind)
-            }
+            ErrorKind::Io { .. } => LoadError::new(
+                file_span.clone(),
+                join_key(ext_path, "file"),
+                e.into_parts().kind,
+            ),
             _ => e,
         })?;
         let rel_dir = clean_path(Path::new(rel).parent().unwrap_or(Path::new("")));

@@ -193,6 +193,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
     }
     let mut tree = merged.unwrap_or_else(|| Node::map(Default::default(), Span::default()));
     merge::apply_reset_tags(&mut tree);
+    merge::enforce_unique(&mut tree)?;
 
     if let Some(map) = tree.as_map_mut() {
         if map.shift_remove("version").is_some() {
@@ -243,7 +244,10 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
     let all_profiles = profiles::all_profiles(&project);
-    profiles::apply_profiles(&mut project, &model.profiles, &opts.services)?;
+    let located = |e: LoadError| locate(e, &model.tree);
+    profiles::apply_profiles(&mut project, &model.profiles, &opts.services).map_err(located)?;
+    let scope =
+        (!opts.services.is_empty()).then(|| profiles::with_dependencies(&project, &opts.services));
     if opts.normalize {
         let dir = opts.resolve_paths.then_some(model.project_dir.as_path());
         normalize::normalize(
@@ -251,9 +255,12 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
             &model.environment,
             opts.resolve_env_files,
             dir,
-        )?;
+            scope.as_deref(),
+        )
+        .map_err(located)?;
     } else if opts.resolve_env_files {
-        normalize::resolve_environment(&mut project, &model.environment)?;
+        normalize::resolve_environment(&mut project, &model.environment, scope.as_deref())
+            .map_err(located)?;
     }
     if opts.consistency {
         validate::validate(&project, &model.tree)?;
@@ -263,6 +270,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
         model,
         all_profiles,
     })
+}
+
+/// Gives an error found on the typed model the position of its key path in the tree.
+fn locate(mut err: LoadError, tree: &Node) -> LoadError {
+    if !err.span.is_known() && !err.path.is_empty() {
+        err.span = tree.locate_key_span(&err.path);
+    }
+    err
 }
 
 fn home_dir(env: &Environment) -> Option<PathBuf> {

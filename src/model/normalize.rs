@@ -21,6 +21,7 @@ pub fn normalize(
     env: &Environment,
     resolve_env_files: bool,
     project_dir: Option<&Path>,
+    env_scope: Option<&[String]>,
 ) -> Result<()> {
     let name = project.name.clone().unwrap_or_default();
 
@@ -95,16 +96,24 @@ pub fn normalize(
     }
 
     if resolve_env_files {
-        resolve_environment(project, env)?;
+        resolve_environment(project, env, env_scope)?;
     }
     Ok(())
 }
 
 /// Reads each service's `env_file`s (in order, later files winning) under its `environment`
 /// (which wins over them), then gives variables listed without a value their value from the
-/// project environment when it has one. The `env_file` list is consumed.
-pub fn resolve_environment(project: &mut Project, env: &Environment) -> Result<()> {
+/// project environment when it has one. The `env_file` list is consumed. With `scope`, only those
+/// services are resolved: `compose up a` must not fail on an env file only `b` needs.
+pub fn resolve_environment(
+    project: &mut Project,
+    env: &Environment,
+    scope: Option<&[String]>,
+) -> Result<()> {
     for (name, svc) in project.services.iter_mut() {
+        if scope.is_some_and(|s| !s.contains(name)) {
+            continue;
+        }
         let mut merged: IndexMap<String, Option<String>> = IndexMap::new();
         for file in &svc.env_file {
             let path = Path::new(&file.path);

@@ -69,7 +69,7 @@ fn finish(v: &mut Value, key: Option<&str>) {
             }
             if key.is_some_and(|k| SORTED_MAPS.contains(&k)) {
                 let mut entries: Vec<(Value, Value)> = std::mem::take(m).into_iter().collect();
-                entries.sort_by(|a, b| sort_key(&a.0).cmp(&sort_key(&b.0)));
+                entries.sort_by_key(|a| sort_key(&a.0));
                 *m = entries.into_iter().collect::<Mapping>();
             }
         }
@@ -104,20 +104,12 @@ pub fn render(value: &Value, json: bool) -> Result<String> {
 
 /// The project restricted to `names` and, transitively, the services they depend on.
 pub fn with_services(project: &Project, names: &[String]) -> Result<Project> {
-    let mut keep: Vec<String> = Vec::new();
-    let mut todo: Vec<String> = names.to_vec();
-    while let Some(n) = todo.pop() {
-        if keep.contains(&n) {
-            continue;
-        }
-        let Some(svc) = project.services.get(&n) else {
-            return Err(LoadError::bare(ErrorKind::Other(format!(
-                "no such service: {n}"
-            ))));
-        };
-        todo.extend(svc.depends_on.keys().cloned());
-        keep.push(n);
+    if let Some(missing) = names.iter().find(|n| !project.services.contains_key(*n)) {
+        return Err(LoadError::bare(ErrorKind::Other(format!(
+            "no such service: {missing}"
+        ))));
     }
+    let keep = super::profiles::with_dependencies(project, names);
     let mut p = project.clone();
     p.services.retain(|k, _| keep.contains(k));
     Ok(p)

@@ -41,17 +41,27 @@ pub fn apply_profiles(project: &mut Project, active: &[String], selected: &[Stri
         .map(|(name, _)| name.clone())
         .collect();
     // What a named service depends on comes with it.
-    let mut todo: Vec<String> = selected.to_vec();
-    while let Some(name) = todo.pop() {
-        if let Some(svc) = project.services.get(&name) {
-            for dep in svc.depends_on.keys() {
-                if project.services.contains_key(dep) && !enabled.contains(dep) {
-                    enabled.push(dep.clone());
-                    todo.push(dep.clone());
-                }
-            }
+    for dep in with_dependencies(project, selected) {
+        if !enabled.contains(&dep) {
+            enabled.push(dep);
         }
     }
     project.services.retain(|name, _| enabled.contains(name));
     Ok(())
+}
+
+/// `names` and, transitively, the services they depend on (those that exist).
+pub fn with_dependencies(project: &Project, names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = names.to_vec();
+    while let Some(name) = todo.pop() {
+        if out.contains(&name) {
+            continue;
+        }
+        if let Some(svc) = project.services.get(&name) {
+            todo.extend(svc.depends_on.keys().cloned());
+            out.push(name);
+        }
+    }
+    out
 }

@@ -152,7 +152,7 @@ pub fn validate(project: &Project, tree: &Node) -> Result<()> {
             .and_then(|d| d.replicas)
             .or(svc.scale)
             .unwrap_or(1);
-        if let Some(cn) = &svc.container_name {
+        if let Some(cn) = svc.container_name.as_deref().filter(|c| !c.is_empty()) {
             if replicas > 1 {
                 return Err(at(
                     &join_key(&base, "container_name"),
@@ -161,15 +161,16 @@ pub fn validate(project: &Project, tree: &Node) -> Result<()> {
                     )),
                 ));
             }
-            if let Some((other, _)) = project
+            let earlier = project
                 .services
                 .iter()
-                .find(|(o, s)| *o != name && s.container_name.as_deref() == Some(cn))
-            {
+                .take_while(|(o, _)| *o != name)
+                .find(|(_, s)| s.container_name.as_deref() == Some(cn));
+            if let Some((other, _)) = earlier {
                 return Err(at(
                     &join_key(&base, "container_name"),
                     ErrorKind::Conflict(format!(
-                        "services {other:?} and {name:?} both use container_name {cn:?}"
+                        "container name {cn:?} is already in use by \"services.{other}\""
                     )),
                 ));
             }

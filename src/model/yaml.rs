@@ -414,6 +414,8 @@ pub fn parse_file_text(src: &str, file: Option<&Path>) -> Result<Node> {
     }
 }
 
+// One frame per open collection, on a stack as deep as the document: size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Frame {
     Seq {
         anchor: usize,
@@ -547,6 +549,13 @@ pub fn resolve_plain(s: &str) -> Value {
         _ => ("", s),
     };
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Go's yaml.v3, which Docker Compose reads files with, takes a leading 0 as octal:
+        // `mode: 0440` is 288, as users of file modes expect.
+        if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b < b'8') {
+            if let Ok(i) = i64::from_str_radix(digits, 8) {
+                return Value::Int(if sign == "-" { -i } else { i });
+            }
+        }
         if let Ok(i) = s.parse::<i64>() {
             return Value::Int(i);
         }
@@ -769,6 +778,10 @@ mod tests {
         assert_eq!(n.get("i").unwrap().value, Value::Float(1000.0));
         assert_eq!(n.get("j").unwrap().value, Value::Float(0.5));
         assert_eq!(n.get("k").unwrap().value, Value::Str("1_000".into()));
+        let n = parse("mode: 0440\nb: 09\nc: -010\n");
+        assert_eq!(n.get("mode").unwrap().value, Value::Int(0o440));
+        assert_eq!(n.get("b").unwrap().value, Value::Int(9));
+        assert_eq!(n.get("c").unwrap().value, Value::Int(-8));
     }
 
     #[test]

@@ -5,11 +5,14 @@ fn main() {
     match compose::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            // A Compose file that does not load is exit code 15, like Docker Compose.
-            let code = if err.downcast_ref::<compose::model::LoadError>().is_some() {
-                compose::cli::EXIT_INVALID_PROJECT
-            } else {
-                1
+            // Docker Compose's exit codes: 14 when no Compose file is found, 15 when one does
+            // not load, 1 otherwise.
+            let code = match err.downcast_ref::<compose::model::LoadError>() {
+                Some(e) if matches!(e.kind, compose::model::ErrorKind::NoConfigFile { .. }) => {
+                    compose::cli::EXIT_NO_CONFIG_FILE
+                }
+                Some(_) => compose::cli::EXIT_INVALID_PROJECT,
+                None => 1,
             };
             eprintln!("{err:#}");
             std::process::exit(code);

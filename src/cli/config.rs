@@ -87,7 +87,9 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<i32> {
         bail!("--resolve-image-digests and --lock-image-digests need registry access, which compose does not have yet");
     }
     let mut opts = load_options(global, &args.services)?;
-    opts.interpolate = !args.no_interpolate;
+    // `--variables` lists the `${...}` references, so it must read the files uninterpolated
+    // (as Docker Compose does); interpolating first would leave only `$$`-escaped text behind.
+    opts.interpolate = !args.no_interpolate && !args.variables;
     opts.normalize = !args.no_normalize;
     opts.resolve_paths = !args.no_path_resolution;
     opts.consistency = !args.no_consistency;

@@ -7,6 +7,7 @@
 //! applied, defaults filled in and references checked. [`load_model`] stops before typing, for
 //! `config --no-interpolate`, whose output still holds `${...}` that no type would accept.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use super::de;
@@ -178,10 +179,10 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
     };
     let environment = Environment::with_env_files(&opts.os_env, &env_files)?;
 
-    let mut loader = FileLoader {
+    let loader = FileLoader {
         opts,
         os_env: &opts.os_env,
-        warnings: &mut warnings,
+        unset: RefCell::new(Vec::new()),
     };
     let mut merged: Option<Node> = None;
     for file in &config_files {
@@ -190,6 +191,11 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
             None => doc,
             Some(acc) => merge::merge_nodes(acc, doc, "")?,
         });
+    }
+    for name in loader.unset.into_inner() {
+        warnings.push(format!(
+            "The \"{name}\" variable is not set. Defaulting to a blank string."
+        ));
     }
     let mut tree = merged.unwrap_or_else(|| Node::map(Default::default(), Span::default()));
     merge::apply_reset_tags(&mut tree);
@@ -332,7 +338,8 @@ fn project_name(
 struct FileLoader<'a> {
     opts: &'a LoadOptions,
     os_env: &'a Environment,
-    warnings: &'a mut Vec<String>,
+    /// Variables used but not set (each once), for Docker Compose's "not set" warning.
+    unset: RefCell<Vec<String>>,
 }
 
 impl FileLoader<'_> {
@@ -356,17 +363,22 @@ impl FileLoader<'_> {
             doc = Node::map(Default::default(), doc.span.clone());
         }
         if self.opts.interpolate {
-            interpolate::interpolate_node(&mut doc, "", &|name: &str| env.lookup(name))?;
+            interpolate::interpolate_node_with(
+                &mut doc,
+                "",
+                &|name: &str| env.lookup(name),
+                &mut |name: &str| {
+                    let mut unset = self.unset.borrow_mut();
+                    if !unset.iter().any(|n| n == name) {
+                        unset.push(name.to_string());
+                    }
+                },
+            )?;
         }
         Ok(doc)
     }
 
-    fn load_file(
-        &mut self,
-        path: &Path,
-        env: &Environment,
-        chain: &mut Vec<PathBuf>,
-    ) -> Result<Node> {
+    fn load_file(&self, path: &Path, env: &Environment, chain: &mut Vec<PathBuf>) -> Result<Node> {
         let mut doc = self.parse(path, env)?;
         let dir = if is_stdin(path) {
             self.opts.working_dir.clone()
@@ -436,7 +448,6 @@ impl FileLoader<'_> {
         extends::resolve_extends(&mut doc, &dir, &mut |p: &Path| {
             self.parse(p, &env_for_extends)
         })?;
-        let _ = &self.warnings;
         Ok(doc)
     }
 }

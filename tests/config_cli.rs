@@ -1464,7 +1464,6 @@ const MISSING_CONSISTENCY_CHECKS: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
-#[ignore = "validate.rs lacks these compose-go consistency checks: see MISSING_CONSISTENCY_CHECKS"]
 fn consistency_checks_docker_compose_applies() {
     let mut failures = Vec::new();
     for (what, text, path) in MISSING_CONSISTENCY_CHECKS {

@@ -536,6 +536,14 @@ fn shortest_cycle(g: &DiGraphMap<&str, ()>, start: &str, scc: &[&str]) -> Vec<St
     vec![start.to_string(), start.to_string()]
 }
 
+/// The action as written in the file (`sync+restart`), for messages.
+fn serde_plain_action(action: &WatchAction) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| format!("{action:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -900,12 +908,4 @@ models:
             assert_eq!(err.to_string(), format!("{}:6:9: {want}", path.display()), "{file}");
         }
     }
-}
-
-/// The action as written in the file (`sync+restart`), for messages.
-fn serde_plain_action(action: &WatchAction) -> String {
-    serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_else(|| format!("{action:?}"))
 }

@@ -322,7 +322,24 @@ fn check(corpus: &Path, rel: &str, s: &Special) -> Option<String> {
                 ));
             }
             match serde_json::from_str::<serde_json::Value>(&out.stdout) {
-                Ok(v) if v["services"].is_object() && v["name"].is_string() => None,
+                Ok(v) if v["services"].is_object() && v["name"].is_string() => {
+                    // The default YAML output must describe exactly the same project.
+                    let yaml_args: Vec<&str> = all
+                        .iter()
+                        .copied()
+                        .filter(|a| *a != "--format" && *a != "json")
+                        .collect();
+                    let mut cmd = Compose::new(dir).args(&yaml_args);
+                    for (k, val) in env {
+                        cmd = cmd.env(k, val);
+                    }
+                    let y = cmd.run();
+                    match serde_yaml_ng::from_str::<serde_json::Value>(&y.stdout) {
+                        Ok(yv) if y.code == 0 && yv == v => None,
+                        Ok(_) => Some(format!("{rel}: YAML and JSON outputs differ")),
+                        Err(e) => Some(format!("{rel}: YAML output does not parse ({e})")),
+                    }
+                }
                 Ok(v) => Some(format!("{rel}: output lacks name or services: {v}")),
                 Err(e) => Some(format!("{rel}: output is not JSON ({e})")),
             }

@@ -14,7 +14,7 @@ use super::error::{ErrorKind, LoadError, Result};
 use super::hash::service_hash;
 use super::interpolate::Variable;
 use super::types::resources::Project;
-use super::yaml::Node;
+use super::yaml::{resolve_plain, Node, Value as YamlValue};
 
 /// Mapping keys whose values are user-keyed mappings (not structs) and are printed sorted.
 const SORTED_MAPS: &[&str] = &[
@@ -98,8 +98,181 @@ pub fn render(value: &Value, json: bool) -> Result<String> {
         s.push('\n');
         Ok(s)
     } else {
-        serde_yaml_ng::to_string(value).map_err(|e| fail(e.to_string()))
+        Ok(to_yaml(value))
     }
+}
+
+/// YAML in the layout Docker Compose prints (Go's yaml.v3, indent 2): sequences indented under
+/// their key, strings double-quoted only where a plain scalar would read as something else,
+/// multi-line strings as literal blocks. serde_yaml_ng's emitter differs on all three, which makes
+/// `diff` against `docker compose config` noisy for no reason.
+pub fn to_yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Mapping(m) if !m.is_empty() => emit_mapping(&mut out, m, 0),
+        Value::Sequence(s) if !s.is_empty() => emit_sequence(&mut out, s, 0),
+        other => {
+            emit_inline(&mut out, other, 0);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// A mapping's entries at `level` spaces; the first line's indentation is the caller's when it
+/// continues a `- ` line (see [`emit_sequence`]).
+fn emit_mapping(out: &mut String, m: &Mapping, level: usize) {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 || !out.ends_with("- ") {
+            indent(out, level);
+        }
+        emit_scalar(out, k, level);
+        out.push(':');
+        emit_value_after_key(out, v, level);
+    }
+}
+
+fn emit_value_after_key(out: &mut String, v: &Value, level: usize) {
+    match v {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_mapping(out, m, level + 2);
+        }
+        Value::Sequence(s) if !s.is_empty() => {
+            out.push('\n');
+            emit_sequence(out, s, level + 2);
+        }
+        Value::Tagged(t) => emit_value_after_key(out, &t.value, level),
+        other => {
+            out.push(' ');
+            emit_inline(out, other, level);
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_sequence(out: &mut String, s: &[Value], level: usize) {
+    for item in s {
+        if !out.ends_with("- ") {
+            indent(out, level);
+        }
+        out.push_str("- ");
+        match item {
+            Value::Mapping(m) if !m.is_empty() => emit_mapping(out, m, level + 2),
+            Value::Sequence(inner) if !inner.is_empty() => emit_sequence(out, inner, level + 2),
+            other => {
+                emit_inline(out, other, level + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Scalars and empty collections, on the current line.
+fn emit_inline(out: &mut String, v: &Value, level: usize) {
+    match v {
+        Value::Mapping(_) => out.push_str("{}"),
+        Value::Sequence(_) => out.push_str("[]"),
+        Value::Tagged(t) => emit_inline(out, &t.value, level),
+        other => emit_scalar(out, other, level),
+    }
+}
+
+fn emit_scalar(out: &mut String, v: &Value, level: usize) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => emit_string(out, s, level),
+        Value::Sequence(_) | Value::Mapping(_) | Value::Tagged(_) => emit_inline(out, v, level),
+    }
+}
+
+fn emit_string(out: &mut String, s: &str, level: usize) {
+    if is_plain_safe(s) {
+        out.push_str(s);
+    } else if is_literal_block_safe(s) {
+        out.push_str(if s.ends_with('\n') { "|" } else { "|-" });
+        for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                indent(out, level + 2);
+                out.push_str(line);
+            }
+        }
+    } else {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{:04X}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+}
+
+/// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2
+/// readers alike (Docker Compose's yaml.v3 quotes YAML 1.1 booleans such as `yes` and `on`).
+fn is_plain_safe(s: &str) -> bool {
+    const BOOL_1_1: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if BOOL_1_1.contains(&s) || !matches!(resolve_plain(s), YamlValue::Str(_)) {
+        return false;
+    }
+    // Number-like text (`1_000`, `1.2.3` is fine but `+.5` or `0b1` are not worth the risk).
+    if s.trim_start_matches(['+', '-', '.'])
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || "+-._eExXoObB".contains(c))
+    {
+        return false;
+    }
+    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) || s.ends_with(':') {
+        return false;
+    }
+    if "?:,[]{}#&*!|>'\"%@`".contains(first)
+        && !(matches!(first, '?' | ':') && s.len() > 1 && !s[1..].starts_with(' '))
+    {
+        return false;
+    }
+    if first == '-' && (s.len() == 1 || s[1..].starts_with(' ') || s.starts_with("---")) {
+        return false;
+    }
+    !(s.contains(": ") || s.contains(" #") || s.chars().any(|c| c.is_control()))
+}
+
+/// Multi-line text that a literal block keeps exactly: no carriage returns or tabs, no line
+/// starting with a space, at most one final newline.
+fn is_literal_block_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.contains(['\r', '\t'])
+        && !s.ends_with("\n\n")
+        && !s.starts_with(' ')
+        && !s
+            .split('\n')
+            .any(|l| l.starts_with(' ') || l.ends_with(' '))
+        && !s.chars().any(|c| c.is_control() && c != '\n')
 }
 
 /// The project restricted to `names` and, transitively, the services they depend on.
@@ -229,4 +402,79 @@ pub fn environment(env: &Environment) -> String {
     keys.iter()
         .map(|k| format!("{k}={}\n", env.vars()[*k]))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_layout_matches_docker_compose() {
+        let v: Value = serde_yaml_ng::from_str(
+            "name: p\nservices:\n  web:\n    command: [sh, -c, 'echo hi']\n    ports: [{target: 80, published: '8080'}]\n    networks: {default: null}\n    labels: {}\n    tmpfs: []\n",
+        )
+        .unwrap();
+        assert_eq!(
+            to_yaml(&v),
+            "name: p\nservices:\n  web:\n    command:\n      - sh\n      - -c\n      - echo hi\n    ports:\n      - target: 80\n        published: \"8080\"\n    networks:\n      default: null\n    labels: {}\n    tmpfs: []\n"
+        );
+    }
+
+    #[test]
+    fn strings_are_quoted_only_when_needed_and_read_back_unchanged() {
+        let cases: &[(&str, &str)] = &[
+            ("busybox:latest", "busybox:latest"),
+            ("8080", "\"8080\""),
+            ("1.5", "\"1.5\""),
+            ("1_000", "\"1_000\""),
+            ("true", "\"true\""),
+            ("yes", "\"yes\""),
+            ("off", "\"off\""),
+            ("null", "\"null\""),
+            ("~", "\"~\""),
+            ("", "\"\""),
+            ("-c", "-c"),
+            ("-", "\"-\""),
+            ("a: b", "\"a: b\""),
+            ("a #b", "\"a #b\""),
+            ("#x", "\"#x\""),
+            ("*x", "\"*x\""),
+            ("{x}", "\"{x}\""),
+            ("${PORT:-8080}:80", "${PORT:-8080}:80"),
+            (" lead", "\" lead\""),
+            ("say \"hi\"\\", "say \"hi\"\\"),
+            ("tab\there", "\"tab\\there\""),
+            ("line1\nline2", "|-\n  line1\n  line2"),
+            ("line1\n\nline3\n", "|\n  line1\n\n  line3"),
+            (" indented\nx", "\" indented\\nx\""),
+            ("é ünïcode", "é ünïcode"),
+            ("1.25-alpine", "1.25-alpine"),
+        ];
+        for (input, want) in cases {
+            let v = Value::Mapping(
+                [(Value::String("k".into()), Value::String((*input).into()))]
+                    .into_iter()
+                    .collect(),
+            );
+            let text = to_yaml(&v);
+            assert_eq!(text, format!("k: {want}\n"), "{input:?}");
+            let back: Value = serde_yaml_ng::from_str(&text).unwrap();
+            assert_eq!(back, v, "{input:?} reads back");
+            let node = crate::model::yaml::parse_file_text(&text, None).unwrap();
+            assert_eq!(
+                node.get("k").and_then(Node::as_str),
+                Some(*input),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nested_sequences_and_top_level_scalars() {
+        let v: Value = serde_yaml_ng::from_str("[[a, b], [], {}, {x: [1]}]").unwrap();
+        let text = to_yaml(&v);
+        assert_eq!(text, "- - a\n  - b\n- []\n- {}\n- x:\n    - 1\n");
+        assert_eq!(serde_yaml_ng::from_str::<Value>(&text).unwrap(), v);
+        assert_eq!(to_yaml(&Value::Null), "null\n");
+    }
 }

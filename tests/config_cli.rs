@@ -49,17 +49,17 @@ services:
     networks:
       default: null
     ports:
-    - mode: ingress
-      target: 80
-      published: '8080'
-      protocol: tcp
+      - mode: ingress
+        target: 80
+        published: \"8080\"
+        protocol: tcp
     volumes:
-    - type: bind
-      source: {}
-      target: /usr/share/nginx/html
-      read_only: true
-      bind:
-        create_host_path: true
+      - type: bind
+        source: {}
+        target: /usr/share/nginx/html
+        read_only: true
+        bind:
+          create_host_path: true
 networks:
   default:
     name: app_default
@@ -962,7 +962,7 @@ services:
   web:
     image: nginx
     ports:
-    - ${PORT:-8080}:80
+      - ${PORT:-8080}:80
     environment:
       E: $${X}
 ";

@@ -6,10 +6,10 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::bytes::ByteSize;
+use super::fields::{de_labels, de_mapping_with_equals, de_string_or_list, Extensions, ScalarText};
 use super::service::{
-    de_hosts, de_labels, de_mapping_with_equals, de_short_vec, de_string_or_list, is_false,
-    none_or_default, ser_extensions, ser_hosts, ser_sorted, Extensions, FileReferenceConfig,
-    HostsList, MappingWithEquals, ShortSyntax,
+    de_hosts, de_short_vec, is_false, none_or_default, ser_extensions, ser_hosts, ser_sorted,
+    FileReferenceConfig, HostsList, MappingWithEquals, ShortSyntax,
 };
 use super::ulimits::Ulimit;
 
@@ -169,7 +169,7 @@ impl Serialize for SshKey {
 }
 
 fn de_ssh<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SshKey>, D::Error> {
-    let entries = super::service::de_mapping_with_equals(d)?;
+    let entries = de_mapping_with_equals(d)?;
     Ok(entries
         .into_iter()
         .map(|(id, path)| SshKey {
@@ -181,21 +181,17 @@ fn de_ssh<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SshKey>, D::Erro
 
 /// A key that is a boolean or a string (`provenance: true`, `provenance: mode=max`).
 fn de_bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(super::service::ScalarText::deserialize(d)?.0)
+    Ok(ScalarText::deserialize(d)?.0)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::model::de::from_node;
+    use crate::model::types::fields::test_support::load;
     use crate::model::types::service::{ServiceConfig, Short};
-    use crate::model::yaml::parse_file_text;
 
     fn build(yaml: &str) -> BuildConfig {
-        let node = parse_file_text(yaml, Some(Path::new("compose.yaml"))).expect("valid YAML");
-        from_node::<ServiceConfig>(&node)
+        load::<ServiceConfig>(yaml)
             .unwrap_or_else(|e| panic!("{yaml}: {e}"))
             .build
             .expect("build present")

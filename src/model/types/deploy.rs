@@ -11,9 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::bytes::ByteSize;
 use super::duration::Duration;
-use super::service::{
-    de_cpus, de_labels, is_default, none_or_default, ser_extensions, ser_sorted, Extensions,
-};
+use super::fields::{de_labels, Extensions};
+use super::service::{de_cpus, is_default, none_or_default, ser_extensions, ser_sorted};
 
 /// `deploy`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -281,17 +280,12 @@ pub struct PlacementPreference {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::model::de::from_node;
-    use crate::model::types::service::struct_fields;
-    use crate::model::yaml::parse_file_text;
+    use crate::model::types::fields::test_support::{self, assert_fields_cover, compose_schema};
     use crate::model::LoadError;
 
     fn load(src: &str) -> Result<DeployConfig, LoadError> {
-        let node = parse_file_text(src, Some(Path::new("compose.yaml"))).expect("valid YAML");
-        from_node(&node)
+        test_support::load(src)
     }
 
     #[test]
@@ -394,82 +388,35 @@ mod tests {
 
     #[test]
     fn every_deploy_key_of_the_schema_is_a_field() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/compose-spec/schema/compose-spec.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: {path} is not present");
+        let Some(schema) = compose_schema() else {
             return;
         };
-        let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
         let defs = &schema["definitions"];
-        let check = |def: &serde_json::Value, fields: &[&str], what: &str| {
-            let props = def["properties"].as_object().expect(what);
-            for key in props.keys() {
-                assert!(
-                    fields.contains(&key.as_str()),
-                    "{what}: schema key `{key}` has no field"
-                );
-            }
-        };
         let dp = &defs["deployment"];
-        check(dp, struct_fields::<DeployConfig>(), "deploy");
-        check(
-            &dp["properties"]["update_config"],
-            struct_fields::<UpdateConfig>(),
-            "update_config",
-        );
-        check(
+        assert_fields_cover::<DeployConfig>(dp, "deploy");
+        assert_fields_cover::<UpdateConfig>(&dp["properties"]["update_config"], "update_config");
+        assert_fields_cover::<UpdateConfig>(
             &dp["properties"]["rollback_config"],
-            struct_fields::<UpdateConfig>(),
             "rollback_config",
         );
-        check(
-            &dp["properties"]["resources"],
-            struct_fields::<Resources>(),
-            "resources",
-        );
+        assert_fields_cover::<Resources>(&dp["properties"]["resources"], "resources");
         let res = &dp["properties"]["resources"]["properties"];
-        check(&res["limits"], struct_fields::<Resource>(), "limits");
-        check(
-            &res["reservations"],
-            struct_fields::<Resource>(),
-            "reservations",
-        );
-        check(
-            &dp["properties"]["restart_policy"],
-            struct_fields::<RestartPolicy>(),
-            "restart_policy",
-        );
-        check(
-            &dp["properties"]["placement"],
-            struct_fields::<Placement>(),
-            "placement",
-        );
-        check(
+        assert_fields_cover::<Resource>(&res["limits"], "limits");
+        assert_fields_cover::<Resource>(&res["reservations"], "reservations");
+        assert_fields_cover::<RestartPolicy>(&dp["properties"]["restart_policy"], "restart_policy");
+        assert_fields_cover::<Placement>(&dp["properties"]["placement"], "placement");
+        assert_fields_cover::<PlacementPreference>(
             &dp["properties"]["placement"]["properties"]["preferences"]["items"],
-            struct_fields::<PlacementPreference>(),
             "preferences",
         );
-        check(
-            &defs["devices"]["items"],
-            struct_fields::<DeviceRequest>(),
-            "devices",
-        );
-        check(
-            &defs["gpus"]["oneOf"][1]["items"],
-            struct_fields::<DeviceRequest>(),
-            "gpus",
-        );
-        check(
+        assert_fields_cover::<DeviceRequest>(&defs["devices"]["items"], "devices");
+        assert_fields_cover::<DeviceRequest>(&defs["gpus"]["oneOf"][1]["items"], "gpus");
+        assert_fields_cover::<GenericResource>(
             &defs["generic_resources"]["items"],
-            struct_fields::<GenericResource>(),
             "generic_resources",
         );
-        check(
+        assert_fields_cover::<DiscreteGenericResource>(
             &defs["generic_resources"]["items"]["properties"]["discrete_resource_spec"],
-            struct_fields::<DiscreteGenericResource>(),
             "discrete_resource_spec",
         );
     }

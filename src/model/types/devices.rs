@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::ports::fields::{self, Extensions, Scalar};
+use super::fields::{self, Extensions, Scalar};
 
 /// The short syntax, for error messages.
 pub const DEVICE_SYNTAX: &str = "HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]";
@@ -126,6 +126,7 @@ impl Serialize for DeviceMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::types::fields::test_support::{assert_yaml_errors, load_file};
 
     fn dev(source: &str, target: &str, permissions: &str) -> DeviceMapping {
         DeviceMapping {
@@ -212,23 +213,12 @@ mod tests {
             ("devices:\n- {source: /dev/x, perms: r}\n", "devices[0]: unknown key `perms`, expected one of: source, target, permissions"),
             ("devices:\n- 1\n", "devices[0]: invalid type: integer `1`, expected a string HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]] or a mapping with `source`"),
         ];
-        for (yaml, want) in cases {
-            let err = serde_yaml_ng::from_str::<Svc>(yaml)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(want), "{yaml}: {err}");
-        }
+        assert_yaml_errors::<Svc, _>(cases.iter().copied());
     }
 
     #[test]
     fn deserializes_from_node_with_locations() {
-        use crate::model::de::from_node;
-        use crate::model::yaml::parse_file_text;
-        use std::path::Path;
-        let load = |src: &str| {
-            let node = parse_file_text(src, Some(Path::new("c.yaml"))).unwrap();
-            from_node::<Svc>(&node).map_err(Box::new)
-        };
+        let load = |src: &str| load_file::<Svc>("c.yaml", src);
         assert_eq!(
             load("devices:\n  - /dev/a:/dev/b\n").unwrap().devices,
             vec![dev("/dev/a", "/dev/b", "rwm")]

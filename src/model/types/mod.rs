@@ -6,6 +6,7 @@ pub mod bytes;
 pub mod deploy;
 pub mod devices;
 pub mod duration;
+pub(crate) mod fields;
 pub mod mounts;
 pub mod ports;
 pub mod resources;

@@ -13,12 +13,12 @@
 use std::fmt;
 
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::bytes::ByteSize;
-use super::ports::fields::{self, Extensions, Scalar};
+use super::fields::{self, Extensions, Scalar};
 
 /// The short syntax, for error messages.
 pub const VOLUME_SYNTAX: &str = "[SOURCE:]TARGET[:MODE]";
@@ -449,38 +449,18 @@ options_deserialize!(
     }
 );
 
-/// Volume labels: a mapping, or a list of `KEY=VALUE` strings.
+/// Volume labels: a mapping, or a list of `KEY=VALUE` strings (a key without `=` is empty).
 struct Labels(IndexMap<String, String>);
 
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Labels;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a mapping of labels or a list of KEY=VALUE strings")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Labels, E> {
-                Ok(Labels(IndexMap::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
-                let mut labels = IndexMap::new();
-                while let Some((k, v)) = map.next_entry::<String, Scalar>()? {
-                    let v = v.into_string::<A::Error>(&k)?.unwrap_or_default();
-                    labels.insert(k, v);
-                }
-                Ok(Labels(labels))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels, A::Error> {
-                let mut labels = IndexMap::new();
-                while let Some(item) = seq.next_element::<String>()? {
-                    let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
-                    labels.insert(k.to_string(), v.to_string());
-                }
-                Ok(Labels(labels))
-            }
-        }
-        deserializer.deserialize_any(V)
+        let expecting = "a mapping of labels or a list of KEY=VALUE strings";
+        fields::de_list_or_dict::<D, Scalar, _, _>(
+            deserializer,
+            expecting,
+            Option::unwrap_or_default,
+        )
+        .map(Labels)
     }
 }
 
@@ -660,6 +640,7 @@ impl Serialize for ImageOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::types::fields::test_support::{assert_yaml_errors, load_file};
 
     fn bind(source: &str, target: &str) -> ServiceVolume {
         ServiceVolume {
@@ -892,23 +873,12 @@ mod tests {
             ("volumes:\n- 42\n", "volumes[0]: invalid type: integer `42`, expected a string [SOURCE:]TARGET[:MODE] or a mapping with `type` and `target`"),
             ("volumes:\n- ./a::b\n", "volumes[0]: invalid volume \"./a::b\": empty section between colons"),
         ];
-        for (yaml, want) in cases {
-            let err = serde_yaml_ng::from_str::<Svc>(yaml)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(want), "{yaml}: {err}");
-        }
+        assert_yaml_errors::<Svc, _>(cases.iter().copied());
     }
 
     #[test]
     fn deserializes_from_node_with_locations() {
-        use crate::model::de::from_node;
-        use crate::model::yaml::parse_file_text;
-        use std::path::Path;
-        let load = |src: &str| {
-            let node = parse_file_text(src, Some(Path::new("c.yaml"))).unwrap();
-            from_node::<Svc>(&node).map_err(Box::new)
-        };
+        let load = |src: &str| load_file::<Svc>("c.yaml", src);
         let svc = load("volumes:\n  - ./a:/a\n  - type: volume\n    source: v\n    target: /v\n    read_only: true\n    x-k: v\n").unwrap();
         let mut long = named(Some("v"), "/v");
         long.volume = None;

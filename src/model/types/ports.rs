@@ -1,9 +1,6 @@
 //! Published ports (`services.*.ports`), in the short syntax (`"127.0.0.1:8080:80/udp"`, ranges
 //! expanded to one entry per port exactly as Docker's `nat.ParsePortSpec` does), as a bare
 //! integer (the container port), or in the long syntax (a mapping).
-//!
-//! This module also holds [`fields`], the small helpers the value types of this folder share for
-//! reading long-syntax mappings: key checking with `x-` extensions, and Compose's lenient scalars.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -12,7 +9,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use self::fields::{Extensions, Scalar};
+use super::fields::{self, Extensions, Scalar};
 
 /// The short syntax, for error messages.
 pub const PORT_SYNTAX: &str = "[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]";
@@ -325,184 +322,10 @@ impl Serialize for PortConfig {
     }
 }
 
-/// Helpers shared by the value types of this folder for reading long-syntax mappings.
-pub(crate) mod fields {
-    use std::fmt;
-
-    use indexmap::IndexMap;
-    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
-    use serde::ser::SerializeMap;
-    use serde::Deserialize;
-
-    use crate::model::yaml::format_float;
-
-    /// `x-*` keys of a mapping, kept in file order and printed back after the known keys.
-    pub type Extensions = IndexMap<String, serde_yaml_ng::Value>;
-
-    /// A scalar as Compose reads it before converting: interpolation leaves strings where
-    /// numbers and booleans are meant (`target: "${PORT}"`), and YAML gives numbers where
-    /// strings are meant (`published: 8080`), so conversions go through this type.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Scalar {
-        Null,
-        Bool(bool),
-        Int(i64),
-        Float(f64),
-        Str(String),
-    }
-
-    impl Scalar {
-        /// How the value reads in an error message.
-        pub fn describe(&self) -> String {
-            match self {
-                Scalar::Null => "null".to_string(),
-                Scalar::Bool(b) => b.to_string(),
-                Scalar::Int(i) => i.to_string(),
-                Scalar::Float(f) => format_float(*f),
-                Scalar::Str(s) => format!("{s:?}"),
-            }
-        }
-
-        /// The value as text (`8080` -> `"8080"`); null is "not set".
-        pub fn into_string<E: de::Error>(self, _key: &str) -> Result<Option<String>, E> {
-            Ok(match self {
-                Scalar::Null => None,
-                Scalar::Bool(b) => Some(b.to_string()),
-                Scalar::Int(i) => Some(i.to_string()),
-                Scalar::Float(f) => Some(format_float(f)),
-                Scalar::Str(s) => Some(s),
-            })
-        }
-
-        /// A boolean, also from the strings Go's `strconv.ParseBool` accepts (`"true"`, `"0"`).
-        pub fn into_bool<E: de::Error>(self, key: &str) -> Result<Option<bool>, E> {
-            match self {
-                Scalar::Null => Ok(None),
-                Scalar::Bool(b) => Ok(Some(b)),
-                Scalar::Str(s) => match s.as_str() {
-                    "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Some(true)),
-                    "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(Some(false)),
-                    _ => Err(E::custom(format!(
-                        "invalid value {s:?} for `{key}`: expected a boolean (true or false)"
-                    ))),
-                },
-                other => Err(E::custom(format!(
-                    "invalid value {} for `{key}`: expected a boolean (true or false)",
-                    other.describe()
-                ))),
-            }
-        }
-
-        /// An integer, also from a decimal string (`"65535"`).
-        pub fn into_i64<E: de::Error>(self, key: &str) -> Result<Option<i64>, E> {
-            let bad = |v: &Scalar| {
-                E::custom(format!(
-                    "invalid value {} for `{key}`: expected an integer",
-                    v.describe()
-                ))
-            };
-            match self {
-                Scalar::Null => Ok(None),
-                Scalar::Int(i) => Ok(Some(i)),
-                Scalar::Str(ref s) => s.trim().parse().map(Some).map_err(|_| bad(&self)),
-                ref other => Err(bad(other)),
-            }
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Scalar {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct V;
-            impl Visitor<'_> for V {
-                type Value = Scalar;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a string, a number or a boolean")
-                }
-                fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-                    Ok(Scalar::Null)
-                }
-                fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
-                    Ok(Scalar::Null)
-                }
-                fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                    Ok(Scalar::Bool(v))
-                }
-                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                    Ok(Scalar::Int(v))
-                }
-                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                    Ok(i64::try_from(v).map_or(Scalar::Float(v as f64), Scalar::Int))
-                }
-                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                    Ok(Scalar::Float(v))
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                    Ok(Scalar::Str(v.to_string()))
-                }
-                fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                    Ok(Scalar::Str(v))
-                }
-            }
-            deserializer.deserialize_any(V)
-        }
-    }
-
-    /// A mapping key that must be one of `allowed` or an `x-` extension. Checked while the key
-    /// is read, so the loader points the error at the key itself.
-    struct KeySeed<'a>(&'a [&'a str]);
-
-    impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-        type Value = String;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-            let key = String::deserialize(d)?;
-            if self.0.contains(&key.as_str()) || key.starts_with("x-") {
-                Ok(key)
-            } else {
-                Err(de::Error::custom(format!(
-                    "unknown key `{key}`, expected one of: {}",
-                    self.0.join(", ")
-                )))
-            }
-        }
-    }
-
-    /// Walks a long-syntax mapping: `field` is called with each known key and must read its
-    /// value; `x-` keys are collected and returned; any other key is an error.
-    pub fn read_map<'de, A, F>(
-        map: &mut A,
-        allowed: &[&str],
-        mut field: F,
-    ) -> Result<Extensions, A::Error>
-    where
-        A: MapAccess<'de>,
-        F: FnMut(&str, &mut A) -> Result<(), A::Error>,
-    {
-        let mut extensions = Extensions::new();
-        while let Some(key) = map.next_key_seed(KeySeed(allowed))? {
-            if key.starts_with("x-") {
-                let value: serde_yaml_ng::Value = map.next_value()?;
-                extensions.insert(key, value);
-            } else {
-                field(&key, map)?;
-            }
-        }
-        Ok(extensions)
-    }
-
-    pub fn serialize_extensions<M: SerializeMap>(
-        m: &mut M,
-        extensions: &Extensions,
-    ) -> Result<(), M::Error> {
-        for (k, v) in extensions {
-            m.serialize_entry(k, v)?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::types::fields::test_support::{assert_yaml_errors, load_file};
 
     fn port(
         host_ip: Option<&str>,
@@ -694,12 +517,7 @@ mod tests {
             ("ports:\n- [80]\n", "ports[0]: invalid type: sequence, expected a port number, a string [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL] or a mapping with `target`"),
             ("ports: 80\n", "ports: invalid type: integer `80`, expected a list of ports"),
         ];
-        for (yaml, want) in cases {
-            let err = serde_yaml_ng::from_str::<Svc>(yaml)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(want), "{yaml}: {err}");
-        }
+        assert_yaml_errors::<Svc, _>(cases.iter().copied());
     }
 
     #[test]
@@ -715,13 +533,7 @@ mod tests {
 
     #[test]
     fn deserializes_from_node_with_locations() {
-        use crate::model::de::from_node;
-        use crate::model::yaml::parse_file_text;
-        use std::path::Path;
-        let load = |src: &str| {
-            let node = parse_file_text(src, Some(Path::new("c.yaml"))).unwrap();
-            from_node::<Svc>(&node).map_err(Box::new)
-        };
+        let load = |src: &str| load_file::<Svc>("c.yaml", src);
         let svc =
             load("ports:\n  - 8080:80\n  - target: \"443\"\n    published: 8443\n    x-y: 1\n")
                 .unwrap();

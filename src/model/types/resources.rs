@@ -10,9 +10,10 @@ use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::fields::{de_labels, de_options, de_string_or_list, struct_fields, Extensions};
 use super::service::{
-    de_labels, de_options, de_string_or_list, is_false, none_or_default, ser_extensions,
-    ser_sorted, struct_from_map, Extensions, ServiceConfig, ShortSyntax,
+    is_false, none_or_default, ser_extensions, ser_sorted, struct_from_map, ServiceConfig,
+    ShortSyntax,
 };
 
 /// A loaded Compose project.
@@ -395,11 +396,7 @@ impl<'de> Deserialize<'de> for External {
         }
         // As a struct, so the loader's deserializer checks the legacy mapping's keys; it hands
         // booleans and strings to the visitor as they are.
-        d.deserialize_struct(
-            "External",
-            super::service::struct_fields::<LegacyExternal>(),
-            V,
-        )
+        d.deserialize_struct("External", struct_fields::<LegacyExternal>(), V)
     }
 }
 
@@ -434,18 +431,10 @@ where
 mod tests {
     use std::path::Path;
 
-    use serde::de::DeserializeOwned;
-
     use super::*;
     use crate::model::de::from_node;
-    use crate::model::types::service::struct_fields;
+    use crate::model::types::fields::test_support::{assert_fields_cover, compose_schema, load};
     use crate::model::yaml::parse_file_text;
-    use crate::model::LoadError;
-
-    fn load<T: DeserializeOwned>(src: &str) -> Result<T, LoadError> {
-        let node = parse_file_text(src, Some(Path::new("compose.yaml"))).expect("valid YAML");
-        from_node(&node)
-    }
 
     #[test]
     fn null_entries_are_defaults() {
@@ -563,57 +552,24 @@ mod tests {
 
     #[test]
     fn every_top_level_key_of_the_schema_is_a_field() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/compose-spec/schema/compose-spec.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: {path} is not present");
+        let Some(schema) = compose_schema() else {
             return;
         };
-        let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
         let defs = &schema["definitions"];
-        let check = |def: &serde_json::Value, fields: &[&str], what: &str| {
-            let props = def["properties"].as_object().expect(what);
-            for key in props.keys() {
-                assert!(
-                    fields.contains(&key.as_str()),
-                    "{what}: schema key `{key}` has no field"
-                );
-            }
-        };
-        check(&schema, struct_fields::<Project>(), "top level");
-        check(
-            &defs["network"],
-            struct_fields::<NetworkConfig>(),
-            "network",
-        );
-        check(
-            &defs["network"]["properties"]["ipam"],
-            struct_fields::<IpamConfig>(),
-            "ipam",
-        );
-        check(
+        assert_fields_cover::<Project>(&schema, "top level");
+        assert_fields_cover::<NetworkConfig>(&defs["network"], "network");
+        assert_fields_cover::<IpamConfig>(&defs["network"]["properties"]["ipam"], "ipam");
+        assert_fields_cover::<IpamPool>(
             &defs["network"]["properties"]["ipam"]["properties"]["config"]["items"],
-            struct_fields::<IpamPool>(),
             "ipam config",
         );
-        check(&defs["volume"], struct_fields::<VolumeConfig>(), "volume");
-        check(&defs["secret"], struct_fields::<SecretConfig>(), "secret");
-        check(
-            &defs["config"],
-            struct_fields::<ConfigObjConfig>(),
-            "config",
-        );
-        check(&defs["model"], struct_fields::<ModelConfig>(), "model");
-        check(
-            &defs["include"]["oneOf"][1],
-            struct_fields::<IncludeConfig>(),
-            "include",
-        );
-        check(
+        assert_fields_cover::<VolumeConfig>(&defs["volume"], "volume");
+        assert_fields_cover::<SecretConfig>(&defs["secret"], "secret");
+        assert_fields_cover::<ConfigObjConfig>(&defs["config"], "config");
+        assert_fields_cover::<ModelConfig>(&defs["model"], "model");
+        assert_fields_cover::<IncludeConfig>(&defs["include"]["oneOf"][1], "include");
+        assert_fields_cover::<LegacyExternal>(
             &defs["volume"]["properties"]["external"],
-            struct_fields::<LegacyExternal>(),
             "external",
         );
     }

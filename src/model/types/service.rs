@@ -5,8 +5,9 @@
 //! order), so serializing a [`ServiceConfig`] gives `docker compose config`'s layout. Maps print
 //! with their keys sorted, as Go's YAML encoder does.
 //!
-//! The shared syntax helpers (list-or-mapping, string-or-list, short-or-long forms, sorted map
-//! output) live here too and are used by the sibling model files.
+//! The short-or-long syntax (`ShortSyntax`), sorted map output and the `skip_serializing_if`
+//! predicates live here too and are used by the sibling model files; the lenient-scalar and
+//! list/mapping readers they all share are in `fields`.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -20,12 +21,13 @@ use super::bytes::ByteSize;
 use super::deploy::{DeployConfig, DeviceCount, DeviceRequest};
 use super::devices::DeviceMapping;
 use super::duration::Duration;
+use super::fields::{
+    de_labels, de_list_or_str, de_mapping_with_equals, de_options, de_string_or_list, seq_to_vec,
+    struct_fields, Extensions, LenientText, ScalarText, StringOrList, TextShape,
+};
 use super::mounts::ServiceVolume;
 use super::ports::PortConfig;
 use super::ulimits::Ulimit;
-
-/// `x-*` keys of a mapping, kept verbatim. The output step flattens them back into the parent.
-pub type Extensions = IndexMap<String, serde_yaml_ng::Value>;
 
 /// The field name a struct collects its `x-*` keys under (see [`crate::model::de`]).
 const EXTENSIONS_FIELD: &str = crate::model::de::EXTENSIONS_FIELD;
@@ -593,6 +595,14 @@ impl Serialize for FileMode {
 
 impl<'de> Deserialize<'de> for FileMode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        fn in_range<E: de::Error, N: Copy + fmt::Display>(v: N) -> Result<FileMode, E>
+        where
+            u32: TryFrom<N>,
+        {
+            u32::try_from(v)
+                .map(FileMode)
+                .map_err(|_| E::custom(format!("file mode {v} is out of range")))
+        }
         struct V;
         impl Visitor<'_> for V {
             type Value = FileMode;
@@ -600,14 +610,10 @@ impl<'de> Deserialize<'de> for FileMode {
                 f.write_str("a file mode (a number, or an octal string like \"0440\")")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<FileMode, E> {
-                u32::try_from(v)
-                    .map(FileMode)
-                    .map_err(|_| E::custom(format!("file mode {v} is out of range")))
+                in_range(v)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<FileMode, E> {
-                u32::try_from(v)
-                    .map(FileMode)
-                    .map_err(|_| E::custom(format!("file mode {v} is out of range")))
+                in_range(v)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FileMode, E> {
                 let digits = v.strip_prefix("0o").unwrap_or(v);
@@ -874,12 +880,8 @@ impl<'de> Deserialize<'de> for ShellCommand {
                     .map(ShellCommand)
                     .map_err(|e| E::custom(format!("invalid command {v:?}: {e}")))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ShellCommand, A::Error> {
-                let mut out = Vec::new();
-                while let Some(s) = seq.next_element::<String>()? {
-                    out.push(s);
-                }
-                Ok(ShellCommand(out))
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ShellCommand, A::Error> {
+                seq_to_vec(seq).map(ShellCommand)
             }
         }
         d.deserialize_any(V)
@@ -1120,89 +1122,6 @@ pub(crate) fn ser_extensions<S: Serializer>(m: &Extensions, s: S) -> Result<S::O
     s.collect_map(entries)
 }
 
-/// A scalar read as text, as Compose does where it expects a string (`8080` -> `"8080"`,
-/// `true` -> `"true"`); `null` is `None`.
-pub(crate) struct ScalarText(pub Option<String>);
-
-impl<'de> Deserialize<'de> for ScalarText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ScalarText;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, number, boolean or null")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(crate::model::yaml::format_float(v))))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ScalarText, E> {
-                Ok(ScalarText(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<ScalarText, E> {
-                Ok(ScalarText(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `string_or_list`: one string is a one-item list.
-pub(crate) struct StringOrList(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for StringOrList {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StringOrList;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StringOrList, E> {
-                Ok(StringOrList(vec![v.to_string()]))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringOrList, E> {
-                Ok(StringOrList(vec![v.to_string()]))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StringOrList, E> {
-                Ok(StringOrList(vec![v.to_string()]))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<StringOrList, E> {
-                Ok(StringOrList(vec![crate::model::yaml::format_float(v)]))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<StringOrList, E> {
-                Ok(StringOrList(Vec::new()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringOrList, A::Error> {
-                let mut out = Vec::new();
-                while let Some(s) = seq.next_element::<String>()? {
-                    out.push(s);
-                }
-                Ok(StringOrList(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-pub(crate) fn de_string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    StringOrList::deserialize(d).map(|l| l.0)
-}
-
 /// A list whose items may be strings or numbers (`expose`, `group_add`), kept as strings.
 pub(crate) fn de_string_or_number_list<'de, D: Deserializer<'de>>(
     d: D,
@@ -1216,105 +1135,30 @@ pub(crate) fn de_string_or_number_list<'de, D: Deserializer<'de>>(
         .collect()
 }
 
-/// Visits `list_or_dict`: a list of `KEY=VALUE` strings or a mapping of scalars. `on_item`
-/// gets the key and the value (`None` for `KEY` without `=` or a null mapping value).
-fn visit_list_or_dict<'de, D, T, F>(d: D, on_item: F) -> Result<IndexMap<String, T>, D::Error>
-where
-    D: Deserializer<'de>,
-    F: Fn(Option<String>) -> T,
-{
-    struct V<T, F>(F, PhantomData<T>);
-    impl<'de, T, F: Fn(Option<String>) -> T> Visitor<'de> for V<T, F> {
-        type Value = IndexMap<String, T>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of \"KEY=VALUE\" strings or a mapping")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(IndexMap::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = IndexMap::new();
-            while let Some(item) = seq.next_element::<String>()? {
-                match item.split_once('=') {
-                    Some((k, v)) => out.insert(k.to_string(), (self.0)(Some(v.to_string()))),
-                    None => out.insert(item, (self.0)(None)),
-                };
-            }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = IndexMap::new();
-            while let Some(k) = map.next_key::<String>()? {
-                let v = map.next_value::<ScalarText>()?;
-                out.insert(k, (self.0)(v.0));
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V(on_item, PhantomData))
-}
-
-/// `environment`, `build.args`: a variable without a value stays `None`.
-pub(crate) fn de_mapping_with_equals<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<MappingWithEquals, D::Error> {
-    visit_list_or_dict(d, |v| v)
-}
-
-/// `labels`, `annotations`, `sysctls`, ...: a key without a value is the empty string.
-pub(crate) fn de_labels<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<IndexMap<String, String>, D::Error> {
-    visit_list_or_dict(d, Option::unwrap_or_default)
-}
-
-/// `driver_opts`, `logging.options`: a mapping of scalars, kept as strings.
-pub(crate) fn de_options<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<IndexMap<String, String>, D::Error> {
-    let m = Option::<IndexMap<String, ScalarText>>::deserialize(d)?.unwrap_or_default();
-    Ok(m.into_iter()
-        .map(|(k, v)| (k, v.0.unwrap_or_default()))
-        .collect())
-}
-
 /// `provider.options`: each value a scalar or a list of scalars.
 fn de_multi_options<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<IndexMap<String, Vec<String>>, D::Error> {
     struct Item(Vec<String>);
+    impl<'de> TextShape<'de> for Item {
+        type Value = Item;
+        const BOOL_IS_TEXT: bool = true;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a scalar or a list of scalars")
+        }
+        fn text<E: de::Error>(self, text: String) -> Result<Item, E> {
+            Ok(Item(vec![text]))
+        }
+        fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Item, A::Error> {
+            let items: Vec<ScalarText> = seq_to_vec(seq)?;
+            Ok(Item(
+                items.into_iter().map(|s| s.0.unwrap_or_default()).collect(),
+            ))
+        }
+    }
     impl<'de> Deserialize<'de> for Item {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Item;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("a scalar or a list of scalars")
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Item, E> {
-                    Ok(Item(vec![v.to_string()]))
-                }
-                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Item, E> {
-                    Ok(Item(vec![v.to_string()]))
-                }
-                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Item, E> {
-                    Ok(Item(vec![v.to_string()]))
-                }
-                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Item, E> {
-                    Ok(Item(vec![crate::model::yaml::format_float(v)]))
-                }
-                fn visit_bool<E: de::Error>(self, v: bool) -> Result<Item, E> {
-                    Ok(Item(vec![v.to_string()]))
-                }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
-                    let mut out = Vec::new();
-                    while let Some(s) = seq.next_element::<ScalarText>()? {
-                        out.push(s.0.unwrap_or_default());
-                    }
-                    Ok(Item(out))
-                }
-            }
-            d.deserialize_any(V)
+            d.deserialize_any(LenientText(Item(Vec::new())))
         }
     }
     let m = Option::<IndexMap<String, Item>>::deserialize(d)?.unwrap_or_default();
@@ -1370,86 +1214,34 @@ pub(crate) fn de_depends_on<'de, D: Deserializer<'de>>(
 
 /// `env_file`: a path, or a list of paths and `{path, required, format}` entries.
 pub(crate) fn de_env_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EnvFile>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<EnvFile>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a path or a list of paths and {path, required, format} entries")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec![EnvFile::from_short(v.to_string()).map_err(E::custom)?])
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Short(e)) = seq.next_element::<Short<EnvFile>>()? {
-                out.push(e);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    let expecting = "a path or a list of paths and {path, required, format} entries";
+    let items = de_list_or_str(d, expecting, |v| {
+        Ok(vec![Short(EnvFile::from_short(v.to_string())?)])
+    })?;
+    Ok(items.into_iter().map(|Short(e)| e).collect())
 }
 
 /// `healthcheck.test`: a string is `["CMD-SHELL", string]`.
 fn de_healthcheck_test<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a command string or a list of strings")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec!["CMD-SHELL".to_string(), v.to_string()])
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(s) = seq.next_element::<String>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    de_list_or_str(d, "a command string or a list of strings", |v| {
+        Ok(vec!["CMD-SHELL".to_string(), v.to_string()])
+    })
 }
 
 /// `gpus`: `all`, or a list of device requests.
 fn de_gpus<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceRequest>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<DeviceRequest>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("\"all\" or a list of device requests")
+    de_list_or_str(d, "\"all\" or a list of device requests", |v| {
+        if v.eq_ignore_ascii_case("all") {
+            Ok(vec![DeviceRequest {
+                count: Some(DeviceCount::All),
+                ..DeviceRequest::default()
+            }])
+        } else {
+            Err(format!(
+                "invalid gpus {v:?}: expected \"all\" or a list of device requests"
+            ))
         }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            if v.eq_ignore_ascii_case("all") {
-                Ok(vec![DeviceRequest {
-                    count: Some(DeviceCount::All),
-                    ..DeviceRequest::default()
-                }])
-            } else {
-                Err(E::custom(format!(
-                    "invalid gpus {v:?}: expected \"all\" or a list of device requests"
-                )))
-            }
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(r) = seq.next_element::<DeviceRequest>()? {
-                out.push(r);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V)
+    })
 }
 
 /// A CPU count: a number, or a string holding one (`cpus: "0.5"`).
@@ -1537,30 +1329,23 @@ pub(crate) struct Short<T>(pub T);
 impl<'de, T: ShortSyntax> Deserialize<'de> for Short<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<T>(PhantomData<T>);
-        impl<'de, T: ShortSyntax> Visitor<'de> for V<T> {
+        impl<'de, T: ShortSyntax> TextShape<'de> for V<T> {
             type Value = Short<T>;
+            const BOOL_IS_TEXT: bool = false;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string or a mapping")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Short<T>, E> {
-                T::from_short(v.to_string()).map(Short).map_err(E::custom)
+            fn text<E: de::Error>(self, text: String) -> Result<Short<T>, E> {
+                T::from_short(text).map(Short).map_err(E::custom)
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Short<T>, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Short<T>, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Short<T>, E> {
-                self.visit_str(&crate::model::yaml::format_float(v))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Short<T>, A::Error> {
+            fn map<A: MapAccess<'de>>(self, map: A) -> Result<Short<T>, A::Error> {
                 struct_from_map::<A, T>(map).map(Short)
             }
         }
         // As a struct, so the loader's deserializer checks the mapping form's keys (located,
-        // with a suggestion) and routes its `x-*` keys; it hands scalars to `visit_str`.
-        d.deserialize_struct("ShortSyntax", struct_fields::<T>(), V(PhantomData))
+        // with a suggestion) and routes its `x-*` keys; it hands scalars to the visitor as they are.
+        let visitor = LenientText(V(PhantomData));
+        d.deserialize_struct("ShortSyntax", struct_fields::<T>(), visitor)
     }
 }
 
@@ -1606,35 +1391,6 @@ where
     Ok(value)
 }
 
-/// The field names a derived `Deserialize` struct accepts (serde passes them to
-/// `deserialize_struct`; a probe deserializer captures them).
-pub(crate) fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Probe<'a>(&'a mut &'static [&'static str]);
-    impl<'de> Deserializer<'de> for Probe<'_> {
-        type Error = de::value::Error;
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            Err(de::Error::custom("field probe"))
-        }
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            Err(de::Error::custom("field probe"))
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-            ignored_any
-        }
-    }
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Probe(&mut fields));
-    fields
-}
-
 /// Passes a mapping's entries through to a derived struct, diverting `x-*` keys into `ext` and
 /// rejecting keys the struct does not have.
 struct FilteredMap<'x, A> {
@@ -1678,17 +1434,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for FilteredMap<'_, A> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::model::de::from_node;
-    use crate::model::yaml::parse_file_text;
-    use crate::model::LoadError;
-
-    fn load<T: DeserializeOwned>(src: &str) -> Result<T, LoadError> {
-        let node = parse_file_text(src, Some(Path::new("compose.yaml"))).expect("valid YAML");
-        from_node(&node)
-    }
+    use crate::model::types::fields::test_support::{assert_fields_cover, compose_schema, load};
 
     fn svc(body: &str) -> ServiceConfig {
         load::<ServiceConfig>(body).unwrap_or_else(|e| panic!("{body}: {e}"))
@@ -2115,102 +1862,48 @@ mod tests {
 
     #[test]
     fn every_service_key_of_the_schema_is_a_field() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/compose-spec/schema/compose-spec.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: {path} is not present");
+        let Some(schema) = compose_schema() else {
             return;
         };
-        let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
         let defs = &schema["definitions"];
-        let check = |def: &serde_json::Value, fields: &[&str], what: &str| {
-            let props = def["properties"].as_object().expect("properties");
-            for key in props.keys() {
-                assert!(
-                    fields.contains(&key.as_str()),
-                    "{what}: schema key `{key}` has no field"
-                );
-            }
-        };
-        check(
-            &defs["service"],
-            struct_fields::<ServiceConfig>(),
-            "service",
-        );
-        check(
-            &defs["healthcheck"],
-            struct_fields::<HealthCheckConfig>(),
-            "healthcheck",
-        );
-        check(
-            &defs["service_hook"],
-            struct_fields::<ServiceHook>(),
-            "service_hook",
-        );
-        check(
+        assert_fields_cover::<ServiceConfig>(&defs["service"], "service");
+        assert_fields_cover::<HealthCheckConfig>(&defs["healthcheck"], "healthcheck");
+        assert_fields_cover::<ServiceHook>(&defs["service_hook"], "service_hook");
+        assert_fields_cover::<WatchRule>(
             &defs["development"]["properties"]["watch"]["items"],
-            struct_fields::<WatchRule>(),
             "watch",
         );
         let svc_props = &defs["service"]["properties"];
-        check(
-            &svc_props["build"]["oneOf"][1],
-            struct_fields::<BuildConfig>(),
-            "build",
-        );
-        check(
-            &svc_props["blkio_config"],
-            struct_fields::<BlkioConfig>(),
-            "blkio_config",
-        );
-        check(
-            &svc_props["logging"],
-            struct_fields::<LoggingConfig>(),
-            "logging",
-        );
-        check(
-            &svc_props["provider"],
-            struct_fields::<ServiceProviderConfig>(),
-            "provider",
-        );
-        check(
+        assert_fields_cover::<BuildConfig>(&svc_props["build"]["oneOf"][1], "build");
+        assert_fields_cover::<BlkioConfig>(&svc_props["blkio_config"], "blkio_config");
+        assert_fields_cover::<LoggingConfig>(&svc_props["logging"], "logging");
+        assert_fields_cover::<ServiceProviderConfig>(&svc_props["provider"], "provider");
+        assert_fields_cover::<CredentialSpecConfig>(
             &svc_props["credential_spec"],
-            struct_fields::<CredentialSpecConfig>(),
             "credential_spec",
         );
-        check(
+        assert_fields_cover::<ServiceNetworkConfig>(
             &svc_props["networks"]["oneOf"][1]["patternProperties"]["^[a-zA-Z0-9._-]+$"]["oneOf"]
                 [0],
-            struct_fields::<ServiceNetworkConfig>(),
             "service networks",
         );
-        check(
+        assert_fields_cover::<ServiceDependency>(
             &svc_props["depends_on"]["oneOf"][1]["patternProperties"]["^[a-zA-Z0-9._-]+$"],
-            struct_fields::<ServiceDependency>(),
             "depends_on",
         );
-        check(
+        assert_fields_cover::<ServiceModelConfig>(
             &svc_props["models"]["oneOf"][1]["patternProperties"]["^[a-zA-Z0-9._-]+$"],
-            struct_fields::<ServiceModelConfig>(),
             "service models",
         );
-        check(
+        assert_fields_cover::<FileReferenceConfig>(
             &defs["service_config_or_secret"]["items"]["oneOf"][1],
-            struct_fields::<FileReferenceConfig>(),
             "secret/config reference",
         );
-        check(
+        assert_fields_cover::<EnvFile>(
             &defs["env_file"]["oneOf"][1]["items"]["oneOf"][1],
-            struct_fields::<EnvFile>(),
             "env_file",
         );
-        check(
-            &svc_props["extends"]["oneOf"][1],
-            struct_fields::<ExtendsConfig>(),
-            "extends",
-        );
+        assert_fields_cover::<ExtendsConfig>(&svc_props["extends"]["oneOf"][1], "extends");
     }
 
     #[test]

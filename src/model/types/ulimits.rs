@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::ports::fields::{self, Scalar};
+use super::fields::{self, Scalar};
 
 /// A ulimit: either `single` (soft = hard) or `soft` and `hard`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,6 +123,7 @@ impl Serialize for Ulimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::types::fields::test_support::{assert_yaml_errors, load_file};
     use indexmap::IndexMap;
 
     type Ulimits = IndexMap<String, Ulimit>;
@@ -163,12 +164,10 @@ mod tests {
             ("nofile: unlimited", "invalid ulimit \"unlimited\": expected an integer or a mapping with `soft` and `hard`"),
             ("nofile: [1]", "invalid type: sequence, expected an integer or a mapping with `soft` and `hard`"),
         ];
-        for (yaml, want) in cases {
-            let err = serde_yaml_ng::from_str::<Ulimits>(yaml)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(&format!("nofile: {want}")), "{yaml}: {err}");
-        }
+        let cases = cases
+            .iter()
+            .map(|(yaml, want)| (*yaml, format!("nofile: {want}")));
+        assert_yaml_errors::<Ulimits, _>(cases);
     }
 
     #[test]
@@ -185,13 +184,7 @@ mod tests {
 
     #[test]
     fn deserializes_from_node_with_locations() {
-        use crate::model::de::from_node;
-        use crate::model::yaml::parse_file_text;
-        use std::path::Path;
-        let load = |src: &str| {
-            let node = parse_file_text(src, Some(Path::new("c.yaml"))).unwrap();
-            from_node::<Ulimits>(&node).map_err(Box::new)
-        };
+        let load = |src: &str| load_file::<Ulimits>("c.yaml", src);
         let u = load("nproc: \"10\"\nnofile:\n  soft: 1\n  hard: \"2\"\n").unwrap();
         assert_eq!(u["nproc"], Ulimit::single(10));
         assert_eq!(u["nofile"], Ulimit::soft_hard(1, 2));

@@ -1,0 +1,176 @@
+//! What the engine needs to create one container, fully resolved: no YAML, no image lookups, no
+//! defaults left to guess. The planner builds it from a service and its image's config
+//! ([`crate::planner::container`]); the runtime carries it out. It is serializable because the
+//! process that sets the container up is a fresh copy of this binary that receives it on a pipe.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A container to create and start.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// 64 hex characters, unique under `--root`.
+    pub id: String,
+    /// The container's name (`<project>-<service>-<n>`, or `container_name`).
+    pub name: String,
+    pub hostname: String,
+    pub domainname: Option<String>,
+    pub rootfs: RootfsSpec,
+    /// Mounts on top of the root filesystem, in the order they are made.
+    pub mounts: Vec<MountSpec>,
+    pub process: ProcessSpec,
+    /// Namespaced sysctls (`net.*`, `kernel.shm*`, `kernel.msg*`, `kernel.sem`, `fs.mqueue.*`).
+    pub sysctls: Vec<(String, String)>,
+    /// Paths made unreadable (bind of /dev/null or an empty read-only tmpfs), as Docker does.
+    pub masked_paths: Vec<String>,
+    /// Paths remounted read-only.
+    pub readonly_paths: Vec<String>,
+    /// Device nodes created in the container's /dev (beyond the default set).
+    pub devices: Vec<DeviceSpec>,
+    /// Size of /dev/shm in bytes (Docker's default is 64 MiB).
+    pub shm_size: u64,
+    /// Run a small reaping init as PID 1 that starts the process (`init: true`).
+    pub init: bool,
+    pub network: NetworkMode,
+    pub resources: Resources,
+    /// Seccomp filter to install last, just before exec; `None` is unconfined.
+    pub seccomp: Option<SeccompFilter>,
+    /// Give the container every capability and device, no seccomp, writable /sys (`privileged`).
+    pub privileged: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RootfsSpec {
+    /// Unpacked image layers, topmost first (overlayfs `lowerdir` order).
+    pub layers: Vec<PathBuf>,
+    /// Mount the root filesystem read-only (`read_only: true`).
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MountKind {
+    /// A host path (a bind mount or a named volume's directory).
+    Bind {
+        source: PathBuf,
+        /// `private`, `rprivate`, `shared`, `rshared`, `slave`, `rslave`.
+        propagation: Option<String>,
+        recursive: bool,
+    },
+    Tmpfs {
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Absolute path inside the container.
+    pub destination: String,
+    pub read_only: bool,
+    /// Create a missing bind source as a directory (`bind.create_host_path`).
+    pub create_source: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// argv; `args[0]` is looked up in PATH of `env` when it has no `/`.
+    pub args: Vec<String>,
+    /// `KEY=VALUE`, in order.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container (created when missing, like Docker).
+    pub cwd: String,
+    pub user: UserSpec,
+    /// Allocate a pseudo-terminal for the process.
+    pub terminal: bool,
+    pub no_new_privileges: bool,
+    pub capabilities: Capabilities,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    /// Signal that stops the container (name like `SIGTERM`).
+    pub stop_signal: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UserSpec {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// HOME to set when the environment has none (from /etc/passwd, else `/`).
+    pub home: Option<String>,
+}
+
+/// Capability names as the kernel spells them after `CAP_` (e.g. `NET_BIND_SERVICE`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub permitted: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub ambient: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// `RLIMIT_NOFILE` etc.; Compose names (`nofile`) are mapped by the planner.
+    pub resource: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSpec {
+    /// Path inside the container.
+    pub path: String,
+    /// `c` (character) or `b` (block).
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// cgroup device permissions: any of `r`, `w`, `m`.
+    pub permissions: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// A new network namespace with loopback only (until the networking issue).
+    #[default]
+    Loopback,
+    /// No network namespace of its own (`network_mode: host`).
+    Host,
+}
+
+/// cgroup limits; `None` leaves the kernel's default.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    pub memory_limit: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    /// Memory + swap; -1 is unlimited.
+    pub memory_swap: Option<i64>,
+    pub memory_swappiness: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+    pub blkio_weight_device: Vec<(String, u16)>,
+    pub blkio_throttle_read_bps: Vec<(String, u64)>,
+    pub blkio_throttle_write_bps: Vec<(String, u64)>,
+    pub blkio_throttle_read_iops: Vec<(String, u64)>,
+    pub blkio_throttle_write_iops: Vec<(String, u64)>,
+    /// Device rules for the devices controller (v1) / eBPF program (v2): `c 1:3 rwm`.
+    pub device_rules: Vec<String>,
+}
+
+/// A compiled seccomp BPF program (the `sock_filter` instructions), built in the parent so the
+/// container's setup process only has to install it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SeccompFilter {
+    /// (code, jt, jf, k) per instruction.
+    pub instructions: Vec<(u16, u8, u8, u32)>,
+}

@@ -1,6 +1,14 @@
 use clap::Parser;
 
 fn main() {
+    // The container set-up process: must run before anything else (single-threaded, no clap).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            compose::engine::runtime::init::INIT_ARG,
+        ))
+    {
+        compose::engine::runtime::init::main();
+    }
     let cli = compose::cli::Cli::parse();
     match compose::cli::run(cli) {
         Ok(code) => std::process::exit(code),

@@ -1,0 +1,13 @@
+//! Creating and running containers: the process that sets a container up inside its new
+//! namespaces, its root filesystem and mounts, and what is applied just before the user's
+//! command starts (user, capabilities, seccomp).
+pub mod caps;
+pub mod container;
+pub mod error;
+pub mod init;
+pub mod net;
+pub mod process;
+pub mod rootfs;
+pub mod seccomp;
+pub mod security;
+pub mod user;

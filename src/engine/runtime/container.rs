@@ -1,0 +1,161 @@
+//! A container's life on the host side: its state directory under `--root`, the files the engine
+//! writes for it, running it in the foreground with signals forwarded, and removing it.
+//!
+//! Layout: `<root>/containers/<id>/` holds `upper/` and `work/` (the overlay's writable layer),
+//! `merged/` (the mount point, only ever mounted inside the container's own mount namespace, so
+//! the host mount table never holds a container mount that could leak), `hostname`, `hosts` and
+//! `resolv.conf`.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use rustix::process::{Pid, Signal};
+
+use super::error::{InitError, Step};
+use super::init::InitConfig;
+use super::process::{self, Child, Exit, Stdio};
+use crate::engine::spec::ContainerSpec;
+
+/// `<root>/containers/<id>`.
+pub fn container_dir(root: &Path, id: &str) -> PathBuf {
+    root.join("containers").join(id)
+}
+
+/// Creates the container's directories and /etc files.
+pub fn prepare(root: &Path, spec: &ContainerSpec) -> Result<PathBuf, InitError> {
+    let dir = container_dir(root, &spec.id);
+    let io = |p: &Path, e: std::io::Error| InitError::io(Step::State, Some(p), &e);
+    for sub in ["upper", "work", "merged"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
+    }
+    let fqdn = match &spec.domainname {
+        Some(d) if !d.is_empty() => format!("{}.{d} {}", spec.hostname, spec.hostname),
+        _ => spec.hostname.clone(),
+    };
+    let files = [
+        ("hostname", format!("{}\n", spec.hostname)),
+        (
+            "hosts",
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{fqdn}\n"
+            ),
+        ),
+        // Loopback only for now: no resolver to point at. The networking issue writes a real one.
+        ("resolv.conf", String::new()),
+    ];
+    for (name, content) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, content).map_err(|e| io(&p, e))?;
+    }
+    Ok(dir)
+}
+
+/// Removes the container's state directory (the container must have stopped).
+pub fn remove(root: &Path, id: &str) -> Result<(), InitError> {
+    let dir = container_dir(root, id);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(InitError::io(Step::State, Some(&dir), &e)),
+    }
+}
+
+/// Starts the container and waits for it, forwarding the signals a user sends to the CLI
+/// (Ctrl-C, `kill`) to the container's PID 1. Returns how it ended.
+pub fn run_foreground(
+    cfg: &InitConfig,
+    stdio: &Stdio<'_>,
+    place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
+    started: &mut dyn FnMut(&Child),
+) -> Result<Exit, InitError> {
+    let forwarded = [
+        Signal::INT,
+        Signal::TERM,
+        Signal::HUP,
+        Signal::QUIT,
+        Signal::USR1,
+        Signal::USR2,
+        Signal::WINCH,
+    ];
+    // Block the signals so they queue for the signalfd instead of killing the CLI.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigset manipulation on local storage.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for s in forwarded {
+            libc::sigaddset(&mut set, s.as_raw());
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+    }
+    let restore = SigmaskGuard(old);
+    let child = process::spawn(cfg, stdio, place)?;
+    started(&child);
+    // SAFETY: creating a signalfd for the blocked set.
+    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if sfd < 0 {
+        let e = std::io::Error::last_os_error();
+        let _ = process::signal(&child, Signal::KILL);
+        let _ = process::wait(&child);
+        return Err(InitError::io(Step::Exec, None, &e));
+    }
+    // SAFETY: we own the new descriptor.
+    let sfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(sfd) };
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: child.pidfd.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling two valid descriptors.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            loop {
+                // SAFETY: reading one siginfo record into local storage.
+                let r = unsafe {
+                    libc::read(
+                        sfd.as_raw_fd(),
+                        &mut info as *mut _ as *mut libc::c_void,
+                        std::mem::size_of::<libc::signalfd_siginfo>(),
+                    )
+                };
+                if r <= 0 {
+                    break;
+                }
+                if let Some(sig) = Signal::from_named_raw(info.ssi_signo as i32) {
+                    let _ = process::signal(&child, sig);
+                }
+            }
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            break;
+        }
+    }
+    let exit = process::wait(&child);
+    drop(restore);
+    exit
+}
+
+struct SigmaskGuard(libc::sigset_t);
+
+impl Drop for SigmaskGuard {
+    fn drop(&mut self) {
+        // SAFETY: restoring the mask saved before blocking.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}

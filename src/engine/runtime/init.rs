@@ -1,0 +1,349 @@
+//! The container set-up process: `compose __init`, executed (from a sealed copy of this binary)
+//! as PID 1 of the container's new namespaces by [`super::process::spawn`].
+//!
+//! It is single-threaded and runs before anything else in `main`, so it may allocate and use
+//! the standard library freely. It reads its [`InitConfig`] from [`CONFIG_FD`] (which also makes
+//! it wait until the parent has placed it in its cgroup), builds the container's view of the
+//! world, drops privileges and executes the user's command; a failure is written to [`ERROR_FD`]
+//! for the parent to report. With `init: true` it stays as a small reaping PID 1 instead.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{InitError, Step};
+use super::{net, rootfs};
+use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
+
+/// The hidden argument that selects this entry point.
+pub const INIT_ARG: &str = "__init";
+/// Descriptor on which the configuration arrives.
+pub const CONFIG_FD: RawFd = 3;
+/// Close-on-exec descriptor on which a set-up error is reported.
+pub const ERROR_FD: RawFd = 4;
+
+/// Everything the set-up process needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitConfig {
+    pub spec: ContainerSpec,
+    /// The container's state directory: `upper/`, `work/`, `merged/` and the /etc files.
+    pub container_dir: PathBuf,
+    /// Host path of the pseudo-terminal given as stdio, bound at /dev/console.
+    pub console: Option<PathBuf>,
+    /// Kill the container when the process that started it dies (foreground `run`).
+    pub die_with_parent: bool,
+}
+
+/// Entry point of `compose __init`; never returns.
+pub fn main() -> ! {
+    // SAFETY: the spawner put the error pipe at ERROR_FD; nothing else owns it.
+    let err_fd = unsafe { OwnedFd::from_raw_fd(ERROR_FD) };
+    let e = match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let mut f = std::fs::File::from(err_fd);
+    let _ = f.write_all(&serde_json::to_vec(&e).unwrap_or_default());
+    // 127/126 like a shell when the command cannot be found or run; 125 for set-up failures.
+    let code = match (e.step, e.errno) {
+        (Step::Exec, Some(libc::ENOENT)) => 127,
+        (Step::Exec, _) => 126,
+        _ => 125,
+    };
+    std::process::exit(code)
+}
+
+fn run() -> Result<std::convert::Infallible, InitError> {
+    use rustix::process::DumpableBehavior;
+    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+
+    // SAFETY: the spawner put the configuration pipe at CONFIG_FD; nothing else owns it.
+    let mut cfg_file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(CONFIG_FD) });
+    let mut buf = Vec::new();
+    cfg_file
+        .read_to_end(&mut buf)
+        .map_err(|e| InitError::io(Step::Handshake, None, &e))?;
+    drop(cfg_file);
+    let cfg: InitConfig = serde_json::from_slice(&buf)
+        .map_err(|e| InitError::msg(Step::Handshake, None, e.to_string()))?;
+    let spec = &cfg.spec;
+
+    if cfg.die_with_parent {
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+            .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    }
+
+    // The cgroup namespace is made now that the parent has put us in our cgroup, so that its
+    // root is the container's own cgroup.
+    // SAFETY: a single-threaded process; a new cgroup namespace changes no file descriptor.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(|e| InitError::sys(Step::Namespaces, None, e))?;
+
+    rustix::system::sethostname(spec.hostname.as_bytes())
+        .map_err(|e| InitError::sys(Step::Hostname, None, e))?;
+    if let Some(d) = &spec.domainname {
+        rustix::system::setdomainname(d.as_bytes())
+            .map_err(|e| InitError::sys(Step::Hostname, None, e))?;
+    }
+
+    // Nothing mounted from here on may propagate back to the host.
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| InitError::sys(Step::Rootfs, Some(Path::new("/")), e))?;
+
+    let merged = cfg.container_dir.join("merged");
+    rootfs::mount_overlay(spec, &cfg.container_dir, &merged)?;
+    let root = rootfs::open_root(&merged)?;
+    rootfs::mount_system(&root, spec)?;
+    if let Some(console) = &cfg.console {
+        let target = rootfs::target_in_root(&root, "/dev/console", rootfs::TargetKind::File)?;
+        use std::os::fd::AsRawFd;
+        let tp = format!("/proc/self/fd/{}", target.as_raw_fd());
+        rustix::mount::mount_bind(console, tp.as_str())
+            .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))?;
+    }
+    rootfs::mount_user(&root, spec)?;
+    rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
+    drop(root);
+    rootfs::pivot(&merged)?;
+    rootfs::mask_and_protect(spec)?;
+
+    for (key, value) in &spec.sysctls {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| InitError::io(Step::Sysctl, Some(&path), &e))?;
+    }
+    if spec.rootfs.read_only {
+        rootfs::make_root_readonly()?;
+    }
+    if spec.network == NetworkMode::Loopback {
+        net::loopback_up()?;
+    }
+    for r in &spec.process.rlimits {
+        set_rlimit(r)?;
+    }
+    if let Some(adj) = spec.process.oom_score_adj {
+        let p = Path::new("/proc/self/oom_score_adj");
+        std::fs::write(p, adj.to_string())
+            .map_err(|e| InitError::io(Step::Rlimits, Some(p), &e))?;
+    }
+
+    let cwd = if spec.process.cwd.is_empty() {
+        "/"
+    } else {
+        spec.process.cwd.as_str()
+    };
+    if !Path::new(cwd).is_dir() {
+        std::fs::create_dir_all(cwd)
+            .map_err(|e| InitError::io(Step::WorkingDir, Some(Path::new(cwd)), &e))?;
+    }
+    rustix::process::chdir(cwd)
+        .map_err(|e| InitError::sys(Step::WorkingDir, Some(Path::new(cwd)), e))?;
+
+    if spec.process.terminal {
+        rustix::process::setsid().map_err(|e| InitError::sys(Step::Exec, None, e))?;
+        rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())
+            .map_err(|e| InitError::sys(Step::Exec, Some(Path::new("/dev/console")), e))?;
+    }
+
+    let (path, argv, envp) = command(spec)?;
+    super::security::enter(spec)?;
+
+    if spec.init {
+        return run_as_init(&path, &argv, &envp);
+    }
+    exec(&path, &argv, &envp)
+}
+
+fn set_rlimit(r: &Rlimit) -> Result<(), InitError> {
+    use rustix::process::Resource;
+    let res = match r
+        .resource
+        .to_ascii_uppercase()
+        .trim_start_matches("RLIMIT_")
+    {
+        "AS" => Resource::As,
+        "CORE" => Resource::Core,
+        "CPU" => Resource::Cpu,
+        "DATA" => Resource::Data,
+        "FSIZE" => Resource::Fsize,
+        "LOCKS" => Resource::Locks,
+        "MEMLOCK" => Resource::Memlock,
+        "MSGQUEUE" => Resource::Msgqueue,
+        "NICE" => Resource::Nice,
+        "NOFILE" => Resource::Nofile,
+        "NPROC" => Resource::Nproc,
+        "RSS" => Resource::Rss,
+        "RTPRIO" => Resource::Rtprio,
+        "RTTIME" => Resource::Rttime,
+        "SIGPENDING" => Resource::Sigpending,
+        "STACK" => Resource::Stack,
+        other => {
+            return Err(InitError::msg(
+                Step::Rlimits,
+                None,
+                format!("unknown resource limit {other}"),
+            ))
+        }
+    };
+    let lim = |v: u64| if v == u64::MAX { None } else { Some(v) };
+    rustix::process::setrlimit(
+        res,
+        rustix::process::Rlimit {
+            current: lim(r.soft),
+            maximum: lim(r.hard),
+        },
+    )
+    .map_err(|e| InitError::sys(Step::Rlimits, None, e))
+}
+
+/// The executable (looked up in the container's PATH), argv and environment.
+fn command(spec: &ContainerSpec) -> Result<(CString, Vec<CString>, Vec<CString>), InitError> {
+    let args = &spec.process.args;
+    let Some(first) = args.first() else {
+        return Err(InitError::msg(Step::Exec, None, "no command specified"));
+    };
+    let cstr = |s: &str| {
+        CString::new(s)
+            .map_err(|_| InitError::msg(Step::Exec, None, format!("{s:?} contains a NUL byte")))
+    };
+    let mut env: Vec<String> = spec.process.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!(
+            "HOME={}",
+            spec.process.user.home.as_deref().unwrap_or("/")
+        ));
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let exe = if first.contains('/') {
+        first.clone()
+    } else {
+        path_var
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{}/{first}", d.trim_end_matches('/')))
+            .find(|p| {
+                rustix::fs::access(p.as_str(), rustix::fs::Access::EXEC_OK).is_ok()
+                    && Path::new(p).is_file()
+            })
+            .ok_or_else(|| InitError {
+                step: Step::Exec,
+                path: Some(first.clone()),
+                errno: Some(libc::ENOENT),
+                message: "executable file not found in $PATH".into(),
+            })?
+    };
+    let argv = args
+        .iter()
+        .map(|a| cstr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
+    Ok((cstr(&exe)?, argv, envp))
+}
+
+fn exec(
+    path: &CString,
+    argv: &[CString],
+    envp: &[CString],
+) -> Result<std::convert::Infallible, InitError> {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    let err = std::io::Error::last_os_error();
+    Err(InitError::io(
+        Step::Exec,
+        Some(Path::new(&*path.to_string_lossy())),
+        &err,
+    ))
+}
+
+/// The pid of the command when this process stays as init, for the signal handler.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// `init: true`: fork the command, forward signals to it, reap every orphan, and exit with the
+/// command's status (128 + signal when it was killed), like tini.
+fn run_as_init(
+    path: &CString,
+    argv: &[CString],
+    envp: &[CString],
+) -> Result<std::convert::Infallible, InitError> {
+    // SAFETY: single-threaded process; the child only execs.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(InitError::io(
+            Step::Exec,
+            None,
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    if pid == 0 {
+        let e = match exec(path, argv, envp) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        // SAFETY: ERROR_FD is still open in this child (it was not consumed by main yet).
+        let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(ERROR_FD) });
+        let _ = f.write_all(&serde_json::to_vec(&e).unwrap_or_default());
+        std::process::exit(if e.errno == Some(libc::ENOENT) {
+            127
+        } else {
+            126
+        });
+    }
+    CHILD.store(pid, Ordering::Relaxed);
+    // Our copy of the error pipe must close so the parent sees the command's exec.
+    // SAFETY: closing a descriptor we own; main's OwnedFd is never used after this path.
+    unsafe { libc::close(ERROR_FD) };
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGCONT,
+    ] {
+        // SAFETY: installing a handler that only calls kill.
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    loop {
+        let mut status = 0;
+        // SAFETY: plain waitpid on any child.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            std::process::exit(125);
+        }
+        if r == pid {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+            std::process::exit(code);
+        }
+    }
+}

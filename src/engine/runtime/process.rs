@@ -1,0 +1,304 @@
+//! Starting a container process: the parent side.
+//!
+//! The caller may be multi-threaded (tests are; `up` will run a tokio runtime), so after the
+//! `clone3` that creates the namespaces the child does nothing but async-signal-safe system calls:
+//! it moves its pipe ends to fixed descriptors and executes a fresh copy of this binary as
+//! `compose __init` (see [`super::init`]), which does the real set-up single-threaded.
+//!
+//! That copy is a sealed memfd, never the host binary itself: a process inside the container must
+//! not be able to open the host binary for writing through `/proc/<pid>/exe` while the set-up
+//! process is still running it (runc's CVE-2019-5736). The memfd is made once per process.
+//!
+//! The handshake: the child blocks reading its configuration from a pipe, so the parent first puts
+//! it in its cgroup (and, later, moves its network interfaces in), then writes the configuration.
+//! A second, close-on-exec pipe carries a set-up error back; end-of-file on it without a message
+//! means the user's command was executed.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+
+use rustix::fs::{MemfdFlags, SealFlags};
+use rustix::process::Pid;
+
+use super::error::{InitError, Step};
+use super::init::{InitConfig, CONFIG_FD, ERROR_FD, INIT_ARG};
+use crate::engine::spec::NetworkMode;
+
+/// The kernel's `struct clone_args` (stable ABI, see clone3(2)); rustix has no clone3.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// A started container process (its PID 1, as seen from the host).
+#[derive(Debug)]
+pub struct Child {
+    pub pid: Pid,
+    /// Signals go through the pidfd so a recycled pid is never hit.
+    pub pidfd: OwnedFd,
+}
+
+/// Standard input, output and error for the container process.
+pub struct Stdio<'a> {
+    pub stdin: std::os::fd::BorrowedFd<'a>,
+    pub stdout: std::os::fd::BorrowedFd<'a>,
+    pub stderr: std::os::fd::BorrowedFd<'a>,
+}
+
+impl Stdio<'static> {
+    /// This process's own standard streams.
+    pub fn inherit() -> Self {
+        Stdio {
+            stdin: rustix::stdio::stdin(),
+            stdout: rustix::stdio::stdout(),
+            stderr: rustix::stdio::stderr(),
+        }
+    }
+}
+
+/// The binary that provides `compose __init` when it is not this executable (test harnesses and
+/// library users); set before the first container starts.
+static INIT_EXECUTABLE: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Uses `path` (a `compose` binary) for container set-up instead of this executable.
+pub fn set_init_executable(path: impl Into<std::path::PathBuf>) {
+    let _ = INIT_EXECUTABLE.set(path.into());
+}
+
+/// A sealed in-memory copy of this executable (see the module docs).
+fn sealed_exe() -> Result<RawFd, InitError> {
+    static EXE: OnceLock<Result<OwnedFd, InitError>> = OnceLock::new();
+    let r = EXE.get_or_init(|| {
+        let path = INIT_EXECUTABLE
+            .get()
+            .map(|p| p.as_path())
+            .unwrap_or(std::path::Path::new("/proc/self/exe"));
+        let fail = |e: std::io::Error| InitError::io(Step::Spawn, Some(path), &e);
+        let mut src = std::fs::File::open(path).map_err(fail)?;
+        let memfd = rustix::fs::memfd_create(
+            "compose-init",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+        let mut dst = std::fs::File::from(memfd);
+        std::io::copy(&mut src, &mut dst).map_err(fail)?;
+        let memfd = OwnedFd::from(dst);
+        rustix::fs::fcntl_add_seals(
+            &memfd,
+            SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+        )
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+        Ok(memfd)
+    });
+    match r {
+        Ok(fd) => Ok(fd.as_raw_fd()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Starts `compose __init` in new namespaces with `cfg`, calls `place` with its pid before it may
+/// proceed (cgroup placement), and returns once the user's command has been executed.
+pub fn spawn(
+    cfg: &InitConfig,
+    stdio: &Stdio<'_>,
+    place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
+) -> Result<Child, InitError> {
+    let exe = sealed_exe()?;
+    let (cfg_r, cfg_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+
+    // Everything the child touches is prepared here: it may not allocate.
+    let arg0 = CString::new("compose").expect("static");
+    let arg1 = CString::new(INIT_ARG).expect("static");
+    let argv: [*const libc::c_char; 3] = [arg0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let empty = CString::new("").expect("static");
+    let fds = [
+        (stdio.stdin.as_raw_fd(), 0),
+        (stdio.stdout.as_raw_fd(), 1),
+        (stdio.stderr.as_raw_fd(), 2),
+        (cfg_r.as_raw_fd(), CONFIG_FD),
+        (err_w.as_raw_fd(), ERROR_FD),
+    ];
+
+    let mut flags = libc::CLONE_NEWPID
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_PIDFD;
+    if cfg.spec.network == NetworkMode::Loopback {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: flags as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+
+    // SAFETY: clone3 without CLONE_VM is a fork; the child branch below only makes raw system
+    // calls on memory prepared before the call and ends in execveat or _exit.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        // Child.
+        unsafe { child_exec(&fds, exe, empty.as_ptr(), &argv, &envp) }
+    }
+    if ret < 0 {
+        return Err(InitError::io(
+            Step::Spawn,
+            None,
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    let pid = Pid::from_raw(ret as i32)
+        .ok_or_else(|| InitError::msg(Step::Spawn, None, "clone3 gave pid 0"))?;
+    // SAFETY: CLONE_PIDFD stored a new descriptor that we now own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let child = Child { pid, pidfd };
+    drop(cfg_r);
+    drop(err_w);
+
+    let fail = |child: &Child, e: InitError| -> InitError {
+        let _ = rustix::process::pidfd_send_signal(&child.pidfd, rustix::process::Signal::KILL);
+        let _ = rustix::process::waitpid(Some(child.pid), rustix::process::WaitOptions::empty());
+        e
+    };
+
+    if let Err(e) = place(pid) {
+        return Err(fail(&child, e));
+    }
+    let payload = serde_json::to_vec(cfg)
+        .map_err(|e| InitError::msg(Step::Handshake, None, e.to_string()))?;
+    let mut w = std::fs::File::from(cfg_w);
+    if let Err(e) = w.write_all(&payload) {
+        // The child died before reading: its own error, if any, explains more.
+        let mut r = std::fs::File::from(err_r);
+        let mut msg = Vec::new();
+        let _ = r.read_to_end(&mut msg);
+        let err = serde_json::from_slice::<InitError>(&msg)
+            .unwrap_or_else(|_| InitError::io(Step::Handshake, None, &e));
+        return Err(fail(&child, err));
+    }
+    drop(w);
+
+    let mut r = std::fs::File::from(err_r);
+    let mut msg = Vec::new();
+    if let Err(e) = r.read_to_end(&mut msg) {
+        return Err(fail(&child, InitError::io(Step::Handshake, None, &e)));
+    }
+    if !msg.is_empty() {
+        let err = serde_json::from_slice::<InitError>(&msg).unwrap_or_else(|_| {
+            InitError::msg(
+                Step::Handshake,
+                None,
+                String::from_utf8_lossy(&msg).into_owned(),
+            )
+        });
+        return Err(fail(&child, err));
+    }
+    Ok(child)
+}
+
+/// The child between clone3 and exec: async-signal-safe calls only.
+///
+/// # Safety
+/// Must only be called in the child of a fork-like clone, with pointers valid in this copy of the
+/// parent's memory.
+unsafe fn child_exec(
+    fds: &[(RawFd, RawFd); 5],
+    exe: RawFd,
+    empty: *const libc::c_char,
+    argv: &[*const libc::c_char; 3],
+    envp: &[*const libc::c_char; 1],
+) -> ! {
+    // Move every source above the targets first, so no dup2 overwrites a source still needed.
+    let mut high = [0 as RawFd; 5];
+    for (i, (src, _)) in fds.iter().enumerate() {
+        let h = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 64);
+        if h < 0 {
+            libc::_exit(126);
+        }
+        high[i] = h;
+    }
+    let exe = libc::fcntl(exe, libc::F_DUPFD_CLOEXEC, 64);
+    for (i, (_, dst)) in fds.iter().enumerate() {
+        if libc::dup2(high[i], *dst) < 0 {
+            libc::_exit(126);
+        }
+    }
+    // The error pipe stays close-on-exec so that a successful exec of the user's command closes it.
+    libc::fcntl(ERROR_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+    libc::syscall(
+        libc::SYS_execveat,
+        exe,
+        empty,
+        argv.as_ptr(),
+        envp.as_ptr(),
+        libc::AT_EMPTY_PATH,
+    );
+    libc::_exit(126)
+}
+
+/// How a container process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// The shell convention Docker follows: the exit code, or 128 + the signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Waits for the container's PID 1 to end.
+pub fn wait(child: &Child) -> Result<Exit, InitError> {
+    loop {
+        match rustix::process::waitpid(Some(child.pid), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => {
+                if let Some(code) = status.exit_status() {
+                    return Ok(Exit::Code(code));
+                }
+                if let Some(sig) = status.terminating_signal() {
+                    return Ok(Exit::Signal(sig));
+                }
+            }
+            Ok(None) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(InitError::sys(Step::Exec, None, e)),
+        }
+    }
+}
+
+/// Sends a signal to the container's PID 1 through its pidfd.
+pub fn signal(child: &Child, sig: rustix::process::Signal) -> Result<(), InitError> {
+    rustix::process::pidfd_send_signal(child.pidfd.as_fd(), sig)
+        .map_err(|e| InitError::sys(Step::Exec, None, e))
+}

@@ -1,0 +1,21 @@
+//! The image store: references, content-addressed blobs, unpacked layers shared between
+//! images, image configs and tags; loading and saving image archives; test images.
+//!
+//! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
+//! layers, topmost first, ready to be overlayfs lower dirs.
+mod archive;
+pub mod fsutil;
+pub mod layer;
+pub mod reference;
+mod store;
+pub mod testimage;
+
+pub use archive::host_arch;
+pub use reference::{Reference, ReferenceError};
+pub use store::{
+    BlobRef, Image, ImageError, ImageHealthcheck, ImageRecord, ImageStore, ImageSummary, LayerRef,
+    LoadedImage, RemoveEvent,
+};
+
+#[cfg(test)]
+mod tests;

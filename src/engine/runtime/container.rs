@@ -14,6 +14,7 @@ use rustix::process::{Pid, Signal};
 use super::error::{InitError, Step};
 use super::init::InitConfig;
 use super::process::{self, Child, Exit, Stdio};
+use super::pty::Pty;
 use crate::engine::spec::ContainerSpec;
 
 /// `<root>/containers/<id>`.
@@ -63,9 +64,13 @@ pub fn remove(root: &Path, id: &str) -> Result<(), InitError> {
 
 /// Starts the container and waits for it, forwarding the signals a user sends to the CLI
 /// (Ctrl-C, `kill`) to the container's PID 1. Returns how it ended.
+///
+/// With `pty`, the container's stdio is that terminal's slave side: this copies between the
+/// user's terminal and the master side until the container exits.
 pub fn run_foreground(
     cfg: &InitConfig,
     stdio: &Stdio<'_>,
+    pty: Option<&Pty>,
     place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
     started: &mut dyn FnMut(&Child),
 ) -> Result<Exit, InitError> {
@@ -102,6 +107,12 @@ pub fn run_foreground(
     }
     // SAFETY: we own the new descriptor.
     let sfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(sfd) };
+    let stdin = rustix::stdio::stdin().as_raw_fd();
+    let mut stdin_open = pty.is_some();
+    let master = pty.map(|p| p.master.as_raw_fd()).unwrap_or(-1);
+    if let Some(p) = pty {
+        p.copy_size_from(rustix::stdio::stdin());
+    }
     loop {
         let mut fds = [
             libc::pollfd {
@@ -114,9 +125,19 @@ pub fn run_foreground(
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: master,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { stdin } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: polling two valid descriptors.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // SAFETY: polling valid descriptors (negative ones are ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
@@ -137,18 +158,58 @@ pub fn run_foreground(
                 if r <= 0 {
                     break;
                 }
-                if let Some(sig) = Signal::from_named_raw(info.ssi_signo as i32) {
-                    let _ = process::signal(&child, sig);
+                match (Signal::from_named_raw(info.ssi_signo as i32), pty) {
+                    // The terminal's size reaches the container through its own terminal.
+                    (Some(Signal::WINCH), Some(p)) => p.copy_size_from(rustix::stdio::stdin()),
+                    (Some(sig), _) => {
+                        let _ = process::signal(&child, sig);
+                    }
+                    (None, _) => {}
                 }
             }
         }
+        if fds[2].revents & (libc::POLLIN | libc::POLLHUP) != 0 && copy(master, 1) == 0 {
+            // The container closed its terminal; its exit follows.
+        }
+        if fds[3].revents & (libc::POLLIN | libc::POLLHUP) != 0 && copy(stdin, master) == 0 {
+            stdin_open = false;
+        }
         if fds[0].revents & libc::POLLIN != 0 {
+            if pty.is_some() {
+                while copy(master, 1) > 0 {}
+            }
             break;
         }
     }
     let exit = process::wait(&child);
     drop(restore);
     exit
+}
+
+/// Copies what is available from `from` to `to`; returns the bytes copied (0 at end or error).
+fn copy(from: std::os::fd::RawFd, to: std::os::fd::RawFd) -> usize {
+    let mut buf = [0u8; 8192];
+    // SAFETY: reading into a local buffer from a descriptor we poll.
+    let n = unsafe { libc::read(from, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+    if n <= 0 {
+        return 0;
+    }
+    let mut done = 0usize;
+    while done < n as usize {
+        // SAFETY: writing the bytes just read.
+        let w = unsafe {
+            libc::write(
+                to,
+                buf[done..].as_ptr() as *const libc::c_void,
+                n as usize - done,
+            )
+        };
+        if w <= 0 {
+            break;
+        }
+        done += w as usize;
+    }
+    n as usize
 }
 
 struct SigmaskGuard(libc::sigset_t);

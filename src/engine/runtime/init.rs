@@ -36,12 +36,18 @@ pub struct InitConfig {
     pub console: Option<PathBuf>,
     /// Kill the container when the process that started it dies (foreground `run`).
     pub die_with_parent: bool,
+    /// Destinations of new named volumes: filled from the image's content at that path before
+    /// being mounted, as Docker does for a volume's first use.
+    #[serde(default)]
+    pub copy_up: Vec<String>,
 }
 
 /// Entry point of `compose __init`; never returns.
 pub fn main() -> ! {
     // SAFETY: the spawner put the error pipe at ERROR_FD; nothing else owns it.
     let err_fd = unsafe { OwnedFd::from_raw_fd(ERROR_FD) };
+    // Closed by a successful exec of the user's command: that is how the parent learns of it.
+    let _ = rustix::io::fcntl_setfd(&err_fd, rustix::io::FdFlags::CLOEXEC);
     let e = match run() {
         Ok(never) => match never {},
         Err(e) => e,
@@ -109,6 +115,9 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         rustix::mount::mount_bind(console, tp.as_str())
             .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))?;
     }
+    for dest in &cfg.copy_up {
+        rootfs::copy_up(&root, spec, dest)?;
+    }
     rootfs::mount_user(&root, spec)?;
     rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
     drop(root);
@@ -151,6 +160,11 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())
             .map_err(|e| InitError::sys(Step::Exec, Some(Path::new("/dev/console")), e))?;
     }
+
+    // Rust's runtime ignores SIGPIPE in this process; an ignored signal stays ignored across exec,
+    // so give the command the default disposition back.
+    // SAFETY: resetting a signal disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 
     let (path, argv, envp) = command(spec)?;
     super::security::enter(spec)?;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod init;
 pub mod net;
 pub mod process;
+pub mod pty;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;

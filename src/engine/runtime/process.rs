@@ -248,8 +248,13 @@ unsafe fn child_exec(
             libc::_exit(126);
         }
     }
-    // The error pipe stays close-on-exec so that a successful exec of the user's command closes it.
-    libc::fcntl(ERROR_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+    // The caller may block signals (the foreground loop reads them from a signalfd); a signal
+    // mask survives exec, so clear it for the container.
+    let mut empty_set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty_set);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty_set, std::ptr::null_mut());
+    // dup2 cleared close-on-exec on the targets: they survive the exec into `compose __init`,
+    // which marks the error pipe close-on-exec again for the user's command.
     libc::syscall(
         libc::SYS_execveat,
         exe,

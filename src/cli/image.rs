@@ -1,0 +1,356 @@
+//! `compose image load|ls|rm|inspect|save|tag`: the image store under `<--root>/images`,
+//! with Docker's flags and output.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::engine::image::fsutil::{self, human_duration, human_size};
+use crate::engine::image::{ImageStore, RemoveEvent};
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Load images from a tar archive (OCI layout or docker archive) or STDIN
+    Load(LoadArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Save one or more images to a tar archive (OCI layout; streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Format output: table (default) or json (one object per line, like docker)
+    #[arg(long, value_enum, default_value_t = LsFormat::Table)]
+    pub format: LsFormat,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force removal of the image. No `-f` short form: `-f` is the global `--file`, and clap
+    /// cannot shadow a global flag in one subcommand.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE")]
+    pub target: String,
+}
+
+/// The image store of a `--root`.
+pub fn open_store(global: &super::GlobalOptions) -> anyhow::Result<ImageStore> {
+    let root = global.root.join("images");
+    ImageStore::open(&root).with_context(|| format!("opening the image store {}", root.display()))
+}
+
+pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i32> {
+    let store = open_store(global)?;
+    match &args.command {
+        ImageCommand::Load(a) => load(&store, a),
+        ImageCommand::Ls(a) => ls(&store, a),
+        ImageCommand::Rm(a) => rm(&store, a),
+        ImageCommand::Inspect(a) => inspect(&store, a),
+        ImageCommand::Save(a) => save(&store, a),
+        ImageCommand::Tag(a) => {
+            store.tag(&a.source, &a.target)?;
+            Ok(0)
+        }
+    }
+}
+
+fn load(store: &ImageStore, args: &LoadArgs) -> anyhow::Result<i32> {
+    let loaded = match &args.input {
+        Some(path) => {
+            let file =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            store.load_archive(io::BufReader::with_capacity(256 * 1024, file))?
+        }
+        None => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                anyhow::bail!("requested load from stdin, but stdin is a terminal (use -i FILE)");
+            }
+            store.load_archive(io::BufReader::with_capacity(256 * 1024, stdin.lock()))?
+        }
+    };
+    let mut out = io::stdout().lock();
+    for image in loaded {
+        if image.names.is_empty() {
+            writeln!(out, "Loaded image ID: {}", image.id)?;
+        }
+        for name in image.names {
+            writeln!(out, "Loaded image: {}", name.familiar())?;
+        }
+    }
+    Ok(0)
+}
+
+/// One row of `image ls`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LsRow {
+    containers: &'static str,
+    created_at: String,
+    created_since: String,
+    digest: &'static str,
+    #[serde(rename = "ID")]
+    id: String,
+    repository: String,
+    shared_size: &'static str,
+    size: String,
+    tag: String,
+    unique_size: &'static str,
+    virtual_size: String,
+}
+
+fn ls(store: &ImageStore, args: &LsArgs) -> anyhow::Result<i32> {
+    let now = fsutil::now_secs();
+    let mut rows = Vec::new();
+    for image in store.list()? {
+        let short = image.id.trim_start_matches("sha256:")[..12].to_string();
+        let created = image.created.as_deref().and_then(fsutil::parse_rfc3339);
+        let (created_at, created_since) = match created {
+            Some(t) => (
+                fsutil::format_go_time(t),
+                format!("{} ago", human_duration(now - t)),
+            ),
+            None => (String::new(), "N/A".to_string()),
+        };
+        let mut names: Vec<(String, String)> = image
+            .repo_tags
+            .iter()
+            .filter_map(|r| Some((r.familiar_name(), r.tag()?.to_string())))
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            names.push(("<none>".into(), "<none>".into()));
+        }
+        for (repository, tag) in names {
+            rows.push(LsRow {
+                containers: "N/A",
+                created_at: created_at.clone(),
+                created_since: created_since.clone(),
+                digest: "<none>",
+                id: short.clone(),
+                repository,
+                shared_size: "N/A",
+                size: human_size(image.size),
+                tag,
+                unique_size: "N/A",
+                virtual_size: human_size(image.size),
+            });
+        }
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.quiet {
+        for r in &rows {
+            writeln!(out, "{}", r.id)?;
+        }
+    } else if args.format == LsFormat::Json {
+        for r in &rows {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        }
+    } else {
+        let table: Vec<[&str; 5]> = rows
+            .iter()
+            .map(|r| [&*r.repository, &*r.tag, &*r.id, &*r.created_since, &*r.size])
+            .collect();
+        write_table(
+            &mut out,
+            ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+            &table,
+        )?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// Columns laid out like Docker's tabwriter (min width 10, padding 3).
+fn write_table<const N: usize>(
+    out: &mut impl Write,
+    header: [&str; N],
+    rows: &[[&str; N]],
+) -> io::Result<()> {
+    let mut widths = [0usize; N];
+    for row in std::iter::once(&header).chain(rows) {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max((cell.chars().count() + 3).max(10));
+        }
+    }
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn rm(store: &ImageStore, args: &RmArgs) -> anyhow::Result<i32> {
+    let mut code = 0;
+    for image in &args.images {
+        match store.remove(image, args.force) {
+            Ok(events) => {
+                let mut out = io::stdout().lock();
+                for e in events {
+                    match e {
+                        RemoveEvent::Untagged(r) => writeln!(out, "Untagged: {r}")?,
+                        RemoveEvent::Deleted(d) => writeln!(out, "Deleted: {d}")?,
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn inspect(store: &ImageStore, args: &InspectArgs) -> anyhow::Result<i32> {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for image in &args.images {
+        match store.inspect(image) {
+            Ok(v) => found.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut out = io::stdout().lock();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    json!(found).serialize(&mut ser)?;
+    writeln!(out)?;
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+fn save(store: &ImageStore, args: &SaveArgs) -> anyhow::Result<i32> {
+    match &args.output {
+        Some(path) => {
+            // Into a temporary file next to the target, renamed when complete: a failed save
+            // leaves no truncated archive behind.
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let tmp = dir.join(fsutil::unique_name(".compose-save-"));
+            let result = (|| -> anyhow::Result<()> {
+                let file = std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?;
+                let mut w = BufWriter::with_capacity(256 * 1024, file);
+                store.save(&args.images, &mut w)?;
+                let file = w.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("renaming to {}", path.display()))?;
+                Ok(())
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result?;
+        }
+        None => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                anyhow::bail!(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                );
+            }
+            let mut w = BufWriter::with_capacity(256 * 1024, stdout.lock());
+            store.save(&args.images, &mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_like_docker() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+            &[["busybox", "latest", "0123456789ab", "2 weeks ago", "4.26MB"]],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "REPOSITORY   TAG       IMAGE ID       CREATED       SIZE\n\
+             busybox      latest    0123456789ab   2 weeks ago   4.26MB\n"
+        );
+    }
+}

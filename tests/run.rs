@@ -1,0 +1,328 @@
+//! End-to-end tests of `compose run` over real containers (root; skipped with a reason otherwise).
+//! Each test has its own state root, project and cgroup parent, and its fixture asserts that no
+//! mount, cgroup or container state is left behind, even when the test fails.
+
+mod support {
+    #[path = "engine.rs"]
+    pub mod engine;
+}
+
+use support::engine::Fixture;
+
+const BASIC: &str = "services:\n  app:\n    image: busybox\n";
+
+#[test]
+fn exit_codes_propagate() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    for (cmd, want) in [
+        ("exit 0", 0),
+        ("exit 1", 1),
+        ("exit 42", 42),
+        ("true", 0),
+        ("false", 1),
+    ] {
+        let (code, _, err) = f.run("app", &["sh", "-c", cmd]);
+        assert_eq!(code, want, "{cmd}: {err}");
+    }
+    // PID 1 cannot be killed from inside its namespace (not even by SIGKILL), as with Docker.
+    let (code, _, err) = f.run("app", &["sh", "-c", "kill -9 1; exit 5"]);
+    assert_eq!(code, 5, "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn signals_to_the_cli_reach_the_container_and_death_is_128_plus_signal() {
+    require_engine!();
+    let mut f = Fixture::new("services:\n  app:\n    image: busybox\n    init: true\n");
+    let stop = |svc: &str, sig: i32| -> i32 {
+        let mut child = f
+            .command(&[
+                "run",
+                "--rm",
+                "-T",
+                svc,
+                "sh",
+                "-c",
+                "echo ready; exec sleep 30",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn compose");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        assert_eq!(line, "ready\n");
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let t = std::time::Instant::now();
+        let status = child.wait().expect("wait");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "the signal did not stop it"
+        );
+        status.code().unwrap_or(-1)
+    };
+    // With init: true, SIGTERM reaches sleep, which dies of it: 128 + 15.
+    assert_eq!(stop("app", libc::SIGTERM), 143);
+    // Any signal the CLI can catch is passed on, not only SIGTERM.
+    assert_eq!(stop("app", libc::SIGUSR1), 128 + libc::SIGUSR1);
+    f.assert_clean();
+}
+
+#[test]
+fn the_command_is_pid_1_with_its_own_hostname_and_proc() {
+    require_engine!();
+    let mut f = Fixture::new("services:\n  app:\n    image: busybox\n    hostname: inside\n");
+    let (code, out, err) = f.run(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "echo pid=$$; hostname; ps -o pid,comm | wc -l; cat /proc/1/cmdline | tr '\\0' ' '",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "pid=1");
+    assert_eq!(lines[1], "inside");
+    // Only the container's processes are visible: header + sh + ps (+ wc, cat may show).
+    let count: usize = lines[2].trim().parse().expect("a count");
+    assert!(count <= 5, "the host's processes are visible: {count}");
+    assert!(lines[3].starts_with("sh -c"), "{out}");
+    f.assert_clean();
+}
+
+#[test]
+fn writes_land_in_the_upper_dir_only_and_read_only_refuses_them() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n  ro:\n    image: busybox\n    read_only: true\n    tmpfs: [/scratch]\n",
+    );
+    // Without --rm the container's state stays: its upper dir holds the file, the image does not.
+    let out = f.compose(&["run", "-T", "app", "sh", "-c", "echo data > /created.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let containers: Vec<_> = std::fs::read_dir(f.root.join("containers"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(containers.len(), 1);
+    let upper = containers[0].path().join("upper/created.txt");
+    assert_eq!(std::fs::read_to_string(&upper).unwrap(), "data\n");
+    let layers = f.root.join("images/layers");
+    let in_layers = std::process::Command::new("find")
+        .arg(&layers)
+        .args(["-name", "created.txt"])
+        .output()
+        .unwrap();
+    assert!(
+        in_layers.stdout.is_empty(),
+        "the image layer was written to"
+    );
+    std::fs::remove_dir_all(containers[0].path()).unwrap();
+
+    let (code, out, err) = f.run(
+        "ro",
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>&1; echo rc=$?; touch /scratch/y && echo tmpfs-ok",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.contains("rc=1"), "{out}");
+    assert!(out.contains("tmpfs-ok"), "{out}");
+    f.assert_clean();
+}
+
+#[test]
+fn memory_limit_oom_kill_is_reported() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    mem_limit: 16m\n    memswap_limit: 16m\n",
+    );
+    // dd holds one 64 MiB block in memory.
+    let (code, _, err) = f.run(
+        "app",
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    );
+    assert_eq!(code, 137, "{err}");
+    assert!(err.contains("out of memory"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    pids_limit: 20\n  free:\n    image: busybox\n",
+    );
+    let bomb = "i=0; while [ $i -lt 60 ]; do sleep 5 & i=$((i+1)); done; echo all-started";
+    // Without a limit, 60 processes start.
+    let (code, out, err) = f.run("free", &["sh", "-c", bomb]);
+    assert_eq!((code, out.as_str()), (0, "all-started\n"), "{err}");
+    // With pids_limit 20, fork fails and the shell gives up.
+    let (code, out, err) = f.run("app", &["sh", "-c", bomb]);
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("all-started"), "{out}");
+    assert!(err.contains("can't fork"), "{err}");
+    f.assert_clean();
+}
+
+/// Docker's default capability set, as /proc/<pid>/status prints it.
+const DOCKER_CAPEFF: &str = "00000000a80425fb";
+
+#[test]
+fn capabilities_are_dockers_and_cap_add_drop_change_them() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n  less:\n    image: busybox\n    cap_drop: [NET_RAW, chown]\n  more:\n    image: busybox\n    cap_add: [SYS_ADMIN]\n",
+    );
+    let cap = |svc: &str| {
+        let (code, out, err) = f.run(svc, &["sh", "-c", "grep CapEff /proc/self/status"]);
+        assert_eq!(code, 0, "{err}");
+        out.trim().trim_start_matches("CapEff:").trim().to_string()
+    };
+    assert_eq!(cap("app"), DOCKER_CAPEFF);
+    // NET_RAW is bit 13, CHOWN bit 0.
+    assert_eq!(
+        u64::from_str_radix(&cap("less"), 16).unwrap(),
+        0xa80425fb & !(1 << 13) & !1
+    );
+    // SYS_ADMIN is bit 21.
+    assert_eq!(
+        u64::from_str_radix(&cap("more"), 16).unwrap(),
+        0xa80425fb | (1 << 21)
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn default_seccomp_blocks_and_unconfined_allows() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n  free:\n    image: busybox\n    security_opt: [seccomp=unconfined]\n",
+    );
+    // Creating a user namespace needs no capability, but Docker's profile forbids it.
+    let (code, out, _) = f.run(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "/bin/busybox unshare -U true 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    let (code, out, _) = f.run(
+        "free",
+        &[
+            "sh",
+            "-c",
+            "/bin/busybox unshare -U true; echo rc=$?; grep '^Seccomp:' /proc/self/status",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("rc=0"), "{out}");
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    f.assert_clean();
+}
+
+#[test]
+fn masked_paths_are_unreadable_and_proc_sys_is_read_only() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    let (code, out, err) = f.run(
+        "app",
+        &["sh", "-c", "cat /proc/timer_list /proc/keys | wc -c; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1; echo rc=$?"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].trim(),
+        "0",
+        "/proc/timer_list or /proc/keys readable: {out}"
+    );
+    assert_eq!(lines[1].trim(), "0", "/sys/firmware visible: {out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    f.assert_clean();
+}
+
+#[test]
+fn user_is_resolved_from_the_image() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  num:\n    image: busybox\n    user: \"1000:1000\"\n  name:\n    image: busybox\n    user: app\n",
+    );
+    let (code, out, err) = f.run("num", &["id"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("uid=1000"), "{out}");
+    assert!(out.contains("gid=1000"), "{out}");
+    let (code, out, err) = f.run(
+        "name",
+        &[
+            "sh",
+            "-c",
+            "id -u; echo $HOME; grep CapEff /proc/self/status",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000");
+    assert!(
+        lines[2].ends_with("0000000000000000"),
+        "a non-root user keeps no effective capability: {out}"
+    );
+    f.assert_clean();
+}
+
+#[test]
+fn command_not_found_is_127_with_a_clear_message() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    let (code, _, err) = f.run("app", &["no-such-command"]);
+    assert_eq!(code, 127);
+    assert!(err.contains("no-such-command"), "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    f.assert_clean();
+}
+
+#[test]
+fn volumes_binds_and_environment() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    environment:\n      GREETING: hello\n    volumes:\n      - ./data:/data\n      - cache:/cache\nvolumes:\n  cache: {}\n",
+    );
+    std::fs::create_dir_all(f.project_dir.join("data")).unwrap();
+    std::fs::write(f.project_dir.join("data/in.txt"), "from host\n").unwrap();
+    let (code, out, err) = f.run(
+        "app",
+        &["sh", "-c", "cat /data/in.txt; echo $GREETING $EXTRA; echo out > /data/out.txt; echo kept > /cache/k"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "from host\nhello\n");
+    assert_eq!(
+        std::fs::read_to_string(f.project_dir.join("data/out.txt")).unwrap(),
+        "out\n"
+    );
+    let out = f.compose(&[
+        "run",
+        "--rm",
+        "-T",
+        "-e",
+        "EXTRA=x",
+        "app",
+        "sh",
+        "-c",
+        "cat /cache/k; echo $EXTRA",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\nx\n");
+    f.assert_clean();
+}

@@ -1,0 +1,229 @@
+//! The shared fixture of engine tests: an isolated state root, project name and cgroup parent,
+//! a loaded busybox image, and a check — run on drop, even when the test failed — that nothing is
+//! left behind: no mount naming the state root, no cgroup under the test's parent, no container
+//! state directory. What it finds it removes before failing the test, so one failure never leaks
+//! into the next run.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub project_dir: PathBuf,
+    pub project: String,
+    pub cgroup_parent: String,
+    checked: bool,
+}
+
+/// Why an engine test cannot run here, if it cannot.
+pub fn skip_reason() -> Option<&'static str> {
+    if !rustix::process::geteuid().is_root() {
+        return Some("engine tests need root (namespaces, mounts, cgroups)");
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Some("engine tests need /bin/busybox (Debian package busybox-static)");
+    }
+    None
+}
+
+/// Skips the calling test (returns from it) with a printed reason when it cannot run here.
+#[macro_export]
+macro_rules! require_engine {
+    () => {
+        if let Some(reason) = support::engine::skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+fn unique() -> String {
+    let mut buf = [0u8; 6];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("random bytes");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Fixture {
+    /// A fresh root with `busybox:latest` loaded and a project folder holding `compose_yaml`.
+    pub fn new(compose_yaml: &str) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("compose-test-")
+            .tempdir()
+            .expect("temp dir");
+        let id = unique();
+        let root = dir.path().join("state");
+        let project = format!("ctest{id}");
+        let project_dir = dir.path().join(&project);
+        std::fs::create_dir_all(&project_dir).expect("project dir");
+        std::fs::write(project_dir.join("compose.yaml"), compose_yaml).expect("compose.yaml");
+        let f = Fixture {
+            dir,
+            root,
+            project_dir,
+            project,
+            cgroup_parent: format!("compose-test-{id}"),
+            checked: false,
+        };
+        let archive = f.dir.path().join("busybox.tar");
+        std::fs::write(
+            &archive,
+            TestImage::default()
+                .archive(ArchiveFormat::Oci)
+                .expect("busybox image"),
+        )
+        .expect("write image");
+        let out = f.compose(&[
+            "image",
+            "load",
+            "-q",
+            "-i",
+            archive.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "image load: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f
+    }
+
+    /// `compose` with this fixture's root, project and cgroup parent, in the project folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
+        c.current_dir(&self.project_dir)
+            .env("COMPOSE_ROOT", &self.root)
+            .env("COMPOSE_CGROUP_PARENT", &self.cgroup_parent)
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn compose(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run compose")
+    }
+
+    /// `compose run --rm -T SERVICE COMMAND...`; returns (exit code, stdout, stderr).
+    pub fn run(&self, service: &str, cmd: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["run", "--rm", "-T", service];
+        args.extend_from_slice(cmd);
+        let out = self.compose(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The cgroup directories under this test's parent, in every hierarchy.
+    fn cgroups_left(&self) -> Vec<PathBuf> {
+        let mut left = Vec::new();
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in entries.flatten() {
+                let p = e.path().join(&self.cgroup_parent);
+                if p.exists() {
+                    left.push(p);
+                }
+            }
+        }
+        let unified = Path::new("/sys/fs/cgroup").join(&self.cgroup_parent);
+        if unified.exists() && !left.contains(&unified) {
+            left.push(unified);
+        }
+        left
+    }
+
+    fn mounts_left(&self) -> Vec<String> {
+        let root = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&root))
+            .map(String::from)
+            .collect()
+    }
+
+    fn containers_left(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.root.join("containers"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Asserts that nothing is left behind (also done on drop).
+    pub fn assert_clean(&mut self) {
+        self.checked = true;
+        let problems = self.cleanup();
+        assert!(problems.is_empty(), "left behind:\n{}", problems.join("\n"));
+    }
+
+    /// Removes whatever is left and says what it was.
+    fn cleanup(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for m in self.mounts_left() {
+            problems.push(format!("mount: {m}"));
+            if let Some(point) = m.split(' ').nth(4) {
+                let _ = rustix::mount::unmount(point, rustix::mount::UnmountFlags::DETACH);
+            }
+        }
+        for cg in self.cgroups_left() {
+            // Deepest first; kill what still runs in them.
+            let mut dirs: Vec<PathBuf> = walk(&cg);
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            let mut had_content = false;
+            for d in &dirs {
+                if d != &cg {
+                    had_content = true;
+                }
+                if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                    for pid in procs
+                        .split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok())
+                    {
+                        had_content = true;
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            for d in &dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+            if had_content {
+                problems.push(format!("cgroup: {}", cg.display()));
+            }
+        }
+        for c in self.containers_left() {
+            problems.push(format!("container state: {}", c.display()));
+        }
+        problems
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let problems = self.cleanup();
+        if !self.checked && !std::thread::panicking() {
+            assert!(problems.is_empty(), "left behind:\n{}", problems.join("\n"));
+        }
+    }
+}

@@ -326,3 +326,33 @@ fn volumes_binds_and_environment() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\nx\n");
     f.assert_clean();
 }
+
+#[test]
+fn the_host_binary_cannot_be_reached_from_the_container() {
+    require_engine!();
+    // With init: true our set-up process stays PID 1, running the compose binary. The container
+    // must not be able to write it through /proc/1/exe (CVE-2019-5736): with Docker's default
+    // capabilities it cannot even open it (the process is not dumpable); with every capability
+    // (CAP_SYS_PTRACE included) it can read it, but the binary sits on a read-only mount.
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    init: true\n  all:\n    image: busybox\n    init: true\n    cap_add: [ALL]\n",
+    );
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_compose"));
+    let before = std::fs::read(bin).unwrap();
+    let probe = "echo x >> /proc/1/exe 2>/dev/null; echo write=$?; head -c 4 /proc/1/exe >/dev/null 2>&1; echo read=$?";
+    let (code, out, err) = f.run("app", &["sh", "-c", probe]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "write=1\nread=1\n");
+    let (code, out, err) = f.run("all", &["sh", "-c", probe]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("write=1\n"),
+        "the binary was writable: {out}"
+    );
+    assert_eq!(
+        std::fs::read(bin).unwrap(),
+        before,
+        "the host binary changed"
+    );
+    f.assert_clean();
+}

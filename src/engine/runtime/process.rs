@@ -5,9 +5,11 @@
 //! it moves its pipe ends to fixed descriptors and executes a fresh copy of this binary as
 //! `compose __init` (see [`super::init`]), which does the real set-up single-threaded.
 //!
-//! That copy is a sealed memfd, never the host binary itself: a process inside the container must
-//! not be able to open the host binary for writing through `/proc/<pid>/exe` while the set-up
-//! process is still running it (runc's CVE-2019-5736). The memfd is made once per process.
+//! The binary is executed through a read-only detached mount of it (or a sealed memfd copy where
+//! the kernel lacks the new mount API), never through a writable path: a process inside the
+//! container must not be able to open the host binary for writing through `/proc/<pid>/exe` while
+//! the set-up process is still running it (runc's CVE-2019-5736). The set-up process also makes
+//! itself non-dumpable first thing, which closes /proc/<pid>/exe to the container altogether.
 //!
 //! The handshake: the child blocks reading its configuration from a pipe, so the parent first puts
 //! it in its cgroup (and, later, moves its network interfaces in), then writes the configuration.
@@ -78,7 +80,10 @@ pub fn set_init_executable(path: impl Into<std::path::PathBuf>) {
     let _ = INIT_EXECUTABLE.set(path.into());
 }
 
-/// A sealed in-memory copy of this executable (see the module docs).
+/// The executable for `compose __init`, as a descriptor no container can write through: a
+/// read-only, detached bind mount of the binary (open_tree + mount_setattr, Linux 5.12+: no copy,
+/// nothing in any mount table), else a sealed memfd copy (what runc did; copying the binary costs
+/// milliseconds per container). Made once per process.
 fn sealed_exe() -> Result<RawFd, InitError> {
     static EXE: OnceLock<Result<OwnedFd, InitError>> = OnceLock::new();
     let r = EXE.get_or_init(|| {
@@ -86,27 +91,77 @@ fn sealed_exe() -> Result<RawFd, InitError> {
             .get()
             .map(|p| p.as_path())
             .unwrap_or(std::path::Path::new("/proc/self/exe"));
-        let fail = |e: std::io::Error| InitError::io(Step::Spawn, Some(path), &e);
-        let mut src = std::fs::File::open(path).map_err(fail)?;
-        let memfd = rustix::fs::memfd_create(
-            "compose-init",
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
-        let mut dst = std::fs::File::from(memfd);
-        std::io::copy(&mut src, &mut dst).map_err(fail)?;
-        let memfd = OwnedFd::from(dst);
-        rustix::fs::fcntl_add_seals(
-            &memfd,
-            SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
-        )
-        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
-        Ok(memfd)
+        readonly_mount_of(path).or_else(|_| memfd_copy_of(path))
     });
     match r {
         Ok(fd) => Ok(fd.as_raw_fd()),
         Err(e) => Err(e.clone()),
     }
+}
+
+/// The kernel's `struct mount_attr` (mount_setattr(2)); rustix has no mount_setattr.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn readonly_mount_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {
+    use rustix::mount::OpenTreeFlags;
+    let fd = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        path,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(|e| InitError::sys(Step::Spawn, Some(path), e))?;
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: mount_setattr on a descriptor we own, with a correctly sized attribute struct.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(InitError::io(
+            Step::Spawn,
+            Some(path),
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(fd)
+}
+
+fn memfd_copy_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {
+    let fail = |e: std::io::Error| InitError::io(Step::Spawn, Some(path), &e);
+    let mut src = std::fs::File::open(path).map_err(fail)?;
+    let memfd = rustix::fs::memfd_create(
+        "compose-init",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    let mut dst = std::fs::File::from(memfd);
+    std::io::copy(&mut src, &mut dst).map_err(fail)?;
+    let memfd = OwnedFd::from(dst);
+    rustix::fs::fcntl_add_seals(
+        &memfd,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )
+    .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    Ok(memfd)
 }
 
 /// Starts `compose __init` in new namespaces with `cfg`, calls `place` with its pid before it may

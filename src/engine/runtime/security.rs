@@ -16,7 +16,8 @@ use crate::engine::spec::ContainerSpec;
 pub fn enter(spec: &ContainerSpec) -> Result<(), InitError> {
     let p = &spec.process;
     let capfail = |e: caps::CapsError| InitError::msg(Step::Capabilities, None, e.to_string());
-    caps::drop_bounding(&p.capabilities).map_err(capfail)?;
+    let capabilities = grantable(&p.capabilities)?;
+    caps::drop_bounding(&capabilities).map_err(capfail)?;
     if p.no_new_privileges {
         rustix::thread::set_no_new_privs(true)
             .map_err(|e| InitError::sys(Step::Seccomp, None, e))?;
@@ -44,7 +45,7 @@ pub fn enter(spec: &ContainerSpec) -> Result<(), InitError> {
         .map_err(|e| InitError::sys(Step::User, None, e))?;
     rustix::thread::set_keep_capabilities(false)
         .map_err(|e| InitError::sys(Step::User, None, e))?;
-    caps::apply_process_sets(&p.capabilities).map_err(capfail)?;
+    caps::apply_process_sets(&capabilities).map_err(capfail)?;
 
     if p.no_new_privileges {
         if let Some(f) = &spec.seccomp {
@@ -53,4 +54,32 @@ pub fn enter(spec: &ContainerSpec) -> Result<(), InitError> {
         }
     }
     Ok(())
+}
+
+/// The requested sets less what this process cannot grant: a capability outside our own bounding
+/// set (a host that runs us with a reduced one, as some sandboxes do) cannot be given to a
+/// container, and asking the kernel for it fails the whole start (`privileged`, `cap_add: [ALL]`).
+fn grantable(
+    requested: &crate::engine::spec::Capabilities,
+) -> Result<crate::engine::spec::Capabilities, InitError> {
+    use std::str::FromStr;
+    let ours = ::caps::read(None, ::caps::CapSet::Bounding)
+        .map_err(|e| InitError::msg(Step::Capabilities, None, e.to_string()))?;
+    let keep = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .filter(|n| {
+                ::caps::Capability::from_str(&format!("CAP_{n}"))
+                    .map(|c| ours.contains(&c))
+                    .unwrap_or(false)
+            })
+            .cloned()
+            .collect()
+    };
+    Ok(crate::engine::spec::Capabilities {
+        bounding: keep(&requested.bounding),
+        effective: keep(&requested.effective),
+        permitted: keep(&requested.permitted),
+        inheritable: keep(&requested.inheritable),
+        ambient: keep(&requested.ambient),
+    })
 }

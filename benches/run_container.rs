@@ -1,0 +1,173 @@
+//! Container start: `compose run --rm -T SERVICE true` against the bare floor
+//! (`unshare --pid --fork --mount --uts --ipc --net chroot ROOTFS /bin/true`) and `crun run` of an
+//! OCI bundle of the same rootfs (when crun is installed; on hybrid-cgroup hosts crun runs in its
+//! own mount namespace with /sys/fs/cgroup/unified unmounted, as it needs there).
+//!
+//! Run as root: `cargo bench --bench run_container -- [RUNS]` (default 30). Needs /bin/busybox.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time(runs: usize, mut cmd: impl FnMut() -> Command) -> Option<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut c = cmd();
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let t = Instant::now();
+        let out = c.output().ok()?;
+        times.push(t.elapsed());
+        if !out.status.success() {
+            eprintln!("failed: {:?}: {}", c, String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+    }
+    Some(median(times))
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn main() {
+    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
+        eprintln!("skipped: needs root and /bin/busybox");
+        return;
+    }
+    let runs: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(30);
+    let tmp = tempfile::Builder::new()
+        .prefix("compose-bench-")
+        .tempdir()
+        .expect("temp dir");
+    let root = tmp.path().join("state");
+    let project = tmp.path().join("bench");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::write(
+        project.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n",
+    )
+    .expect("compose.yaml");
+    let archive = tmp.path().join("busybox.tar");
+    std::fs::write(
+        &archive,
+        TestImage::default()
+            .archive(ArchiveFormat::Oci)
+            .expect("image"),
+    )
+    .expect("write image");
+    let bin = env!("CARGO_BIN_EXE_compose");
+    let cgroup_parent = format!("compose-bench-{}", std::process::id());
+    let compose = |args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.current_dir(&project)
+            .env("COMPOSE_ROOT", &root)
+            .env("COMPOSE_CGROUP_PARENT", &cgroup_parent)
+            .args(args);
+        c
+    };
+    let out = compose(&[
+        "image",
+        "load",
+        "-q",
+        "-i",
+        archive.to_str().expect("utf-8"),
+    ])
+    .output()
+    .expect("load");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same rootfs, unpacked, for the floor and for crun.
+    let rootfs = tmp.path().join("bundle/rootfs");
+    std::fs::create_dir_all(&rootfs).expect("rootfs");
+    let layers = root.join("images/layers");
+    let layer = std::fs::read_dir(&layers)
+        .expect("layers")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("one layer");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", layer.display()))
+        .arg(&rootfs)
+        .status()
+        .expect("cp");
+    assert!(st.success());
+
+    let ours = time(runs, || compose(&["run", "--rm", "-T", "app", "true"]));
+    let floor = time(runs, || {
+        let mut c = Command::new("unshare");
+        c.args([
+            "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "chroot",
+        ])
+        .arg(&rootfs)
+        .arg("/bin/true");
+        c
+    });
+    let crun = if Command::new("crun").arg("--version").output().is_ok() {
+        let bundle = tmp.path().join("bundle");
+        let st = Command::new("crun")
+            .current_dir(&bundle)
+            .arg("spec")
+            .status()
+            .expect("crun spec");
+        assert!(st.success());
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cfg_path).expect("config.json"))
+                .expect("json");
+        cfg["process"]["args"] = serde_json::json!(["/bin/true"]);
+        cfg["process"]["terminal"] = serde_json::json!(false);
+        cfg["root"]["readonly"] = serde_json::json!(false);
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("json")).expect("write");
+        let hybrid = Path::new("/sys/fs/cgroup/unified").exists();
+        let mut n = 0;
+        time(runs, || {
+            n += 1;
+            let id = format!("compose-bench-{}-{n}", std::process::id());
+            let mut c = Command::new("unshare");
+            let umount = if hybrid {
+                "umount /sys/fs/cgroup/unified 2>/dev/null; "
+            } else {
+                ""
+            };
+            c.args(["--mount", "sh", "-c"]).arg(format!(
+                "{umount}exec crun run -b {} {id}",
+                bundle.display()
+            ));
+            c
+        })
+    } else {
+        None
+    };
+    for c in [
+        "memory", "cpu", "pids", "cpuacct", "cpuset", "blkio", "devices", "freezer", "systemd",
+        "unified",
+    ] {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(c).join(&cgroup_parent));
+    }
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&cgroup_parent));
+    println!(
+        "container start, median of {runs}: compose run --rm true {}; unshare+chroot floor {}; crun run {}",
+        ms(ours),
+        ms(floor),
+        ms(crun)
+    );
+}

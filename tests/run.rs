@@ -356,3 +356,33 @@ fn the_host_binary_cannot_be_reached_from_the_container() {
     );
     f.assert_clean();
 }
+
+#[test]
+fn a_new_named_volume_is_filled_from_the_image() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    volumes:\n      - etc:/etc\nvolumes:\n  etc: {}\n",
+    );
+    let (code, out, err) = f.run(
+        "app",
+        &["sh", "-c", "head -1 /etc/passwd; echo added > /etc/added"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("root:"), "{out}");
+    let volume = f.root.join(format!("volumes/{}_etc/_data", f.project));
+    assert!(
+        volume.join("passwd").is_file(),
+        "not copied up: {}",
+        volume.display()
+    );
+    // Second use: the volume keeps what the container wrote and is not filled again.
+    std::fs::remove_file(volume.join("passwd")).unwrap();
+    let (code, out, err) = f.run(
+        "app",
+        &["sh", "-c", "cat /etc/added; ls /etc/passwd 2>&1; true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("added\n"), "{out}");
+    assert!(out.contains("No such file"), "{out}");
+    f.assert_clean();
+}

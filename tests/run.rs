@@ -386,3 +386,76 @@ fn a_new_named_volume_is_filled_from_the_image() {
     assert!(out.contains("No such file"), "{out}");
     f.assert_clean();
 }
+
+#[test]
+fn the_cgroup_filesystem_shows_the_containers_own_limits() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    mem_limit: 24m\n    pids_limit: 33\n",
+    );
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let probe = if v1 {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/x 2>&1; true"
+    } else {
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; touch /sys/fs/cgroup/x 2>&1; true"
+    };
+    let (code, out, err) = f.run("app", &["sh", "-c", probe]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], (24u64 << 20).to_string(), "{out}");
+    assert_eq!(lines[1], "33", "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    f.assert_clean();
+}
+
+#[test]
+fn a_terminal_on_stdin_gives_the_container_a_tty() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    use rustix::pty::OpenptFlags;
+    use std::os::fd::AsFd;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut child = f
+        .command(&[
+            "run",
+            "--rm",
+            "app",
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo is-a-tty; tty; exit 7",
+        ])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    // Everything the container wrote is waiting on the master side.
+    rustix::fs::fcntl_setfl(master.as_fd(), rustix::fs::OFlags::NONBLOCK).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = rustix::io::read(&master, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(status.code(), Some(7), "{out}");
+    assert!(out.contains("is-a-tty"), "{out}");
+    assert!(
+        out.contains("/dev/pts/0") || out.contains("/dev/console"),
+        "{out}"
+    );
+    f.assert_clean();
+}

@@ -12,7 +12,7 @@ use crate::engine::cgroups::{self, CgroupOptions, Layout};
 use crate::engine::image::ImageStore;
 use crate::engine::runtime::container;
 use crate::engine::runtime::error::Step;
-use crate::engine::runtime::init::InitConfig;
+use crate::engine::runtime::init::{CgroupMount, InitConfig};
 use crate::engine::runtime::process::Stdio;
 use crate::engine::runtime::pty::{Pty, RawMode};
 use crate::engine::runtime::user::LayerFiles;
@@ -179,6 +179,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
             console: pty.as_ref().map(|p| p.slave_path.clone()),
             die_with_parent: true,
             copy_up,
+            cgroup_mounts: CgroupMount::for_layout(&layout),
         };
         let stdio = match &pty {
             Some(p) => {

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
+use super::v2_devices::{self, DeviceFilter, DeviceFilterError};
+
 /// What a backend does to a cgroup filesystem. Implementations must keep the kernel's
 /// semantics: `write` never creates a file (an interface file the kernel lacks is `ENOENT`), and
 /// each call is exactly one `write(2)` (the kernel parses one value per write: `cgroup.procs`
@@ -18,6 +20,10 @@ pub trait CgroupFs: Send + Sync + Debug {
     fn mkdir(&self, path: &Path) -> io::Result<()>;
     fn rmdir(&self, path: &Path) -> io::Result<()>;
     fn exists(&self, path: &Path) -> bool;
+    /// Makes `filter` the device program of the cgroup2 directory `dir`, replacing the one
+    /// attached before (cgroup v2 has no devices controller; see [`v2_devices`]).
+    fn set_device_filter(&self, dir: &Path, filter: &DeviceFilter)
+        -> Result<(), DeviceFilterError>;
 }
 
 /// The real filesystem, through direct syscalls.
@@ -58,5 +64,13 @@ impl CgroupFs for RealFs {
 
     fn exists(&self, path: &Path) -> bool {
         rustix::fs::access(path, rustix::fs::Access::EXISTS).is_ok()
+    }
+
+    fn set_device_filter(
+        &self,
+        dir: &Path,
+        filter: &DeviceFilter,
+    ) -> Result<(), DeviceFilterError> {
+        v2_devices::install(dir, filter)
     }
 }

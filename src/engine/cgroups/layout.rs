@@ -32,7 +32,7 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
-    /// The directory of a cgroup path of this hierarchy (as /proc/<pid>/cgroup spells it),
+    /// The directory of a cgroup path of this hierarchy (as `/proc/<pid>/cgroup` spells it),
     /// or `None` when the mount does not show it (it lies outside the mount's root).
     pub fn dir_of(&self, cgroup: &str) -> Option<PathBuf> {
         let root = self.root.trim_end_matches('/');
@@ -106,7 +106,7 @@ impl Layout {
         Layout::from_mountinfo(&mountinfo, &own)
     }
 
-    /// Layout from the text of a mountinfo file and of a /proc/<pid>/cgroup file.
+    /// Layout from the text of a mountinfo file and of a `/proc/<pid>/cgroup` file.
     pub fn from_mountinfo(mountinfo: &str, proc_cgroup: &str) -> Result<Layout, CgroupError> {
         let mut v1: Vec<Hierarchy> = Vec::new();
         let mut unified: Option<Hierarchy> = None;

@@ -7,6 +7,10 @@
 //! returned [`ContainerCgroup`]: `add_pid`, `stats`, `freeze`/`thaw`, `oom_kills`, `kill_all`,
 //! `remove`. Everything is synchronous and costs a handful of small file operations.
 //!
+//! Device access (Docker's default devices plus `device_rules`) is enforced by the `devices`
+//! controller on v1 and by an eBPF device program attached to the container's cgroup on v2
+//! ([`v2_devices`]).
+//!
 //! Limits the kernel of the host cannot apply (a controller not mounted, no swap accounting, no
 //! blkio weight without BFQ) are discarded with a warning, as Docker does; values that are wrong
 //! in themselves are errors.
@@ -16,6 +20,7 @@ mod fs;
 pub mod layout;
 mod v1;
 mod v2;
+pub mod v2_devices;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -78,6 +83,11 @@ pub enum CgroupError {
     },
     #[error("block device {device:?}: {reason}")]
     Device { device: String, reason: String },
+    #[error("device filter (eBPF) on {path}: {source}")]
+    DeviceFilter {
+        path: PathBuf,
+        source: v2_devices::DeviceFilterError,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;
@@ -561,5 +571,7 @@ pub(crate) fn block_device(device: &str) -> Result<(u32, u32)> {
 mod test_support;
 #[cfg(test)]
 mod tests_v1_real;
+#[cfg(test)]
+mod tests_v2_devices_real;
 #[cfg(test)]
 mod tests_v2_fake;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::v2_devices::{DeviceFilter, DeviceFilterError};
 use super::{CgroupFs, RealFs};
 
 pub fn unique_name() -> String {
@@ -208,4 +209,27 @@ impl CgroupFs for FakeCgroup2 {
     fn exists(&self, path: &Path) -> bool {
         path.exists()
     }
+
+    /// Records `(<dir>/<device filter>, "allow N rules")` among the writes: a real program
+    /// needs a real cgroup2 directory (tests_v2_devices_real.rs covers that).
+    fn set_device_filter(
+        &self,
+        dir: &Path,
+        filter: &DeviceFilter,
+    ) -> Result<(), DeviceFilterError> {
+        self.writes
+            .lock()
+            .unwrap()
+            .push((self.rel(&dir.join(DEVICE_FILTER)), filter.describe()));
+        if !dir.join("cgroup.procs").is_file() {
+            return Err(DeviceFilterError::Sys {
+                step: "opening the cgroup directory",
+                source: io::Error::from_raw_os_error(libc::ENOENT),
+            });
+        }
+        Ok(())
+    }
 }
+
+/// The pseudo file name under which [`FakeCgroup2`] records device programs.
+pub const DEVICE_FILTER: &str = "<device filter>";

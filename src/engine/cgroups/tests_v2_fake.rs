@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rustix::process::Signal;
 
-use super::test_support::FakeCgroup2;
+use super::test_support::{FakeCgroup2, DEVICE_FILTER};
 use super::*;
 
 const MIB: i64 = 1 << 20;
@@ -85,6 +85,8 @@ fn create_writes_exactly_what_the_kernel_expects() {
             w(&l("io.weight"), "8:0 2930"),
             w(&l("io.max"), "8:0 rbps=1048576 wbps=2097152"),
             w(&l("io.max"), "8:16 wiops=100"),
+            // The eBPF device program: Docker's 12 default device rules.
+            w(&l(DEVICE_FILTER), "allow 12 rules"),
         ]
     );
     // The kernel-side state: controllers delegated down to the leaf.
@@ -102,7 +104,13 @@ fn create_writes_exactly_what_the_kernel_expects() {
     // A second container of the same project delegates nothing again.
     fake.clear();
     let (other, _) = mgr.create("proj", "other", &Resources::default()).unwrap();
-    assert_eq!(fake.writes(), vec![]);
+    assert_eq!(
+        fake.writes(),
+        vec![w(
+            &format!("compose/proj/other/{DEVICE_FILTER}"),
+            "allow 12 rules"
+        )]
+    );
 
     // cgroup.procs: one pid per write.
     fake.clear();
@@ -220,6 +228,7 @@ fn unlimited_values_and_defaults() {
             w(&l("memory.swap.max"), "max"),
             w(&l("cpu.max"), "max 100000"),
             w(&l("pids.max"), "max"),
+            w(&l(DEVICE_FILTER), "allow 12 rules"),
         ]
     );
     // Update: quota alone uses Docker's period; memory+swap equal to memory is no swap.
@@ -237,6 +246,8 @@ fn unlimited_values_and_defaults() {
             w(&l("memory.max"), "33554432"),
             w(&l("memory.swap.max"), "0"),
             w(&l("cpu.max"), "50000 100000"),
+            // Each update replaces the device program.
+            w(&l(DEVICE_FILTER), "allow 12 rules"),
         ]
     );
     // Bad values are errors, not warnings.
@@ -257,7 +268,8 @@ fn missing_controllers_and_features_warn() {
     r.cpuset_cpus = None;
     r.cpuset_mems = None;
     r.memory_swappiness = Some(10);
-    r.device_rules = vec!["c 10:200 rwm".into()];
+    // /dev/fuse on top of the defaults.
+    r.device_rules = vec!["c 10:229 rwm".into()];
     let (cg, warnings) = mgr.create("p", ID, &r).unwrap();
     let leaf = tmp.path().join(format!("compose/p/{ID}"));
     assert!(!leaf.join("io.max").exists());
@@ -267,10 +279,16 @@ fn missing_controllers_and_features_warn() {
         "no per-cgroup swappiness",
         "io.weight is missing",
         "io.max is missing",
-        "device cgroup rules are not enforced",
     ] {
         assert!(joined.contains(needle), "{needle:?} not in {joined}");
     }
+    // Device rules are enforced on v2 too (eBPF), so no warning about them.
+    assert!(!joined.contains("device cgroup rules"), "{joined}");
+    let filter = (
+        format!("compose/p/{ID}/{DEVICE_FILTER}"),
+        "allow 13 rules".to_string(),
+    );
+    assert!(fake.writes().contains(&filter), "{:?}", fake.writes());
     assert!(fake
         .writes()
         .contains(&w("cgroup.subtree_control", "+cpu +memory +pids")));
@@ -289,12 +307,28 @@ fn missing_controllers_and_features_warn() {
             .any(|w| w.contains("memory.swap.max is missing")),
         "{warnings:?}"
     );
-    // An invalid device rule is an error even here.
+    // Privileged: `a *:* rwm` allows every device.
+    fake.clear();
+    let privileged = Resources {
+        device_rules: vec!["a *:* rwm".into()],
+        ..Resources::default()
+    };
+    assert!(cg.update(&privileged).unwrap().is_empty());
+    assert_eq!(
+        fake.writes(),
+        vec![w(
+            &format!("compose/p/{ID}/{DEVICE_FILTER}"),
+            "allow all devices"
+        )]
+    );
+    // An invalid device rule is an error, and no program is attached.
+    fake.clear();
     let bad = Resources {
         device_rules: vec!["x 1:1 rwm".into()],
         ..Resources::default()
     };
-    assert!(cg.update(&bad).is_err());
+    assert!(matches!(cg.update(&bad), Err(CgroupError::Invalid { .. })));
+    assert!(fake.writes().is_empty());
     cg.remove().unwrap();
 }
 

@@ -1,8 +1,9 @@
 //! cgroup v2 backend (unified hierarchy). Processes live only in leaves; each level above a
 //! container's cgroup delegates the controllers it needs through `cgroup.subtree_control`.
 //!
-//! Device access rules need an eBPF program attached to the cgroup on v2; that is not done here
-//! (a warning says so when rules are given).
+//! Device access rules: v2 has no devices controller, so every `create` and `update` attaches
+//! an eBPF device program built from the same rules as v1's (Docker's defaults plus
+//! `device_rules`; see [`super::v2_devices`]), replacing the previous one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use rustix::process::Signal;
 
 use super::convert::{self, SwapMax};
+use super::v2_devices::DeviceFilter;
 use super::{
     block_device, check_name, keyed, limit_value, Anchor, CgroupError, CgroupManager, CgroupStats,
     ContainerCgroup, Ctx, Layout, LayoutKind, Result,
@@ -281,16 +283,15 @@ impl V2Cgroup {
             let line = format!("{maj}:{min} {}", keys.join(" "));
             self.set("io.max", &line, "blkio throttle", w)?;
         }
-        // Devices: validate the rules even though v2 cannot enforce them without eBPF.
-        for rule in &r.device_rules {
-            convert::DeviceRule::parse(rule)?;
-        }
-        if !r.device_rules.is_empty() {
-            w.push(
-                "device cgroup rules are not enforced on cgroup v2 (needs an eBPF device filter)"
-                    .into(),
-            );
-        }
+        // Devices: v2 has no devices controller; an eBPF program enforces the same rules.
+        let filter = DeviceFilter::for_resources(r)?;
+        self.ctx
+            .fs
+            .set_device_filter(&self.leaf, &filter)
+            .map_err(|source| CgroupError::DeviceFilter {
+                path: self.leaf.clone(),
+                source,
+            })?;
         Ok(())
     }
 

@@ -175,7 +175,10 @@ pub fn run_foreground(
             stdin_open = false;
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            if pty.is_some() {
+            if let Some(p) = pty {
+                // We hold the slave side too, so the master never reports end-of-file: drain what
+                // is buffered without blocking.
+                let _ = rustix::fs::fcntl_setfl(&p.master, rustix::fs::OFlags::NONBLOCK);
                 while copy(master, 1) > 0 {}
             }
             break;

@@ -416,6 +416,70 @@ fn make_device(root: &OwnedFd, d: &DeviceSpec) -> Result<(), InitError> {
     )
 }
 
+/// /sys/fs/cgroup: a tmpfs holding one mount per host hierarchy (or the unified cgroup2 itself),
+/// read-only unless privileged. Made after the cgroup namespace, so each shows the container's
+/// own cgroup as its root.
+pub fn mount_cgroups(
+    root: &OwnedFd,
+    mounts: &[super::init::CgroupMount],
+    privileged: bool,
+) -> Result<(), InitError> {
+    if mounts.is_empty() {
+        return Ok(());
+    }
+    let ro = if privileged {
+        MountFlags::empty()
+    } else {
+        MountFlags::RDONLY
+    };
+    let nsd = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    if let [only] = mounts {
+        if only.dir.is_empty() {
+            return mount_in_root(
+                root,
+                "/sys/fs/cgroup",
+                TargetKind::Dir,
+                "cgroup2",
+                "cgroup2",
+                nsd | ro,
+                "",
+            );
+        }
+    }
+    // /sys is read-only by now unless privileged: the tmpfs goes on top of it, which is allowed.
+    mount_in_root(
+        root,
+        "/sys/fs/cgroup",
+        TargetKind::Dir,
+        "tmpfs",
+        "tmpfs",
+        nsd,
+        "mode=755",
+    )?;
+    for m in mounts {
+        let dest = format!("/sys/fs/cgroup/{}", m.dir);
+        mount_in_root(
+            root,
+            &dest,
+            TargetKind::Dir,
+            &m.fstype,
+            &m.fstype,
+            nsd | ro,
+            &m.options,
+        )?;
+    }
+    if !privileged {
+        let target = target_in_root(root, "/sys/fs/cgroup", TargetKind::Dir)?;
+        mount::mount_remount(
+            fd_path(&target).as_path(),
+            nsd | MountFlags::RDONLY,
+            "mode=755",
+        )
+        .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new("/sys/fs/cgroup")), e))?;
+    }
+    Ok(())
+}
+
 /// The user's volumes, binds and tmpfs mounts, in the order the spec lists them.
 pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError> {
     for m in &spec.mounts {

@@ -459,3 +459,89 @@ fn a_terminal_on_stdin_gives_the_container_a_tty() {
     );
     f.assert_clean();
 }
+
+/// Polls `cond` for up to 10 s.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn detached_run_outlives_the_cli_and_records_logs_and_exit() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    let t = std::time::Instant::now();
+    let out = f.compose(&[
+        "run",
+        "-d",
+        "app",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2; sleep 1; exit 3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(900),
+        "run -d waited for the container"
+    );
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        name.starts_with(&format!("{}-app-run-", f.project)),
+        "{name}"
+    );
+    let dir = std::fs::read_dir(f.root.join("containers"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let state = || std::fs::read_to_string(dir.join("state.json")).unwrap_or_default();
+    assert!(state().contains("\"running\""), "{}", state());
+    assert!(eventually(|| state().contains("\"exited\"")), "{}", state());
+    let s: serde_json::Value = serde_json::from_str(&state()).unwrap();
+    assert_eq!(s["exit_code"], 3);
+    let log = std::fs::read_to_string(dir.join("container.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    let stdout = lines.iter().find(|l| l["stream"] == "stdout").unwrap();
+    assert_eq!(stdout["log"], "hello\n");
+    assert!(stdout["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        lines.iter().find(|l| l["stream"] == "stderr").unwrap()["log"],
+        "oops\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    f.assert_clean();
+}
+
+#[test]
+fn detached_run_with_rm_leaves_nothing_once_done() {
+    require_engine!();
+    let mut f = Fixture::new(BASIC);
+    let out = f.compose(&["run", "-d", "--rm", "app", "sh", "-c", "sleep 0.3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let containers = f.root.join("containers");
+    assert!(eventually(|| std::fs::read_dir(&containers)
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)));
+    // The monitor removes the cgroup just before the state: give it the moment it needs.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    f.assert_clean();
+}

@@ -25,6 +25,9 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Run the container in the background and print its name
+    #[arg(short = 'd', long)]
+    pub detach: bool,
     /// Set environment variables (KEY=VALUE, or KEY to pass this shell's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
     pub env: Vec<String>,
@@ -90,7 +93,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         .name
         .clone()
         .unwrap_or_else(|| format!("{project_name}-{}-run-{}", args.service, &id[..12]));
-    let tty = !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
+    let tty = !args.detach && !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
     let entrypoint = match &args.entrypoint {
         Some(e) => Some(split_shell_words(e).map_err(|m| anyhow::anyhow!("--entrypoint: {m}"))?),
         None => None,
@@ -170,6 +173,18 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         eprintln!("WARN {w}");
     }
 
+    if args.detach {
+        return run_detached(
+            root,
+            &spec,
+            &name,
+            cgroup,
+            args.rm,
+            copy_up,
+            CgroupMount::for_layout(&layout),
+        );
+    }
+
     let result = (|| -> anyhow::Result<i32> {
         let dir = container::prepare(root, &spec)?;
         let pty = if tty { Some(Pty::open()?) } else { None };
@@ -244,5 +259,72 @@ fn absolute_bind(spec: &str, cwd: &Path) -> String {
     match spec.split_once(':') {
         Some((src, rest)) if src.starts_with('.') => format!("{}:{rest}", cwd.join(src).display()),
         _ => spec.to_string(),
+    }
+}
+
+/// `run -d`: the container runs under a monitor process; we print its name once it started.
+fn run_detached(
+    root: &Path,
+    spec: &crate::engine::spec::ContainerSpec,
+    name: &str,
+    cgroup: Box<dyn cgroups::ContainerCgroup>,
+    remove: bool,
+    copy_up: Vec<String>,
+    cgroup_mounts: Vec<CgroupMount>,
+) -> anyhow::Result<i32> {
+    use crate::engine::runtime::monitor;
+    let dir = match container::prepare(root, spec) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(e.into());
+        }
+    };
+    let cfg = InitConfig {
+        spec: spec.clone(),
+        container_dir: dir,
+        console: None,
+        die_with_parent: false,
+        copy_up,
+        cgroup_mounts,
+    };
+    let cgroup: std::sync::Arc<dyn cgroups::ContainerCgroup> = std::sync::Arc::from(cgroup);
+    let cg_place = cgroup.clone();
+    let cg_exit = cgroup.clone();
+    let root_owned = root.to_path_buf();
+    let id = spec.id.clone();
+    let started = monitor::start_detached(
+        &cfg,
+        &mut |pid| {
+            cg_place.add_pid(pid.as_raw_nonzero().get()).map_err(|e| {
+                crate::engine::runtime::error::InitError::msg(Step::Cgroups, None, e.to_string())
+            })
+        },
+        Box::new(move |_exit, _dir| {
+            let oom = cg_exit.oom_killed().unwrap_or(false);
+            let _ = cg_exit.kill_all(rustix::process::Signal::KILL);
+            let _ = cg_exit.remove();
+            if remove {
+                let _ = container::remove(&root_owned, &id);
+            }
+            oom
+        }),
+    );
+    match started {
+        Ok(()) => {
+            println!("{name}");
+            Ok(0)
+        }
+        Err(e) => {
+            let _ = cgroup.kill_all(rustix::process::Signal::KILL);
+            let _ = cgroup.remove();
+            let _ = container::remove(root, &spec.id);
+            eprintln!("Error response from container {name}: {e}");
+            Ok(match (e.step, e.errno) {
+                (Step::Exec, Some(libc::ENOENT)) => 127,
+                (Step::Exec, _) => 126,
+                _ => 125,
+            })
+        }
     }
 }

@@ -178,6 +178,14 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     let run = input.one_off.unwrap_or(&none);
     let image = input.image.config().as_ref();
 
+    // Mounting another container's volumes needs that container's recorded state, which only
+    // the lifecycle (`up`) keeps; refuse rather than start without the volumes.
+    if let Some(from) = svc.volumes_from.first() {
+        return Err(ctx.err(format!(
+            "volumes_from ({from}) is not supported yet: it needs containers started by `compose up`"
+        )));
+    }
+
     let network = match svc.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
         _ => NetworkMode::Loopback,
@@ -1464,6 +1472,14 @@ mod tests {
         assert!(err("devices: ['/nonexistent-compose-test']").contains("/nonexistent"));
         assert!(err("devices: ['/etc/hostname']").contains("not a character or block"));
         assert!(err("devices: ['/dev/null:/dev/null:rwx']").contains("invalid permissions"));
+    }
+
+    #[test]
+    fn volumes_from_is_refused_until_the_lifecycle_exists() {
+        assert_eq!(
+            err("volumes_from: [db]"),
+            "service web: volumes_from (db) is not supported yet: it needs containers started by `compose up`"
+        );
     }
 
     #[test]

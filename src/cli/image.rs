@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::engine::image::fsutil::{self, human_duration, human_size};
+use crate::engine::fsutil::{self, human_duration, human_size};
 use crate::engine::image::{ImageStore, RemoveEvent};
 
 #[derive(Debug, Args)]

@@ -226,13 +226,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
             Ok(exit) => exit,
             Err(e) => {
                 drop(_raw);
-                // Docker's codes: 127 command not found, 126 cannot be run, 125 anything else.
                 eprintln!("Error response from container {name}: {e}");
-                return Ok(match (e.step, e.errno) {
-                    (Step::Exec, Some(libc::ENOENT)) => 127,
-                    (Step::Exec, _) => 126,
-                    _ => 125,
-                });
+                return Ok(e.exit_code());
             }
         };
         drop(_raw);
@@ -320,11 +315,7 @@ fn run_detached(
             let _ = cgroup.remove();
             let _ = container::remove(root, &spec.id);
             eprintln!("Error response from container {name}: {e}");
-            Ok(match (e.step, e.errno) {
-                (Step::Exec, Some(libc::ENOENT)) => 127,
-                (Step::Exec, _) => 126,
-                _ => 125,
-            })
+            Ok(e.exit_code())
         }
     }
 }

@@ -16,7 +16,6 @@ use oci_spec::image::ImageConfiguration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::fsutil;
 use super::layer::Compression;
 use super::reference::Reference;
 use super::store::{
@@ -24,6 +23,7 @@ use super::store::{
     ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
+use crate::engine::fsutil;
 
 /// Index files read into memory rather than stored as blobs.
 const SMALL_FILES: [&str; 4] = ["index.json", "manifest.json", "oci-layout", "repositories"];

@@ -4,7 +4,6 @@
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
-pub mod fsutil;
 pub mod layer;
 pub mod reference;
 mod store;

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use super::fsutil::{self, HashingReader, StoreLock};
 use super::layer::{self, LayerError, UnpackOptions};
 use super::reference::{Reference, ReferenceError};
+use crate::engine::fsutil::{self, HashingReader, StoreLock};
 
 /// OCI media types the store writes.
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

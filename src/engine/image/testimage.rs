@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::archive::host_arch;
-use super::fsutil::sha256_digest;
 use super::layer::Compression;
 use super::reference::Reference;
 use super::store::{
     ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
+use crate::engine::fsutil::sha256_digest;
 
 /// Where Debian's busybox-static installs the binary.
 pub const BUSYBOX: &str = "/bin/busybox";

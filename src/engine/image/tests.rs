@@ -382,7 +382,7 @@ fn refuses_layer_escapes_through_the_store() {
     h.set_cksum();
     layer.append(&h, &b"x"[..]).unwrap();
     let layer = layer.into_inner().unwrap();
-    let diff_id = fsutil::sha256_digest(&layer);
+    let diff_id = crate::engine::fsutil::sha256_digest(&layer);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": host_arch(), "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},

@@ -80,6 +80,16 @@ impl fmt::Display for InitError {
 }
 
 impl InitError {
+    /// The exit status a failed start gives, as Docker's: 127 when the command cannot be found,
+    /// 126 when it cannot be executed, 125 when the container could not be set up.
+    pub fn exit_code(&self) -> i32 {
+        match (self.step, self.errno) {
+            (Step::Exec, Some(libc::ENOENT)) => 127,
+            (Step::Exec, _) => 126,
+            _ => 125,
+        }
+    }
+
     pub fn sys(step: Step, path: Option<&Path>, err: rustix::io::Errno) -> Self {
         InitError {
             step,

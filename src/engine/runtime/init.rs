@@ -112,13 +112,7 @@ pub fn main() -> ! {
     };
     let mut f = std::fs::File::from(err_fd);
     let _ = f.write_all(&serde_json::to_vec(&e).unwrap_or_default());
-    // 127/126 like a shell when the command cannot be found or run; 125 for set-up failures.
-    let code = match (e.step, e.errno) {
-        (Step::Exec, Some(libc::ENOENT)) => 127,
-        (Step::Exec, _) => 126,
-        _ => 125,
-    };
-    std::process::exit(code)
+    std::process::exit(e.exit_code())
 }
 
 fn run() -> Result<std::convert::Infallible, InitError> {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{InitError, Step};
 use super::init::InitConfig;
 use super::process::{self, Exit, Stdio};
-use crate::engine::image::fsutil;
+use crate::engine::fsutil;
 
 /// What `state.json` records about a detached container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! Small durable-filesystem helpers of the store: sha256 while streaming, unique temporary
+//! Small durable-filesystem helpers the engine shares (image store, container state): sha256 while streaming, unique temporary
 //! names, atomic replace (temp file, fsync, rename, fsync of the directory), the store lock, and
 //! the time and size formats Docker prints.
 

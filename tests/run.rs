@@ -460,9 +460,9 @@ fn a_terminal_on_stdin_gives_the_container_a_tty() {
     f.assert_clean();
 }
 
-/// Polls `cond` for up to 10 s.
+/// Polls `cond` for up to 20 s.
 fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < until {
         if cond() {
             return true;

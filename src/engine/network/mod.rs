@@ -2,3 +2,4 @@
 //! containers. The parts here are used by the runtime once project networks are wired in.
 pub mod ipam;
 pub mod link;
+pub mod routes;

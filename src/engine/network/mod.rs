@@ -1,5 +1,6 @@
 //! Container networking (the networking issue): address management and the links that connect
 //! containers. The parts here are used by the runtime once project networks are wired in.
+pub mod attach;
 pub mod ipam;
 pub mod link;
 pub mod routes;

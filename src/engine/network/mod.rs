@@ -3,4 +3,5 @@
 pub mod attach;
 pub mod ipam;
 pub mod link;
+pub mod nft;
 pub mod routes;

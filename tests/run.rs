@@ -545,3 +545,25 @@ fn detached_run_with_rm_leaves_nothing_once_done() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     f.assert_clean();
 }
+
+#[test]
+fn dns_settings_and_extra_hosts_reach_the_container() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    hostname: web\n    dns: [192.0.2.53]\n    dns_search: [svc.example]\n    extra_hosts: ['db:10.0.0.5']\n",
+    );
+    let (code, out, err) = f.run(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; grep -E 'db|web' /etc/hosts; hostname",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "nameserver 192.0.2.53\nsearch svc.example\n10.0.0.5\tdb\n127.0.1.1\tweb\nweb\n"
+    );
+    f.assert_clean();
+}

@@ -38,6 +38,17 @@ pub struct ContainerSpec {
     pub seccomp: Option<SeccompFilter>,
     /// Give the container every capability and device, no seccomp, writable /sys (`privileged`).
     pub privileged: bool,
+    /// Name servers, search domains and resolver options for /etc/resolv.conf (`dns`,
+    /// `dns_search`, `dns_opt`); empty: the host's.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `extra_hosts` as (name, address) lines for /etc/hosts.
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

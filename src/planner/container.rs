@@ -168,6 +168,27 @@ impl Ctx<'_> {
     }
 }
 
+/// `extra_hosts` as /etc/hosts lines. `host-gateway` names the host's address on the
+/// container's network, which exists only once containers get networks: refused until then.
+fn extra_hosts_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<(String, String)>, SpecError> {
+    let mut out = Vec::new();
+    for (host, ips) in &svc.extra_hosts {
+        for ip in ips {
+            if ip == "host-gateway" {
+                return Err(ctx.err(format!(
+                    "extra_hosts {host}=host-gateway needs a network gateway, which containers do not have yet"
+                )));
+            }
+            let addr = ip.trim_start_matches('[').trim_end_matches(']');
+            if addr.parse::<std::net::IpAddr>().is_err() {
+                return Err(ctx.err(format!("extra_hosts {host}: {ip:?} is not an IP address")));
+            }
+            out.push((host.clone(), addr.to_string()));
+        }
+    }
+    Ok(out)
+}
+
 /// Builds the container's spec; see the module documentation for the rules.
 pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, SpecError> {
     let svc = input.service;
@@ -339,6 +360,10 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
         network,
         resources,
         seccomp: seccomp_filter,
+        dns: svc.dns.clone(),
+        dns_search: svc.dns_search.clone(),
+        dns_options: svc.dns_opt.clone(),
+        extra_hosts: extra_hosts_for(svc, &ctx)?,
         privileged,
     })
 }
@@ -1472,6 +1497,29 @@ mod tests {
         assert!(err("devices: ['/nonexistent-compose-test']").contains("/nonexistent"));
         assert!(err("devices: ['/etc/hostname']").contains("not a character or block"));
         assert!(err("devices: ['/dev/null:/dev/null:rwx']").contains("invalid permissions"));
+    }
+
+    #[test]
+    fn dns_and_extra_hosts() {
+        let s = build(
+            "dns: [1.1.1.1]\ndns_search: [svc.local]\ndns_opt: [ndots:2]\nextra_hosts: ['db:10.0.0.5', 'v6=[::1]']\n",
+            serde_json::json!({"Cmd": ["sh"]}),
+        )
+        .unwrap();
+        assert_eq!(s.dns, strs(&["1.1.1.1"]));
+        assert_eq!(s.dns_search, strs(&["svc.local"]));
+        assert_eq!(s.dns_options, strs(&["ndots:2"]));
+        assert_eq!(
+            s.extra_hosts,
+            vec![
+                ("db".to_string(), "10.0.0.5".to_string()),
+                ("v6".to_string(), "::1".to_string())
+            ]
+        );
+        assert_eq!(
+            err("extra_hosts: ['gw:host-gateway']"),
+            "service web: extra_hosts gw=host-gateway needs a network gateway, which containers do not have yet"
+        );
     }
 
     #[test]

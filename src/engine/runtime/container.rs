@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rustix::process::{Pid, Signal};
 
 use super::error::{InitError, Step};
+use super::etc;
 use super::init::InitConfig;
 use super::process::{self, Child, Exit, Stdio};
 use super::pty::Pty;
@@ -30,20 +31,13 @@ pub fn prepare(root: &Path, spec: &ContainerSpec) -> Result<PathBuf, InitError> 
         let p = dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
     }
-    let fqdn = match &spec.domainname {
-        Some(d) if !d.is_empty() => format!("{}.{d} {}", spec.hostname, spec.hostname),
-        _ => spec.hostname.clone(),
-    };
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let files = [
         ("hostname", format!("{}\n", spec.hostname)),
-        (
-            "hosts",
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{fqdn}\n"
-            ),
-        ),
-        // Loopback only for now: no resolver to point at. The networking issue writes a real one.
-        ("resolv.conf", String::new()),
+        // Loopback only for now: the container's own name maps to 127.0.1.1, as Docker does
+        // with `network_mode: none`. The networking issue writes its network address here.
+        ("hosts", etc::hosts(spec, "127.0.1.1")),
+        ("resolv.conf", etc::resolv_conf(spec, &host_resolv)),
     ];
     for (name, content) in files {
         let p = dir.join(name);

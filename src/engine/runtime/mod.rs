@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod container;
 pub mod error;
+pub mod etc;
 pub mod init;
 pub mod monitor;
 pub mod net;

@@ -245,13 +245,14 @@ impl Netlink {
         }
     }
 
-    /// A modifying request, acknowledged.
-    fn ack(&mut self, payload: RouteNetlinkMessage, extra: u16, op: &str) -> io::Result<()> {
+    /// A modifying request, acknowledged (for messages this client has no method for).
+    pub fn ack(&mut self, payload: RouteNetlinkMessage, extra: u16, op: &str) -> io::Result<()> {
         self.exchange(payload, NLM_F_ACK | extra, op).map(|_| ())
     }
 
-    /// A dump, restarted when a concurrent change interrupted it.
-    fn dump(
+    /// A dump, restarted when a concurrent change interrupted it (raw messages, for readers
+    /// that need more than [`Link`], [`Address`] and [`Route`] carry).
+    pub fn dump(
         &mut self,
         make: impl Fn() -> RouteNetlinkMessage,
         op: &str,

@@ -17,21 +17,18 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 
-use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
-};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use thiserror::Error;
 
 use super::ipam::{HostPrefix, Subnet};
+use super::link::Netlink;
 
-/// A netlink exchange that failed: which step, and the errno or decoding problem.
+/// A netlink exchange that failed: which step, and the error (the errno in most cases).
 #[derive(Debug, Error)]
 pub enum RoutesError {
     #[error("rtnetlink {step}: {source}")]
@@ -40,143 +37,23 @@ pub enum RoutesError {
         #[source]
         source: io::Error,
     },
-    #[error("rtnetlink {step}: undecodable reply: {message}")]
-    Decode { step: &'static str, message: String },
-    #[error("rtnetlink {step}: the dump kept changing while being read")]
-    Interrupted { step: &'static str },
 }
 
 const RT_TABLE_LOCAL: u32 = 255;
-/// Big enough for the largest datagram the kernel sends in a dump (it caps them at 32 KiB).
-const RECV_BUF: usize = 64 * 1024;
 
-/// A route netlink socket in the calling thread's network namespace.
-pub struct Rtnl {
-    socket: Socket,
-    seq: u32,
+fn io_err(step: &'static str) -> impl Fn(io::Error) -> RoutesError {
+    move |source| RoutesError::Io { step, source }
 }
 
-impl Rtnl {
-    pub fn open() -> Result<Rtnl, RoutesError> {
-        let io = |step| move |source| RoutesError::Io { step, source };
-        let mut socket = Socket::new(NETLINK_ROUTE).map_err(io("socket"))?;
-        socket.bind_auto().map_err(io("bind"))?;
-        socket
-            .connect(&SocketAddr::new(0, 0))
-            .map_err(io("connect"))?;
-        Ok(Rtnl { socket, seq: 0 })
-    }
-
-    fn send(
-        &mut self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-        step: &'static str,
-    ) -> Result<u32, RoutesError> {
-        self.seq += 1;
-        let mut req = NetlinkMessage::from(msg);
-        req.header.flags = flags;
-        req.header.sequence_number = self.seq;
-        req.finalize();
-        let mut buf = vec![0u8; req.buffer_len()];
-        req.serialize(&mut buf);
-        self.socket
-            .send(&buf, 0)
-            .map_err(|source| RoutesError::Io { step, source })?;
-        Ok(self.seq)
-    }
-
-    /// Reads replies to `seq` until the end of a dump (NLMSG_DONE) or the ack, handing each
-    /// inner message to `each`. Returns whether the kernel flagged the dump as interrupted.
-    fn receive(
-        &mut self,
-        seq: u32,
-        step: &'static str,
-        mut each: impl FnMut(RouteNetlinkMessage),
-    ) -> Result<bool, RoutesError> {
-        let mut buf = vec![0u8; RECV_BUF];
-        let mut interrupted = false;
-        loop {
-            let n = self
-                .socket
-                .recv(&mut &mut buf[..], 0)
-                .map_err(|source| RoutesError::Io { step, source })?;
-            let mut data = &buf[..n];
-            while data.len() >= 16 {
-                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
-                if len < 16 || len > data.len() {
-                    return Err(RoutesError::Decode {
-                        step,
-                        message: format!("message length {len} with {} bytes left", data.len()),
-                    });
-                }
-                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[..len])
-                    .map_err(|e| RoutesError::Decode {
-                        step,
-                        message: e.to_string(),
-                    })?;
-                let next = ((len + 3) & !3).min(data.len());
-                data = &data[next..];
-                if msg.header.sequence_number != seq {
-                    continue; // a late answer to an earlier request
-                }
-                if msg.header.flags & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                match msg.payload {
-                    NetlinkPayload::Done(_) => return Ok(interrupted),
-                    NetlinkPayload::Error(e) => match e.code {
-                        None => return Ok(interrupted),
-                        Some(code) => {
-                            return Err(RoutesError::Io {
-                                step,
-                                source: io::Error::from_raw_os_error(-code.get()),
-                            })
-                        }
-                    },
-                    NetlinkPayload::InnerMessage(inner) => each(inner),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// Dumps everything `request` selects, retrying when the kernel reports the dump changed
-    /// while it was being read (NLM_F_DUMP_INTR).
-    pub fn dump(
-        &mut self,
-        request: RouteNetlinkMessage,
-        step: &'static str,
-    ) -> Result<Vec<RouteNetlinkMessage>, RoutesError> {
-        for _ in 0..5 {
-            let seq = self.send(request.clone(), NLM_F_REQUEST | NLM_F_DUMP, step)?;
-            let mut out = Vec::new();
-            if !self.receive(seq, step, |m| out.push(m))? {
-                return Ok(out);
-            }
-        }
-        Err(RoutesError::Interrupted { step })
-    }
-
-    /// Sends a change (`flags` beyond REQUEST|ACK, e.g. CREATE|EXCL) and waits for its ack.
-    pub fn request(
-        &mut self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-        step: &'static str,
-    ) -> Result<(), RoutesError> {
-        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK | flags, step)?;
-        self.receive(seq, step, |_| {})?;
-        Ok(())
-    }
-}
-
-fn link_names(rtnl: &mut Rtnl) -> Result<HashMap<u32, String>, RoutesError> {
+fn link_names(nl: &mut Netlink) -> Result<HashMap<u32, String>, RoutesError> {
     let mut names = HashMap::new();
-    for msg in rtnl.dump(
-        RouteNetlinkMessage::GetLink(LinkMessage::default()),
-        "link dump",
-    )? {
+    for msg in nl
+        .dump(
+            || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "link dump",
+        )
+        .map_err(io_err("link dump"))?
+    {
         if let RouteNetlinkMessage::NewLink(link) = msg {
             for attr in link.attributes {
                 if let LinkAttribute::IfName(name) = attr {
@@ -284,20 +161,29 @@ fn address_prefixes(addr: &AddressMessage, names: &HashMap<u32, String>) -> Vec<
 /// Every prefix in use in the calling thread's network namespace: routes (all tables but
 /// `local`) and interface addresses, IPv4 and IPv6, deduplicated by (prefix, origin).
 pub fn host_prefixes() -> Result<Vec<HostPrefix>, RoutesError> {
-    let mut rtnl = Rtnl::open()?;
-    let names = link_names(&mut rtnl)?;
+    let mut nl = Netlink::new().map_err(io_err("open"))?;
+    let names = link_names(&mut nl)?;
     let mut out: Vec<HostPrefix> = Vec::new();
-    let mut route_req = RouteMessage::default();
-    route_req.header.address_family = AddressFamily::Unspec;
-    for msg in rtnl.dump(RouteNetlinkMessage::GetRoute(route_req), "route dump")? {
+    let route_req = || {
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Unspec;
+        RouteNetlinkMessage::GetRoute(r)
+    };
+    for msg in nl
+        .dump(route_req, "route dump")
+        .map_err(io_err("route dump"))?
+    {
         if let RouteNetlinkMessage::NewRoute(r) = msg {
             out.extend(route_prefix(&r, &names));
         }
     }
-    for msg in rtnl.dump(
-        RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-        "address dump",
-    )? {
+    for msg in nl
+        .dump(
+            || RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            "address dump",
+        )
+        .map_err(io_err("address dump"))?
+    {
         if let RouteNetlinkMessage::NewAddress(a) = msg {
             out.extend(address_prefixes(&a, &names));
         }
@@ -343,7 +229,7 @@ mod tests {
         .expect("netns thread panicked")
     }
 
-    fn add_v4(rtnl: &mut Rtnl, ip: Ipv4Addr, prefix: u8, index: u32) {
+    fn add_v4(rtnl: &mut Netlink, ip: Ipv4Addr, prefix: u8, index: u32) {
         let mut msg = AddressMessage::default();
         msg.header = AddressHeader {
             family: AddressFamily::Inet,
@@ -353,7 +239,7 @@ mod tests {
         };
         msg.attributes.push(AddressAttribute::Local(ip.into()));
         msg.attributes.push(AddressAttribute::Address(ip.into()));
-        rtnl.request(
+        rtnl.ack(
             RouteNetlinkMessage::NewAddress(msg),
             NLM_F_CREATE | NLM_F_EXCL,
             "add address",
@@ -361,7 +247,7 @@ mod tests {
         .expect("RTM_NEWADDR");
     }
 
-    fn add_route(rtnl: &mut Rtnl, dst: Ipv4Addr, prefix: u8, kind: RouteType, oif: Option<u32>) {
+    fn add_route(rtnl: &mut Netlink, dst: Ipv4Addr, prefix: u8, kind: RouteType, oif: Option<u32>) {
         let mut msg = RouteMessage::default();
         msg.header.address_family = AddressFamily::Inet;
         msg.header.destination_prefix_length = prefix;
@@ -378,7 +264,7 @@ mod tests {
         if let Some(i) = oif {
             msg.attributes.push(RouteAttribute::Oif(i));
         }
-        rtnl.request(
+        rtnl.ack(
             RouteNetlinkMessage::NewRoute(msg),
             NLM_F_CREATE | NLM_F_EXCL,
             "add route",
@@ -395,7 +281,7 @@ mod tests {
         let (empty, prefixes) = in_new_netns(|| {
             let empty = host_prefixes().expect("dump of an empty namespace");
             crate::engine::runtime::net::loopback_up().expect("lo up");
-            let mut rtnl = Rtnl::open().unwrap();
+            let mut rtnl = Netlink::new().unwrap();
             add_v4(&mut rtnl, Ipv4Addr::new(10, 123, 0, 1), 24, 1);
             add_route(
                 &mut rtnl,

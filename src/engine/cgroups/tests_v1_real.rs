@@ -276,7 +276,17 @@ fn v1_lifecycle_limits_stats_freeze_kill_remove() {
     cg.thaw().expect("thaw");
     assert!(!cg.is_frozen().unwrap());
     assert_eq!(read(&dir_of(cg, "freezer").join("freezer.state")), "THAWED");
-    assert_eq!(proc_state(child.id()), 'S');
+    // Just thawed, the task may still be on its way back to sleep ('R' for an instant).
+    let until = Instant::now() + std::time::Duration::from_secs(2);
+    let mut state = proc_state(child.id());
+    while state != 'S' && Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        state = proc_state(child.id());
+    }
+    assert_eq!(
+        state, 'S',
+        "the task did not go back to sleep after the thaw"
+    );
 
     // Kill, and remove at once: the task may still be exiting, removal waits for it.
     let paths = cg.paths();

@@ -9,6 +9,22 @@ fn main() {
     {
         compose::engine::runtime::init::main();
     }
+    // A container's monitor (see engine::supervisor): a fresh single-threaded process too.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            compose::engine::supervisor::MONITOR_ARG,
+        ))
+    {
+        compose::engine::supervisor::main();
+    }
+    // `compose exec`'s helper (see engine::runtime::exec): a fresh single-threaded process too.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            compose::engine::runtime::exec::EXEC_ARG,
+        ))
+    {
+        compose::engine::runtime::exec::main();
+    }
     let cli = compose::cli::Cli::parse();
     match compose::cli::run(cli) {
         Ok(code) => std::process::exit(code),

@@ -145,6 +145,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         volume_names: &volume_names,
         one_off: Some(&one_off),
         host: &host,
+        host_gateway: None,
+        join_container: None,
     })?;
 
     // New named volumes are filled from the image on first use.

@@ -145,13 +145,21 @@ pub struct DeviceSpec {
     pub permissions: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum NetworkMode {
     /// A new network namespace with loopback only (until the networking issue).
     #[default]
     Loopback,
     /// No network namespace of its own (`network_mode: host`).
     Host,
+    /// The network namespace of another container (`network_mode: service:NAME` or
+    /// `container:NAME`): `container` is its id; `netns` is the namespace's path
+    /// (`/proc/<pid>/ns/net`), filled in when this container starts since the other one's PID
+    /// changes with each of its restarts.
+    Join {
+        container: String,
+        netns: Option<PathBuf>,
+    },
 }
 
 /// cgroup limits; `None` leaves the kernel's default.

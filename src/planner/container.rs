@@ -135,6 +135,12 @@ pub struct ContainerInput<'a> {
     pub volume_names: &'a IndexMap<String, String>,
     pub one_off: Option<&'a OneOffOverrides>,
     pub host: &'a HostInfo,
+    /// The host's address as seen from the container (its first network's gateway), for
+    /// `extra_hosts: name:host-gateway`; `None` while the container has no network.
+    pub host_gateway: Option<std::net::IpAddr>,
+    /// For `network_mode: service:X` / `container:X`: the id of the container whose network
+    /// namespace this one joins.
+    pub join_container: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,15 +175,23 @@ impl Ctx<'_> {
 }
 
 /// `extra_hosts` as /etc/hosts lines. `host-gateway` names the host's address on the
-/// container's network, which exists only once containers get networks: refused until then.
-fn extra_hosts_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<(String, String)>, SpecError> {
+/// container's network (as Docker maps it to its default bridge's gateway).
+fn extra_hosts_for(
+    svc: &ServiceConfig,
+    ctx: &Ctx,
+    gateway: Option<std::net::IpAddr>,
+) -> Result<Vec<(String, String)>, SpecError> {
     let mut out = Vec::new();
     for (host, ips) in &svc.extra_hosts {
         for ip in ips {
             if ip == "host-gateway" {
-                return Err(ctx.err(format!(
-                    "extra_hosts {host}=host-gateway needs a network gateway, which containers do not have yet"
-                )));
+                let Some(gw) = gateway else {
+                    return Err(ctx.err(format!(
+                        "extra_hosts {host}=host-gateway needs a network gateway, and this container has no network"
+                    )));
+                };
+                out.push((host.clone(), gw.to_string()));
+                continue;
             }
             let addr = ip.trim_start_matches('[').trim_end_matches(']');
             if addr.parse::<std::net::IpAddr>().is_err() {
@@ -209,6 +223,19 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
 
     let network = match svc.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
+        Some(m) if m.starts_with("service:") || m.starts_with("container:") => {
+            match input.join_container {
+                Some(id) => NetworkMode::Join {
+                    container: id.to_string(),
+                    netns: None,
+                },
+                None => {
+                    return Err(ctx.err(format!(
+                        "network_mode {m}: the container to share the network of does not exist"
+                    )))
+                }
+            }
+        }
         _ => NetworkMode::Loopback,
     };
     let hostname = match &svc.hostname {
@@ -351,7 +378,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
             oom_score_adj,
             stop_signal: Some(stop_signal),
         },
-        sysctls: sysctls_for(svc, network, &ctx)?,
+        sysctls: sysctls_for(svc, network.clone(), &ctx)?,
         masked_paths,
         readonly_paths,
         devices,
@@ -363,7 +390,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
         dns: svc.dns.clone(),
         dns_search: svc.dns_search.clone(),
         dns_options: svc.dns_opt.clone(),
-        extra_hosts: extra_hosts_for(svc, &ctx)?,
+        extra_hosts: extra_hosts_for(svc, &ctx, input.host_gateway)?,
         privileged,
     })
 }
@@ -1115,6 +1142,8 @@ mod tests {
             volume_names: &f.names,
             one_off,
             host: &f.host,
+            host_gateway: None,
+            join_container: None,
         })
         .map(|mut s| {
             // The fixture's paths differ per call: make them comparable.
@@ -1518,7 +1547,7 @@ mod tests {
         );
         assert_eq!(
             err("extra_hosts: ['gw:host-gateway']"),
-            "service web: extra_hosts gw=host-gateway needs a network gateway, which containers do not have yet"
+            "service web: extra_hosts gw=host-gateway needs a network gateway, and this container has no network"
         );
     }
 

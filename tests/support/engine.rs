@@ -17,6 +17,9 @@ pub struct Fixture {
     pub project_dir: PathBuf,
     pub project: String,
     pub cgroup_parent: String,
+    /// The stand-in host's network namespace, when the test has one: every command runs in it,
+    /// so bridges, veths and nftables rules are made there, never on the real host.
+    pub netns: Option<std::os::fd::OwnedFd>,
     checked: bool,
 }
 
@@ -70,6 +73,7 @@ impl Fixture {
             project_dir,
             project,
             cgroup_parent: format!("compose-test-{id}"),
+            netns: None,
             checked: false,
         };
         let archive = f.dir.path().join("busybox.tar");
@@ -95,9 +99,88 @@ impl Fixture {
         f
     }
 
+    /// Like [`Fixture::new`], with a network namespace of the test's own as the host (loopback
+    /// up, nothing else).
+    pub fn with_netns(compose_yaml: &str) -> Fixture {
+        use compose::engine::network::link::{create_netns, Netlink};
+        use std::os::fd::AsFd;
+        let mut f = Fixture::new(compose_yaml);
+        let ns = create_netns().expect("network namespace");
+        let mut nl = Netlink::new_in(ns.as_fd()).expect("netlink in the namespace");
+        let lo = nl.link_index("lo").expect("lo").expect("lo exists");
+        nl.set_up(lo).expect("lo up");
+        f.netns = Some(ns);
+        f
+    }
+
+    /// Runs `f` inside the stand-in host's network namespace (sockets made there stay there).
+    pub fn in_host<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        use std::os::fd::AsFd;
+        let ns = self
+            .netns
+            .as_ref()
+            .expect("a fixture with a network namespace");
+        compose::engine::network::link::in_netns(ns.as_fd(), f).expect("enter the namespace")
+    }
+
+    /// The stand-in host's interfaces, by name.
+    pub fn host_links(&self) -> Vec<String> {
+        use compose::engine::network::link::Netlink;
+        use std::os::fd::AsFd;
+        let ns = self
+            .netns
+            .as_ref()
+            .expect("a fixture with a network namespace");
+        let mut nl = Netlink::new_in(ns.as_fd()).expect("netlink");
+        let mut names: Vec<String> = nl
+            .links()
+            .expect("links")
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The stand-in host's nftables rules (table, chain, tag), and whether our table exists.
+    pub fn host_rules(&self) -> (bool, Vec<String>) {
+        use compose::engine::network::nft::Nft;
+        use std::os::fd::AsFd;
+        let ns = self
+            .netns
+            .as_ref()
+            .expect("a fixture with a network namespace");
+        let mut nft = Nft::new_in(ns.as_fd()).expect("nftables");
+        let exists = nft.table_exists().expect("table");
+        let rules = if exists {
+            nft.list_rules()
+                .expect("rules")
+                .into_iter()
+                .map(|r| format!("{} {} {:?}", r.table, r.chain, r.tag))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (exists, rules)
+    }
+
     /// `compose` with this fixture's root, project and cgroup parent, in the project folder.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
+        if let Some(ns) = &self.netns {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let fd = ns.as_raw_fd();
+            // SAFETY: setns is async-signal-safe; the descriptor stays open in the parent.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         c.current_dir(&self.project_dir)
             .env("COMPOSE_ROOT", &self.root)
             .env("COMPOSE_CGROUP_PARENT", &self.cgroup_parent)
@@ -151,6 +234,44 @@ impl Fixture {
             .collect()
     }
 
+    /// Container monitors (`compose __monitor <root> ...`) still running for this root.
+    fn monitors_left(&self) -> Vec<i32> {
+        let root = self.root.to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+            if args.get(1) == Some(&b"__monitor".as_slice())
+                && args.get(2) == Some(&root.as_bytes())
+            {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// Names still published for service discovery.
+    fn dns_left(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for net in std::fs::read_dir(self.root.join("dns"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for e in std::fs::read_dir(net.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+
     fn containers_left(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.root.join("containers"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -167,6 +288,13 @@ impl Fixture {
     /// Removes whatever is left and says what it was.
     fn cleanup(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        for pid in self.monitors_left() {
+            problems.push(format!("monitor process {pid}"));
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for p in self.dns_left() {
+            problems.push(format!("published name: {}", p.display()));
+        }
         for m in self.mounts_left() {
             problems.push(format!("mount: {m}"));
             if let Some(point) = m.split(' ').nth(4) {

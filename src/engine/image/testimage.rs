@@ -28,7 +28,7 @@ pub const BUSYBOX: &str = "/bin/busybox";
 pub const APPLETS: &[&str] = &[
     "sh", "true", "false", "sleep", "cat", "echo", "id", "ls", "ps", "mount", "hostname", "env",
     "nc", "httpd", "wget", "touch", "mkdir", "rm", "yes", "head", "dd", "grep", "stat", "kill",
-    "top",
+    "top", "nslookup", "ping", "ip", "sed", "wc", "seq", "timeout", "date", "tr", "cut",
 ];
 /// In the first layer, deleted by the second one (a `.wh.` whiteout).
 pub const LAYER2_REMOVED: &str = "etc/removed-in-layer2";

@@ -1,7 +1,9 @@
 //! Container networking (the networking issue): address management and the links that connect
 //! containers. The parts here are used by the runtime once project networks are wired in.
 pub mod attach;
+pub mod dns;
 pub mod ipam;
 pub mod link;
+pub mod manager;
 pub mod nft;
 pub mod routes;

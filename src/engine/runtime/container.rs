@@ -23,21 +23,35 @@ pub fn container_dir(root: &Path, id: &str) -> PathBuf {
     root.join("containers").join(id)
 }
 
-/// Creates the container's directories and /etc files.
+/// Creates the container's directories and /etc files (loopback only: its own name maps to
+/// 127.0.1.1, as Docker does with `network_mode: none`; the host's resolvers).
 pub fn prepare(root: &Path, spec: &ContainerSpec) -> Result<PathBuf, InitError> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    prepare_with(
+        root,
+        spec,
+        &etc::hosts(spec, "127.0.1.1"),
+        &etc::resolv_conf(spec, &host_resolv),
+    )
+}
+
+/// Creates the container's directories and writes the given `hosts` and `resolv.conf`.
+pub fn prepare_with(
+    root: &Path,
+    spec: &ContainerSpec,
+    hosts: &str,
+    resolv_conf: &str,
+) -> Result<PathBuf, InitError> {
     let dir = container_dir(root, &spec.id);
     let io = |p: &Path, e: std::io::Error| InitError::io(Step::State, Some(p), &e);
     for sub in ["upper", "work", "merged"] {
         let p = dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
     }
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let files = [
         ("hostname", format!("{}\n", spec.hostname)),
-        // Loopback only for now: the container's own name maps to 127.0.1.1, as Docker does
-        // with `network_mode: none`. The networking issue writes its network address here.
-        ("hosts", etc::hosts(spec, "127.0.1.1")),
-        ("resolv.conf", etc::resolv_conf(spec, &host_resolv)),
+        ("hosts", hosts.to_string()),
+        ("resolv.conf", resolv_conf.to_string()),
     ];
     for (name, content) in files {
         let p = dir.join(name);

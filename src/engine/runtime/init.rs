@@ -9,7 +9,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -134,6 +134,23 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     if cfg.die_with_parent {
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
             .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    }
+
+    if let NetworkMode::Join { netns, container } = &spec.network {
+        let path = netns.as_deref().ok_or_else(|| {
+            InitError::msg(
+                Step::Namespaces,
+                None,
+                format!("container {container} to share the network of is not running"),
+            )
+        })?;
+        let ns = std::fs::File::open(path)
+            .map_err(|e| InitError::io(Step::Namespaces, Some(path), &e))?;
+        rustix::thread::move_into_link_name_space(
+            ns.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .map_err(|e| InitError::sys(Step::Namespaces, Some(path), e))?;
     }
 
     // The cgroup namespace is made now that the parent has put us in our cgroup, so that its

@@ -5,6 +5,7 @@ pub mod caps;
 pub mod container;
 pub mod error;
 pub mod etc;
+pub mod exec;
 pub mod init;
 pub mod monitor;
 pub mod net;

@@ -40,7 +40,7 @@ pub fn log_path(container_dir: &Path) -> PathBuf {
 }
 
 /// RFC 3339 with nanoseconds, as Docker's json-file logs write their `time`.
-fn now_rfc3339_nanos() -> String {
+pub(crate) fn now_rfc3339_nanos() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -215,7 +215,7 @@ fn monitor(
     Ok(())
 }
 
-fn write_log_line(log: &mut std::fs::File, line: &[u8], stream: usize) {
+pub(crate) fn write_log_line(log: &mut std::fs::File, line: &[u8], stream: usize) {
     let entry = serde_json::json!({
         "log": String::from_utf8_lossy(line),
         "stream": if stream == 0 { "stdout" } else { "stderr" },

@@ -80,6 +80,14 @@ pub fn set_init_executable(path: impl Into<std::path::PathBuf>) {
     let _ = INIT_EXECUTABLE.set(path.into());
 }
 
+/// The `compose` binary to execute for helper processes (`__init`, `__monitor`).
+pub fn compose_executable() -> std::path::PathBuf {
+    INIT_EXECUTABLE
+        .get()
+        .cloned()
+        .unwrap_or_else(|| std::path::PathBuf::from("/proc/self/exe"))
+}
+
 /// The executable for `compose __init`, as a descriptor no container can write through: a
 /// read-only, detached bind mount of the binary (open_tree + mount_setattr, Linux 5.12+: no copy,
 /// nothing in any mount table), else a sealed memfd copy (what runc did; copying the binary costs

@@ -1,0 +1,355 @@
+//! `up`, `down`, `port` and `ps`: flags and output; the work is in [`crate::stack`].
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use indexmap::IndexMap;
+
+use super::project::load_options;
+use super::GlobalOptions;
+use crate::engine::network::nft::Protocol;
+use crate::model::load::load;
+use crate::stack::{self, Ctx, DownOptions, PlainReporter, UpOptions};
+
+fn ctx(global: &GlobalOptions) -> Ctx {
+    Ctx {
+        root: global.root.clone(),
+        cgroup_parent: global.cgroup_parent.clone(),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Detached mode: run containers in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Recreate containers even if their configuration and image haven't changed
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Don't start the services after creating them
+    #[arg(long)]
+    pub no_start: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances (overrides `scale` in the Compose file)
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    /// Timeout in seconds for container shutdown when containers are recreated
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Services to start (and their dependencies)
+    pub services: Vec<String>,
+}
+
+pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
+    if !args.detach && !args.no_start {
+        bail!("attached `up` (log streaming) is not supported yet: use `up -d`, then `logs`");
+    }
+    let loaded = load(&load_options(global, &args.services)?)?;
+    let mut scale = IndexMap::new();
+    for s in &args.scale {
+        let (svc, n) = s
+            .split_once('=')
+            .with_context(|| format!("--scale {s}: expected SERVICE=NUM"))?;
+        let n: u32 = n
+            .parse()
+            .with_context(|| format!("--scale {s}: {n:?} is not a number"))?;
+        scale.insert(svc.to_string(), n);
+    }
+    let opts = UpOptions {
+        services: args.services.clone(),
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        no_start: args.no_start,
+        remove_orphans: args.remove_orphans,
+        scale,
+        timeout: args.timeout,
+    };
+    stack::up(&ctx(global), &loaded.project, &opts, &mut PlainReporter)?;
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Remove named volumes declared in the "volumes" section of the Compose file
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
+    let opts = DownOptions {
+        volumes: args.volumes,
+        remove_orphans: args.remove_orphans,
+        timeout: args.timeout,
+    };
+    // Without a Compose file, `-p NAME` is enough (as with Docker Compose).
+    let loaded = match load(&load_options(global, &[])?) {
+        Ok(l) => Some(l),
+        Err(e) => match (&global.project_name, &e.kind) {
+            (Some(_), crate::model::ErrorKind::NoConfigFile { .. }) => None,
+            _ => return Err(e.into()),
+        },
+    };
+    let name = match (&loaded, &global.project_name) {
+        (Some(l), _) => l.project.name.clone().unwrap_or_default(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => bail!("no project name"),
+    };
+    stack::down(
+        &ctx(global),
+        &name,
+        loaded.as_ref().map(|l| &l.project),
+        &opts,
+        &mut PlainReporter,
+    )?;
+    Ok(0)
+}
+
+fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
+    let loaded = match load(&load_options(global, &[])?) {
+        Ok(l) => l,
+        Err(e) => match (&global.project_name, &e.kind) {
+            (Some(n), crate::model::ErrorKind::NoConfigFile { .. }) => return Ok(n.clone()),
+            _ => return Err(e.into()),
+        },
+    };
+    Ok(loaded.project.name.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Service
+    pub service: String,
+    /// Private port
+    pub private_port: u16,
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Tcp)]
+    pub protocol: ProtocolArg,
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+}
+
+pub fn port(global: &GlobalOptions, args: &PortArgs) -> anyhow::Result<i32> {
+    let name = project_name(global)?;
+    let proto = match args.protocol {
+        ProtocolArg::Tcp => Protocol::Tcp,
+        ProtocolArg::Udp => Protocol::Udp,
+    };
+    match stack::port(
+        &global.root,
+        &name,
+        &args.service,
+        args.private_port,
+        proto,
+        args.index,
+    )? {
+        Some(s) => {
+            println!("{s}");
+            Ok(0)
+        }
+        None => bail!(
+            "no port {}/{} for container {}-{}-{}",
+            args.private_port,
+            proto.name(),
+            name,
+            args.service,
+            args.index
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all stopped containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display services
+    #[arg(long)]
+    pub services: bool,
+    /// Format the output
+    #[arg(long, value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+}
+
+pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
+    let name = project_name(global)?;
+    let entries = stack::ps(&global.root, &name, args.all)?;
+    if args.quiet {
+        for e in &entries {
+            println!("{}", e.id);
+        }
+        return Ok(0);
+    }
+    if args.services {
+        let mut seen = Vec::new();
+        for e in &entries {
+            if !seen.contains(&e.service) {
+                println!("{}", e.service);
+                seen.push(e.service.clone());
+            }
+        }
+        return Ok(0);
+    }
+    match args.format {
+        PsFormat::Json => {
+            for e in &entries {
+                println!("{}", serde_json::to_string(e)?);
+            }
+        }
+        PsFormat::Table => {
+            let rows: Vec<[String; 5]> = entries
+                .iter()
+                .map(|e| {
+                    let ports: Vec<String> = e
+                        .publishers
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "{}:{}->{}/{}",
+                                p.url, p.published_port, p.target_port, p.protocol
+                            )
+                        })
+                        .collect();
+                    [
+                        e.name.clone(),
+                        e.image.clone(),
+                        e.service.clone(),
+                        e.status.clone(),
+                        ports.join(", "),
+                    ]
+                })
+                .collect();
+            let head = ["NAME", "IMAGE", "SERVICE", "STATUS", "PORTS"];
+            let mut w = head.map(str::len);
+            for r in &rows {
+                for (i, c) in r.iter().enumerate() {
+                    w[i] = w[i].max(c.len());
+                }
+            }
+            let line = |cells: [&str; 5]| {
+                let mut s = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        s.push_str(c);
+                    } else {
+                        s.push_str(&format!("{c:<width$}   ", width = w[i]));
+                    }
+                }
+                println!("{}", s.trim_end());
+            };
+            line(head);
+            for r in &rows {
+                line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Don't print prefix in logs
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Number of lines to show from the end of the logs for each container
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<String>,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+pub fn logs(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
+    let name = project_name(global)?;
+    let mut lines = stack::logs(&global.root, &name, &args.services)?;
+    if let Some(t) = args.tail.as_deref().filter(|t| *t != "all") {
+        let n: usize = t
+            .parse()
+            .with_context(|| format!("--tail {t}: expected a number or \"all\""))?;
+        // The last n lines of each container.
+        let mut count: IndexMap<(String, u32), usize> = IndexMap::new();
+        for (s, i, _) in lines.iter().rev() {
+            *count.entry((s.clone(), *i)).or_default() += 1;
+        }
+        let mut seen: IndexMap<(String, u32), usize> = IndexMap::new();
+        lines.retain(|(s, i, _)| {
+            let total = count[&(s.clone(), *i)];
+            let k = seen.entry((s.clone(), *i)).or_default();
+            *k += 1;
+            *k + n > total
+        });
+    }
+    let width = lines
+        .iter()
+        .map(|(s, i, _)| s.len() + 1 + i.to_string().len())
+        .max()
+        .unwrap_or(0);
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (s, i, l) in &lines {
+        let text = l.log.strip_suffix('\n').unwrap_or(&l.log);
+        let ts = if args.timestamps {
+            format!("{} ", l.time)
+        } else {
+            String::new()
+        };
+        if args.no_log_prefix {
+            writeln!(out, "{ts}{text}")?;
+        } else {
+            let prefix = format!("{s}-{i}");
+            writeln!(out, "{prefix:<width$}  | {ts}{text}")?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Services
+    pub services: Vec<String>,
+}
+
+pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32> {
+    let name = project_name(global)?;
+    stack::restart(
+        &ctx(global),
+        &name,
+        &args.services,
+        args.timeout,
+        &mut PlainReporter,
+    )?;
+    Ok(0)
+}

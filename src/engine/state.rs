@@ -1,0 +1,463 @@
+//! What the engine records about a project's containers under `--root`, so that every command —
+//! and every later run of the binary, after a crash or a reboot — sees the same world without a
+//! daemon holding it in memory.
+//!
+//! Per container, `<root>/containers/<id>/`:
+//! - `container.json`: the [`ContainerRecord`], written once by the command that creates the
+//!   container (and again when it changes, e.g. `rename`); everything the monitor needs to start
+//!   and restart it is in there, so a restart never needs the Compose file.
+//! - `state.json`: the [`RunState`] its monitor keeps current (running, exited, restarting),
+//!   with the PID's start time and the boot id, so a PID reused by another process or state left
+//!   from before a reboot is never taken for a running container.
+//! - `stopping`: present while a command stops the container on purpose (the monitor must not
+//!   apply the restart policy then).
+//!
+//! Per project, `<root>/projects/<name>.lock`: the lock that serializes commands on a project.
+
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::fsutil;
+use crate::engine::network::nft::Protocol;
+use crate::engine::runtime::init::CgroupMount;
+use crate::engine::spec::ContainerSpec;
+
+/// Why a state operation failed, with the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("{path} is not a valid record: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StateError {
+    let path = path.to_path_buf();
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// When the monitor starts a container again after it exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    /// `on-failure[:N]`: on a non-zero exit, at most N times (None: without limit).
+    OnFailure(Option<u32>),
+}
+
+impl RestartPolicy {
+    /// Parses `restart:` (`no`, `always`, `unless-stopped`, `on-failure[:N]`).
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        match s {
+            "no" | "" => Ok(RestartPolicy::No),
+            "always" => Ok(RestartPolicy::Always),
+            "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+            "on-failure" => Ok(RestartPolicy::OnFailure(None)),
+            _ => match s.strip_prefix("on-failure:") {
+                Some(n) => n
+                    .parse()
+                    .map(|n| RestartPolicy::OnFailure(Some(n)))
+                    .map_err(|_| format!("invalid restart policy {s:?}: the count must be a number")),
+                None => Err(format!(
+                    "invalid restart policy {s:?}: expected no, always, unless-stopped or on-failure[:N]"
+                )),
+            },
+        }
+    }
+
+    /// Whether a container that exited with `code` after `restarts` restarts is started again.
+    pub fn restarts(self, code: i32, restarts: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| restarts < m),
+        }
+    }
+}
+
+/// A bridge the container's interface is plugged into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeRef {
+    pub name: String,
+    pub mtu: Option<u32>,
+    /// Gateway addresses with prefix lengths.
+    pub gateways: Vec<(IpAddr, u8)>,
+}
+
+/// One network a container is attached to, resolved to what the monitor plugs in on each start
+/// (the addresses stay the container's while it exists, so restarts keep them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Full network name (`<project>_<name>` or the `name:` given).
+    pub network: String,
+    pub bridge: BridgeRef,
+    pub host_if: String,
+    pub container_if: String,
+    pub mac: Option<[u8; 6]>,
+    pub addresses: Vec<(IpAddr, u8)>,
+    pub default_gateways: Vec<IpAddr>,
+    /// Names other containers on this network find it by (service, container name, short id,
+    /// aliases).
+    pub dns_names: Vec<String>,
+}
+
+/// A published port, resolved (a random host port chosen once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    pub network: String,
+    pub bridge: String,
+    pub protocol: Protocol,
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub container_ip: IpAddr,
+    pub container_port: u16,
+}
+
+/// The container's embedded resolver, when it has one (containers on project networks).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DnsSetup {
+    pub networks: Vec<String>,
+    /// `links` aliases: (alias, name of the linked service or container).
+    pub links: Vec<(String, String)>,
+    /// Where other names are forwarded (`dns:` of the service, else the host's resolvers).
+    pub upstreams: Vec<std::net::SocketAddr>,
+}
+
+/// Everything known about a container from its creation on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub service: String,
+    /// Replica number (`<project>-<service>-<number>`).
+    pub number: u32,
+    pub one_off: bool,
+    /// The service's configuration hash when the container was created (`config --hash`).
+    pub config_hash: String,
+    pub image: String,
+    pub image_id: String,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub spec: ContainerSpec,
+    #[serde(default)]
+    pub copy_up: Vec<String>,
+    #[serde(default)]
+    pub cgroup_mounts: Vec<CgroupMount>,
+    pub cgroup_parent: String,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub ports: Vec<PublishedPort>,
+    /// Container ports exposed without publishing (`expose`, and the image's).
+    #[serde(default)]
+    pub expose: Vec<String>,
+    pub dns: Option<DnsSetup>,
+    pub restart: RestartPolicy,
+    /// Seconds to wait after the stop signal before SIGKILL.
+    pub stop_grace_period: u64,
+    /// `stop_signal` (a name like `SIGTERM` or a number); `None`: SIGTERM.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// Remove everything of the container when it exits (`run --rm`).
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// `com.docker.compose.*` and the service's labels.
+    #[serde(default)]
+    pub labels: indexmap::IndexMap<String, String>,
+}
+
+/// Runtime status, written by the container's monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Restarting,
+    Exited,
+    /// A monitor or container that vanished without recording it (killed, reboot).
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub status: Status,
+    /// The container's PID 1 on the host, with its start time (clock ticks after boot) so a
+    /// recycled PID is recognised.
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub monitor_pid: Option<i32>,
+    pub monitor_start: Option<u64>,
+    /// `/proc/sys/kernel/random/boot_id` when this was written.
+    pub boot_id: String,
+    pub exit_code: Option<i32>,
+    pub oom_killed: bool,
+    pub restart_count: u32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Set-up error of the last start, if it failed.
+    pub error: Option<String>,
+}
+
+/// This boot's id.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), if it lives.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether `pid` is still the process that had start time `start`.
+pub fn same_process(pid: Option<i32>, start: Option<u64>) -> bool {
+    match (pid, start) {
+        (Some(pid), Some(start)) => pid_start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
+impl RunState {
+    /// The state as it really is now: `running`/`restarting` only if the recorded processes
+    /// still live in this boot.
+    pub fn observed(mut self) -> RunState {
+        if matches!(
+            self.status,
+            Status::Running | Status::Restarting | Status::Created
+        ) && self.monitor_pid.is_some()
+        {
+            let alive = self.boot_id == boot_id()
+                && same_process(self.monitor_pid, self.monitor_start)
+                && (self.status != Status::Running || same_process(self.pid, self.pid_start));
+            if !alive {
+                self.status = Status::Dead;
+                self.pid = None;
+                self.monitor_pid = None;
+            }
+        }
+        self
+    }
+
+    /// The container's PID 1 if it is running now.
+    pub fn live_pid(&self) -> Option<i32> {
+        (self.status == Status::Running
+            && self.boot_id == boot_id()
+            && same_process(self.pid, self.pid_start))
+        .then_some(self.pid)
+        .flatten()
+    }
+
+    /// The monitor's pid if it is alive now.
+    pub fn live_monitor(&self) -> Option<i32> {
+        (self.boot_id == boot_id() && same_process(self.monitor_pid, self.monitor_start))
+            .then_some(self.monitor_pid)
+            .flatten()
+    }
+}
+
+/// The containers directory of a state root.
+pub fn containers_dir(root: &Path) -> PathBuf {
+    root.join("containers")
+}
+
+pub fn container_dir(root: &Path, id: &str) -> PathBuf {
+    containers_dir(root).join(id)
+}
+
+pub fn record_path(dir: &Path) -> PathBuf {
+    dir.join("container.json")
+}
+
+pub fn state_path(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+pub fn stopping_path(dir: &Path) -> PathBuf {
+    dir.join("stopping")
+}
+
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("container.log")
+}
+
+/// Writes `container.json` (atomically).
+pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError> {
+    let dir = container_dir(root, &rec.id);
+    std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+    let path = record_path(&dir);
+    let bytes = serde_json::to_vec_pretty(rec).map_err(|source| StateError::Corrupt {
+        path: path.clone(),
+        source,
+    })?;
+    fsutil::write_atomic(&path, &bytes).map_err(io_err("writing", &path))
+}
+
+pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, StateError> {
+    let path = record_path(&container_dir(root, id));
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StateError::Corrupt { path, source }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading", &path)(e)),
+    }
+}
+
+/// The state as the monitor last wrote it (`Created` when it never did), not yet checked
+/// against the living processes (see [`RunState::observed`]).
+pub fn read_state(dir: &Path) -> RunState {
+    std::fs::read(state_path(dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+pub fn write_state(dir: &Path, state: &RunState) -> Result<(), StateError> {
+    let path = state_path(dir);
+    let bytes = serde_json::to_vec(state).map_err(|source| StateError::Corrupt {
+        path: path.clone(),
+        source,
+    })?;
+    fsutil::write_atomic(&path, &bytes).map_err(io_err("writing", &path))
+}
+
+/// A container with its observed state.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub record: ContainerRecord,
+    pub state: RunState,
+}
+
+/// Every container of `project` (all projects with `None`) under `root`, by name. Directories
+/// without a record (a creation cut short) are skipped: [`incomplete`] lists them.
+pub fn list(root: &Path, project: Option<&str>) -> Result<Vec<Observed>, StateError> {
+    let dir = containers_dir(root);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("reading", &dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let Some(record) = read_record(root, &id)? else {
+            continue;
+        };
+        if project.is_some_and(|p| p != record.project) {
+            continue;
+        }
+        let state = read_state(&entry.path()).observed();
+        out.push(Observed { record, state });
+    }
+    out.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+    Ok(out)
+}
+
+/// Container directories that have no record: left by a command killed while creating one.
+pub fn incomplete(root: &Path) -> Vec<String> {
+    let dir = containers_dir(root);
+    std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !record_path(&e.path()).exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Serializes commands on one project (held until dropped; released by the kernel if the
+/// process dies).
+pub fn lock_project(root: &Path, project: &str) -> Result<fsutil::StoreLock, StateError> {
+    let dir = root.join("projects");
+    std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+    let path = dir.join(format!("{project}.lock"));
+    fsutil::StoreLock::exclusive(&path).map_err(io_err("locking", &path))
+}
+
+/// 64 random hex characters.
+pub fn new_id() -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(fsutil::hex(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(RestartPolicy::parse("no"), Ok(RestartPolicy::No));
+        assert_eq!(
+            RestartPolicy::parse("on-failure:2"),
+            Ok(RestartPolicy::OnFailure(Some(2)))
+        );
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+        let p = RestartPolicy::OnFailure(Some(2));
+        assert!(p.restarts(1, 0) && p.restarts(1, 1) && !p.restarts(1, 2));
+        assert!(!p.restarts(0, 0));
+        assert!(RestartPolicy::Always.restarts(0, 100));
+        assert!(!RestartPolicy::No.restarts(1, 0));
+    }
+
+    #[test]
+    fn own_pid_start_time_is_read_and_a_dead_pid_is_not_alive() {
+        let me = std::process::id() as i32;
+        let start = pid_start_time(me).expect("own stat");
+        assert!(same_process(Some(me), Some(start)));
+        assert!(!same_process(Some(me), Some(start + 1)));
+        let state = RunState {
+            status: Status::Running,
+            pid: Some(me),
+            pid_start: Some(start + 1),
+            monitor_pid: Some(me),
+            monitor_start: Some(start),
+            boot_id: boot_id(),
+            ..RunState::default()
+        };
+        assert_eq!(state.clone().observed().status, Status::Dead);
+        let other_boot = RunState {
+            pid_start: Some(start),
+            boot_id: "another-boot".into(),
+            ..state
+        };
+        assert_eq!(other_boot.observed().status, Status::Dead);
+    }
+}

@@ -1,0 +1,449 @@
+//! Creating one container of a service: its addresses on each network, its published ports
+//! (a random host port chosen once, here, so it survives restarts), its names for service
+//! discovery, its /etc files and its record. Nothing runs yet: the monitor starts it.
+//!
+//! A creation that fails half-way gives back what it took (addresses, ports, directory), so
+//! the failed `up` leaves nothing a next one trips on.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use super::{invalid, Ctx, StackError};
+use crate::engine::cgroups::Layout;
+use crate::engine::image::Image;
+use crate::engine::network::dns::{self, RESOLVER_IP};
+use crate::engine::network::ipam::AddrRequest;
+use crate::engine::network::link;
+use crate::engine::network::manager::Networks;
+use crate::engine::network::nft::PortMapping;
+use crate::engine::runtime::container;
+use crate::engine::runtime::etc;
+use crate::engine::runtime::init::CgroupMount;
+use crate::engine::runtime::user::LayerFiles;
+use crate::engine::spec::{ContainerSpec, MountKind};
+use crate::engine::state::{
+    self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
+};
+use crate::model::types::resources::Project;
+use crate::model::types::service::ServiceConfig;
+use crate::planner::container::{build_container_spec, ContainerInput, HostInfo};
+use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
+
+/// `<project>-<service>-<n>`, or `container_name`.
+pub fn container_name(project: &str, service: &str, svc: &ServiceConfig, n: u32) -> String {
+    svc.container_name
+        .clone()
+        .unwrap_or_else(|| format!("{project}-{service}-{n}"))
+}
+
+/// The engine's form of a recorded published port.
+pub fn mapping(p: &PublishedPort) -> PortMapping {
+    PortMapping {
+        network: p.network.clone(),
+        bridge: p.bridge.clone(),
+        protocol: p.protocol,
+        host_ip: p.host_ip,
+        host_port: p.host_port,
+        container_ip: p.container_ip,
+        container_port: p.container_port,
+    }
+}
+
+/// The restart policy: `restart:`, else `deploy.restart_policy`.
+fn restart_policy(name: &str, svc: &ServiceConfig) -> Result<RestartPolicy, StackError> {
+    if let Some(r) = &svc.restart {
+        return RestartPolicy::parse(r).map_err(|m| invalid(format!("service {name}: {m}")));
+    }
+    let Some(p) = svc.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) else {
+        return Ok(RestartPolicy::No);
+    };
+    Ok(match p.condition.as_deref() {
+        Some("none") => RestartPolicy::No,
+        Some("on-failure") => RestartPolicy::OnFailure(p.max_attempts.map(|n| n as u32)),
+        _ => match p.max_attempts {
+            Some(n) => RestartPolicy::OnFailure(Some(n as u32)),
+            None => RestartPolicy::Always,
+        },
+    })
+}
+
+/// Creates containers for one `up`.
+pub struct Creator<'a> {
+    ctx: &'a Ctx,
+    project: &'a Project,
+    name: &'a str,
+    nets: &'a Networks,
+    host: HostInfo,
+    layout: Layout,
+    host_resolv: String,
+    /// Host ports taken by this `up` so far (not yet visible as sockets or rules).
+    taken: Vec<u16>,
+}
+
+/// What a half-made container holds, given back if its creation fails.
+#[derive(Default)]
+struct Held {
+    id: String,
+    networks: Vec<String>,
+    ports: Vec<PortMapping>,
+    dir: Option<PathBuf>,
+}
+
+impl<'a> Creator<'a> {
+    pub fn new(
+        ctx: &'a Ctx,
+        project: &'a Project,
+        name: &'a str,
+        nets: &'a Networks,
+    ) -> Result<Creator<'a>, StackError> {
+        let fail = |m: String| StackError::Failed {
+            context: "host".into(),
+            message: m,
+        };
+        Ok(Creator {
+            ctx,
+            project,
+            name,
+            nets,
+            host: HostInfo::detect().map_err(|e| fail(e.to_string()))?,
+            layout: Layout::detect().map_err(|e| fail(e.to_string()))?,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            taken: Vec::new(),
+        })
+    }
+
+    /// Creates replica `n` of `service` and records it.
+    pub fn create(
+        &mut self,
+        service: &str,
+        n: u32,
+        hash: &str,
+        image_ref: &str,
+        image: &Image,
+    ) -> Result<ContainerRecord, StackError> {
+        let mut held = Held::default();
+        let r = self.create_inner(service, n, hash, image_ref, image, &mut held);
+        if r.is_err() {
+            for p in &held.ports {
+                let _ = self.nets.unpublish(p);
+            }
+            for net in &held.networks {
+                let _ = self.nets.release(net, &held.id);
+            }
+            if let Some(d) = &held.dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+        r
+    }
+
+    fn create_inner(
+        &mut self,
+        service: &str,
+        n: u32,
+        hash: &str,
+        image_ref: &str,
+        image: &Image,
+        held: &mut Held,
+    ) -> Result<ContainerRecord, StackError> {
+        let svc = &self.project.services[service];
+        let id = state::new_id().map_err(|e| invalid(format!("cannot make an id: {e}")))?;
+        held.id = id.clone();
+        let cname = container_name(self.name, service, svc, n);
+        let mode = netplan::net_mode(service, svc)?;
+
+        // Addresses on each network, in interface order.
+        let mut endpoints = Vec::new();
+        let mut internal_of = Vec::new();
+        if let ServiceNetMode::Networks(keys) = &mode {
+            let gw_key = netplan::gateway_network(svc, keys).cloned();
+            for (i, key) in keys.iter().enumerate() {
+                let cfg = &self.project.networks[key];
+                let full = match netplan::network_choice(self.name, key, cfg)? {
+                    NetworkChoice::Managed(d) => d.name,
+                    NetworkChoice::External(n) => n,
+                };
+                let info = self
+                    .nets
+                    .get(&full)?
+                    .ok_or_else(|| invalid(format!("network {full} does not exist")))?;
+                let req = netplan::endpoint_request(service, svc, key, i == 0)?;
+                let addrs = self.nets.allocate(
+                    &full,
+                    &id,
+                    &AddrRequest {
+                        ipv4: req.ipv4,
+                        ipv6: req.ipv6,
+                    },
+                )?;
+                held.networks.push(full.clone());
+                let assigned: Vec<_> = [addrs.ipv4, addrs.ipv6].into_iter().flatten().collect();
+                let default_gateways = if Some(key) == gw_key.as_ref() && !info.def.internal {
+                    assigned.iter().map(|a| a.gateway).collect()
+                } else {
+                    Vec::new()
+                };
+                let hostname = svc.hostname.as_deref();
+                endpoints.push(Endpoint {
+                    network: full.clone(),
+                    bridge: BridgeRef {
+                        name: info.bridge.clone(),
+                        mtu: info.def.mtu,
+                        gateways: info
+                            .addrs
+                            .subnets
+                            .iter()
+                            .map(|s| (s.gateway, s.subnet.prefix_len()))
+                            .collect(),
+                    },
+                    host_if: link::veth_name(&id, &full),
+                    container_if: format!("eth{i}"),
+                    mac: req.mac,
+                    addresses: assigned
+                        .iter()
+                        .map(|a| (a.addr, a.subnet.prefix_len()))
+                        .collect(),
+                    default_gateways,
+                    dns_names: netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
+                });
+                internal_of.push(info.def.internal);
+            }
+        }
+
+        let join_container = match &mode {
+            ServiceNetMode::Service(s) => Some(self.service_container(s)?),
+            ServiceNetMode::Container(c) => Some(self.container_by_name(c)?),
+            _ => None,
+        };
+
+        let volume_names: IndexMap<String, String> = self
+            .project
+            .volumes
+            .iter()
+            .filter_map(|(k, v)| v.name.clone().map(|n| (k.clone(), n)))
+            .collect();
+        let files = LayerFiles::new(image.layer_dirs.clone());
+        let volumes_dir = self.ctx.root.join("volumes");
+        let host_gateway = endpoints
+            .first()
+            .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
+            .map(|g| g.0);
+        let spec: ContainerSpec = build_container_spec(&ContainerInput {
+            project: self.name,
+            service_name: service,
+            service: svc,
+            image: &image.config,
+            layers: &image.layer_dirs,
+            rootfs_files: &files,
+            container_id: &id,
+            container_name: &cname,
+            number: n,
+            volumes_dir: &volumes_dir,
+            volume_names: &volume_names,
+            one_off: None,
+            host: &self.host,
+            host_gateway,
+            join_container: join_container.as_deref(),
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+
+        // New named volumes are filled from the image on first use.
+        let mut copy_up = Vec::new();
+        for m in &spec.mounts {
+            if let MountKind::Bind { source, .. } = &m.kind {
+                if source.starts_with(&volumes_dir) && !source.exists() {
+                    std::fs::create_dir_all(source).map_err(|e| StackError::Failed {
+                        context: format!("service {service}"),
+                        message: format!(
+                            "cannot create volume directory {}: {e}",
+                            source.display()
+                        ),
+                    })?;
+                    copy_up.push(m.destination.clone());
+                }
+            }
+        }
+
+        // Published ports, on the first network that leads out.
+        let mut ports = Vec::new();
+        let requests = netplan::port_requests(service, svc)?;
+        if !requests.is_empty() {
+            let Some((ep, _)) = endpoints
+                .iter()
+                .zip(&internal_of)
+                .find(|(_, internal)| !**internal)
+            else {
+                return Err(invalid(format!(
+                    "service {service}: ports are published only from a container on a non-internal network"
+                )));
+            };
+            for r in requests {
+                let want_v6 = matches!(r.host_ip, Some(IpAddr::V6(_)));
+                let Some(container_ip) = ep
+                    .addresses
+                    .iter()
+                    .map(|a| a.0)
+                    .find(|a| a.is_ipv6() == want_v6)
+                else {
+                    return Err(invalid(format!(
+                        "service {service}: no {} address on network {} to publish port {} to",
+                        if want_v6 { "IPv6" } else { "IPv4" },
+                        ep.network,
+                        r.container_port
+                    )));
+                };
+                let host_port = match r.host_ports {
+                    None => self
+                        .nets
+                        .free_host_port(r.protocol, r.host_ip, &self.taken)?,
+                    Some((lo, hi)) => {
+                        let mut found = None;
+                        for p in lo..=hi {
+                            if !self.taken.contains(&p)
+                                && !self.nets.host_port_in_use(r.protocol, r.host_ip, p)?
+                            {
+                                found = Some(p);
+                                break;
+                            }
+                        }
+                        found.ok_or_else(|| {
+                            invalid(format!(
+                                "service {service}: Bind for {}:{} failed: port is already allocated",
+                                r.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                                if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }
+                            ))
+                        })?
+                    }
+                };
+                self.taken.push(host_port);
+                ports.push(PublishedPort {
+                    network: ep.network.clone(),
+                    bridge: ep.bridge.name.clone(),
+                    protocol: r.protocol,
+                    host_ip: r.host_ip,
+                    host_port,
+                    container_ip,
+                    container_port: r.container_port,
+                });
+            }
+        }
+
+        // The /etc files: own addresses and the embedded resolver, or the joined container's.
+        let dns_setup = (!endpoints.is_empty()).then(|| {
+            let upstreams: Vec<SocketAddr> = if spec.dns.is_empty() {
+                dns::upstreams_from_resolv_conf(&self.host_resolv)
+            } else {
+                spec.dns
+                    .iter()
+                    .filter_map(|d| d.parse::<IpAddr>().ok())
+                    .map(|ip| SocketAddr::new(ip, 53))
+                    .collect()
+            };
+            DnsSetup {
+                networks: endpoints.iter().map(|e| e.network.clone()).collect(),
+                links: netplan::link_aliases(svc),
+                upstreams,
+            }
+        });
+        let (hosts, resolv) = match (&join_container, endpoints.first()) {
+            (Some(other), _) => {
+                let odir = state::container_dir(&self.ctx.root, other);
+                (
+                    std::fs::read_to_string(odir.join("hosts"))
+                        .unwrap_or_else(|_| etc::hosts(&spec, "127.0.1.1")),
+                    std::fs::read_to_string(odir.join("resolv.conf"))
+                        .unwrap_or_else(|_| etc::resolv_conf(&spec, &self.host_resolv)),
+                )
+            }
+            (None, Some(ep)) => {
+                let own = ep
+                    .addresses
+                    .first()
+                    .map(|a| a.0.to_string())
+                    .unwrap_or_else(|| "127.0.1.1".into());
+                let mut resolver_spec = spec.clone();
+                resolver_spec.dns = vec![RESOLVER_IP.to_string()];
+                (
+                    etc::hosts(&spec, &own),
+                    etc::resolv_conf(&resolver_spec, &self.host_resolv),
+                )
+            }
+            (None, None) => (
+                etc::hosts(&spec, "127.0.1.1"),
+                etc::resolv_conf(&spec, &self.host_resolv),
+            ),
+        };
+        held.dir = Some(state::container_dir(&self.ctx.root, &id));
+        container::prepare_with(&self.ctx.root, &spec, &hosts, &resolv)
+            .map_err(|e| invalid(e.to_string()))?;
+
+        let mut labels: IndexMap<String, String> = IndexMap::new();
+        labels.insert("com.docker.compose.project".into(), self.name.to_string());
+        labels.insert("com.docker.compose.service".into(), service.to_string());
+        labels.insert("com.docker.compose.container-number".into(), n.to_string());
+        labels.insert("com.docker.compose.config-hash".into(), hash.to_string());
+        labels.insert("com.docker.compose.oneoff".into(), "False".into());
+        for (k, v) in &svc.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: cname,
+            project: self.name.to_string(),
+            service: service.to_string(),
+            number: n,
+            one_off: false,
+            config_hash: hash.to_string(),
+            image: image_ref.to_string(),
+            image_id: image.id.clone(),
+            created: crate::engine::fsutil::now_secs(),
+            spec,
+            copy_up,
+            cgroup_mounts: CgroupMount::for_layout(&self.layout),
+            cgroup_parent: self.ctx.cgroup_parent.clone(),
+            endpoints,
+            ports,
+            expose: svc.expose.clone(),
+            dns: dns_setup,
+            restart: restart_policy(service, svc)?,
+            stop_grace_period: svc
+                .stop_grace_period
+                .map(|d| d.as_std().as_secs())
+                .unwrap_or(10),
+            stop_signal: svc.stop_signal.clone(),
+            auto_remove: false,
+            labels,
+        };
+        state::write_record(&self.ctx.root, &rec)?;
+        for p in &rec.ports {
+            let m = mapping(p);
+            self.nets.publish(&m)?;
+            held.ports.push(m);
+        }
+        Ok(rec)
+    }
+
+    /// The id of the (first) container of `service` in this project.
+    fn service_container(&self, service: &str) -> Result<String, StackError> {
+        state::list(&self.ctx.root, Some(self.name))?
+            .into_iter()
+            .filter(|o| o.record.service == service && !o.record.one_off)
+            .min_by_key(|o| o.record.number)
+            .map(|o| o.record.id)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "network_mode service:{service}: service {service} has no container"
+                ))
+            })
+    }
+
+    fn container_by_name(&self, name: &str) -> Result<String, StackError> {
+        state::list(&self.ctx.root, None)?
+            .into_iter()
+            .find(|o| o.record.name == name || o.record.id.starts_with(name))
+            .map(|o| o.record.id)
+            .ok_or_else(|| invalid(format!("network_mode container:{name}: no such container")))
+    }
+}

@@ -1,0 +1,636 @@
+//! Running a project: the commands' bodies (`up`, `down`, `port`, `ps`) as library functions,
+//! organized like Docker Compose's `pkg/compose`: everything is checked and planned before the
+//! first change; then networks, containers (in dependency order) and their monitors.
+//!
+//! State is on disk only (see [`crate::engine::state`]), guarded by the project's lock, so two
+//! commands on one project never interleave and a command killed half-way leaves records the
+//! next `up` or `down` can finish.
+
+pub mod create;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::engine::image::ImageStore;
+use crate::engine::network::manager::{NetworkError, Networks};
+use crate::engine::state::{self, Observed, StateError, Status};
+use crate::engine::supervisor::{self, SuperviseError};
+use crate::model::types::resources::Project;
+use crate::planner::network::{self as netplan, NetPlanError, NetworkChoice, ServiceNetMode};
+
+/// Where state lives and how containers are placed.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: PathBuf,
+    /// The cgroup under which containers' cgroups are made.
+    pub cgroup_parent: String,
+}
+
+/// Why a stack operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Supervise(#[from] SuperviseError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Plan(#[from] NetPlanError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {message}")]
+    Failed { context: String, message: String },
+}
+
+fn invalid(m: impl Into<String>) -> StackError {
+    StackError::Invalid(m.into())
+}
+
+/// Progress of a command, as Docker Compose reports it (` Container p-web-1  Started`).
+pub trait Reporter {
+    /// `kind` is `Network`, `Container` or `Volume`.
+    fn event(&mut self, kind: &str, name: &str, action: &str);
+    fn warn(&mut self, message: &str);
+}
+
+/// A reporter that prints Docker Compose's plain progress lines on standard error.
+pub struct PlainReporter;
+
+impl Reporter for PlainReporter {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        eprintln!(" {kind} {name}  {action}");
+    }
+    fn warn(&mut self, message: &str) {
+        eprintln!("WARN[0000] {message}");
+    }
+}
+
+/// Options of `up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Only these services (and their dependencies); empty: all.
+    pub services: Vec<String>,
+    pub force_recreate: bool,
+    pub no_recreate: bool,
+    pub no_start: bool,
+    pub remove_orphans: bool,
+    /// `--scale SERVICE=N`.
+    pub scale: IndexMap<String, u32>,
+    /// `-t/--timeout` for containers stopped to be recreated.
+    pub timeout: Option<u64>,
+}
+
+/// Options of `down`.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    pub volumes: bool,
+    pub remove_orphans: bool,
+    pub timeout: Option<u64>,
+}
+
+fn project_name(project: &Project) -> Result<String, StackError> {
+    project
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid("the project has no name"))
+}
+
+/// Desired number of containers of a service.
+fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
+    if let Some(n) = opts.scale.get(service) {
+        return *n;
+    }
+    let svc = &project.services[service];
+    if let Some(n) = svc.scale {
+        return n as u32;
+    }
+    svc.deploy
+        .as_ref()
+        .and_then(|d| d.replicas)
+        .map(|n| n as u32)
+        .unwrap_or(1)
+}
+
+/// Services in the order they must start: dependencies (`depends_on`, `links`,
+/// `network_mode: service:`, `volumes_from`) first. Fails on a cycle, naming it.
+pub fn start_order(project: &Project, wanted: &[String]) -> Result<Vec<String>, StackError> {
+    use petgraph::graph::DiGraph;
+    let mut g = DiGraph::<&str, ()>::new();
+    let mut idx = BTreeMap::new();
+    for name in project.services.keys() {
+        idx.insert(name.as_str(), g.add_node(name.as_str()));
+    }
+    for (name, svc) in &project.services {
+        let mut deps: Vec<&str> = svc.depends_on.keys().map(String::as_str).collect();
+        deps.extend(
+            svc.links
+                .iter()
+                .map(|l| l.split(':').next().unwrap_or(l.as_str())),
+        );
+        if let Some(s) = svc
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("service:"))
+        {
+            deps.push(s);
+        }
+        for v in &svc.volumes_from {
+            if !v.starts_with("container:") {
+                deps.push(v.split(':').next().unwrap_or(v.as_str()));
+            }
+        }
+        for d in deps {
+            if let Some(&di) = idx.get(d) {
+                g.add_edge(di, idx[name.as_str()], ());
+            } else if svc.depends_on.get(d).is_none_or(|dep| dep.required) {
+                return Err(invalid(format!(
+                    "service {name} depends on undefined service {d}"
+                )));
+            }
+        }
+    }
+    let order = petgraph::algo::toposort(&g, None).map_err(|c| {
+        invalid(format!(
+            "dependency cycle detected involving service {}",
+            g[c.node_id()]
+        ))
+    })?;
+    // The services asked for and everything they depend on.
+    let mut keep: BTreeSet<&str> = BTreeSet::new();
+    if wanted.is_empty() {
+        keep.extend(project.services.keys().map(String::as_str));
+    } else {
+        let mut stack: Vec<petgraph::graph::NodeIndex> = Vec::new();
+        for w in wanted {
+            let i = idx
+                .get(w.as_str())
+                .ok_or_else(|| invalid(format!("no such service: {w}")))?;
+            stack.push(*i);
+        }
+        while let Some(i) = stack.pop() {
+            if keep.insert(g[i]) {
+                stack.extend(g.neighbors_directed(i, petgraph::Direction::Incoming));
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .map(|i| g[i])
+        .filter(|n| keep.contains(n))
+        .map(String::from)
+        .collect())
+}
+
+/// The project's networks the given services use, keyed by their Compose key.
+fn used_networks(
+    project: &Project,
+    name: &str,
+    services: &[String],
+) -> Result<IndexMap<String, NetworkChoice>, StackError> {
+    let mut out = IndexMap::new();
+    for s in services {
+        if let ServiceNetMode::Networks(keys) = netplan::net_mode(s, &project.services[s])? {
+            for k in keys {
+                if out.contains_key(&k) {
+                    continue;
+                }
+                let cfg = project.networks.get(&k).ok_or_else(|| {
+                    invalid(format!("service {s} refers to undefined network {k}"))
+                })?;
+                out.insert(k.clone(), netplan::network_choice(name, &k, cfg)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `up`: creates what is missing, recreates what changed, starts what is stopped.
+pub fn up(
+    ctx: &Ctx,
+    project: &Project,
+    opts: &UpOptions,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let name = project_name(project)?;
+    let order = start_order(project, &opts.services)?;
+    let _lock = state::lock_project(&ctx.root, &name)?;
+    let nets = Networks::open(&ctx.root)?;
+
+    // Everything is checked before the first change.
+    let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
+        context: "image store".into(),
+        message: e.to_string(),
+    })?;
+    let mut images = BTreeMap::new();
+    for s in &order {
+        let svc = &project.services[s];
+        let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
+        let image = store.resolve(&image_ref).map_err(|e| StackError::Failed {
+            context: format!("service {s}"),
+            message: format!(
+                "image {image_ref}: {e} (load it with `compose image load`; pulling and building are not supported yet)"
+            ),
+        })?;
+        netplan::port_requests(s, svc)?;
+        images.insert(s.clone(), (image_ref, image));
+    }
+    let networks = used_networks(project, &name, &order)?;
+    for choice in networks.values() {
+        if let NetworkChoice::External(n) = choice {
+            if nets.get(n)?.is_none() {
+                return Err(invalid(format!(
+                    "network {n} declared as external, but could not be found"
+                )));
+            }
+        }
+    }
+
+    let observed = state::list(&ctx.root, Some(&name))?;
+    for o in &observed {
+        if !o.record.one_off && !project.services.contains_key(&o.record.service) {
+            if opts.remove_orphans {
+                remove_container(ctx, &nets, o, opts.timeout, rep)?;
+            } else {
+                rep.warn(&format!(
+                    "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                    o.record.name
+                ));
+            }
+        }
+    }
+
+    for choice in networks.values() {
+        if let NetworkChoice::Managed(def) = choice {
+            let existed = nets.get(&def.name)?.is_some();
+            if !existed {
+                rep.event("Network", &def.name, "Creating");
+            }
+            nets.ensure(def)?;
+            if !existed {
+                rep.event("Network", &def.name, "Created");
+            }
+        }
+    }
+
+    let mut creator = create::Creator::new(ctx, project, &name, &nets)?;
+    for s in &order {
+        let svc = &project.services[s];
+        let hash = crate::model::hash::service_hash(svc);
+        let want = replicas(project, s, opts);
+        let current = state::list(&ctx.root, Some(&name))?;
+        let mine: Vec<&Observed> = current
+            .iter()
+            .filter(|o| o.record.service == *s && !o.record.one_off)
+            .collect();
+        for o in mine.iter().filter(|o| o.record.number > want) {
+            remove_container(ctx, &nets, o, opts.timeout, rep)?;
+        }
+        for n in 1..=want {
+            let existing = mine.iter().find(|o| o.record.number == n);
+            let id = match existing {
+                Some(o)
+                    if (o.record.config_hash == hash || opts.no_recreate)
+                        && !opts.force_recreate =>
+                {
+                    if matches!(o.state.status, Status::Running | Status::Restarting) {
+                        rep.event("Container", &o.record.name, "Running");
+                        continue;
+                    }
+                    o.record.id.clone()
+                }
+                Some(o) => {
+                    rep.event("Container", &o.record.name, "Recreate");
+                    remove_container(ctx, &nets, o, opts.timeout, rep)?;
+                    let (image_ref, image) = &images[s];
+                    let rec = creator.create(s, n, &hash, image_ref, image)?;
+                    rep.event("Container", &rec.name, "Recreated");
+                    rec.id
+                }
+                None => {
+                    let (image_ref, image) = &images[s];
+                    let cname = create::container_name(&name, s, svc, n);
+                    rep.event("Container", &cname, "Creating");
+                    let rec = creator.create(s, n, &hash, image_ref, image)?;
+                    rep.event("Container", &rec.name, "Created");
+                    rec.id
+                }
+            };
+            if opts.no_start {
+                continue;
+            }
+            let rec = state::read_record(&ctx.root, &id)?
+                .ok_or_else(|| invalid(format!("container {id} vanished")))?;
+            rep.event("Container", &rec.name, "Starting");
+            supervisor::launch(&ctx.root, &id)?;
+            rep.event("Container", &rec.name, "Started");
+        }
+    }
+    Ok(())
+}
+
+/// Stops a container (if running) and removes it with everything it holds: published ports,
+/// addresses, state directory.
+fn remove_container(
+    ctx: &Ctx,
+    nets: &Networks,
+    o: &Observed,
+    timeout: Option<u64>,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let rec = &o.record;
+    if !matches!(o.state.status, Status::Exited | Status::Created) || o.state.pid.is_some() {
+        rep.event("Container", &rec.name, "Stopping");
+        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
+        supervisor::stop(&ctx.root, &rec.id, sig, grace)?;
+        rep.event("Container", &rec.name, "Stopped");
+    }
+    rep.event("Container", &rec.name, "Removing");
+    forget_container(ctx, nets, rec)?;
+    rep.event("Container", &rec.name, "Removed");
+    Ok(())
+}
+
+/// Releases what a stopped container holds and deletes its directory.
+fn forget_container(
+    ctx: &Ctx,
+    nets: &Networks,
+    rec: &state::ContainerRecord,
+) -> Result<(), StackError> {
+    for p in &rec.ports {
+        nets.unpublish(&create::mapping(p))?;
+    }
+    for ep in &rec.endpoints {
+        nets.release(&ep.network, &rec.id)?;
+    }
+    let dir = state::container_dir(&ctx.root, &rec.id);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StackError::Failed {
+            context: format!("container {}", rec.name),
+            message: format!("removing {}: {e}", dir.display()),
+        }),
+    }
+}
+
+/// `down`: stops and removes the project's containers, then its networks (not external ones),
+/// and with `volumes` its named volumes.
+pub fn down(
+    ctx: &Ctx,
+    name: &str,
+    project: Option<&Project>,
+    opts: &DownOptions,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let _lock = state::lock_project(&ctx.root, name)?;
+    let nets = Networks::open(&ctx.root)?;
+    let all = state::list(&ctx.root, Some(name))?;
+    let (ours, orphans): (Vec<&Observed>, Vec<&Observed>) = all.iter().partition(|o| {
+        o.record.one_off || project.is_none_or(|p| p.services.contains_key(&o.record.service))
+    });
+    let targets: Vec<&Observed> = if opts.remove_orphans || project.is_none() {
+        all.iter().collect()
+    } else {
+        if !orphans.is_empty() {
+            let names: Vec<&str> = orphans.iter().map(|o| o.record.name.as_str()).collect();
+            rep.warn(&format!(
+                "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                names.join(", ")
+            ));
+        }
+        ours
+    };
+    // Signal every container first, then wait for them together.
+    let mut stopping = Vec::new();
+    for o in &targets {
+        let rec = &o.record;
+        let running = o.state.pid.is_some() || o.state.live_monitor().is_some();
+        if running {
+            rep.event("Container", &rec.name, "Stopping");
+        }
+        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
+        stopping.push((
+            *o,
+            running,
+            supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?,
+        ));
+    }
+    for (o, running, s) in stopping {
+        supervisor::finish_stop(&ctx.root, s)?;
+        if running {
+            rep.event("Container", &o.record.name, "Stopped");
+        }
+        rep.event("Container", &o.record.name, "Removing");
+        forget_container(ctx, &nets, &o.record)?;
+        rep.event("Container", &o.record.name, "Removed");
+    }
+    // Containers whose creation was cut short (no record): their directories only.
+    for id in state::incomplete(&ctx.root) {
+        let _ = std::fs::remove_dir_all(state::container_dir(&ctx.root, &id));
+    }
+    for info in nets.list()? {
+        if info.def.project.as_deref() != Some(name) {
+            continue;
+        }
+        rep.event("Network", &info.def.name, "Removing");
+        nets.remove(&info.def.name)?;
+        rep.event("Network", &info.def.name, "Removed");
+    }
+    if opts.volumes {
+        if let Some(p) = project {
+            for (key, v) in &p.volumes {
+                if !v.external.is_not_external() {
+                    continue;
+                }
+                let vname = v.name.clone().unwrap_or_else(|| format!("{name}_{key}"));
+                let dir = ctx.root.join("volumes").join(&vname);
+                if dir.exists() {
+                    rep.event("Volume", &vname, "Removing");
+                    std::fs::remove_dir_all(&dir).map_err(|e| StackError::Failed {
+                        context: format!("volume {vname}"),
+                        message: e.to_string(),
+                    })?;
+                    rep.event("Volume", &vname, "Removed");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `port`: the host address and port a container port of a service is published on.
+pub fn port(
+    root: &Path,
+    project: &str,
+    service: &str,
+    private_port: u16,
+    protocol: crate::engine::network::nft::Protocol,
+    index: u32,
+) -> Result<Option<String>, StackError> {
+    let all = state::list(root, Some(project))?;
+    let Some(o) = all
+        .iter()
+        .find(|o| o.record.service == service && o.record.number == index && !o.record.one_off)
+    else {
+        return Err(invalid(format!(
+            "service \"{service}\" is not running container #{index}"
+        )));
+    };
+    Ok(o.record
+        .ports
+        .iter()
+        .find(|p| p.container_port == private_port && p.protocol == protocol)
+        .map(|p| {
+            let ip = p
+                .host_ip
+                .map(|i| match i {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                })
+                .unwrap_or_else(|| "0.0.0.0".into());
+            format!("{ip}:{}", p.host_port)
+        }))
+}
+
+/// One line of `ps`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PsEntry {
+    pub name: String,
+    pub service: String,
+    pub image: String,
+    pub command: String,
+    pub state: String,
+    pub status: String,
+    pub exit_code: i32,
+    pub publishers: Vec<Publisher>,
+    #[serde(rename = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Publisher {
+    #[serde(rename = "URL")]
+    pub url: String,
+    pub target_port: u16,
+    pub published_port: u16,
+    pub protocol: String,
+}
+
+/// `ps`: the project's containers (running ones unless `all`).
+pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackError> {
+    let mut out = Vec::new();
+    for o in state::list(root, Some(project))? {
+        let running = matches!(o.state.status, Status::Running | Status::Restarting);
+        if !all && !running {
+            continue;
+        }
+        let status = match o.state.status {
+            Status::Running => "Up".to_string(),
+            Status::Restarting => "Restarting".to_string(),
+            Status::Created => "Created".to_string(),
+            Status::Exited | Status::Dead => {
+                format!("Exited ({})", o.state.exit_code.unwrap_or(0))
+            }
+        };
+        out.push(PsEntry {
+            name: o.record.name.clone(),
+            service: o.record.service.clone(),
+            image: o.record.image.clone(),
+            command: o.record.spec.process.args.join(" "),
+            state: o.state.status.as_str().to_string(),
+            status,
+            exit_code: o.state.exit_code.unwrap_or(0),
+            publishers: o
+                .record
+                .ports
+                .iter()
+                .map(|p| Publisher {
+                    url: p
+                        .host_ip
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
+                    target_port: p.container_port,
+                    published_port: p.host_port,
+                    protocol: p.protocol.name().to_string(),
+                })
+                .collect(),
+            id: o.record.id.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// One line of a container's log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct LogLine {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+/// The logs of the project's containers (of `services`; all when empty), each line with the
+/// container's service and number, merged in time order.
+pub fn logs(
+    root: &Path,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<(String, u32, LogLine)>, StackError> {
+    let mut out = Vec::new();
+    for o in state::list(root, Some(project))? {
+        if !services.is_empty() && !services.contains(&o.record.service) {
+            continue;
+        }
+        let path = state::log_path(&state::container_dir(root, &o.record.id));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(StackError::Failed {
+                    context: format!("container {}", o.record.name),
+                    message: format!("reading {}: {e}", path.display()),
+                })
+            }
+        };
+        for line in text.lines() {
+            if let Ok(l) = serde_json::from_str::<LogLine>(line) {
+                out.push((o.record.service.clone(), o.record.number, l));
+            }
+        }
+    }
+    // RFC 3339 with fixed-width nanoseconds in UTC: text order is time order.
+    out.sort_by(|a, b| a.2.time.cmp(&b.2.time));
+    Ok(out)
+}
+
+/// `restart`: stops the project's containers (of `services`; all when empty) and starts them
+/// again, keeping their addresses, ports and names.
+pub fn restart(
+    ctx: &Ctx,
+    project: &str,
+    services: &[String],
+    timeout: Option<u64>,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let _lock = state::lock_project(&ctx.root, project)?;
+    for o in state::list(&ctx.root, Some(project))? {
+        if o.record.one_off || (!services.is_empty() && !services.contains(&o.record.service)) {
+            continue;
+        }
+        rep.event("Container", &o.record.name, "Restarting");
+        let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
+        let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
+        supervisor::stop(&ctx.root, &o.record.id, sig, grace)?;
+        supervisor::launch(&ctx.root, &o.record.id)?;
+        rep.event("Container", &o.record.name, "Started");
+    }
+    Ok(())
+}

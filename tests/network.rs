@@ -442,3 +442,72 @@ fn two_stacks_with_the_same_service_names_do_not_see_each_other() {
     down_and_check(&f, &links_before);
     f.assert_clean();
 }
+
+#[test]
+fn network_modes_mac_ipv6_and_host_entries() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  web:
+    image: busybox
+    command: [sh, -c, 'echo web > /tmp/index.html; exec httpd -f -p 80 -h /tmp']
+    mac_address: 02:aa:bb:cc:dd:ee
+    extra_hosts: ['gw:host-gateway', 'static:10.1.2.3']
+    networks:
+      default: {}
+      v6:
+        ipv6_address: fd00:db8:5::10
+  side:
+    image: busybox
+    command: [sleep, '1000']
+    network_mode: service:web
+  lonely:
+    image: busybox
+    command: [sleep, '1000']
+    network_mode: none
+  hostnet:
+    image: busybox
+    command: [sleep, '1000']
+    network_mode: host
+networks:
+  v6:
+    enable_ipv6: true
+    ipam:
+      config:
+        - subnet: 10.124.0.0/24
+        - subnet: fd00:db8:5::/64
+",
+    );
+    let links_before = f.host_links();
+    up(&f);
+    let (code, link) = sh(&f, "web", "ip link show eth0");
+    assert_eq!(code, 0, "{link}");
+    assert!(link.contains("02:aa:bb:cc:dd:ee"), "mac_address: {link}");
+    let (_, v6) = sh(&f, "web", "ip -6 -o addr show");
+    assert!(v6.contains("fd00:db8:5::10/64"), "ipv6_address: {v6}");
+    let (_, route) = sh(&f, "web", "ip route show default");
+    let gw = route
+        .split_whitespace()
+        .skip_while(|w| *w != "via")
+        .nth(1)
+        .expect("a default route")
+        .to_string();
+    let (_, hosts) = sh(&f, "web", "cat /etc/hosts");
+    assert!(
+        hosts.contains(&format!("{gw}\tgw")),
+        "host-gateway: {hosts}"
+    );
+    assert!(hosts.contains("10.1.2.3\tstatic"), "{hosts}");
+    // service:web shares web's network namespace (its localhost is web's).
+    let (code, out) = sh(&f, "side", "timeout 3 wget -qO- http://127.0.0.1/");
+    assert_eq!((code, out.trim()), (0, "web"), "network_mode service:");
+    let (_, links) = sh(&f, "lonely", "ip -o link show");
+    assert_eq!(links.lines().count(), 1, "network_mode none: {links}");
+    let (_, links) = sh(&f, "hostnet", "ip -o link show");
+    assert!(
+        links.contains("br-"),
+        "network_mode host sees the host's bridges: {links}"
+    );
+    down_and_check(&f, &links_before);
+    f.assert_clean();
+}

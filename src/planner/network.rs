@@ -443,8 +443,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let ext: NetworkConfig =
-            serde_yaml_ng::from_str("external: true\nname: shared\n").expect("yaml");
+        let ext = NetworkConfig {
+            name: Some("shared".into()),
+            external: crate::model::types::resources::External {
+                external: true,
+                legacy_name: None,
+            },
+            ..NetworkConfig::default()
+        };
         assert_eq!(
             network_choice("p", "x", &ext),
             Ok(NetworkChoice::External("shared".into()))

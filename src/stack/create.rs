@@ -200,7 +200,18 @@ impl<'a> Creator<'a> {
                     },
                     host_if: link::veth_name(&id, &full),
                     container_if: format!("eth{i}"),
-                    mac: req.mac,
+                    // A MAC fixed at creation (Docker's 02:42 + IPv4 form when none is
+                    // asked for), so a restarted container answers on the MAC its neighbours
+                    // have cached for its address.
+                    mac: req.mac.or_else(|| {
+                        assigned.iter().find_map(|a| match a.addr {
+                            IpAddr::V4(v4) => {
+                                let o = v4.octets();
+                                Some([0x02, 0x42, o[0], o[1], o[2], o[3]])
+                            }
+                            IpAddr::V6(_) => None,
+                        })
+                    }),
                     addresses: assigned
                         .iter()
                         .map(|a| (a.addr, a.subnet.prefix_len()))

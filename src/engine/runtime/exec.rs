@@ -739,9 +739,7 @@ fn command_child(
         .iter()
         .find_map(|e| e.strip_prefix("PATH="));
     let exe = cstring(&lookup(&cfg.args[0], path_var)?)?;
-    // Rust's runtime ignores SIGPIPE; an ignored signal stays ignored across exec.
-    // SAFETY: resetting a signal disposition.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    super::process::reset_signals();
     security::enter(spec)?;
 
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -231,10 +231,7 @@ fn run() -> Result<std::convert::Infallible, InitError> {
             .map_err(|e| InitError::sys(Step::Exec, Some(Path::new("/dev/console")), e))?;
     }
 
-    // Rust's runtime ignores SIGPIPE in this process; an ignored signal stays ignored across exec,
-    // so give the command the default disposition back.
-    // SAFETY: resetting a signal disposition.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    super::process::reset_signals();
 
     let (path, argv, envp) = command(spec)?;
     super::security::enter(spec)?;

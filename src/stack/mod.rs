@@ -439,6 +439,13 @@ pub fn down(
         if info.def.project.as_deref() != Some(name) {
             continue;
         }
+        // Addresses of containers whose creation was cut short (a killed `up`): no record, so
+        // nothing else will ever give them back.
+        for id in info.addrs.allocations.keys() {
+            if state::read_record(&ctx.root, id)?.is_none() {
+                nets.release(&info.def.name, id)?;
+            }
+        }
         rep.event("Network", &info.def.name, "Removing");
         nets.remove(&info.def.name)?;
         rep.event("Network", &info.def.name, "Removed");

@@ -181,6 +181,46 @@ pub struct ContainerRecord {
     /// `com.docker.compose.*` and the service's labels.
     #[serde(default)]
     pub labels: indexmap::IndexMap<String, String>,
+    #[serde(default)]
+    pub healthcheck: Option<HealthSpec>,
+    /// `logging.options` of the json-file driver: rotate at this size (bytes) ...
+    #[serde(default)]
+    pub log_max_size: Option<u64>,
+    /// ... keeping this many files in all (Docker's default 1 when max-size is set).
+    #[serde(default)]
+    pub log_max_file: Option<u32>,
+}
+
+/// A container's healthcheck, resolved from the service and its image (`CMD-SHELL` already
+/// turned into `/bin/sh -c`); the monitor runs it inside the container's namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    /// The command to run (never empty).
+    pub test: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub start_period_ms: u64,
+    pub start_interval_ms: u64,
+}
+
+/// Health as the monitor last judged it (Docker's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
 }
 
 /// Runtime status, written by the container's monitor.
@@ -227,6 +267,15 @@ pub struct RunState {
     pub finished_at: Option<String>,
     /// Set-up error of the last start, if it failed.
     pub error: Option<String>,
+    /// `None` for a container without a healthcheck.
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// Consecutive failed probes.
+    #[serde(default)]
+    pub failing_streak: u32,
+    /// Output of the last probe (truncated), for `ps`/`inspect` and error messages.
+    #[serde(default)]
+    pub health_log: Option<String>,
 }
 
 /// This boot's id.

@@ -426,6 +426,9 @@ impl<'a> Creator<'a> {
             stop_signal: svc.stop_signal.clone(),
             auto_remove: false,
             labels,
+            healthcheck: None,
+            log_max_size: None,
+            log_max_file: None,
         };
         state::write_record(&self.ctx.root, &rec)?;
         for p in &rec.ports {

@@ -40,12 +40,57 @@ pub struct UpArgs {
     /// Timeout in seconds for container shutdown when containers are recreated
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running|healthy
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Recreate dependent containers
+    #[arg(long)]
+    pub always_recreate_deps: bool,
+    /// Execute command in dry run mode (print the plan, change nothing)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Build images before starting containers
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long, conflicts_with = "build")]
+    pub no_build: bool,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Stops all containers if any container was stopped. Incompatible with -d
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_exit: bool,
+    /// Stops all containers if any container exited with failure. Incompatible with -d
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_failure: bool,
+    /// Return the exit code of the selected service container. Implies --abort-on-container-exit
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    pub exit_code_from: Option<String>,
+    /// Restrict attaching to the specified services
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Don't print prefix in logs
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Show timestamps
+    #[arg(long)]
+    pub timestamps: bool,
     /// Services to start (and their dependencies)
     pub services: Vec<String>,
 }
 
 pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
-    if !args.detach && !args.no_start {
+    if !args.detach && !args.no_start && !args.wait && !args.dry_run {
         bail!("attached `up` (log streaming) is not supported yet: use `up -d`, then `logs`");
     }
     let loaded = load(&load_options(global, &args.services)?)?;
@@ -114,7 +159,7 @@ pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
+pub(crate) fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
     let loaded = match load(&load_options(global, &[])?) {
         Ok(l) => l,
         Err(e) => match (&global.project_name, &e.kind) {
@@ -265,69 +310,6 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
             for r in &rows {
                 line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
             }
-        }
-    }
-    Ok(0)
-}
-
-#[derive(Debug, Args)]
-pub struct LogsArgs {
-    /// Don't print prefix in logs
-    #[arg(long)]
-    pub no_log_prefix: bool,
-    /// Show timestamps
-    #[arg(short = 't', long)]
-    pub timestamps: bool,
-    /// Number of lines to show from the end of the logs for each container
-    #[arg(short = 'n', long, value_name = "N")]
-    pub tail: Option<String>,
-    /// Produce monochrome output
-    #[arg(long)]
-    pub no_color: bool,
-    /// Services
-    pub services: Vec<String>,
-}
-
-pub fn logs(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
-    let name = project_name(global)?;
-    let mut lines = stack::logs(&global.root, &name, &args.services)?;
-    if let Some(t) = args.tail.as_deref().filter(|t| *t != "all") {
-        let n: usize = t
-            .parse()
-            .with_context(|| format!("--tail {t}: expected a number or \"all\""))?;
-        // The last n lines of each container.
-        let mut count: IndexMap<(String, u32), usize> = IndexMap::new();
-        for (s, i, _) in lines.iter().rev() {
-            *count.entry((s.clone(), *i)).or_default() += 1;
-        }
-        let mut seen: IndexMap<(String, u32), usize> = IndexMap::new();
-        lines.retain(|(s, i, _)| {
-            let total = count[&(s.clone(), *i)];
-            let k = seen.entry((s.clone(), *i)).or_default();
-            *k += 1;
-            *k + n > total
-        });
-    }
-    let width = lines
-        .iter()
-        .map(|(s, i, _)| s.len() + 1 + i.to_string().len())
-        .max()
-        .unwrap_or(0);
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for (s, i, l) in &lines {
-        let text = l.log.strip_suffix('\n').unwrap_or(&l.log);
-        let ts = if args.timestamps {
-            format!("{} ", l.time)
-        } else {
-            String::new()
-        };
-        if args.no_log_prefix {
-            writeln!(out, "{ts}{text}")?;
-        } else {
-            let prefix = format!("{s}-{i}");
-            writeln!(out, "{prefix:<width$}  | {ts}{text}")?;
         }
     }
     Ok(0)

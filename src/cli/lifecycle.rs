@@ -112,6 +112,11 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         remove_orphans: args.remove_orphans,
         scale,
         timeout: args.timeout,
+        no_deps: args.no_deps,
+        always_recreate_deps: args.always_recreate_deps,
+        dry_run: args.dry_run,
+        wait: args.wait,
+        wait_timeout: args.wait_timeout,
     };
     stack::up(&ctx(global), &loaded.project, &opts, &mut PlainReporter)?;
     Ok(0)

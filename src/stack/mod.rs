@@ -82,6 +82,12 @@ pub struct UpOptions {
     pub scale: IndexMap<String, u32>,
     /// `-t/--timeout` for containers stopped to be recreated.
     pub timeout: Option<u64>,
+    pub no_deps: bool,
+    pub always_recreate_deps: bool,
+    pub dry_run: bool,
+    /// `--wait`, with `--wait-timeout` seconds.
+    pub wait: bool,
+    pub wait_timeout: Option<u64>,
 }
 
 /// Options of `down`.
@@ -209,15 +215,21 @@ fn used_networks(
     Ok(out)
 }
 
-/// `up`: creates what is missing, recreates what changed, starts what is stopped.
+/// `up`: creates what is missing, recreates what changed, starts what is stopped (see
+/// [`crate::planner::reconcile`]), waiting before each service for the conditions of its
+/// `depends_on`, and with `wait` for every service to be running, healthy or completed.
 pub fn up(
     ctx: &Ctx,
     project: &Project,
     opts: &UpOptions,
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
+    use crate::planner::reconcile::{self, Action, Existing, Wanted};
     let name = project_name(project)?;
-    let order = start_order(project, &opts.services)?;
+    let mut order = start_order(project, &opts.services)?;
+    if opts.no_deps && !opts.services.is_empty() {
+        order.retain(|s| opts.services.contains(s));
+    }
     let _lock = state::lock_project(&ctx.root, &name)?;
     let nets = Networks::open(&ctx.root)?;
 
@@ -237,6 +249,7 @@ pub fn up(
             ),
         })?;
         netplan::port_requests(s, svc)?;
+        netplan::net_mode(s, svc)?;
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;
@@ -251,17 +264,79 @@ pub fn up(
     }
 
     let observed = state::list(&ctx.root, Some(&name))?;
-    for o in &observed {
-        if !o.record.one_off && !project.services.contains_key(&o.record.service) {
-            if opts.remove_orphans {
-                remove_container(ctx, &nets, o, opts.timeout, rep)?;
-            } else {
-                rep.warn(&format!(
-                    "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
-                    o.record.name
-                ));
+    let existing: Vec<Existing> = observed
+        .iter()
+        .filter(|o| !o.record.one_off)
+        .map(|o| Existing {
+            id: o.record.id.clone(),
+            name: o.record.name.clone(),
+            service: o.record.service.clone(),
+            number: o.record.number,
+            hash: o.record.config_hash.clone(),
+            running: matches!(o.state.status, Status::Running | Status::Restarting),
+        })
+        .collect();
+    let wanted: IndexMap<String, Wanted> = order
+        .iter()
+        .map(|s| {
+            let svc = &project.services[s];
+            (
+                s.clone(),
+                Wanted {
+                    hash: crate::model::hash::service_hash(svc),
+                    replicas: replicas(project, s, opts),
+                    restart_with: svc
+                        .depends_on
+                        .iter()
+                        .filter(|(_, d)| d.restart)
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                    depends_on: svc.depends_on.keys().cloned().collect(),
+                },
+            )
+        })
+        .collect();
+    let all: Vec<String> = project.services.keys().cloned().collect();
+    let plan = reconcile::plan(
+        &order,
+        &wanted,
+        &all,
+        &existing,
+        reconcile::Options {
+            force_recreate: opts.force_recreate,
+            no_recreate: opts.no_recreate,
+            always_recreate_deps: opts.always_recreate_deps,
+            remove_orphans: opts.remove_orphans,
+        },
+    );
+    if !plan.orphans.is_empty() {
+        rep.warn(&format!(
+            "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            plan.orphans.join(", ")
+        ));
+    }
+    if opts.dry_run {
+        for choice in networks.values() {
+            if let NetworkChoice::Managed(def) = choice {
+                if nets.get(&def.name)?.is_none() {
+                    rep.event("Network", &def.name, "DRY-RUN MODE - Created");
+                }
             }
         }
+        for a in &plan.actions {
+            let (n, what) = match a {
+                Action::Create { service, number } => (
+                    create::container_name(&name, service, &project.services[service], *number),
+                    "Created",
+                ),
+                Action::Recreate { name, .. } => (name.clone(), "Recreated"),
+                Action::Start { name, .. } => (name.clone(), "Started"),
+                Action::Keep { name, .. } => (name.clone(), "Running"),
+                Action::Remove { name, .. } => (name.clone(), "Removed"),
+            };
+            rep.event("Container", &n, &format!("DRY-RUN MODE - {what}"));
+        }
+        return Ok(());
     }
 
     for choice in networks.values() {
@@ -277,52 +352,61 @@ pub fn up(
         }
     }
 
+    let by_id: BTreeMap<&str, &Observed> =
+        observed.iter().map(|o| (o.record.id.as_str(), o)).collect();
     let mut creator = create::Creator::new(ctx, project, &name, &nets)?;
-    for s in &order {
-        let svc = &project.services[s];
-        let hash = crate::model::hash::service_hash(svc);
-        let want = replicas(project, s, opts);
-        let current = state::list(&ctx.root, Some(&name))?;
-        let mine: Vec<&Observed> = current
-            .iter()
-            .filter(|o| o.record.service == *s && !o.record.one_off)
-            .collect();
-        for o in mine.iter().filter(|o| o.record.number > want) {
-            remove_container(ctx, &nets, o, opts.timeout, rep)?;
-        }
-        for n in 1..=want {
-            let existing = mine.iter().find(|o| o.record.number == n);
-            let id = match existing {
-                Some(o)
-                    if (o.record.config_hash == hash || opts.no_recreate)
-                        && !opts.force_recreate =>
-                {
-                    if matches!(o.state.status, Status::Running | Status::Restarting) {
-                        rep.event("Container", &o.record.name, "Running");
-                        continue;
-                    }
-                    o.record.id.clone()
-                }
-                Some(o) => {
-                    rep.event("Container", &o.record.name, "Recreate");
-                    remove_container(ctx, &nets, o, opts.timeout, rep)?;
-                    let (image_ref, image) = &images[s];
-                    let rec = creator.create(s, n, &hash, image_ref, image)?;
-                    rep.event("Container", &rec.name, "Recreated");
-                    rec.id
-                }
-                None => {
-                    let (image_ref, image) = &images[s];
-                    let cname = create::container_name(&name, s, svc, n);
-                    rep.event("Container", &cname, "Creating");
-                    let rec = creator.create(s, n, &hash, image_ref, image)?;
-                    rep.event("Container", &rec.name, "Created");
-                    rec.id
-                }
-            };
-            if opts.no_start {
-                continue;
+    let mut waited: BTreeSet<String> = BTreeSet::new();
+    for a in &plan.actions {
+        // A service's dependencies' conditions hold before its first container starts.
+        let service = match a {
+            Action::Create { service, .. }
+            | Action::Recreate { service, .. }
+            | Action::Start { service, .. } => Some(service),
+            _ => None,
+        };
+        if let Some(s) = service {
+            if !opts.no_start && waited.insert(s.clone()) {
+                wait_dependencies(ctx, project, &name, s, rep)?;
             }
+        }
+        let start_id = match a {
+            Action::Remove { id, .. } => {
+                if let Some(o) = by_id.get(id.as_str()) {
+                    remove_container(ctx, &nets, o, opts.timeout, rep)?;
+                }
+                None
+            }
+            Action::Keep { name, .. } => {
+                rep.event("Container", name, "Running");
+                None
+            }
+            Action::Start { id, .. } => Some(id.clone()),
+            Action::Create { service, number } => {
+                let svc = &project.services[service];
+                let cname = create::container_name(&name, service, svc, *number);
+                rep.event("Container", &cname, "Creating");
+                let (image_ref, image) = &images[service];
+                let rec = creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
+                rep.event("Container", &rec.name, "Created");
+                Some(rec.id)
+            }
+            Action::Recreate {
+                service,
+                number,
+                id,
+                name: old,
+            } => {
+                rep.event("Container", old, "Recreate");
+                if let Some(o) = by_id.get(id.as_str()) {
+                    remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
+                }
+                let (image_ref, image) = &images[service];
+                let rec = creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
+                rep.event("Container", &rec.name, "Recreated");
+                Some(rec.id)
+            }
+        };
+        if let (Some(id), false) = (start_id, opts.no_start) {
             let rec = state::read_record(&ctx.root, &id)?
                 .ok_or_else(|| invalid(format!("container {id} vanished")))?;
             rep.event("Container", &rec.name, "Starting");
@@ -330,7 +414,192 @@ pub fn up(
             rep.event("Container", &rec.name, "Started");
         }
     }
+    if opts.wait && !opts.no_start {
+        wait_services(ctx, &name, &order, opts.wait_timeout, rep)?;
+    }
     Ok(())
+}
+
+/// A reporter that says nothing (inner steps of an action already reported).
+struct Quiet;
+
+impl Reporter for Quiet {
+    fn event(&mut self, _: &str, _: &str, _: &str) {}
+    fn warn(&mut self, _: &str) {}
+}
+
+/// How often waits look at the containers' state (their monitors write it).
+const POLL: Duration = Duration::from_millis(25);
+
+/// Waits until the `depends_on` conditions of `service` hold; a dependency that fails (exits
+/// when it should run, turns unhealthy, completes with an error) fails the `up`, unless it is
+/// `required: false`.
+fn wait_dependencies(
+    ctx: &Ctx,
+    project: &Project,
+    name: &str,
+    service: &str,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    use crate::model::types::service::DependencyCondition as C;
+    let svc = &project.services[service];
+    for (dep, d) in &svc.depends_on {
+        if d.condition == C::ServiceStarted {
+            continue;
+        }
+        let result = loop {
+            let mine: Vec<Observed> = state::list(&ctx.root, Some(name))?
+                .into_iter()
+                .filter(|o| &o.record.service == dep && !o.record.one_off)
+                .collect();
+            if mine.is_empty() {
+                break Err(format!("dependency {dep} of {service} has no container"));
+            }
+            match verdict(&mine, d.condition) {
+                Verdict::Ready => break Ok(()),
+                Verdict::Failed(m) => break Err(m),
+                Verdict::Pending => std::thread::sleep(POLL),
+            }
+        };
+        match result {
+            Ok(()) => {
+                let what = if d.condition == C::ServiceHealthy {
+                    "Healthy"
+                } else {
+                    "Exited"
+                };
+                for o in state::list(&ctx.root, Some(name))?
+                    .iter()
+                    .filter(|o| &o.record.service == dep)
+                {
+                    rep.event("Container", &o.record.name, what);
+                }
+            }
+            Err(m) if !d.required => rep.warn(&format!("optional dependency {dep}: {m}")),
+            Err(m) => return Err(invalid(m)),
+        }
+    }
+    Ok(())
+}
+
+enum Verdict {
+    Ready,
+    Pending,
+    Failed(String),
+}
+
+/// Whether containers meet a `depends_on` condition.
+fn verdict(
+    containers: &[Observed],
+    condition: crate::model::types::service::DependencyCondition,
+) -> Verdict {
+    use crate::engine::state::Health;
+    use crate::model::types::service::DependencyCondition as C;
+    let mut pending = false;
+    for o in containers {
+        let n = &o.record.name;
+        let code = o.state.exit_code.unwrap_or(0);
+        match condition {
+            C::ServiceStarted => {}
+            C::ServiceHealthy => {
+                if o.record.healthcheck.is_none() {
+                    return Verdict::Failed(format!(
+                        "dependency failed to start: container {n} has no healthcheck configured"
+                    ));
+                }
+                match (o.state.status, o.state.health) {
+                    (Status::Running, Some(Health::Healthy)) => {}
+                    (Status::Running, Some(Health::Unhealthy)) => {
+                        return Verdict::Failed(format!(
+                            "dependency failed to start: container {n} is unhealthy"
+                        ))
+                    }
+                    (Status::Exited | Status::Dead, _) if o.state.live_monitor().is_none() => {
+                        return Verdict::Failed(format!(
+                            "dependency failed to start: container {n} exited ({code})"
+                        ))
+                    }
+                    _ => pending = true,
+                }
+            }
+            C::ServiceCompletedSuccessfully => match o.state.status {
+                Status::Exited | Status::Dead if o.state.live_monitor().is_none() => {
+                    if code != 0 {
+                        return Verdict::Failed(format!(
+                            "service \"{}\" didn't complete successfully: exit {code}",
+                            o.record.service
+                        ));
+                    }
+                }
+                _ => pending = true,
+            },
+        }
+    }
+    if pending {
+        Verdict::Pending
+    } else {
+        Verdict::Ready
+    }
+}
+
+/// `up --wait`: every container of `services` running (and healthy when it has a
+/// healthcheck), or exited with 0 for one-shot services (no restart policy).
+fn wait_services(
+    ctx: &Ctx,
+    name: &str,
+    services: &[String],
+    timeout: Option<u64>,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    use crate::engine::state::{Health, RestartPolicy};
+    let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs(t));
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let all: Vec<Observed> = state::list(&ctx.root, Some(name))?
+            .into_iter()
+            .filter(|o| !o.record.one_off && services.contains(&o.record.service))
+            .collect();
+        let mut pending = Vec::new();
+        for o in &all {
+            let n = &o.record.name;
+            let code = o.state.exit_code.unwrap_or(0);
+            let ready = match o.state.status {
+                Status::Running => match (&o.record.healthcheck, o.state.health) {
+                    (None, _) | (Some(_), Some(Health::Healthy)) => Some("Healthy"),
+                    (Some(_), Some(Health::Unhealthy)) => {
+                        return Err(invalid(format!("container {n} is unhealthy")))
+                    }
+                    _ => None,
+                },
+                Status::Exited | Status::Dead if o.state.live_monitor().is_none() => {
+                    if code == 0 && o.record.restart == RestartPolicy::No {
+                        Some("Exited")
+                    } else {
+                        return Err(invalid(format!("container {n} exited ({code})")));
+                    }
+                }
+                _ => None,
+            };
+            match ready {
+                Some(what) => {
+                    if done.insert(n.clone()) {
+                        rep.event("Container", n, what);
+                    }
+                }
+                None => pending.push(n.clone()),
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(invalid(format!(
+                "timeout waiting for {} to be running and healthy",
+                pending.join(", ")
+            )));
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 /// Stops a container (if running) and removes it with everything it holds: published ports,

@@ -1,0 +1,353 @@
+//! The reconciler: what `up` must do to turn the containers that exist into the ones the project
+//! describes. Pure (no I/O): it compares each service's configuration hash (the one `config
+//! --hash` prints) and replica count with what is recorded on the existing containers, as
+//! Docker Compose's convergence does, and returns ordered actions.
+//!
+//! Rules:
+//! - a missing replica is created; a replica above the wanted count is removed (highest first);
+//! - a container whose hash differs is recreated (`--force-recreate`: all; `--no-recreate`:
+//!   none), and so are the containers of services that depend on a recreated one with
+//!   `depends_on.<svc>.restart: true` (or with `--always-recreate-deps`);
+//! - an unchanged container is kept: running ones untouched, stopped ones (a one-shot service
+//!   that completed included) started again, never recreated;
+//! - containers of services no longer in the project are orphans: removed with
+//!   `--remove-orphans`, reported otherwise.
+
+use indexmap::IndexMap;
+
+/// An existing container, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub number: u32,
+    pub hash: String,
+    /// Running (or restarting) now.
+    pub running: bool,
+}
+
+/// What the project wants of one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub hash: String,
+    pub replicas: u32,
+    /// Services this one depends on with `restart: true`.
+    pub restart_with: Vec<String>,
+    /// Every service this one depends on (for `--always-recreate-deps`).
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub force_recreate: bool,
+    pub no_recreate: bool,
+    pub always_recreate_deps: bool,
+    pub remove_orphans: bool,
+}
+
+/// One step, in execution order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create {
+        service: String,
+        number: u32,
+    },
+    /// Stop and remove `id`, then create the replica anew.
+    Recreate {
+        service: String,
+        number: u32,
+        id: String,
+        name: String,
+    },
+    Start {
+        service: String,
+        id: String,
+        name: String,
+    },
+    /// Running and unchanged.
+    Keep {
+        service: String,
+        id: String,
+        name: String,
+    },
+    Remove {
+        id: String,
+        name: String,
+    },
+}
+
+/// The plan, and what deserves a warning (orphans kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub orphans: Vec<String>,
+}
+
+/// Plans `up` for the services in `order` (dependencies first). `all_services` are every
+/// service of the project (for orphans: a service not selected is not an orphan).
+pub fn plan(
+    order: &[String],
+    wanted: &IndexMap<String, Wanted>,
+    all_services: &[String],
+    existing: &[Existing],
+    opts: Options,
+) -> Plan {
+    let mut out = Plan::default();
+    for e in existing {
+        if !all_services.contains(&e.service) {
+            if opts.remove_orphans {
+                out.actions.push(Action::Remove {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                });
+            } else {
+                out.orphans.push(e.name.clone());
+            }
+        }
+    }
+    let mut recreated: Vec<&str> = Vec::new();
+    for s in order {
+        let Some(w) = wanted.get(s) else { continue };
+        let mut mine: Vec<&Existing> = existing.iter().filter(|e| &e.service == s).collect();
+        mine.sort_by_key(|e| std::cmp::Reverse(e.number));
+        for e in mine.iter().filter(|e| e.number > w.replicas) {
+            out.actions.push(Action::Remove {
+                id: e.id.clone(),
+                name: e.name.clone(),
+            });
+        }
+        let deps_recreated = recreated.iter().any(|r| {
+            w.restart_with.iter().any(|d| d == r)
+                || (opts.always_recreate_deps && w.depends_on.iter().any(|d| d == r))
+        });
+        let mut any = false;
+        for n in 1..=w.replicas {
+            // The lowest-numbered duplicate wins; others (a crash mid-recreate) go.
+            let same: Vec<&&Existing> = mine.iter().filter(|e| e.number == n).collect();
+            for extra in same.iter().skip(1) {
+                out.actions.push(Action::Remove {
+                    id: extra.id.clone(),
+                    name: extra.name.clone(),
+                });
+            }
+            match same.first() {
+                None => {
+                    out.actions.push(Action::Create {
+                        service: s.clone(),
+                        number: n,
+                    });
+                    any = true;
+                }
+                Some(e) => {
+                    let changed = opts.force_recreate || e.hash != w.hash || deps_recreated;
+                    if changed && !opts.no_recreate {
+                        out.actions.push(Action::Recreate {
+                            service: s.clone(),
+                            number: n,
+                            id: e.id.clone(),
+                            name: e.name.clone(),
+                        });
+                        any = true;
+                    } else if e.running {
+                        out.actions.push(Action::Keep {
+                            service: s.clone(),
+                            id: e.id.clone(),
+                            name: e.name.clone(),
+                        });
+                    } else {
+                        out.actions.push(Action::Start {
+                            service: s.clone(),
+                            id: e.id.clone(),
+                            name: e.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if any {
+            recreated.push(s.as_str());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(specs: &[(&str, &str, u32, &[&str])]) -> IndexMap<String, Wanted> {
+        specs
+            .iter()
+            .map(|(s, h, n, restart)| {
+                (
+                    s.to_string(),
+                    Wanted {
+                        hash: h.to_string(),
+                        replicas: *n,
+                        restart_with: restart.iter().map(|r| r.to_string()).collect(),
+                        depends_on: restart.iter().map(|r| r.to_string()).collect(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn ex(service: &str, n: u32, hash: &str, running: bool) -> Existing {
+        Existing {
+            id: format!("{service}{n}"),
+            name: format!("p-{service}-{n}"),
+            service: service.into(),
+            number: n,
+            hash: hash.into(),
+            running,
+        }
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn fresh_project_creates_everything_in_order() {
+        let w = wanted(&[("db", "h1", 1, &[]), ("web", "h2", 2, &[])]);
+        let p = plan(
+            &strs(&["db", "web"]),
+            &w,
+            &strs(&["db", "web"]),
+            &[],
+            Options::default(),
+        );
+        assert_eq!(
+            p.actions,
+            vec![
+                Action::Create {
+                    service: "db".into(),
+                    number: 1
+                },
+                Action::Create {
+                    service: "web".into(),
+                    number: 1
+                },
+                Action::Create {
+                    service: "web".into(),
+                    number: 2
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn unchanged_is_kept_or_started_never_recreated() {
+        let w = wanted(&[("db", "h1", 1, &[]), ("job", "h3", 1, &[])]);
+        let existing = [ex("db", 1, "h1", true), ex("job", 1, "h3", false)];
+        let p = plan(
+            &strs(&["db", "job"]),
+            &w,
+            &strs(&["db", "job"]),
+            &existing,
+            Options::default(),
+        );
+        assert!(matches!(p.actions[0], Action::Keep { .. }));
+        assert!(matches!(p.actions[1], Action::Start { .. }));
+        assert_eq!(p.actions.len(), 2);
+    }
+
+    #[test]
+    fn a_changed_service_is_recreated_and_only_dependents_with_restart_follow() {
+        let w = wanted(&[
+            ("db", "NEW", 1, &[]),
+            ("api", "h2", 1, &["db"]),
+            ("web", "h3", 1, &[]),
+        ]);
+        let existing = [
+            ex("db", 1, "old", true),
+            ex("api", 1, "h2", true),
+            ex("web", 1, "h3", true),
+        ];
+        let all = strs(&["db", "api", "web"]);
+        let p = plan(&all, &w, &all, &existing, Options::default());
+        assert!(matches!(&p.actions[0], Action::Recreate { service, .. } if service == "db"));
+        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "api"));
+        assert!(matches!(&p.actions[2], Action::Keep { service, .. } if service == "web"));
+        // --no-recreate keeps all; --force-recreate recreates all.
+        let opts = Options {
+            no_recreate: true,
+            ..Options::default()
+        };
+        let p = plan(&all, &w, &all, &existing, opts);
+        assert!(p.actions.iter().all(|a| matches!(a, Action::Keep { .. })));
+        let opts = Options {
+            force_recreate: true,
+            ..Options::default()
+        };
+        let p = plan(&all, &w, &all, &existing, opts);
+        assert!(p.actions.iter().all(|a| matches!(a, Action::Recreate { .. })));
+    }
+
+    #[test]
+    fn scaling_down_removes_the_highest_numbers_and_orphans_are_reported() {
+        let w = wanted(&[("web", "h", 1, &[])]);
+        let existing = [
+            ex("web", 1, "h", true),
+            ex("web", 2, "h", true),
+            ex("web", 3, "h", true),
+            ex("gone", 1, "x", true),
+        ];
+        let p = plan(
+            &strs(&["web"]),
+            &w,
+            &strs(&["web"]),
+            &existing,
+            Options::default(),
+        );
+        assert_eq!(p.orphans, strs(&["p-gone-1"]));
+        let removed: Vec<&str> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Remove { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed, vec!["p-web-3", "p-web-2"]);
+        let p = plan(
+            &strs(&["web"]),
+            &w,
+            &strs(&["web"]),
+            &existing,
+            Options {
+                remove_orphans: true,
+                ..Options::default()
+            },
+        );
+        assert!(p.orphans.is_empty());
+        assert!(p
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Remove { name, .. } if name == "p-gone-1")));
+    }
+
+    #[test]
+    fn a_service_not_selected_is_no_orphan_and_duplicates_are_removed() {
+        let w = wanted(&[("web", "h", 1, &[])]);
+        let existing = [
+            ex("web", 1, "h", true),
+            Existing {
+                id: "dup".into(),
+                ..ex("web", 1, "h", false)
+            },
+            ex("db", 1, "h", true),
+        ];
+        let p = plan(
+            &strs(&["web"]),
+            &w,
+            &strs(&["web", "db"]),
+            &existing,
+            Options::default(),
+        );
+        assert!(p.orphans.is_empty());
+        assert_eq!(p.actions.len(), 2);
+        assert!(matches!(&p.actions[0], Action::Remove { id, .. } if id == "dup"));
+    }
+}

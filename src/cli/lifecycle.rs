@@ -90,9 +90,7 @@ pub struct UpArgs {
 }
 
 pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
-    if !args.detach && !args.no_start && !args.wait && !args.dry_run {
-        bail!("attached `up` (log streaming) is not supported yet: use `up -d`, then `logs`");
-    }
+    let attached = !args.detach && !args.no_start && !args.wait && !args.dry_run;
     let loaded = load(&load_options(global, &args.services)?)?;
     let mut scale = IndexMap::new();
     for s in &args.scale {
@@ -118,6 +116,9 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         wait: args.wait,
         wait_timeout: args.wait_timeout,
     };
+    if attached {
+        return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);
+    }
     stack::up(&ctx(global), &loaded.project, &opts, &mut PlainReporter)?;
     Ok(0)
 }

@@ -310,13 +310,15 @@ impl RunState {
             Status::Running | Status::Restarting | Status::Created
         ) && self.monitor_pid.is_some()
         {
-            let alive = self.boot_id == boot_id()
-                && same_process(self.monitor_pid, self.monitor_start)
-                && (self.status != Status::Running || same_process(self.pid, self.pid_start));
-            if !alive {
+            let monitor =
+                self.boot_id == boot_id() && same_process(self.monitor_pid, self.monitor_start);
+            if !monitor {
                 self.status = Status::Dead;
                 self.pid = None;
                 self.monitor_pid = None;
+            } else if self.status == Status::Running && !same_process(self.pid, self.pid_start) {
+                // Exited a moment ago; the monitor is about to record how.
+                self.pid = None;
             }
         }
         self
@@ -501,7 +503,14 @@ mod tests {
             boot_id: boot_id(),
             ..RunState::default()
         };
-        assert_eq!(state.clone().observed().status, Status::Dead);
+        // The container's PID is gone but its monitor lives: exiting, not dead.
+        let exiting = state.clone().observed();
+        assert_eq!((exiting.status, exiting.pid), (Status::Running, None));
+        let no_monitor = RunState {
+            monitor_start: Some(start + 1),
+            ..state.clone()
+        };
+        assert_eq!(no_monitor.observed().status, Status::Dead);
         let other_boot = RunState {
             pid_start: Some(start),
             boot_id: "another-boot".into(),

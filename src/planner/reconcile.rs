@@ -282,7 +282,10 @@ mod tests {
             ..Options::default()
         };
         let p = plan(&all, &w, &all, &existing, opts);
-        assert!(p.actions.iter().all(|a| matches!(a, Action::Recreate { .. })));
+        assert!(p
+            .actions
+            .iter()
+            .all(|a| matches!(a, Action::Recreate { .. })));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! commands on one project never interleave and a command killed half-way leaves records the
 //! next `up` or `down` can finish.
 
+pub mod attach;
 pub mod create;
+pub mod ops;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -386,7 +388,8 @@ pub fn up(
                 let cname = create::container_name(&name, service, svc, *number);
                 rep.event("Container", &cname, "Creating");
                 let (image_ref, image) = &images[service];
-                let rec = creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
+                let rec =
+                    creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
                 rep.event("Container", &rec.name, "Created");
                 Some(rec.id)
             }
@@ -401,7 +404,8 @@ pub fn up(
                     remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
                 }
                 let (image_ref, image) = &images[service];
-                let rec = creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
+                let rec =
+                    creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
                 rep.event("Container", &rec.name, "Recreated");
                 Some(rec.id)
             }

@@ -1,0 +1,1217 @@
+//! The project commands that act on existing containers (`start`, `stop`, `kill`, `rm`,
+//! `pause`, `unpause`, `top`, `stats`, `cp`, `wait`, `images`, `ls`) as library functions, with
+//! Docker Compose's semantics: which containers each one picks, what it reports, and when the
+//! monitor may restart a container afterwards.
+//!
+//! Nothing here is kept in memory between commands: pause state is the cgroup freezer's, process
+//! tables and counters are read from `/proc` and the cgroup when asked, so a later command (or
+//! one after a crash) sees exactly what the kernel sees.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::process::{Pid, PidfdFlags, Signal};
+
+use super::{create, invalid, start_order, Ctx, Reporter, StackError};
+use crate::engine::cgroups::{self, CgroupOptions, CgroupStats, ContainerCgroup, Layout};
+use crate::engine::image::ImageStore;
+use crate::engine::network::manager::Networks;
+use crate::engine::state::{self, ContainerRecord, Observed, Status};
+use crate::engine::supervisor;
+use crate::model::types::resources::Project;
+
+fn failed(context: impl Into<String>, message: impl std::fmt::Display) -> StackError {
+    StackError::Failed {
+        context: context.into(),
+        message: message.to_string(),
+    }
+}
+
+fn is_running(o: &Observed) -> bool {
+    matches!(o.state.status, Status::Running | Status::Restarting)
+}
+
+/// The project's service containers (not one-off ones) of `services` (all when empty).
+pub fn containers(
+    root: &Path,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<Observed>, StackError> {
+    Ok(state::list(root, Some(project))?
+        .into_iter()
+        .filter(|o| {
+            !o.record.one_off && (services.is_empty() || services.contains(&o.record.service))
+        })
+        .collect())
+}
+
+/// The container's cgroup, if it has one now (a running or paused container).
+fn cgroup_of(rec: &ContainerRecord) -> Result<Box<dyn ContainerCgroup>, cgroups::CgroupError> {
+    let layout = Layout::detect()?;
+    let m = cgroups::manager(
+        &layout,
+        &CgroupOptions {
+            parent: rec.cgroup_parent.clone(),
+            ..CgroupOptions::default()
+        },
+    )?;
+    m.open(&rec.project, &rec.id)
+}
+
+/// Whether the container is paused: its cgroup is frozen. Read from the freezer each time
+/// rather than recorded, so it can never disagree with the kernel.
+pub fn is_paused(rec: &ContainerRecord) -> bool {
+    cgroup_of(rec)
+        .and_then(|cg| cg.is_frozen())
+        .unwrap_or(false)
+}
+
+/// A pidfd for the container's PID 1, if it is still the process the monitor recorded.
+fn container_pidfd(o: &Observed) -> Option<OwnedFd> {
+    let pid = o.state.live_pid()?;
+    let fd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
+    // Checked after opening: the pidfd now pins the process we verified.
+    state::same_process(Some(pid), o.state.pid_start).then_some(fd)
+}
+
+fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let ms = match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+            None => -1,
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling one valid descriptor.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            return true;
+        }
+        if n == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// `start`: starts the stopped containers of `services` and of what they depend on, in
+/// dependency order. A service without any container is an error, as with Docker Compose.
+pub fn start(
+    ctx: &Ctx,
+    project: &Project,
+    services: &[String],
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let name = super::project_name(project)?;
+    let order = start_order(project, services)?;
+    let _lock = state::lock_project(&ctx.root, &name)?;
+    let all = containers(&ctx.root, &name, &[])?;
+    for s in &order {
+        let mine: Vec<&Observed> = all.iter().filter(|o| o.record.service == *s).collect();
+        if mine.is_empty() {
+            let scale = project.services[s].scale;
+            if scale == Some(0) {
+                continue;
+            }
+            return Err(invalid(format!("service {s:?} has no container to start")));
+        }
+        for o in mine {
+            if is_running(o) {
+                continue;
+            }
+            rep.event("Container", &o.record.name, "Starting");
+            supervisor::launch(&ctx.root, &o.record.id)?;
+            rep.event("Container", &o.record.name, "Started");
+        }
+    }
+    Ok(())
+}
+
+/// Stops `targets` together: every one signalled first, then waited for. A paused container is
+/// thawed after the signal so it can act on it.
+fn stop_all(
+    ctx: &Ctx,
+    targets: &[&Observed],
+    timeout: Option<u64>,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let mut stopping = Vec::new();
+    for o in targets {
+        let rec = &o.record;
+        rep.event("Container", &rec.name, "Stopping");
+        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
+        let s = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
+        thaw_if_paused(rec);
+        stopping.push((*o, s));
+    }
+    for (o, s) in stopping {
+        supervisor::finish_stop(&ctx.root, s)?;
+        rep.event("Container", &o.record.name, "Stopped");
+    }
+    Ok(())
+}
+
+fn thaw_if_paused(rec: &ContainerRecord) {
+    if let Ok(cg) = cgroup_of(rec) {
+        if cg.is_frozen().unwrap_or(false) {
+            let _ = cg.thaw();
+        }
+    }
+}
+
+/// `stop`: stops the running containers of `services` (all when empty), keeping them.
+pub fn stop(
+    ctx: &Ctx,
+    project: &str,
+    services: &[String],
+    timeout: Option<u64>,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let _lock = state::lock_project(&ctx.root, project)?;
+    let all = containers(&ctx.root, project, services)?;
+    let targets: Vec<&Observed> = all
+        .iter()
+        .filter(|o| is_running(o) || o.state.live_monitor().is_some())
+        .collect();
+    stop_all(ctx, &targets, timeout, rep)
+}
+
+/// `kill`: sends `signal` to the PID 1 of each running container of `services`.
+///
+/// As in Docker, a container killed with SIGKILL or with its stop signal (any signal when it has
+/// no `stop_signal`) is not restarted by its policy: it counts as stopped on purpose. Returns
+/// how many containers were signalled.
+pub fn kill(
+    ctx: &Ctx,
+    project: &str,
+    services: &[String],
+    signal: Signal,
+    rep: &mut dyn Reporter,
+) -> Result<usize, StackError> {
+    let _lock = state::lock_project(&ctx.root, project)?;
+    let mut n = 0;
+    for o in containers(&ctx.root, project, services)? {
+        let Some(fd) = container_pidfd(&o) else {
+            continue;
+        };
+        let rec = &o.record;
+        let stop_sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let on_purpose = rec.stop_signal.is_none() || signal == Signal::KILL || signal == stop_sig;
+        rep.event("Container", &rec.name, "Killing");
+        if on_purpose {
+            let marker = state::stopping_path(&state::container_dir(&ctx.root, &rec.id));
+            std::fs::write(&marker, b"")
+                .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        }
+        rustix::process::pidfd_send_signal(&fd, signal)
+            .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        thaw_if_paused(rec);
+        if signal == Signal::KILL {
+            // The monitor records the exit right after: wait for it, so that `ps` run next
+            // sees it (no fixed sleep: the pidfd tells when PID 1 is gone).
+            poll_readable(fd.as_fd(), Some(Duration::from_secs(10)));
+            wait_recorded(&ctx.root, rec, o.state.pid, Duration::from_secs(5));
+        }
+        rep.event("Container", &rec.name, "Killed");
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Waits (bounded) until the monitor has recorded that PID `pid` is no longer the container's
+/// running process; returns the state then.
+fn wait_recorded(
+    root: &Path,
+    rec: &ContainerRecord,
+    pid: Option<i32>,
+    limit: Duration,
+) -> state::RunState {
+    let dir = state::container_dir(root, &rec.id);
+    let deadline = Instant::now() + limit;
+    loop {
+        let st = state::read_state(&dir).observed();
+        let moved_on = st.status != Status::Running || st.pid != pid;
+        if moved_on || Instant::now() >= deadline {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The containers `rm` may remove: stopped service containers of `services`.
+pub fn removable(
+    root: &Path,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<Observed>, StackError> {
+    Ok(containers(root, project, services)?
+        .into_iter()
+        .filter(|o| !is_running(o) && o.state.live_monitor().is_none())
+        .collect())
+}
+
+/// `rm`: removes the given stopped containers, releasing their addresses and published ports;
+/// with `volumes`, their anonymous volumes too (`<root>/volumes/<id>-<n>`).
+pub fn remove(
+    ctx: &Ctx,
+    project: &str,
+    targets: &[Observed],
+    volumes: bool,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let _lock = state::lock_project(&ctx.root, project)?;
+    let nets = Networks::open(&ctx.root)?;
+    for o in targets {
+        let rec = &o.record;
+        // Checked again under the lock: it may have been started since it was listed.
+        let dir = state::container_dir(&ctx.root, &rec.id);
+        let now = state::read_state(&dir).observed();
+        if matches!(now.status, Status::Running | Status::Restarting) {
+            return Err(invalid(format!(
+                "cannot remove container {}: container is running: stop the container before removing",
+                rec.name
+            )));
+        }
+        rep.event("Container", &rec.name, "Removing");
+        for p in &rec.ports {
+            nets.unpublish(&create::mapping(p))?;
+        }
+        for ep in &rec.endpoints {
+            nets.release(&ep.network, &rec.id)?;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(failed(
+                    format!("container {}", rec.name),
+                    format!("removing {}: {e}", dir.display()),
+                ))
+            }
+        }
+        if volumes {
+            remove_anonymous_volumes(&ctx.root, &rec.id)?;
+        }
+        rep.event("Container", &rec.name, "Removed");
+    }
+    Ok(())
+}
+
+fn remove_anonymous_volumes(root: &Path, id: &str) -> Result<(), StackError> {
+    let dir = root.join("volumes");
+    let prefix = format!("{id}-");
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let anonymous = name
+            .strip_prefix(&prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if anonymous {
+            std::fs::remove_dir_all(e.path())
+                .map_err(|err| failed(format!("volume {name}"), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// `pause` (`freeze`) or `unpause`: freezes or thaws the cgroup of each running container of
+/// `services`. Returns how many were changed.
+pub fn set_paused(
+    ctx: &Ctx,
+    project: &str,
+    services: &[String],
+    pause: bool,
+    rep: &mut dyn Reporter,
+) -> Result<usize, StackError> {
+    let _lock = state::lock_project(&ctx.root, project)?;
+    let (doing, done) = if pause {
+        ("Pausing", "Paused")
+    } else {
+        ("Unpausing", "Unpaused")
+    };
+    let mut n = 0;
+    for o in containers(&ctx.root, project, services)? {
+        if o.state.live_pid().is_none() {
+            continue;
+        }
+        let rec = &o.record;
+        let cg = cgroup_of(rec).map_err(|e| failed(format!("container {}", rec.name), e))?;
+        let frozen = cg.is_frozen().unwrap_or(false);
+        if frozen == pause {
+            continue;
+        }
+        rep.event("Container", &rec.name, doing);
+        if pause { cg.freeze() } else { cg.thaw() }
+            .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        rep.event("Container", &rec.name, done);
+        n += 1;
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// top
+// ---------------------------------------------------------------------------------------------
+
+/// One process, with `ps -ef`'s columns as `docker top` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub uid: String,
+    pub pid: i32,
+    pub ppid: i32,
+    pub c: String,
+    pub stime: String,
+    pub tty: String,
+    pub time: String,
+    pub cmd: String,
+}
+
+/// The processes of one container.
+#[derive(Debug, Clone)]
+pub struct TopEntry {
+    pub name: String,
+    pub service: String,
+    pub number: u32,
+    pub processes: Vec<Process>,
+}
+
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+fn boot_time() -> i64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn uptime_secs() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn user_names() -> BTreeMap<u32, String> {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let uid = f.nth(1)?.parse().ok()?;
+            Some((uid, name.to_string()))
+        })
+        .collect()
+}
+
+fn local_tm(secs: i64) -> libc::tm {
+    // SAFETY: localtime_r writes into the zeroed struct we pass.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t: libc::time_t = secs as libc::time_t;
+        libc::localtime_r(&t, &mut tm);
+        tm
+    }
+}
+
+/// One process read from /proc (`None` when it exited meanwhile).
+fn read_process(
+    pid: i32,
+    ticks: u64,
+    btime: i64,
+    up: f64,
+    users: &BTreeMap<u32, String>,
+) -> Option<Process> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let f: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // Fields after the command name start at field 3 (state).
+    let field = |n: usize| f.get(n - 3).copied().unwrap_or("0");
+    let ppid: i32 = field(4).parse().unwrap_or(0);
+    let tty_nr: u64 = field(7).parse().unwrap_or(0);
+    let cpu_ticks: u64 =
+        field(14).parse::<u64>().unwrap_or(0) + field(15).parse::<u64>().unwrap_or(0);
+    let start_ticks: u64 = field(22).parse().unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid: u32 = status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Uid:")?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let cmd = if args.is_empty() {
+        format!("[{comm}]")
+    } else {
+        args.join(" ")
+    };
+    let cpu_secs = cpu_ticks / ticks;
+    let elapsed = up - start_ticks as f64 / ticks as f64;
+    let c = if elapsed > 0.0 {
+        ((cpu_ticks as f64 / ticks as f64) / elapsed * 100.0) as u64
+    } else {
+        0
+    };
+    let started = btime + (start_ticks / ticks) as i64;
+    let (st, now) = (local_tm(started), local_tm(fsutil_now()));
+    let stime = if st.tm_year == now.tm_year && st.tm_yday == now.tm_yday {
+        format!("{:02}:{:02}", st.tm_hour, st.tm_min)
+    } else {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{}{:02}",
+            MONTHS[st.tm_mon.clamp(0, 11) as usize],
+            st.tm_mday
+        )
+    };
+    let tty = if tty_nr == 0 {
+        "?".to_string()
+    } else {
+        let major = (tty_nr >> 8) & 0xfff;
+        let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+        match major {
+            136..=143 => format!("pts/{}", (major - 136) * 256 + minor),
+            4 => format!("tty{minor}"),
+            _ => "?".to_string(),
+        }
+    };
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        cpu_secs / 3600,
+        (cpu_secs / 60) % 60,
+        cpu_secs % 60
+    );
+    Some(Process {
+        uid: users.get(&uid).cloned().unwrap_or_else(|| uid.to_string()),
+        pid,
+        ppid,
+        c: c.to_string(),
+        stime,
+        tty,
+        time,
+        cmd,
+    })
+}
+
+fn fsutil_now() -> i64 {
+    crate::engine::fsutil::now_secs()
+}
+
+/// `top`: the processes in each running container's cgroup, as the host sees them.
+pub fn top(root: &Path, project: &str, services: &[String]) -> Result<Vec<TopEntry>, StackError> {
+    let (ticks, btime, up, users) = (clock_ticks(), boot_time(), uptime_secs(), user_names());
+    let mut out = Vec::new();
+    for o in containers(root, project, services)? {
+        if o.state.live_pid().is_none() {
+            continue;
+        }
+        let rec = &o.record;
+        let pids = cgroup_of(rec)
+            .and_then(|cg| cg.pids())
+            .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        let processes = pids
+            .into_iter()
+            .filter_map(|p| read_process(p, ticks, btime, up, &users))
+            .collect();
+        out.push(TopEntry {
+            name: rec.name.clone(),
+            service: rec.service.clone(),
+            number: rec.number,
+            processes,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats
+// ---------------------------------------------------------------------------------------------
+
+/// One reading of a container's counters.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    pub id: String,
+    pub name: String,
+    pub cgroup: CgroupStats,
+    /// Bytes the container received and sent on its interfaces (loopback excluded).
+    pub net_rx: u64,
+    pub net_tx: u64,
+    pub at: Option<Instant>,
+}
+
+/// What `stats` shows for one container, computed from two samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsEntry {
+    pub id: String,
+    pub name: String,
+    pub cpu_percent: f64,
+    pub mem_usage: u64,
+    pub mem_limit: u64,
+    pub mem_percent: f64,
+    pub net_rx: u64,
+    pub net_tx: u64,
+    pub block_read: u64,
+    pub block_write: u64,
+    pub pids: u64,
+}
+
+/// Network counters of the container's own interfaces, from its PID 1's view of
+/// `/proc/net/dev` (the container's namespace, whatever namespace this command runs in).
+fn net_counters(pid: i32) -> (u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
+    let (mut rx, mut tx) = (0, 0);
+    for line in text.lines().skip(2) {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim() == "lo" {
+            continue;
+        }
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        rx += f.first().copied().unwrap_or(0);
+        tx += f.get(8).copied().unwrap_or(0);
+    }
+    (rx, tx)
+}
+
+/// Reads the counters of the running containers of `services`.
+pub fn sample(root: &Path, project: &str, services: &[String]) -> Result<Vec<Sample>, StackError> {
+    let mut out = Vec::new();
+    for o in containers(root, project, services)? {
+        let Some(pid) = o.state.live_pid() else {
+            continue;
+        };
+        let rec = &o.record;
+        let Ok(cg) = cgroup_of(rec) else {
+            continue;
+        };
+        let stats = cg
+            .stats()
+            .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        let (net_rx, net_tx) = net_counters(pid);
+        out.push(Sample {
+            id: rec.id.clone(),
+            name: rec.name.clone(),
+            cgroup: stats,
+            net_rx,
+            net_tx,
+            at: Some(Instant::now()),
+        });
+    }
+    Ok(out)
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// The figures between two samples (`before` may lack a container that started since: its CPU
+/// then reads 0).
+pub fn compute(before: &[Sample], after: &[Sample]) -> Vec<StatsEntry> {
+    let host_mem = host_memory();
+    after
+        .iter()
+        .map(|a| {
+            let b = before.iter().find(|b| b.id == a.id);
+            let cpu_percent = match (b, b.and_then(|b| b.at), a.at) {
+                (Some(b), Some(t0), Some(t1)) if t1 > t0 => {
+                    let wall = (t1 - t0).as_nanos() as f64;
+                    a.cgroup.cpu_usage_ns.saturating_sub(b.cgroup.cpu_usage_ns) as f64 / wall
+                        * 100.0
+                }
+                _ => 0.0,
+            };
+            let mem_usage = a
+                .cgroup
+                .memory_usage
+                .saturating_sub(a.cgroup.memory_inactive_file);
+            let mem_limit = a
+                .cgroup
+                .memory_limit
+                .filter(|l| host_mem == 0 || *l < host_mem)
+                .unwrap_or(host_mem);
+            let mem_percent = if mem_limit > 0 {
+                mem_usage as f64 / mem_limit as f64 * 100.0
+            } else {
+                0.0
+            };
+            StatsEntry {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                cpu_percent,
+                mem_usage,
+                mem_limit,
+                mem_percent,
+                net_rx: a.net_rx,
+                net_tx: a.net_tx,
+                block_read: a.cgroup.io_read_bytes,
+                block_write: a.cgroup.io_write_bytes,
+                pids: a.cgroup.pids_current,
+            }
+        })
+        .collect()
+}
+
+/// `stats --no-stream`: one reading, CPU measured over `interval`.
+pub fn stats(
+    root: &Path,
+    project: &str,
+    services: &[String],
+    interval: Duration,
+) -> Result<Vec<StatsEntry>, StackError> {
+    let first = sample(root, project, services)?;
+    std::thread::sleep(interval);
+    let second = sample(root, project, services)?;
+    Ok(compute(&first, &second))
+}
+
+// ---------------------------------------------------------------------------------------------
+// wait
+// ---------------------------------------------------------------------------------------------
+
+/// Blocks until the container's PID 1 exits and its monitor recorded it; returns the exit code.
+/// A container not running (any more) returns its recorded code at once.
+pub fn wait_exit(root: &Path, o: &Observed) -> i32 {
+    if let Some(fd) = container_pidfd(o) {
+        poll_readable(fd.as_fd(), None);
+        let st = wait_recorded(root, &o.record, o.state.pid, Duration::from_secs(10));
+        return st.exit_code.unwrap_or(0);
+    }
+    o.state.exit_code.unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// images, ls
+// ---------------------------------------------------------------------------------------------
+
+/// One line of `images`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageEntry {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ContainerName")]
+    pub container: String,
+    #[serde(rename = "Repository")]
+    pub repository: String,
+    #[serde(rename = "Tag")]
+    pub tag: String,
+    #[serde(rename = "Size")]
+    pub size: u64,
+}
+
+/// `images`: the image of each of the project's containers.
+pub fn images(
+    root: &Path,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<ImageEntry>, StackError> {
+    let store = ImageStore::open(root.join("images")).map_err(|e| failed("image store", e))?;
+    let sizes: BTreeMap<String, u64> = store
+        .list()
+        .map_err(|e| failed("image store", e))?
+        .into_iter()
+        .map(|s| (s.id, s.size))
+        .collect();
+    let mut out = Vec::new();
+    for o in containers(root, project, services)? {
+        let rec = &o.record;
+        let (repository, tag) = match crate::engine::image::reference::Reference::parse(&rec.image)
+        {
+            Ok(r) => (r.familiar_name(), r.tag().unwrap_or("<none>").to_string()),
+            Err(_) => (rec.image.clone(), "<none>".to_string()),
+        };
+        out.push(ImageEntry {
+            id: rec.image_id.clone(),
+            container: rec.name.clone(),
+            repository,
+            tag,
+            size: sizes.get(&rec.image_id).copied().unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// One line of `ls`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectEntry {
+    pub name: String,
+    pub status: String,
+    pub config_files: String,
+}
+
+/// `ls`: the projects with containers under `root`; without `all`, only those with a running
+/// container. The status counts containers by state (`exited(1), running(2)`); config files
+/// come from the `com.docker.compose.project.config_files` label where containers have it.
+pub fn projects(root: &Path, all: bool) -> Result<Vec<ProjectEntry>, StackError> {
+    let mut by: BTreeMap<String, (BTreeMap<&'static str, usize>, String)> = BTreeMap::new();
+    for o in state::list(root, None)? {
+        let e = by.entry(o.record.project.clone()).or_default();
+        let status = if o.state.status == Status::Running && is_paused(&o.record) {
+            "paused"
+        } else {
+            o.state.status.as_str()
+        };
+        *e.0.entry(status).or_default() += 1;
+        if e.1.is_empty() {
+            if let Some(f) = o
+                .record
+                .labels
+                .get("com.docker.compose.project.config_files")
+            {
+                e.1 = f.clone();
+            }
+        }
+    }
+    Ok(by
+        .into_iter()
+        .filter(|(_, (counts, _))| all || counts.contains_key("running"))
+        .map(|(name, (counts, config_files))| ProjectEntry {
+            name,
+            status: counts
+                .iter()
+                .map(|(s, n)| format!("{s}({n})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config_files,
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// cp
+// ---------------------------------------------------------------------------------------------
+
+/// One side of a copy: the host, or a container's root seen through its PID 1
+/// (`/proc/<pid>/root`), where every path is resolved with `RESOLVE_IN_ROOT` so that `..` and
+/// symlinks (absolute or not) never lead out of the container's root.
+pub enum Side {
+    Host,
+    Container { name: String, root: OwnedFd },
+}
+
+impl Side {
+    /// The root of a running container.
+    pub fn container(o: &Observed) -> Result<Side, StackError> {
+        let name = o.record.name.clone();
+        let pid = o
+            .state
+            .live_pid()
+            .ok_or_else(|| invalid(format!("container {name} is not running")))?;
+        let root = rustix::fs::open(
+            format!("/proc/{pid}/root"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| failed(format!("container {name}"), e))?;
+        // The pid may have been reused between the check and the open.
+        if !state::same_process(Some(pid), o.state.pid_start) {
+            return Err(invalid(format!("container {name} is not running")));
+        }
+        Ok(Side::Container { name, root })
+    }
+
+    fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        let flags = flags | OFlags::CLOEXEC;
+        match self {
+            Side::Host => Ok(rustix::fs::open(path, flags, Mode::empty())?),
+            Side::Container { root, .. } => {
+                let p = if path.is_empty() { "/" } else { path };
+                loop {
+                    match rustix::fs::openat2(root, p, flags, Mode::empty(), ResolveFlags::IN_ROOT)
+                    {
+                        // openat2 asks to retry when a rename raced with the resolution.
+                        Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+                        r => return Ok(r?),
+                    }
+                }
+            }
+        }
+    }
+
+    fn describe(&self, path: &str) -> String {
+        match self {
+            Side::Host => path.to_string(),
+            Side::Container { name, .. } => format!("{name}:{path}"),
+        }
+    }
+}
+
+/// Options of `cp`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// Follow a symlink given as the source (inside the source's root).
+    pub follow_link: bool,
+}
+
+fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
+    let e: io::Error = e.into();
+    failed("cp", format!("{what}: {e}"))
+}
+
+/// Splits `a/b/c` into (`a/b`, `c`); `/c` into (`/`, `c`); `c` into (`.` or `/`, `c`).
+fn split_path(path: &str, in_container: bool) -> (String, String) {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) => ("/".into(), trimmed[1..].into()),
+        Some(i) => (trimmed[..i].into(), trimmed[i + 1..].into()),
+        None if in_container => ("/".into(), trimmed.into()),
+        None => (".".into(), trimmed.into()),
+    }
+}
+
+fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<OwnedFd> {
+    // The magic link refers to the very file the O_PATH descriptor holds: nothing is resolved.
+    Ok(rustix::fs::open(
+        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// `cp`: copies `src` on side `from` to `dest` on side `to`, with `docker cp`'s rules: a
+/// directory is copied into an existing directory under its own name (its contents only when
+/// `src` ends in `/.`), a file into an existing directory under its name, anything else to
+/// `dest` itself. Symlinks are copied as links.
+pub fn copy(
+    from: &Side,
+    src: &str,
+    to: &Side,
+    dest: &str,
+    opts: CopyOptions,
+) -> Result<(), StackError> {
+    let contents_only = src.ends_with("/.");
+    let in_from = matches!(from, Side::Container { .. });
+    let in_to = matches!(to, Side::Container { .. });
+    let mut flags = OFlags::PATH;
+    if !opts.follow_link && !contents_only {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let src_fd = from.open(src, flags).map_err(|e| match (from, e.kind()) {
+        (Side::Container { name, .. }, io::ErrorKind::NotFound) => {
+            invalid(format!("Could not find the file {src} in container {name}"))
+        }
+        _ => cp_err(format!("{}", from.describe(src)), e),
+    })?;
+    let src_stat = rustix::fs::fstat(&src_fd).map_err(|e| cp_err(from.describe(src), e))?;
+    let src_is_dir = rustix::fs::FileType::from_raw_mode(src_stat.st_mode).is_dir();
+    let (_, src_base) = split_path(src.trim_end_matches("/."), in_from);
+    if src_base.is_empty() && !contents_only && src_is_dir {
+        return Err(invalid(format!(
+            "cannot copy the root of {}: name a path below it or use /.",
+            from.describe(src)
+        )));
+    }
+
+    // Where the copy goes: (directory, name), or into a directory's contents.
+    let dest_existing = to.open(dest, OFlags::PATH);
+    let (dir_fd, name) = match dest_existing {
+        Ok(fd) => {
+            let st = rustix::fs::fstat(&fd).map_err(|e| cp_err(to.describe(dest), e))?;
+            if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() {
+                if contents_only {
+                    copy_dir_contents(&src_fd, &fd, to, dest)?;
+                    return Ok(());
+                }
+                (fd, src_base.clone())
+            } else {
+                if src_is_dir {
+                    return Err(invalid(format!(
+                        "cannot copy a directory to a file: {}",
+                        to.describe(dest)
+                    )));
+                }
+                let (parent, base) = split_path(dest, in_to);
+                let pfd = to
+                    .open(&parent, OFlags::PATH | OFlags::DIRECTORY)
+                    .map_err(|e| cp_err(to.describe(&parent), e))?;
+                (pfd, base)
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if dest.ends_with('/') && !src_is_dir {
+                return Err(invalid(format!(
+                    "destination directory {} does not exist",
+                    to.describe(dest)
+                )));
+            }
+            let (parent, base) = split_path(dest, in_to);
+            let pfd = to
+                .open(&parent, OFlags::PATH | OFlags::DIRECTORY)
+                .map_err(|e| cp_err(to.describe(&parent), e))?;
+            (pfd, base)
+        }
+        Err(e) => return Err(cp_err(to.describe(dest), e)),
+    };
+    if name.is_empty() {
+        return Err(invalid(format!(
+            "invalid destination {}",
+            to.describe(dest)
+        )));
+    }
+    copy_item(&src_fd, &dir_fd, &name, to, dest)
+}
+
+/// Copies the entries of directory `src` into directory `dest_dir`.
+fn copy_dir_contents(
+    src: &OwnedFd,
+    dest_dir: &OwnedFd,
+    to: &Side,
+    what: &str,
+) -> Result<(), StackError> {
+    let dir = reopen(src.as_fd(), OFlags::RDONLY | OFlags::DIRECTORY)
+        .map_err(|e| cp_err(what.to_string(), e))?;
+    let target = dest_dir;
+    let entries = rustix::fs::Dir::read_from(&dir).map_err(|e| cp_err(what.to_string(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| cp_err(what.to_string(), e))?;
+        let n = entry.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        let name = String::from_utf8_lossy(n).into_owned();
+        // One component, not followed: nothing can lead out of the tree.
+        let child = rustix::fs::openat(
+            &dir,
+            entry.file_name(),
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| cp_err(format!("{what}/{name}"), e))?;
+        copy_item(&child, target, &name, to, what)?;
+    }
+    Ok(())
+}
+
+/// Copies the file, directory or symlink `src` (an `O_PATH` descriptor) to `name` in
+/// `dest_dir`, replacing a non-directory there.
+fn copy_item(
+    src: &OwnedFd,
+    dest_dir: &OwnedFd,
+    name: &str,
+    to: &Side,
+    what: &str,
+) -> Result<(), StackError> {
+    use rustix::fs::{AtFlags, FileType};
+    let st = rustix::fs::fstat(src).map_err(|e| cp_err(what.to_string(), e))?;
+    let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+    let dest_desc = || to.describe(&format!("{}/{name}", what.trim_end_matches('/')));
+    let existing = rustix::fs::statat(dest_dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+    let existing_dir = existing
+        .as_ref()
+        .is_some_and(|e| FileType::from_raw_mode(e.st_mode).is_dir());
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            if existing.is_some() && !existing_dir {
+                rustix::fs::unlinkat(dest_dir, name, AtFlags::empty())
+                    .map_err(|e| cp_err(dest_desc(), e))?;
+            }
+            if !existing_dir {
+                rustix::fs::mkdirat(dest_dir, name, mode).map_err(|e| cp_err(dest_desc(), e))?;
+            }
+            let sub = rustix::fs::openat(
+                dest_dir,
+                name,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| cp_err(dest_desc(), e))?;
+            copy_dir_contents(
+                src,
+                &sub,
+                to,
+                &format!("{}/{name}", what.trim_end_matches('/')),
+            )?;
+            let _ = rustix::fs::chmodat(dest_dir, name, mode, AtFlags::empty());
+        }
+        FileType::RegularFile => {
+            if existing.is_some() {
+                if existing_dir {
+                    return Err(invalid(format!(
+                        "cannot overwrite directory {} with a file",
+                        dest_desc()
+                    )));
+                }
+                rustix::fs::unlinkat(dest_dir, name, AtFlags::empty())
+                    .map_err(|e| cp_err(dest_desc(), e))?;
+            }
+            let input =
+                reopen(src.as_fd(), OFlags::RDONLY).map_err(|e| cp_err(what.to_string(), e))?;
+            let out = rustix::fs::openat(
+                dest_dir,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                mode,
+            )
+            .map_err(|e| cp_err(dest_desc(), e))?;
+            let mut input = std::fs::File::from(input);
+            let mut out = std::fs::File::from(out);
+            io::copy(&mut input, &mut out).map_err(|e| cp_err(dest_desc(), e))?;
+            let _ = rustix::fs::fchmod(&out, mode);
+        }
+        FileType::Symlink => {
+            let target = rustix::fs::readlinkat(src, "", Vec::new())
+                .map_err(|e| cp_err(what.to_string(), e))?;
+            if existing.is_some() {
+                if existing_dir {
+                    return Err(invalid(format!(
+                        "cannot overwrite directory {} with a symlink",
+                        dest_desc()
+                    )));
+                }
+                rustix::fs::unlinkat(dest_dir, name, AtFlags::empty())
+                    .map_err(|e| cp_err(dest_desc(), e))?;
+            }
+            rustix::fs::symlinkat(target.as_c_str(), dest_dir, name)
+                .map_err(|e| cp_err(dest_desc(), e))?;
+        }
+        // Devices, FIFOs and sockets are not copied (`docker cp` would need a tar stream).
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The running containers of `service` by replica number, for `cp` and `exec`-like commands.
+pub fn container_of(
+    root: &Path,
+    project: &str,
+    service: &str,
+    index: u32,
+) -> Result<Observed, StackError> {
+    containers(root, project, &[service.to_string()])?
+        .into_iter()
+        .find(|o| o.record.number == index)
+        .ok_or_else(|| {
+            invalid(format!(
+                "service \"{service}\" is not running container #{index}"
+            ))
+        })
+}
+
+/// Where a `cp` argument points: `SERVICE:PATH` or a local path (absolute paths and paths
+/// starting with `.` are always local, as with `docker cp`).
+pub fn split_cp_arg(arg: &str) -> (Option<&str>, &str) {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return (None, arg);
+    }
+    match arg.split_once(':') {
+        Some((svc, path)) if !svc.contains('/') && !svc.is_empty() => (Some(svc), path),
+        _ => (None, arg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cp_arguments() {
+        assert_eq!(split_cp_arg("web:/etc"), (Some("web"), "/etc"));
+        assert_eq!(split_cp_arg("/tmp/a:b"), (None, "/tmp/a:b"));
+        assert_eq!(split_cp_arg("./web:x"), (None, "./web:x"));
+        assert_eq!(split_cp_arg("file"), (None, "file"));
+        assert_eq!(split_cp_arg("dir/web:x"), (None, "dir/web:x"));
+    }
+
+    #[test]
+    fn path_split() {
+        assert_eq!(split_path("/a/b/", true), ("/a".into(), "b".into()));
+        assert_eq!(split_path("/a", true), ("/".into(), "a".into()));
+        assert_eq!(split_path("a", true), ("/".into(), "a".into()));
+        assert_eq!(split_path("a", false), (".".into(), "a".into()));
+    }
+
+    #[test]
+    fn host_copy_keeps_links_as_links_and_copies_trees() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).expect("mkdir");
+        std::fs::write(src.join("sub/f"), "x").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", src.join("link")).expect("symlink");
+        let dest = dir.path().join("dest");
+        let s = src.to_str().expect("utf-8");
+        let d = dest.to_str().expect("utf-8");
+        copy(&Side::Host, s, &Side::Host, d, CopyOptions::default()).expect("copy");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("sub/f")).expect("read"),
+            "x"
+        );
+        let meta = std::fs::symlink_metadata(dest.join("link")).expect("link");
+        assert!(meta.file_type().is_symlink());
+        // Into an existing directory: under the source's name.
+        copy(&Side::Host, s, &Side::Host, d, CopyOptions::default()).expect("copy again");
+        assert!(dest.join("src/sub/f").exists());
+        // Contents only with `/.`.
+        let dest2 = dir.path().join("dest2");
+        std::fs::create_dir(&dest2).expect("mkdir");
+        let dot = format!("{s}/.");
+        copy(
+            &Side::Host,
+            &dot,
+            &Side::Host,
+            dest2.to_str().expect("utf-8"),
+            CopyOptions::default(),
+        )
+        .expect("copy contents");
+        assert!(dest2.join("sub/f").exists());
+        // A directory onto a file is refused.
+        assert!(copy(
+            &Side::Host,
+            s,
+            &Side::Host,
+            dest.join("sub/f").to_str().expect("utf-8"),
+            CopyOptions::default()
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! End-to-end tests of the project lifecycle (`up`/`down` and the reconciler) over real
+//! containers (root; skipped with a reason otherwise), each in a network namespace of its own as
+//! the stand-in host.
+
+mod support {
+    #[path = "engine.rs"]
+    pub mod engine;
+}
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::engine::Fixture;
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(f: &Fixture, args: &[&str]) -> String {
+    let o = f.compose(args);
+    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Container name -> (id, pid) of the project's running containers.
+fn running(f: &Fixture) -> BTreeMap<String, (String, i32)> {
+    compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .into_iter()
+        .filter_map(|o| {
+            let pid = o.state.live_pid()?;
+            Some((o.record.name.clone(), (o.record.id.clone(), pid)))
+        })
+        .collect()
+}
+
+const STACK: &str = "services:
+  db:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+  web:
+    image: busybox
+    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p 80 -h /tmp']
+    depends_on: [db]
+  client:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+";
+
+#[test]
+fn a_second_up_changes_nothing_and_a_changed_service_alone_is_recreated() {
+    require_engine!();
+    let mut f = Fixture::with_netns(STACK);
+    ok(&f, &["up", "-d"]);
+    let first = running(&f);
+    assert_eq!(first.len(), 3, "{first:?}");
+    // The CLI has exited; the containers run on.
+    let out = ok(&f, &["up", "-d"]);
+    assert_eq!(running(&f), first, "a second up touched something: {out}");
+    assert!(
+        !out.contains("Recreate") && !out.contains("Created"),
+        "{out}"
+    );
+    // --dry-run changes nothing and says what it would do.
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        STACK.replace("hostname > /tmp", "echo v2 > /tmp"),
+    )
+    .expect("write");
+    let out = ok(&f, &["up", "-d", "--dry-run"]);
+    assert!(out.contains("DRY-RUN MODE - Recreated"), "{out}");
+    assert_eq!(running(&f), first);
+    let out = ok(&f, &["up", "-d"]);
+    let after = running(&f);
+    let web = format!("{}-web-1", f.project);
+    assert_ne!(after[&web], first[&web], "web was not recreated: {out}");
+    for (name, v) in &after {
+        if name != &web {
+            assert_eq!(v, &first[name], "{name} was touched: {out}");
+        }
+    }
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn scale_gives_reachable_replicas_and_scaling_down_removes_the_highest() {
+    require_engine!();
+    let mut f = Fixture::with_netns(STACK);
+    ok(&f, &["up", "-d", "--scale", "web=3"]);
+    let r = running(&f);
+    for n in 1..=3 {
+        assert!(r.contains_key(&format!("{}-web-{n}", f.project)), "{r:?}");
+    }
+    // Each replica answers, by its own name and through the service name.
+    let mut seen = std::collections::BTreeSet::new();
+    for n in 1..=3 {
+        let url = format!("http://{}-web-{n}/", f.project);
+        let out = ok(
+            &f,
+            &["exec", "-T", "client", "timeout", "3", "wget", "-qO-", &url],
+        );
+        seen.insert(out.trim().to_string());
+    }
+    assert_eq!(seen.len(), 3, "three distinct replicas: {seen:?}");
+    ok(&f, &["up", "-d", "--scale", "web=1"]);
+    let r = running(&f);
+    assert!(r.contains_key(&format!("{}-web-1", f.project)));
+    assert!(!r.contains_key(&format!("{}-web-2", f.project)), "{r:?}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn bad_input_fails_before_anything_starts() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  ok:
+    image: busybox
+    command: [sleep, '1000']
+  missing:
+    image: no-such-image:1.0
+",
+    );
+    let links = f.host_links();
+    let o = f.compose(&["up", "-d"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no-such-image"), "{err}");
+    assert!(running(&f).is_empty(), "something started: {err}");
+    assert_eq!(f.host_links(), links, "a network was made");
+    let o = f.compose(&["up", "-d", "nosuch"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nosuch"),
+        "{}",
+        text(&o)
+    );
+    assert!(running(&f).is_empty());
+    ok(&f, &["down"]);
+    f.assert_clean();
+}
+
+#[test]
+fn a_cli_killed_mid_up_leaves_nothing_after_down() {
+    require_engine!();
+    let mut yaml = String::from("services:\n");
+    for i in 0..12 {
+        yaml.push_str(&format!(
+            "  s{i}:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: KILL\n    ports: ['80']\n"
+        ));
+    }
+    let mut f = Fixture::with_netns(&yaml);
+    let links = f.host_links();
+    for delay_ms in [15u64, 60, 150] {
+        let mut child = f.command(&["up", "-d"]).spawn().expect("spawn up");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next up converges, and down removes everything.
+        ok(&f, &["up", "-d"]);
+        assert_eq!(running(&f).len(), 12);
+        let mut child = f
+            .command(&["up", "-d", "--force-recreate"])
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        ok(&f, &["down", "-t", "0"]);
+        assert_eq!(
+            f.host_links(),
+            links,
+            "links after down (killed at {delay_ms} ms)"
+        );
+        let (table, rules) = f.host_rules();
+        assert!(!table, "rules after down: {rules:?}");
+    }
+    f.assert_clean();
+}
+
+#[test]
+fn two_concurrent_ups_of_one_project_converge() {
+    require_engine!();
+    let mut f = Fixture::with_netns(STACK);
+    let a = f.command(&["up", "-d"]).spawn().expect("spawn");
+    let b = f.command(&["up", "-d"]).spawn().expect("spawn");
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    assert!(a.status.success(), "{}", text(&a));
+    assert!(b.status.success(), "{}", text(&b));
+    let r = running(&f);
+    assert_eq!(r.len(), 3, "exactly one container per service: {r:?}");
+    let all = compose::engine::state::list(&f.root, Some(&f.project)).expect("state");
+    assert_eq!(all.len(), 3, "no duplicate records");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn wait_returns_once_a_one_shot_completed_and_services_run() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  init:
+    image: busybox
+    command: [sh, -c, 'sleep 0.3; echo done']
+  app:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    depends_on:
+      init: {condition: service_completed_successfully}
+  broken:
+    image: busybox
+    command: [sh, -c, 'exit 3']
+    profiles: [broken]
+  after:
+    image: busybox
+    command: [sleep, '1000']
+    profiles: [broken]
+    depends_on:
+      broken: {condition: service_completed_successfully}
+",
+    );
+    let t = Instant::now();
+    ok(&f, &["up", "-d", "--wait"]);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    let all = compose::engine::state::list(&f.root, Some(&f.project)).expect("state");
+    let init = all
+        .iter()
+        .find(|o| o.record.service == "init")
+        .expect("init");
+    assert_eq!(init.state.exit_code, Some(0));
+    assert!(running(&f).contains_key(&format!("{}-app-1", f.project)));
+    // A dependency that fails stops the up, naming it; its dependent is not started.
+    let o = f.compose(&["--profile", "broken", "up", "-d"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken") && err.contains("exit 3"), "{err}");
+    assert!(!running(&f).contains_key(&format!("{}-after-1", f.project)));
+    ok(&f, &["--profile", "broken", "down", "-t", "0"]);
+    f.assert_clean();
+}

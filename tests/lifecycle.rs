@@ -252,3 +252,75 @@ fn wait_returns_once_a_one_shot_completed_and_services_run() {
     ok(&f, &["--profile", "broken", "down", "-t", "0"]);
     f.assert_clean();
 }
+
+#[test]
+fn run_joins_the_project_network_and_publishes_only_when_asked() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  web:
+    image: busybox
+    command: [sh, -c, 'echo web > /tmp/index.html; exec httpd -f -p 80 -h /tmp']
+    networks:
+      default:
+        aliases: [www]
+  tool:
+    image: busybox
+    ports: ['18081:80']
+",
+    );
+    ok(&f, &["up", "-d", "web"]);
+    let (code, out, err) = f.run("tool", &["timeout", "3", "wget", "-qO-", "http://www/"]);
+    assert_eq!((code, out.trim()), (0, "web"), "{err}");
+    // A one-off is found by its own name, not the service's, unless --use-aliases.
+    let o = f.compose(&[
+        "run",
+        "-d",
+        "--name",
+        "probe",
+        "--use-aliases",
+        "tool",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, out) = {
+        let o = f.compose(&["exec", "-T", "web", "nslookup", "tool"]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(0), "tool (--use-aliases) not found: {out}");
+    let o = f.compose(&["exec", "-T", "web", "nslookup", "probe"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Ports only with --service-ports / --publish.
+    let probe = compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .into_iter()
+        .find(|o| o.record.name == "probe")
+        .expect("probe");
+    assert!(probe.record.ports.is_empty() && probe.record.one_off);
+    let o = f.compose(&[
+        "run",
+        "-d",
+        "--service-ports",
+        "--publish",
+        "18082:80",
+        "tool",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ports: Vec<u16> = compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .into_iter()
+        .flat_map(|o| o.record.ports.into_iter().map(|p| p.host_port))
+        .collect();
+    assert!(
+        ports.contains(&18081) && ports.contains(&18082),
+        "{ports:?}"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -561,9 +561,39 @@ fn dns_settings_and_extra_hosts_reach_the_container() {
         ],
     );
     assert_eq!(code, 0, "{err}");
+    // On the project network the container asks the embedded resolver, which forwards names
+    // that are not the project's to `dns:`; its own name maps to its network address.
+    let (ip, _) = out
+        .lines()
+        .find(|l| l.ends_with("\tweb"))
+        .and_then(|l| l.split_once('\t'))
+        .expect("own name in /etc/hosts");
+    assert!(
+        ip.parse::<std::net::Ipv4Addr>().is_ok() && ip != "127.0.1.1",
+        "{out}"
+    );
     assert_eq!(
         out,
-        "nameserver 192.0.2.53\nsearch svc.example\n10.0.0.5\tdb\n127.0.1.1\tweb\nweb\n"
+        format!("nameserver 127.0.0.11\nsearch svc.example\n10.0.0.5\tdb\n{ip}\tweb\nweb\n")
+    );
+    // Without a network (network_mode: none) the resolvers are written as they are.
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n    hostname: web\n    network_mode: none\n    dns: [192.0.2.53]\n    dns_search: [svc.example]\n    extra_hosts: ['db:10.0.0.5']\n",
+    )
+    .expect("write");
+    let (code, out, err) = f.run(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; grep -E 'db|web' /etc/hosts",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "nameserver 192.0.2.53\nsearch svc.example\n10.0.0.5\tdb\n127.0.1.1\tweb\n"
     );
     f.assert_clean();
 }

@@ -8,7 +8,7 @@ use super::project::load_options;
 use super::GlobalOptions;
 use crate::engine::network::nft::Protocol;
 use crate::model::load::load;
-use crate::stack::{self, Ctx, DownOptions, PlainReporter, UpOptions};
+use crate::stack::{self, Ctx, DownOptions, UpOptions};
 
 fn ctx(global: &GlobalOptions) -> Ctx {
     Ctx {
@@ -119,7 +119,12 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
     if attached {
         return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);
     }
-    stack::up(&ctx(global), &loaded.project, &opts, &mut PlainReporter)?;
+    stack::up(
+        &ctx(global),
+        &loaded.project,
+        &opts,
+        &mut *super::progress::reporter(global),
+    )?;
     Ok(0)
 }
 
@@ -160,7 +165,7 @@ pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
         &name,
         loaded.as_ref().map(|l| &l.project),
         &opts,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }
@@ -232,7 +237,7 @@ pub enum PsFormat {
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Show all stopped containers
+    /// Show all stopped containers (including those created by the run command)
     #[arg(short = 'a', long)]
     pub all: bool,
     /// Only display IDs
@@ -241,14 +246,34 @@ pub struct PsArgs {
     /// Display services
     #[arg(long)]
     pub services: bool,
+    /// Filter services by status: paused, restarting, removing, running, dead, created, exited
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
     /// Format the output
     #[arg(long, value_enum, default_value_t = PsFormat::Table)]
     pub format: PsFormat,
+    /// Services
+    pub service_names: Vec<String>,
 }
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
     let name = project_name(global)?;
-    let entries = stack::ps(&global.root, &name, args.all)?;
+    let mut statuses = args.status.clone();
+    if let Some(f) = &args.filter {
+        match f.split_once('=') {
+            Some(("status", v)) => statuses.push(v.to_string()),
+            _ => bail!("invalid filter {f:?}: only status=STATUS is supported"),
+        }
+    }
+    let all = args.all || !statuses.is_empty();
+    let entries: Vec<_> = stack::ps(&global.root, &name, all)?
+        .into_iter()
+        .filter(|e| statuses.is_empty() || statuses.contains(&e.state))
+        .filter(|e| args.service_names.is_empty() || args.service_names.contains(&e.service))
+        .collect();
     if args.quiet {
         for e in &entries {
             println!("{}", e.id);
@@ -272,49 +297,49 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
             }
         }
         PsFormat::Table => {
-            let rows: Vec<[String; 5]> = entries
+            let head = [
+                "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+            ];
+            let rows: Vec<[String; 7]> = entries
                 .iter()
                 .map(|e| {
-                    let ports: Vec<String> = e
-                        .publishers
-                        .iter()
-                        .map(|p| {
-                            format!(
-                                "{}:{}->{}/{}",
-                                p.url, p.published_port, p.target_port, p.protocol
-                            )
-                        })
-                        .collect();
+                    let mut cmd = e.command.clone();
+                    if cmd.chars().count() > 22 {
+                        cmd = cmd.chars().take(19).collect::<String>() + "…\"";
+                    }
                     [
                         e.name.clone(),
                         e.image.clone(),
+                        cmd,
                         e.service.clone(),
+                        e.running_for.clone(),
                         e.status.clone(),
-                        ports.join(", "),
+                        e.ports.clone(),
                     ]
                 })
                 .collect();
-            let head = ["NAME", "IMAGE", "SERVICE", "STATUS", "PORTS"];
-            let mut w = head.map(str::len);
+            let mut w = head.map(|h| h.chars().count());
             for r in &rows {
                 for (i, c) in r.iter().enumerate() {
-                    w[i] = w[i].max(c.len());
+                    w[i] = w[i].max(c.chars().count());
                 }
             }
-            let line = |cells: [&str; 5]| {
+            let line = |cells: Vec<&str>| {
                 let mut s = String::new();
                 for (i, c) in cells.iter().enumerate() {
                     if i + 1 == cells.len() {
                         s.push_str(c);
                     } else {
-                        s.push_str(&format!("{c:<width$}   ", width = w[i]));
+                        let pad = w[i].saturating_sub(c.chars().count());
+                        s.push_str(c);
+                        s.push_str(&" ".repeat(pad + 3));
                     }
                 }
                 println!("{}", s.trim_end());
             };
-            line(head);
+            line(head.to_vec());
             for r in &rows {
-                line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+                line(r.iter().map(String::as_str).collect());
             }
         }
     }
@@ -337,7 +362,7 @@ pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32
         &name,
         &args.services,
         args.timeout,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }

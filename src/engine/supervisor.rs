@@ -9,7 +9,11 @@
 //! - serves the container's embedded DNS resolver (see [`crate::engine::network::dns`]) from a
 //!   socket inside the container's network namespace, and publishes the container's names while
 //!   it runs, so other containers find it from their next query on;
-//! - owns its stdout/stderr and writes them to `container.log` (Docker's json-file lines);
+//! - owns its stdout/stderr and writes them to `container.log` (Docker's json-file lines),
+//!   rotating it as `logging.options` (`max-size`, `max-file`) ask;
+//! - runs the healthcheck (see [`HealthSpec`]) inside the container's namespaces on a timer and
+//!   records the verdict with Docker's rules (`starting`, then `healthy` after one success,
+//!   `unhealthy` after `retries` failures in a row outside the start period);
 //! - records the state (`state.json`: pid with its start time, boot id, exit code, restarts);
 //! - applies the restart policy with a doubling back-off, unless a command is stopping it on
 //!   purpose (the `stopping` marker);
@@ -18,6 +22,11 @@
 //! A separate process per container rather than one daemon keeps containers independent of each
 //! other and of any command; everything a later command needs is on disk (see
 //! [`crate::engine::state`]), so a killed monitor or a reboot is detected, not fatal.
+//!
+//! Because there is one monitor per container, its resident memory is the engine's per-container
+//! overhead: it is one `poll` loop without threads (the probe is a child process whose pidfd and
+//! output pipe join the loop), keeps no buffer bigger than a read, and hands its start-up heap
+//! back to the kernel once the container runs (see BENCHMARKS.md, "Monitor memory").
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -31,11 +40,14 @@ use crate::engine::network::attach::{self, Attachment, BridgeSpec};
 use crate::engine::network::dns::{DnsEntry, EndpointStore, Resolver, ResolverConfig};
 use crate::engine::network::link::{self, Netlink};
 use crate::engine::runtime::error::{InitError, Step};
+use crate::engine::runtime::exec::{self, ExecChild, ExecConfig};
 use crate::engine::runtime::init::InitConfig;
-use crate::engine::runtime::monitor::{now_rfc3339_nanos, write_log_line};
+use crate::engine::runtime::monitor::now_rfc3339_nanos;
 use crate::engine::runtime::process::{self, Exit, Stdio};
 use crate::engine::spec::NetworkMode;
-use crate::engine::state::{self, ContainerRecord, RunState, StateError, Status};
+use crate::engine::state::{
+    self, ContainerRecord, Health, HealthSpec, RunState, StateError, Status,
+};
 
 /// `compose __monitor <root> <id>`.
 pub const MONITOR_ARG: &str = "__monitor";
@@ -46,6 +58,13 @@ const READY_FD: RawFd = 3;
 
 /// Longest pause between two restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Most of a probe's output kept (Docker's `maxOutputLen`).
+const HEALTH_LOG_MAX: usize = 4096;
+
+/// A line longer than this is logged in pieces (Docker splits at 16 KiB too), so a container
+/// that never writes a newline cannot grow the monitor without bound.
+const MAX_LINE: usize = 16 * 1024;
 
 /// Why a supervision operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -450,7 +469,7 @@ impl Monitor {
                     if let Some(mut r) = self.ready.take() {
                         let _ = r.write_all(b"+");
                     }
-                    let exit = self.serve(running);
+                    let exit = self.serve(running, &null);
                     self.state.status = Status::Exited;
                     self.state.exit_code = Some(exit.0.code());
                     self.state.oom_killed = exit.1;
@@ -686,6 +705,10 @@ impl Monitor {
         self.state.exit_code = None;
         self.state.oom_killed = false;
         self.state.error = None;
+        // Every start is judged afresh, as Docker does.
+        self.state.health = self.rec.healthcheck.as_ref().map(|_| Health::Starting);
+        self.state.failing_streak = 0;
+        self.state.health_log = None;
         self.save();
         let store = EndpointStore::new(&dns_dir(&self.root));
         for ep in &self.rec.endpoints {
@@ -698,54 +721,67 @@ impl Monitor {
         Ok((child, out_r, err_r, resolver))
     }
 
-    /// Copies the container's output to its log and answers DNS queries until it exits;
-    /// returns how it ended and whether it was OOM-killed, after cleaning up.
-    fn serve(&mut self, mut r: Running) -> (Exit, bool) {
-        let log_path = state::log_path(&self.dir);
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .ok();
+    /// Copies the container's output to its log, answers DNS queries and runs the healthcheck
+    /// until it exits; returns how it ended and whether it was OOM-killed, after cleaning up.
+    fn serve(&mut self, mut r: Running, null: &std::fs::File) -> (Exit, bool) {
+        let mut log = LogWriter::open(
+            state::log_path(&self.dir),
+            self.rec.log_max_size,
+            self.rec.log_max_file.unwrap_or(1),
+        );
         let fds = [r.out.as_raw_fd(), r.err.as_raw_fd()];
         let mut open = [true, true];
         let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let pidfd = r.child.pidfd.as_raw_fd();
         let mut exited = false;
         let mut drain_until: Option<Instant> = None;
+        let started = Instant::now();
+        let hc = self.rec.healthcheck.take();
+        let mut probe: Option<Probe> = None;
+        let mut next_probe = hc
+            .as_ref()
+            .map(|h| started + self.probe_interval(h, started));
+        let mut buf = [0u8; 8192];
         loop {
             if exited && (!(open[0] || open[1]) || drain_until.is_some_and(|d| Instant::now() > d))
             {
                 break;
             }
             let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(8);
-            for i in 0..2 {
-                pfds.push(libc::pollfd {
-                    fd: if open[i] { fds[i] } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            pfds.push(libc::pollfd {
-                fd: if exited { -1 } else { pidfd },
+            let fd_or_none = |fd: Option<RawFd>| libc::pollfd {
+                fd: fd.unwrap_or(-1),
                 events: libc::POLLIN,
                 revents: 0,
-            });
+            };
+            for i in 0..2 {
+                pfds.push(fd_or_none(open[i].then_some(fds[i])));
+            }
+            pfds.push(fd_or_none((!exited).then_some(pidfd)));
+            pfds.push(fd_or_none(
+                probe
+                    .as_ref()
+                    .and_then(|p| p.out.as_ref().map(|o| o.as_raw_fd())),
+            ));
+            pfds.push(fd_or_none(
+                probe.as_ref().map(|p| p.child.pidfd.as_raw_fd()),
+            ));
             let dns_fds = r
                 .resolver
                 .as_ref()
                 .map(|res| res.poll_fds())
                 .unwrap_or_default();
             for fd in &dns_fds {
-                pfds.push(libc::pollfd {
-                    fd: *fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                pfds.push(fd_or_none(Some(*fd)));
             }
             let mut timeout = r.resolver.as_ref().and_then(|res| res.next_timeout());
-            if let Some(d) = drain_until {
-                let left = d.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let deadlines = [
+                drain_until,
+                probe.as_ref().map(|p| p.deadline),
+                next_probe.filter(|_| probe.is_none() && !exited),
+            ];
+            for d in deadlines.into_iter().flatten() {
+                let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             let ms = timeout.map_or(-1, |t| t.as_millis().min(60_000) as i32 + 1);
@@ -764,26 +800,34 @@ impl Monitor {
                 if pfds[i].revents == 0 {
                     continue;
                 }
-                let mut buf = [0u8; 16384];
                 // SAFETY: reading into a local buffer.
                 let got =
                     unsafe { libc::read(fds[i], buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
                 if got <= 0 {
                     open[i] = false;
                     if !pending[i].is_empty() {
-                        let rest = std::mem::take(&mut pending[i]);
-                        if let Some(l) = log.as_mut() {
-                            write_log_line(l, &rest, i);
-                        }
+                        log.write(&pending[i], i);
+                        pending[i] = Vec::new();
                     }
                     continue;
                 }
-                pending[i].extend_from_slice(&buf[..got as usize]);
-                while let Some(pos) = pending[i].iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending[i].drain(..=pos).collect();
-                    if let Some(l) = log.as_mut() {
-                        write_log_line(l, &line, i);
+                let mut chunk = &buf[..got as usize];
+                // Whole lines straight from the read buffer; only a trailing partial line is
+                // kept, and never more than MAX_LINE of it.
+                while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+                    if pending[i].is_empty() {
+                        log.write(&chunk[..=pos], i);
+                    } else {
+                        pending[i].extend_from_slice(&chunk[..=pos]);
+                        log.write(&pending[i], i);
+                        pending[i] = Vec::new();
                     }
+                    chunk = &chunk[pos + 1..];
+                }
+                pending[i].extend_from_slice(chunk);
+                if pending[i].len() >= MAX_LINE {
+                    log.write(&pending[i], i);
+                    pending[i] = Vec::new();
                 }
             }
             if !exited && pfds[2].revents != 0 {
@@ -791,22 +835,62 @@ impl Monitor {
                 // Whatever is still writing (nothing, normally: PID 1's end took the namespace
                 // with it) gets a moment, not forever.
                 drain_until = Some(Instant::now() + Duration::from_secs(1));
+                // The probe's verdict no longer matters: the container is gone.
+                if let Some(mut p) = probe.take() {
+                    p.kill();
+                }
+                next_probe = None;
+            }
+            if let Some(p) = probe.as_mut() {
+                if pfds[3].revents != 0 {
+                    p.read_output();
+                }
+                let done = pfds[4].revents != 0;
+                let late = Instant::now() >= p.deadline;
+                if done || late {
+                    let mut p = probe.take().expect("a running probe");
+                    let (ok, output) = if done {
+                        p.finish()
+                    } else {
+                        p.kill();
+                        let t = hc.as_ref().map_or(0, |h| h.timeout_ms);
+                        (false, format!("Health check exceeded timeout ({}ms)", t))
+                    };
+                    if let Some(h) = hc.as_ref() {
+                        self.judge(h, started, ok, output);
+                        next_probe = Some(Instant::now() + self.probe_interval(h, started));
+                    }
+                }
+            }
+            if let (Some(h), None, false) = (hc.as_ref(), probe.as_ref(), exited) {
+                if next_probe.is_some_and(|t| Instant::now() >= t) {
+                    match self.start_probe(h, null) {
+                        Ok(p) => probe = Some(p),
+                        Err(msg) => {
+                            self.judge(h, started, false, msg);
+                            next_probe = Some(Instant::now() + self.probe_interval(h, started));
+                        }
+                    }
+                }
             }
             for (k, fd) in dns_fds.iter().enumerate() {
-                if pfds[3 + k].revents != 0 {
+                if pfds[5 + k].revents != 0 {
                     if let Some(res) = r.resolver.as_mut() {
                         res.handle_ready(*fd);
                     }
                 }
             }
         }
+        if let Some(mut p) = probe.take() {
+            p.kill();
+        }
+        self.rec.healthcheck = hc;
         for (i, p) in pending.iter().enumerate() {
             if !p.is_empty() {
-                if let Some(l) = log.as_mut() {
-                    write_log_line(l, p, i);
-                }
+                log.write(p, i);
             }
         }
+        drop(log);
         let exit = process::wait(&r.child).unwrap_or(Exit::Code(255));
         // The resolver's sockets hold the container's network namespace: close them first so the
         // veths can go.
@@ -818,6 +902,286 @@ impl Monitor {
         let _ = r.cgroup.remove();
         (exit, oom)
     }
+
+    /// Time to the next probe: `start_interval` while the container is in its start period and
+    /// not yet judged healthy or unhealthy, `interval` after that.
+    fn probe_interval(&self, h: &HealthSpec, started: Instant) -> Duration {
+        let in_start = self.state.health == Some(Health::Starting)
+            && started.elapsed() < Duration::from_millis(h.start_period_ms);
+        Duration::from_millis(if in_start {
+            h.start_interval_ms
+        } else {
+            h.interval_ms
+        })
+    }
+
+    /// Starts one probe in the container (as `compose exec` does), its stdout and stderr going
+    /// to one pipe.
+    fn start_probe(&self, h: &HealthSpec, null: &std::fs::File) -> Result<Probe, String> {
+        let (Some(pid), Some(pid_start)) = (self.state.pid, self.state.pid_start) else {
+            return Err("the container is not running".into());
+        };
+        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| format!("creating the probe's pipe: {e}"))?;
+        let _ = rustix::fs::fcntl_setfl(&out_r, rustix::fs::OFlags::NONBLOCK);
+        let cfg = ExecConfig {
+            pid,
+            pid_start,
+            spec: self.rec.spec.clone(),
+            args: h.test.clone(),
+            env: Vec::new(),
+            user: None,
+            workdir: None,
+            privileged: false,
+            tty: false,
+            detach: false,
+        };
+        let stdio = Stdio {
+            stdin: null.as_fd(),
+            stdout: out_w.as_fd(),
+            stderr: out_w.as_fd(),
+        };
+        let child = exec::start(&cfg, &stdio).map_err(|e| e.to_string())?;
+        drop(out_w);
+        Ok(Probe {
+            child,
+            out: Some(out_r),
+            output: Vec::new(),
+            deadline: Instant::now() + Duration::from_millis(h.timeout_ms),
+        })
+    }
+
+    /// Applies one probe's result with Docker's rules and records the state if it changed.
+    fn judge(&mut self, h: &HealthSpec, started: Instant, ok: bool, output: String) {
+        let before = (self.state.health, self.state.failing_streak);
+        let next = health_after(
+            self.state.health.unwrap_or(Health::Starting),
+            self.state.failing_streak,
+            ok,
+            started.elapsed() < Duration::from_millis(h.start_period_ms),
+            h.retries,
+        );
+        self.state.health = Some(next.0);
+        self.state.failing_streak = next.1;
+        let log = truncate_output(output);
+        if before != (Some(next.0), next.1) || self.state.health_log.as_deref() != Some(&log) {
+            self.state.health_log = Some(log);
+            self.save();
+        }
+    }
+}
+
+/// Health and failing streak after one probe, as Docker judges it: a success makes the
+/// container healthy and resets the streak; a failure counts unless the container is still
+/// `starting` within its start period, and `retries` counted failures in a row make it
+/// unhealthy.
+fn health_after(
+    health: Health,
+    streak: u32,
+    ok: bool,
+    in_start_period: bool,
+    retries: u32,
+) -> (Health, u32) {
+    if ok {
+        return (Health::Healthy, 0);
+    }
+    if health == Health::Starting && in_start_period {
+        return (health, streak);
+    }
+    let streak = streak.saturating_add(1);
+    if streak >= retries.max(1) {
+        (Health::Unhealthy, streak)
+    } else {
+        (health, streak)
+    }
+}
+
+/// A probe's output as kept in `state.json`: at most [`HEALTH_LOG_MAX`] bytes, cut at a
+/// character boundary.
+fn truncate_output(mut s: String) -> String {
+    if s.len() > HEALTH_LOG_MAX {
+        let mut end = HEALTH_LOG_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// One healthcheck run: the `compose __exec` helper and the pipe of its output.
+struct Probe {
+    child: ExecChild,
+    out: Option<OwnedFd>,
+    output: Vec<u8>,
+    deadline: Instant,
+}
+
+impl Probe {
+    /// Reads what the probe wrote so far (the pipe is non-blocking); what exceeds
+    /// [`HEALTH_LOG_MAX`] is read and dropped so the probe never blocks on a full pipe.
+    fn read_output(&mut self) {
+        let Some(fd) = self.out.as_ref() else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        loop {
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) => {
+                    self.out = None;
+                    return;
+                }
+                Ok(n) => {
+                    let room = HEALTH_LOG_MAX.saturating_sub(self.output.len());
+                    self.output.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The probe exited: its verdict (exit status 0) and output.
+    fn finish(mut self) -> (bool, String) {
+        self.read_output();
+        let ok = matches!(self.child.wait(), Ok(Exit::Code(0)));
+        (ok, String::from_utf8_lossy(&self.output).into_owned())
+    }
+
+    /// Kills the probe's command (the helper cannot pass SIGKILL on, so it is signalled
+    /// directly), and lets the helper reap it.
+    fn kill(&mut self) {
+        // The helper lives (we have not reaped it), so its children's PIDs are theirs.
+        for pid in children_of(self.child.child.id() as i32) {
+            // SAFETY: signalling a process by PID; see above for why it is the probe's.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // The helper reaps the command and exits (no zombie left to the container's PID 1);
+        // one that does not is killed too.
+        if !wait_pidfd(self.child.pidfd.as_fd(), Duration::from_millis(500)) {
+            let _ = self.child.signal(Signal::KILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The children of `pid`: from `/proc/<pid>/task/<pid>/children` where the kernel has it
+/// (CONFIG_PROC_CHILDREN), else by the parent field of every process's `stat`.
+fn children_of(pid: i32) -> Vec<i32> {
+    if let Ok(list) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        return list
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// `container.log` in Docker's json-file format, rotated at `max_size` keeping `max_file` files
+/// (`container.log`, `container.log.1`, ...). Rotation happens between lines, before a line
+/// that would take the file past `max_size`, so every file holds whole lines.
+struct LogWriter {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    size: u64,
+    max_size: Option<u64>,
+    max_file: u32,
+    entry: Vec<u8>,
+}
+
+impl LogWriter {
+    fn open(path: PathBuf, max_size: Option<u64>, max_file: u32) -> LogWriter {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        LogWriter {
+            path,
+            file,
+            size,
+            max_size,
+            max_file,
+            entry: Vec::new(),
+        }
+    }
+
+    fn write(&mut self, line: &[u8], stream: usize) {
+        self.entry.clear();
+        encode_entry(&mut self.entry, line, stream);
+        if let Some(max) = self.max_size {
+            if self.size > 0 && self.size + self.entry.len() as u64 > max {
+                self.rotate();
+            }
+        }
+        if let Some(f) = self.file.as_mut() {
+            if f.write_all(&self.entry).is_ok() {
+                self.size += self.entry.len() as u64;
+            }
+        }
+        // A long line's buffer is not kept for the container's lifetime.
+        if self.entry.capacity() > 2 * MAX_LINE {
+            self.entry = Vec::new();
+        }
+    }
+
+    fn rotate(&mut self) {
+        if self.max_file <= 1 {
+            if let Some(f) = self.file.as_ref() {
+                let _ = f.set_len(0);
+            }
+            self.size = 0;
+            return;
+        }
+        let numbered = |k: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{k}"));
+            PathBuf::from(p)
+        };
+        for k in (1..self.max_file - 1).rev() {
+            let _ = std::fs::rename(numbered(k), numbered(k + 1));
+        }
+        let _ = std::fs::rename(&self.path, numbered(1));
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .ok();
+        self.size = 0;
+    }
+}
+
+/// One json-file line: `{"log":...,"stream":...,"time":...}` and a newline.
+fn encode_entry(out: &mut Vec<u8>, line: &[u8], stream: usize) {
+    out.extend_from_slice(b"{\"log\":");
+    let text = String::from_utf8_lossy(line);
+    let _ = serde_json::to_writer(&mut *out, &*text);
+    out.extend_from_slice(if stream == 0 {
+        b",\"stream\":\"stdout\",\"time\":\""
+    } else {
+        b",\"stream\":\"stderr\",\"time\":\""
+    });
+    out.extend_from_slice(now_rfc3339_nanos().as_bytes());
+    out.extend_from_slice(b"\"}\n");
 }
 
 fn error_message(e: &InitError) -> Vec<u8> {
@@ -837,5 +1201,93 @@ mod tests {
         assert_eq!(parse_signal(Some("quit")), Ok(Signal::QUIT));
         assert_eq!(parse_signal(Some("9")), Ok(Signal::KILL));
         assert!(parse_signal(Some("SIGNOPE")).is_err());
+    }
+
+    #[test]
+    fn health_follows_dockers_rules() {
+        use Health::*;
+        // Failures in the start period do not count while starting.
+        assert_eq!(health_after(Starting, 0, false, true, 2), (Starting, 0));
+        assert_eq!(health_after(Starting, 0, false, false, 2), (Starting, 1));
+        assert_eq!(health_after(Starting, 1, false, false, 2), (Unhealthy, 2));
+        assert_eq!(health_after(Starting, 1, true, true, 2), (Healthy, 0));
+        // Once healthy, the start period no longer shields failures.
+        assert_eq!(health_after(Healthy, 0, false, true, 2), (Healthy, 1));
+        assert_eq!(health_after(Healthy, 1, false, true, 2), (Unhealthy, 2));
+        assert_eq!(health_after(Unhealthy, 5, true, false, 2), (Healthy, 0));
+        assert_eq!(health_after(Healthy, 0, false, false, 1), (Unhealthy, 1));
+        let long = "é".repeat(HEALTH_LOG_MAX);
+        let cut = truncate_output(long);
+        assert!(cut.len() <= HEALTH_LOG_MAX && cut.len() >= HEALTH_LOG_MAX - 1);
+    }
+
+    #[test]
+    fn log_entries_are_dockers_json_file_lines() {
+        let mut out = Vec::new();
+        encode_entry(&mut out, b"a \"q\"\n", 1);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["log"], "a \"q\"\n");
+        assert_eq!(v["stream"], "stderr");
+        assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+        assert_eq!(out.last(), Some(&b'\n'));
+    }
+
+    fn lines_of(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("whole json line");
+                v["log"].as_str().unwrap_or_default().trim_end().to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn logs_rotate_between_lines_keeping_max_file_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("container.log");
+        let mut w = LogWriter::open(path.clone(), Some(400), 3);
+        for i in 0..40 {
+            w.write(format!("line {i:02}\n").as_bytes(), 0);
+        }
+        drop(w);
+        let names: Vec<_> = {
+            let mut n: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("dir")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(
+            names,
+            ["container.log", "container.log.1", "container.log.2"]
+        );
+        let mut all = Vec::new();
+        for n in names.iter().rev() {
+            let p = dir.path().join(n);
+            assert!(std::fs::metadata(&p).expect("size").len() <= 400, "{n}");
+            all.extend(lines_of(&p));
+        }
+        // The newest lines, in order, none cut.
+        let last = all.last().cloned();
+        assert_eq!(last.as_deref(), Some("line 39"));
+        for pair in all.windows(2) {
+            let a: u32 = pair[0][5..].parse().expect("n");
+            let b: u32 = pair[1][5..].parse().expect("n");
+            assert_eq!(a + 1, b);
+        }
+
+        // max-file 1: the log is truncated in place.
+        let path = dir.path().join("one.log");
+        let mut w = LogWriter::open(path.clone(), Some(200), 1);
+        for i in 0..20 {
+            w.write(format!("l{i}\n").as_bytes(), 0);
+        }
+        assert!(std::fs::metadata(&path).expect("size").len() <= 200);
+        assert!(!dir.path().join("one.log.1").exists());
+        assert_eq!(lines_of(&path).last().map(String::as_str), Some("l19"));
     }
 }

@@ -28,7 +28,7 @@ use crate::engine::state::{
 };
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
-use crate::planner::container::{build_container_spec, ContainerInput, HostInfo};
+use crate::planner::container::{build_container_spec, ContainerInput, HostInfo, OneOffOverrides};
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 
 /// `<project>-<service>-<n>`, or `container_name`.
@@ -67,6 +67,21 @@ fn restart_policy(name: &str, svc: &ServiceConfig) -> Result<RestartPolicy, Stac
             None => RestartPolicy::Always,
         },
     })
+}
+
+/// What makes a `run` container different from a service's replica.
+pub struct OneOff<'a> {
+    pub overrides: &'a OneOffOverrides,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--service-ports`: publish the service's ports.
+    pub service_ports: bool,
+    /// `-p` short-syntax ports to publish.
+    pub publish: Vec<String>,
+    /// `--use-aliases`: be found by the service name and aliases too.
+    pub use_aliases: bool,
+    /// `--rm`.
+    pub remove: bool,
 }
 
 /// Creates containers for one `up`.
@@ -123,8 +138,32 @@ impl<'a> Creator<'a> {
         image_ref: &str,
         image: &Image,
     ) -> Result<ContainerRecord, StackError> {
+        self.create_with(service, n, hash, image_ref, image, None)
+    }
+
+    /// Creates a one-off (`run`) container of `service`.
+    pub fn create_one_off(
+        &mut self,
+        service: &str,
+        hash: &str,
+        image_ref: &str,
+        image: &Image,
+        one_off: &OneOff,
+    ) -> Result<ContainerRecord, StackError> {
+        self.create_with(service, 1, hash, image_ref, image, Some(one_off))
+    }
+
+    fn create_with(
+        &mut self,
+        service: &str,
+        n: u32,
+        hash: &str,
+        image_ref: &str,
+        image: &Image,
+        one_off: Option<&OneOff>,
+    ) -> Result<ContainerRecord, StackError> {
         let mut held = Held::default();
-        let r = self.create_inner(service, n, hash, image_ref, image, &mut held);
+        let r = self.create_inner(service, n, hash, image_ref, image, one_off, &mut held);
         if r.is_err() {
             for p in &held.ports {
                 let _ = self.nets.unpublish(p);
@@ -139,6 +178,7 @@ impl<'a> Creator<'a> {
         r
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_inner(
         &mut self,
         service: &str,
@@ -146,12 +186,19 @@ impl<'a> Creator<'a> {
         hash: &str,
         image_ref: &str,
         image: &Image,
+        one_off: Option<&OneOff>,
         held: &mut Held,
     ) -> Result<ContainerRecord, StackError> {
         let svc = &self.project.services[service];
         let id = state::new_id().map_err(|e| invalid(format!("cannot make an id: {e}")))?;
         held.id = id.clone();
-        let cname = container_name(self.name, service, svc, n);
+        let cname = match one_off {
+            None => container_name(self.name, service, svc, n),
+            Some(o) => o
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{service}-run-{}", self.name, &id[..12])),
+        };
         let mode = netplan::net_mode(service, svc)?;
 
         // Addresses on each network, in interface order.
@@ -217,7 +264,14 @@ impl<'a> Creator<'a> {
                         .map(|a| (a.addr, a.subnet.prefix_len()))
                         .collect(),
                     default_gateways,
-                    dns_names: netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
+                    // A one-off container is found by its own name only, unless
+                    // `--use-aliases` (as with Docker Compose).
+                    dns_names: match one_off {
+                        Some(o) if !o.use_aliases => {
+                            netplan::dns_names(&cname, &cname, &id, hostname, &[])
+                        }
+                        _ => netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
+                    },
                 });
                 internal_of.push(info.def.internal);
             }
@@ -253,7 +307,7 @@ impl<'a> Creator<'a> {
             number: n,
             volumes_dir: &volumes_dir,
             volume_names: &volume_names,
-            one_off: None,
+            one_off: one_off.map(|o| o.overrides),
             host: &self.host,
             host_gateway,
             join_container: join_container.as_deref(),
@@ -279,7 +333,26 @@ impl<'a> Creator<'a> {
 
         // Published ports, on the first network that leads out.
         let mut ports = Vec::new();
-        let requests = netplan::port_requests(service, svc)?;
+        let requests = match one_off {
+            None => netplan::port_requests(service, svc)?,
+            Some(o) => {
+                let mut r = if o.service_ports {
+                    netplan::port_requests(service, svc)?
+                } else {
+                    Vec::new()
+                };
+                let mut extra = svc.clone();
+                extra.ports = Vec::new();
+                for p in &o.publish {
+                    extra.ports.extend(
+                        crate::model::types::ports::parse_short(p)
+                            .map_err(|m| invalid(format!("--publish {p}: {m}")))?,
+                    );
+                }
+                r.extend(netplan::port_requests(service, &extra)?);
+                r
+            }
+        };
         if !requests.is_empty() {
             let Some((ep, _)) = endpoints
                 .iter()
@@ -395,7 +468,10 @@ impl<'a> Creator<'a> {
         labels.insert("com.docker.compose.service".into(), service.to_string());
         labels.insert("com.docker.compose.container-number".into(), n.to_string());
         labels.insert("com.docker.compose.config-hash".into(), hash.to_string());
-        labels.insert("com.docker.compose.oneoff".into(), "False".into());
+        labels.insert(
+            "com.docker.compose.oneoff".into(),
+            if one_off.is_some() { "True" } else { "False" }.into(),
+        );
         for (k, v) in &svc.labels {
             labels.insert(k.clone(), v.clone());
         }
@@ -405,7 +481,7 @@ impl<'a> Creator<'a> {
             project: self.name.to_string(),
             service: service.to_string(),
             number: n,
-            one_off: false,
+            one_off: one_off.is_some(),
             config_hash: hash.to_string(),
             image: image_ref.to_string(),
             image_id: image.id.clone(),
@@ -418,17 +494,25 @@ impl<'a> Creator<'a> {
             ports,
             expose: svc.expose.clone(),
             dns: dns_setup,
-            restart: restart_policy(service, svc)?,
+            restart: match one_off {
+                Some(_) => RestartPolicy::No,
+                None => restart_policy(service, svc)?,
+            },
             stop_grace_period: svc
                 .stop_grace_period
                 .map(|d| d.as_std().as_secs())
                 .unwrap_or(10),
             stop_signal: svc.stop_signal.clone(),
-            auto_remove: false,
+            auto_remove: one_off.is_some_and(|o| o.remove),
             labels,
-            healthcheck: None,
-            log_max_size: None,
-            log_max_file: None,
+            healthcheck: crate::planner::health::healthcheck(svc, image.healthcheck.as_ref())
+                .map_err(|m| invalid(format!("service {service}: {m}")))?,
+            log_max_size: crate::planner::health::log_rotation(svc)
+                .map_err(|m| invalid(format!("service {service}: {m}")))?
+                .0,
+            log_max_file: crate::planner::health::log_rotation(svc)
+                .map_err(|m| invalid(format!("service {service}: {m}")))?
+                .1,
         };
         state::write_record(&self.ctx.root, &rec)?;
         for p in &rec.ports {

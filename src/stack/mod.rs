@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod create;
+pub mod oneoff;
 pub mod ops;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -215,6 +216,38 @@ fn used_networks(
         }
     }
     Ok(out)
+}
+
+/// Makes sure the networks `services` use exist (external ones checked); for `run`.
+pub fn prepare_networks(
+    ctx: &Ctx,
+    project: &Project,
+    services: &[String],
+    rep: &mut dyn Reporter,
+) -> Result<Networks, StackError> {
+    let name = project_name(project)?;
+    let nets = Networks::open(&ctx.root)?;
+    for choice in used_networks(project, &name, services)?.values() {
+        match choice {
+            NetworkChoice::External(n) => {
+                if nets.get(n)?.is_none() {
+                    return Err(invalid(format!(
+                        "network {n} declared as external, but could not be found"
+                    )));
+                }
+            }
+            NetworkChoice::Managed(def) => {
+                if nets.get(&def.name)?.is_none() {
+                    rep.event("Network", &def.name, "Creating");
+                    nets.ensure(def)?;
+                    rep.event("Network", &def.name, "Created");
+                } else {
+                    nets.ensure(def)?;
+                }
+            }
+        }
+    }
+    Ok(nets)
 }
 
 /// `up`: creates what is missing, recreates what changed, starts what is stopped (see
@@ -630,7 +663,7 @@ fn remove_container(
 }
 
 /// Releases what a stopped container holds and deletes its directory.
-fn forget_container(
+pub fn forget_container(
     ctx: &Ctx,
     nets: &Networks,
     rec: &state::ContainerRecord,
@@ -779,20 +812,29 @@ pub fn port(
         }))
 }
 
-/// One line of `ps`.
+/// One line of `ps` (`--format json` prints these, with Docker Compose's keys).
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PsEntry {
-    pub name: String,
-    pub service: String,
-    pub image: String,
     pub command: String,
-    pub state: String,
-    pub status: String,
+    pub created_at: String,
     pub exit_code: i32,
-    pub publishers: Vec<Publisher>,
+    pub health: String,
     #[serde(rename = "ID")]
     pub id: String,
+    pub image: String,
+    pub labels: String,
+    pub name: String,
+    pub names: String,
+    pub networks: String,
+    pub ports: String,
+    pub project: String,
+    pub publishers: Vec<Publisher>,
+    pub running_for: String,
+    pub service: String,
+    /// created, running, restarting, paused, exited, dead.
+    pub state: String,
+    pub status: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -805,45 +847,111 @@ pub struct Publisher {
     pub protocol: String,
 }
 
-/// `ps`: the project's containers (running ones unless `all`).
+/// `ps`: the project's containers (running ones unless `all`), one-offs included as Docker
+/// Compose lists them.
 pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackError> {
+    let now = crate::engine::fsutil::now_secs();
     let mut out = Vec::new();
     for o in state::list(root, Some(project))? {
+        let paused = o.state.status == Status::Running && ops::is_paused(&o.record);
         let running = matches!(o.state.status, Status::Running | Status::Restarting);
         if !all && !running {
             continue;
         }
-        let status = match o.state.status {
-            Status::Running => "Up".to_string(),
-            Status::Restarting => "Restarting".to_string(),
-            Status::Created => "Created".to_string(),
-            Status::Exited | Status::Dead => {
-                format!("Exited ({})", o.state.exit_code.unwrap_or(0))
-            }
+        let since = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| crate::engine::fsutil::parse_rfc3339(t.split('.').next()?))
+                .map(|t| crate::engine::fsutil::human_duration(now - t))
         };
+        let health = o
+            .state
+            .health
+            .map(|h| h.as_str().to_string())
+            .unwrap_or_default();
+        let code = o.state.exit_code.unwrap_or(0);
+        let status = match o.state.status {
+            Status::Running => {
+                let mut s = format!(
+                    "Up {}",
+                    since(&o.state.started_at).unwrap_or_else(|| "Less than a second".into())
+                );
+                if !health.is_empty() {
+                    s.push_str(&format!(" ({health})"));
+                }
+                if paused {
+                    s.push_str(" (Paused)");
+                }
+                s
+            }
+            Status::Restarting => format!("Restarting ({code})"),
+            Status::Created => "Created".to_string(),
+            Status::Exited | Status::Dead => format!(
+                "Exited ({code}) {} ago",
+                since(&o.state.finished_at).unwrap_or_else(|| "Less than a second".into())
+            ),
+        };
+        let state_word = if paused {
+            "paused"
+        } else {
+            o.state.status.as_str()
+        };
+        let publishers: Vec<Publisher> = o
+            .record
+            .ports
+            .iter()
+            .map(|p| Publisher {
+                url: p
+                    .host_ip
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
+                target_port: p.container_port,
+                published_port: p.host_port,
+                protocol: p.protocol.name().to_string(),
+            })
+            .collect();
+        let ports = publishers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.url, p.published_port, p.target_port, p.protocol
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         out.push(PsEntry {
-            name: o.record.name.clone(),
-            service: o.record.service.clone(),
-            image: o.record.image.clone(),
-            command: o.record.spec.process.args.join(" "),
-            state: o.state.status.as_str().to_string(),
-            status,
-            exit_code: o.state.exit_code.unwrap_or(0),
-            publishers: o
-                .record
-                .ports
-                .iter()
-                .map(|p| Publisher {
-                    url: p
-                        .host_ip
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| "0.0.0.0".into()),
-                    target_port: p.container_port,
-                    published_port: p.host_port,
-                    protocol: p.protocol.name().to_string(),
-                })
-                .collect(),
+            command: format!("\"{}\"", o.record.spec.process.args.join(" ")),
+            created_at: crate::engine::fsutil::format_go_time(o.record.created),
+            exit_code: code,
+            health,
             id: o.record.id.clone(),
+            image: o.record.image.clone(),
+            labels: o
+                .record
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            name: o.record.name.clone(),
+            names: o.record.name.clone(),
+            networks: o
+                .record
+                .endpoints
+                .iter()
+                .map(|e| e.network.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+            ports,
+            project: o.record.project.clone(),
+            publishers,
+            running_for: format!(
+                "{} ago",
+                crate::engine::fsutil::human_duration(now - o.record.created)
+            ),
+            service: o.record.service.clone(),
+            state: state_word.to_string(),
+            status,
         });
     }
     Ok(out)

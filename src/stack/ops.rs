@@ -240,9 +240,12 @@ fn wait_recorded(
     let dir = state::container_dir(root, &rec.id);
     let deadline = Instant::now() + limit;
     loop {
-        let st = state::read_state(&dir).observed();
-        let moved_on = st.status != Status::Running || st.pid != pid;
-        if moved_on || Instant::now() >= deadline {
+        // The monitor's own record, not the observed one: that already hides a PID that is
+        // gone, before the monitor wrote how it ended.
+        let raw = state::read_state(&dir);
+        let recorded = raw.status != Status::Running || raw.pid != pid;
+        let st = raw.observed();
+        if recorded || st.status == Status::Dead || Instant::now() >= deadline {
             return st;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -815,7 +818,9 @@ pub fn projects(root: &Path, all: bool) -> Result<Vec<ProjectEntry>, StackError>
     }
     Ok(by
         .into_iter()
-        .filter(|(_, (counts, _))| all || counts.contains_key("running"))
+        .filter(|(_, (counts, _))| {
+            all || counts.contains_key("running") || counts.contains_key("paused")
+        })
         .map(|(name, (counts, config_files))| ProjectEntry {
             name,
             status: counts
@@ -941,7 +946,7 @@ pub fn copy(
         (Side::Container { name, .. }, io::ErrorKind::NotFound) => {
             invalid(format!("Could not find the file {src} in container {name}"))
         }
-        _ => cp_err(format!("{}", from.describe(src)), e),
+        _ => cp_err(from.describe(src), e),
     })?;
     let src_stat = rustix::fs::fstat(&src_fd).map_err(|e| cp_err(from.describe(src), e))?;
     let src_is_dir = rustix::fs::FileType::from_raw_mode(src_stat.st_mode).is_dir();

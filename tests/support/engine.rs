@@ -55,8 +55,14 @@ fn unique() -> String {
 }
 
 impl Fixture {
-    /// A fresh root with `busybox:latest` loaded and a project folder holding `compose_yaml`.
+    /// A fresh root with `busybox:latest` loaded, a project folder holding `compose_yaml`, and a
+    /// network namespace of the test's own as the host (loopback up, nothing else): every
+    /// command runs in it, so the networks containers get never touch the real host.
     pub fn new(compose_yaml: &str) -> Fixture {
+        Fixture::add_netns(Fixture::bare(compose_yaml))
+    }
+
+    fn bare(compose_yaml: &str) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("compose-test-")
             .tempdir()
@@ -99,12 +105,14 @@ impl Fixture {
         f
     }
 
-    /// Like [`Fixture::new`], with a network namespace of the test's own as the host (loopback
-    /// up, nothing else).
+    /// The same as [`Fixture::new`] (every fixture has its stand-in host namespace).
     pub fn with_netns(compose_yaml: &str) -> Fixture {
+        Fixture::new(compose_yaml)
+    }
+
+    fn add_netns(mut f: Fixture) -> Fixture {
         use compose::engine::network::link::{create_netns, Netlink};
         use std::os::fd::AsFd;
-        let mut f = Fixture::new(compose_yaml);
         let ns = create_netns().expect("network namespace");
         let mut nl = Netlink::new_in(ns.as_fd()).expect("netlink in the namespace");
         let lo = nl.link_index("lo").expect("lo").expect("lo exists");

@@ -2,6 +2,7 @@
 //! containers. The parts here are used by the runtime once project networks are wired in.
 pub mod attach;
 pub mod dns;
+pub mod endpoints;
 pub mod ipam;
 pub mod link;
 pub mod manager;

@@ -1,0 +1,127 @@
+//! Progress output of commands that change containers, networks and volumes, in Docker
+//! Compose's modes: `tty` (a live line per resource, redrawn in place), `plain` (one line per
+//! event), `json` (one object per event, for tools), `quiet`; `auto` is `tty` on a terminal.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{GlobalOptions, Progress};
+use crate::stack::{PlainReporter, Reporter};
+
+/// The reporter `--progress` asks for.
+pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
+    match global.progress {
+        Progress::Quiet => Box::new(QuietReporter),
+        Progress::Json => Box::new(JsonReporter),
+        Progress::Plain => Box::new(PlainReporter),
+        Progress::Tty => Box::new(TtyReporter::new()),
+        Progress::Auto if std::io::stderr().is_terminal() => Box::new(TtyReporter::new()),
+        Progress::Auto => Box::new(PlainReporter),
+    }
+}
+
+struct QuietReporter;
+
+impl Reporter for QuietReporter {
+    fn event(&mut self, _: &str, _: &str, _: &str) {}
+    fn warn(&mut self, _: &str) {}
+}
+
+/// One JSON object per line on standard error, as `--progress json` does.
+struct JsonReporter;
+
+impl Reporter for JsonReporter {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        let v = serde_json::json!({
+            "id": format!("{kind} {name}"),
+            "text": action,
+            "status": if is_done(action) { "Done" } else { "Working" },
+        });
+        eprintln!("{v}");
+    }
+    fn warn(&mut self, message: &str) {
+        eprintln!(
+            "{}",
+            serde_json::json!({ "level": "warning", "text": message })
+        );
+    }
+}
+
+/// Whether an action is a resource's final state in this command.
+fn is_done(action: &str) -> bool {
+    matches!(
+        action,
+        "Created"
+            | "Started"
+            | "Stopped"
+            | "Removed"
+            | "Running"
+            | "Recreated"
+            | "Healthy"
+            | "Exited"
+            | "Killed"
+            | "Paused"
+            | "Unpaused"
+    )
+}
+
+/// Docker Compose's live display: one line per resource with a spinner while it works, a check
+/// mark and the time it took once done.
+struct TtyReporter {
+    multi: MultiProgress,
+    lines: HashMap<String, (ProgressBar, Instant)>,
+    working: ProgressStyle,
+    done: ProgressStyle,
+}
+
+impl TtyReporter {
+    fn new() -> TtyReporter {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        TtyReporter {
+            multi,
+            lines: HashMap::new(),
+            working: ProgressStyle::with_template(" {spinner} {prefix:<40} {msg:<12} {elapsed:>4}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            done: ProgressStyle::with_template(" \u{2714} {prefix:<40} {msg:<12} {elapsed:>4}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        }
+    }
+}
+
+impl Reporter for TtyReporter {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        let key = format!("{kind} {name}");
+        let (bar, _) = self.lines.entry(key.clone()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new_spinner());
+            bar.set_style(self.working.clone());
+            bar.set_prefix(key);
+            bar.enable_steady_tick(Duration::from_millis(100));
+            (bar, Instant::now())
+        });
+        bar.set_message(action.to_string());
+        if is_done(action) {
+            bar.set_style(self.done.clone());
+            bar.finish();
+        } else {
+            bar.set_style(self.working.clone());
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+    }
+
+    fn warn(&mut self, message: &str) {
+        let _ = self.multi.println(format!("WARN[0000] {message}"));
+    }
+}
+
+impl Drop for TtyReporter {
+    fn drop(&mut self) {
+        for (bar, _) in self.lines.values() {
+            if !bar.is_finished() {
+                bar.finish();
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! A one-off container (`run`) in the foreground: the CLI is its parent and does what a monitor
+//! does for a detached one — cgroup, network endpoints, the embedded DNS resolver (served from a
+//! thread while the container runs), names published and withdrawn, state recorded — and with
+//! `--rm` removes it afterwards.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Ctx, StackError};
+use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
+use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
+use crate::engine::network::endpoints;
+use crate::engine::network::link::Netlink;
+use crate::engine::network::manager::Networks;
+use crate::engine::runtime::container;
+use crate::engine::runtime::error::{InitError, Step};
+use crate::engine::runtime::init::InitConfig;
+use crate::engine::runtime::monitor::now_rfc3339_nanos;
+use crate::engine::runtime::process::{Exit, Stdio};
+use crate::engine::runtime::pty::{Pty, RawMode};
+use crate::engine::state::{self, ContainerRecord, RunState, Status};
+use crate::engine::supervisor::dns_dir;
+
+fn failed(rec: &ContainerRecord, m: impl std::fmt::Display) -> StackError {
+    StackError::Failed {
+        context: format!("container {}", rec.name),
+        message: m.to_string(),
+    }
+}
+
+/// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when
+/// `tty`); returns its exit code (or the set-up error's, printed like Docker's).
+pub fn run_foreground(
+    ctx: &Ctx,
+    nets: &Networks,
+    rec: &ContainerRecord,
+    tty: bool,
+) -> Result<i32, StackError> {
+    let layout = Layout::detect().map_err(|e| failed(rec, e))?;
+    let manager = cgroups::manager(
+        &layout,
+        &CgroupOptions {
+            parent: rec.cgroup_parent.clone(),
+            ..CgroupOptions::default()
+        },
+    )
+    .map_err(|e| failed(rec, e))?;
+    let (cgroup, warnings) = manager
+        .create(&rec.project, &rec.id, &rec.spec.resources)
+        .map_err(|e| failed(rec, e))?;
+    for w in warnings {
+        eprintln!("WARN {w}");
+    }
+    let result = run_in(ctx, rec, cgroup.as_ref(), tty);
+
+    // Whatever happened, nothing of the container keeps running or stays in the cgroup tree.
+    let _ = cgroup.kill_all(rustix::process::Signal::KILL);
+    if let Err(e) = cgroup.remove() {
+        eprintln!("WARN cannot remove the container's cgroup: {e}");
+    }
+    if rec.auto_remove || result.is_err() {
+        super::forget_container(ctx, nets, rec)?;
+    }
+    result
+}
+
+fn run_in(
+    ctx: &Ctx,
+    rec: &ContainerRecord,
+    cgroup: &dyn ContainerCgroup,
+    tty: bool,
+) -> Result<i32, StackError> {
+    let dir = state::container_dir(&ctx.root, &rec.id);
+    let pty = if tty {
+        Some(Pty::open().map_err(|e| failed(rec, e))?)
+    } else {
+        None
+    };
+    let mut spec = rec.spec.clone();
+    spec.process.terminal = tty;
+    let cfg = InitConfig {
+        spec,
+        container_dir: dir.clone(),
+        console: pty.as_ref().map(|p| p.slave_path.clone()),
+        die_with_parent: true,
+        copy_up: rec.copy_up.clone(),
+        cgroup_mounts: rec.cgroup_mounts.clone(),
+    };
+    let stdio = match &pty {
+        Some(p) => Stdio {
+            stdin: p.slave.as_fd(),
+            stdout: p.slave.as_fd(),
+            stderr: p.slave.as_fd(),
+        },
+        None => Stdio::inherit(),
+    };
+    let store = EndpointStore::new(&dns_dir(&ctx.root));
+    let mut nl = if rec.endpoints.is_empty() {
+        None
+    } else {
+        Some(Netlink::new().map_err(|e| failed(rec, e))?)
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut serving: Option<std::thread::JoinHandle<()>> = None;
+    let me = std::process::id() as i32;
+    let raw = if tty { RawMode::enable() } else { None };
+    let exit = container::run_foreground(
+        &cfg,
+        &stdio,
+        pty.as_ref(),
+        &mut |pid| {
+            cgroup
+                .add_pid(pid.as_raw_nonzero().get())
+                .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
+            let Some(nl) = nl.as_mut() else {
+                return Ok(());
+            };
+            let ns = endpoints::connect(nl, &rec.endpoints, pid.as_raw_nonzero().get() as u32)
+                .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
+            if let Some(dns) = &rec.dns {
+                let mut resolver = Resolver::bind(
+                    ns.as_fd(),
+                    store.clone(),
+                    ResolverConfig {
+                        networks: dns.networks.clone(),
+                        links: dns.links.clone(),
+                        upstreams: dns.upstreams.clone(),
+                    },
+                )
+                .map_err(|e| {
+                    InitError::msg(
+                        Step::Network,
+                        None,
+                        format!("starting the embedded DNS resolver: {e}"),
+                    )
+                })?;
+                let stop = stop.clone();
+                serving = Some(std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = resolver.poll_once(Duration::from_millis(100));
+                    }
+                }));
+            }
+            endpoints::publish_names(&store, &rec.id, &rec.endpoints);
+            Ok(())
+        },
+        &mut |child| {
+            let pid = child.pid.as_raw_nonzero().get();
+            let st = RunState {
+                status: Status::Running,
+                pid: Some(pid),
+                pid_start: state::pid_start_time(pid),
+                monitor_pid: Some(me),
+                monitor_start: state::pid_start_time(me),
+                boot_id: state::boot_id(),
+                started_at: Some(now_rfc3339_nanos()),
+                ..RunState::default()
+            };
+            let _ = state::write_state(&dir, &st);
+        },
+    );
+    drop(raw);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = serving {
+        let _ = t.join();
+    }
+    endpoints::withdraw_names(&store, &rec.id, &rec.endpoints);
+    if let Some(nl) = nl.as_mut() {
+        endpoints::disconnect(nl, &rec.endpoints);
+    }
+    let code = match exit {
+        Ok(exit) => exit_code(exit),
+        Err(e) => {
+            eprintln!("Error response from container {}: {e}", rec.name);
+            e.exit_code()
+        }
+    };
+    if cgroup.oom_killed().unwrap_or(false) {
+        eprintln!(
+            "compose: container {} ran out of memory and was killed (OOM)",
+            rec.name
+        );
+    }
+    let st = RunState {
+        status: Status::Exited,
+        exit_code: Some(code),
+        boot_id: state::boot_id(),
+        finished_at: Some(now_rfc3339_nanos()),
+        ..RunState::default()
+    };
+    let _ = state::write_state(&dir, &st);
+    Ok(code)
+}
+
+fn exit_code(e: Exit) -> i32 {
+    e.code()
+}

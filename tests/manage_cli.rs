@@ -1,0 +1,350 @@
+//! End-to-end tests of `compose create|start|stop|kill|rm|pause|unpause|top|stats|cp|wait|
+//! images|ls` over containers of a real project (root; skipped with a reason otherwise). The CLI
+//! runs inside a network namespace the fixture creates; the fixture asserts that no mount,
+//! cgroup, monitor or container state is left behind, even when a test fails.
+
+mod support {
+    #[path = "engine.rs"]
+    pub mod engine;
+}
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::engine::Fixture;
+
+const PROJECT: &str = "\
+services:
+  web:
+    image: busybox
+    command: [sleep, \"1000\"]
+    restart: always
+    stop_grace_period: 1s
+";
+
+/// (exit code, stdout, stderr) of `compose ARGS`.
+fn compose(f: &Fixture, args: &[&str]) -> (i32, String, String) {
+    let out = f.compose(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn ok(f: &Fixture, args: &[&str]) -> String {
+    let (code, out, err) = compose(f, args);
+    assert_eq!(code, 0, "{args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+/// `ps -a --format json`, one object per container.
+fn ps(f: &Fixture) -> Vec<serde_json::Value> {
+    ok(f, &["ps", "-a", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ps json"))
+        .collect()
+}
+
+fn record(f: &Fixture) -> compose::engine::state::ContainerRecord {
+    compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .into_iter()
+        .next()
+        .expect("a container")
+        .record
+}
+
+#[test]
+fn create_start_stop_kill_rm() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+
+    ok(&f, &["create"]);
+    let created = ps(&f);
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["State"], "created", "{created:?}");
+    let id = created[0]["ID"].as_str().expect("id").to_string();
+
+    ok(&f, &["start"]);
+    assert_eq!(ps(&f)[0]["State"], "running");
+    assert_eq!(ok(&f, &["exec", "-T", "web", "echo", "up"]), "up\n");
+
+    // stop keeps the container; start runs the same one again.
+    let (code, _, err) = compose(&f, &["stop", "-t", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Stopped"), "{err}");
+    let stopped = ps(&f);
+    assert_eq!(stopped[0]["State"], "exited", "{stopped:?}");
+    assert_eq!(stopped[0]["ID"], id.as_str());
+    ok(&f, &["start", "web"]);
+    let started = ps(&f);
+    assert_eq!(started[0]["State"], "running", "{started:?}");
+    assert_eq!(started[0]["ID"], id.as_str());
+    assert_eq!(ok(&f, &["exec", "-T", "web", "echo", "again"]), "again\n");
+
+    // An unknown service is refused.
+    let (code, _, err) = compose(&f, &["stop", "nosuch"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no such service: nosuch"), "{err}");
+
+    // kill -s KILL: exit 137, and (as with Docker) no restart despite `restart: always`.
+    let (code, _, err) = compose(&f, &["kill", "-s", "KILL", "web"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Killed"), "{err}");
+    let killed = ps(&f);
+    assert_eq!(killed[0]["State"], "exited", "{killed:?}");
+    assert_eq!(killed[0]["ExitCode"], 137, "{killed:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(ps(&f)[0]["State"], "exited", "restarted after kill");
+    let (code, _, err) = compose(&f, &["kill"]);
+    assert_eq!((code, err.trim()), (0, "no container to kill"));
+
+    // rm leaves a running container alone without --stop...
+    ok(&f, &["start"]);
+    let (code, out, err) = compose(&f, &["rm", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("No stopped containers"), "{out}{err}");
+    assert_eq!(ps(&f)[0]["State"], "running");
+    // ...asks before removing a stopped one (no answer is no)...
+    ok(&f, &["stop", "-t", "0"]);
+    let out = ok(&f, &["rm"]);
+    assert!(
+        out.contains("Going to remove") && out.contains("Are you sure? [yN]"),
+        "{out}"
+    );
+    assert_eq!(ps(&f).len(), 1);
+    // ...and removes it when told yes.
+    let mut child = f
+        .command(&["rm", "-v"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rm");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"y\n")
+        .expect("answer");
+    let out = child.wait_with_output().expect("rm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Removed"));
+    assert!(ps(&f).is_empty());
+
+    // rm --stop stops a running one first.
+    ok(&f, &["up", "-d"]);
+    let (code, out, err) = compose(&f, &["rm", "--force", "-s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Going to remove"), "{out}");
+    assert!(err.contains("Stopped") && err.contains("Removed"), "{err}");
+    assert!(ps(&f).is_empty());
+
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn pause_top_stats_images_ls() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+
+    let (code, _, err) = compose(&f, &["pause"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Paused"), "{err}");
+    let rec = record(&f);
+    assert!(compose::stack::ops::is_paused(&rec), "frozen after pause");
+    let ls = ok(&f, &["ls", "--format", "json"]);
+    assert!(ls.contains(&f.project) && ls.contains("paused(1)"), "{ls}");
+    ok(&f, &["unpause"]);
+    assert!(
+        !compose::stack::ops::is_paused(&rec),
+        "thawed after unpause"
+    );
+    assert_eq!(ok(&f, &["exec", "-T", "web", "echo", "thawed"]), "thawed\n");
+
+    let top = ok(&f, &["top"]);
+    let mut lines = top.lines();
+    let head = lines.next().expect("header");
+    assert!(
+        head.starts_with("SERVICE") && head.contains("PID") && head.ends_with("CMD"),
+        "{top}"
+    );
+    assert!(
+        lines.any(|l| l.starts_with("web ") && l.ends_with("sleep 1000")),
+        "{top}"
+    );
+
+    let stats = ok(&f, &["stats", "--no-stream", "--format", "json"]);
+    let entries: Vec<serde_json::Value> = stats
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stats json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{stats}");
+    let e = &entries[0];
+    assert_eq!(e["Name"], format!("{}-web-1", f.project).as_str());
+    let mem = e["MemUsage"].as_str().expect("MemUsage");
+    assert!(!mem.starts_with("0B"), "memory in use: {mem}");
+    assert!(mem.contains(" / "), "{mem}");
+    assert_eq!(e["PIDs"], "1");
+    let table = ok(&f, &["stats", "--no-stream"]);
+    assert!(table.starts_with("CONTAINER ID"), "{table}");
+
+    let images = ok(&f, &["images"]);
+    let mut rows = images.lines();
+    assert!(rows.next().expect("header").starts_with("CONTAINER"));
+    let row = rows.next().expect("a row");
+    assert!(
+        row.starts_with(&format!("{}-web-1", f.project)) && row.contains("busybox"),
+        "{images}"
+    );
+
+    let ls = ok(&f, &["ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with(&f.project) && l.contains("running(1)")),
+        "{ls}"
+    );
+    // A paused container stops (thawed to take the signal), without waiting out a timeout.
+    ok(&f, &["pause"]);
+    let t = std::time::Instant::now();
+    ok(&f, &["stop", "-t", "0"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(!compose::stack::ops::is_paused(&rec));
+    assert_eq!(ps(&f)[0]["State"], "exited");
+    assert!(!ok(&f, &["ls"]).contains(&f.project));
+    assert!(ok(&f, &["ls", "-a"]).contains("exited(1)"));
+
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn cp_both_ways_stays_inside_the_container() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+
+    // A host directory with a secret that links inside the container point at.
+    let host = f.dir.path().join("hostside");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    std::fs::write(host.join("secret"), "HOST SECRET").expect("write");
+    let hostp = host.to_str().expect("utf-8").to_string();
+    let script = format!(
+        "mkdir -p /tmp/d/sub && echo inside > /tmp/d/sub/f && \
+         ln -s /../../../..{hostp} /tmp/esc && ln -s ../../../..{hostp}/secret /tmp/esclink"
+    );
+    ok(&f, &["exec", "-T", "web", "sh", "-c", &script]);
+
+    // Out of the container: a tree, then a single file into an existing directory.
+    let out = f.dir.path().join("out");
+    ok(&f, &["cp", "web:/tmp/d", out.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("sub/f")).expect("copied"),
+        "inside\n"
+    );
+    ok(
+        &f,
+        &["cp", "web:/tmp/d/sub/f", out.to_str().expect("utf-8")],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("f")).expect("copied"),
+        "inside\n"
+    );
+
+    // Into the container.
+    let local = f.dir.path().join("local");
+    std::fs::create_dir_all(&local).expect("mkdir");
+    std::fs::write(local.join("x"), "from host").expect("write");
+    ok(&f, &["cp", local.to_str().expect("utf-8"), "web:/tmp/in"]);
+    assert_eq!(
+        ok(&f, &["exec", "-T", "web", "cat", "/tmp/in/x"]),
+        "from host"
+    );
+
+    // Escapes: a link in the middle of the path resolves inside the container (where the
+    // host's directory does not exist), in both directions.
+    let leak = f.dir.path().join("leak");
+    let (code, _, err) = compose(
+        &f,
+        &["cp", "web:/tmp/esc/secret", leak.to_str().expect("utf-8")],
+    );
+    assert_ne!(code, 0, "copied through an escaping link");
+    assert!(err.contains("Could not find the file"), "{err}");
+    assert!(!leak.exists());
+    let (code, _, _) = compose(
+        &f,
+        &[
+            "cp",
+            "-L",
+            "web:/tmp/esclink",
+            leak.to_str().expect("utf-8"),
+        ],
+    );
+    assert_ne!(code, 0, "followed an escaping link");
+    assert!(!leak.exists());
+    // Without -L the link itself is copied, never the host file's content.
+    ok(
+        &f,
+        &["cp", "web:/tmp/esclink", leak.to_str().expect("utf-8")],
+    );
+    assert!(std::fs::symlink_metadata(&leak)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    let (code, _, _) = compose(
+        &f,
+        &[
+            "cp",
+            local.join("x").to_str().expect("utf-8"),
+            "web:/tmp/esc/planted",
+        ],
+    );
+    assert_ne!(code, 0, "wrote through an escaping link");
+    assert!(!host.join("planted").exists(), "wrote on the host");
+    assert_eq!(
+        std::fs::read_to_string(host.join("secret")).expect("secret"),
+        "HOST SECRET"
+    );
+
+    let (code, _, err) = compose(&f, &["cp", "web:/nonexistent", "/tmp/x"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Could not find the file /nonexistent"),
+        "{err}"
+    );
+
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+#[test]
+fn wait_returns_the_exit_code() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  job:
+    image: busybox
+    command: [sh, -c, 'sleep 0.5; exit 4']
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let (code, out, err) = compose(&f, &["wait", "job"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains("exited with status code 4"), "{out}");
+    // Nothing running any more.
+    let (code, _, err) = compose(&f, &["wait", "job"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no containers for project"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

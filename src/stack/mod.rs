@@ -54,7 +54,7 @@ fn invalid(m: impl Into<String>) -> StackError {
 }
 
 /// Progress of a command, as Docker Compose reports it (` Container p-web-1  Started`).
-pub trait Reporter {
+pub trait Reporter: Send {
     /// `kind` is `Network`, `Container` or `Volume`.
     fn event(&mut self, kind: &str, name: &str, action: &str);
     fn warn(&mut self, message: &str);
@@ -125,6 +125,33 @@ fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
         .unwrap_or(1)
 }
 
+/// The services `service` depends on: `depends_on`, `links`, `network_mode: service:`,
+/// `volumes_from`.
+pub fn service_deps(project: &Project, service: &str) -> Vec<String> {
+    let Some(svc) = project.services.get(service) else {
+        return Vec::new();
+    };
+    let mut deps: Vec<String> = svc.depends_on.keys().cloned().collect();
+    deps.extend(
+        svc.links
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or(l.as_str()).to_string()),
+    );
+    if let Some(s) = svc
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+    {
+        deps.push(s.to_string());
+    }
+    for v in &svc.volumes_from {
+        if !v.starts_with("container:") {
+            deps.push(v.split(':').next().unwrap_or(v.as_str()).to_string());
+        }
+    }
+    deps
+}
+
 /// Services in the order they must start: dependencies (`depends_on`, `links`,
 /// `network_mode: service:`, `volumes_from`) first. Fails on a cycle, naming it.
 pub fn start_order(project: &Project, wanted: &[String]) -> Result<Vec<String>, StackError> {
@@ -135,25 +162,8 @@ pub fn start_order(project: &Project, wanted: &[String]) -> Result<Vec<String>, 
         idx.insert(name.as_str(), g.add_node(name.as_str()));
     }
     for (name, svc) in &project.services {
-        let mut deps: Vec<&str> = svc.depends_on.keys().map(String::as_str).collect();
-        deps.extend(
-            svc.links
-                .iter()
-                .map(|l| l.split(':').next().unwrap_or(l.as_str())),
-        );
-        if let Some(s) = svc
-            .network_mode
-            .as_deref()
-            .and_then(|m| m.strip_prefix("service:"))
-        {
-            deps.push(s);
-        }
-        for v in &svc.volumes_from {
-            if !v.starts_with("container:") {
-                deps.push(v.split(':').next().unwrap_or(v.as_str()));
-            }
-        }
-        for d in deps {
+        let deps = service_deps(project, name);
+        for d in deps.iter().map(String::as_str) {
             if let Some(&di) = idx.get(d) {
                 g.add_edge(di, idx[name.as_str()], ());
             } else if svc.depends_on.get(d).is_none_or(|dep| dep.required) {
@@ -389,72 +399,192 @@ pub fn up(
 
     let by_id: BTreeMap<&str, &Observed> =
         observed.iter().map(|o| (o.record.id.as_str(), o)).collect();
-    let mut creator = create::Creator::new(ctx, project, &name, &nets)?;
-    let mut waited: BTreeSet<String> = BTreeSet::new();
+    let creator = std::sync::Mutex::new(create::Creator::new(ctx, project, &name, &nets)?);
+    let shared = std::sync::Mutex::new(rep);
+
+    // Orphans first; then the services level by level of the dependency graph, the services of
+    // one level (and the replicas of one service) concurrently.
+    let mut per_service: IndexMap<&str, Vec<&Action>> = IndexMap::new();
     for a in &plan.actions {
-        // A service's dependencies' conditions hold before its first container starts.
         let service = match a {
             Action::Create { service, .. }
             | Action::Recreate { service, .. }
-            | Action::Start { service, .. } => Some(service),
-            _ => None,
+            | Action::Start { service, .. }
+            | Action::Keep { service, .. } => Some(service.as_str()),
+            Action::Remove { id, .. } => by_id
+                .get(id.as_str())
+                .map(|o| o.record.service.as_str())
+                .filter(|s| order.iter().any(|o| o == s)),
         };
-        if let Some(s) = service {
-            if !opts.no_start && waited.insert(s.clone()) {
-                wait_dependencies(ctx, project, &name, s, rep)?;
-            }
-        }
-        let start_id = match a {
-            Action::Remove { id, .. } => {
-                if let Some(o) = by_id.get(id.as_str()) {
-                    remove_container(ctx, &nets, o, opts.timeout, rep)?;
+        match service {
+            Some(s) => per_service.entry(s).or_default().push(a),
+            None => {
+                if let Action::Remove { id, .. } = a {
+                    if let Some(o) = by_id.get(id.as_str()) {
+                        let mut r = Shared(&shared);
+                        remove_container(ctx, &nets, o, opts.timeout, &mut r)?;
+                    }
                 }
-                None
             }
-            Action::Keep { name, .. } => {
-                rep.event("Container", name, "Running");
-                None
-            }
-            Action::Start { id, .. } => Some(id.clone()),
-            Action::Create { service, number } => {
-                let svc = &project.services[service];
-                let cname = create::container_name(&name, service, svc, *number);
-                rep.event("Container", &cname, "Creating");
-                let (image_ref, image) = &images[service];
-                let rec =
-                    creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
-                rep.event("Container", &rec.name, "Created");
-                Some(rec.id)
-            }
-            Action::Recreate {
-                service,
-                number,
-                id,
-                name: old,
-            } => {
-                rep.event("Container", old, "Recreate");
-                if let Some(o) = by_id.get(id.as_str()) {
-                    remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
-                }
-                let (image_ref, image) = &images[service];
-                let rec =
-                    creator.create(service, *number, &wanted[service].hash, image_ref, image)?;
-                rep.event("Container", &rec.name, "Recreated");
-                Some(rec.id)
-            }
-        };
-        if let (Some(id), false) = (start_id, opts.no_start) {
-            let rec = state::read_record(&ctx.root, &id)?
-                .ok_or_else(|| invalid(format!("container {id} vanished")))?;
-            rep.event("Container", &rec.name, "Starting");
-            supervisor::launch(&ctx.root, &id)?;
-            rep.event("Container", &rec.name, "Started");
         }
     }
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &order {
+        let l = service_deps(project, s)
+            .iter()
+            .filter_map(|d| level.get(d.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(s.as_str(), l);
+    }
+    let max_level = level.values().copied().max().unwrap_or(0);
+    let run_service = |s: &str, actions: &[&Action]| -> Result<(), StackError> {
+        let mut r = Shared(&shared);
+        let mut waited = false;
+        let mut launches: Vec<(String, String)> = Vec::new();
+        for a in actions {
+            let starts = matches!(
+                a,
+                Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }
+            );
+            if starts && !opts.no_start && !waited {
+                // A service's dependencies' conditions hold before its first container starts.
+                wait_dependencies(ctx, project, &name, s, &mut r)?;
+                waited = true;
+            }
+            let start = match a {
+                Action::Remove { id, .. } => {
+                    if let Some(o) = by_id.get(id.as_str()) {
+                        remove_container(ctx, &nets, o, opts.timeout, &mut r)?;
+                    }
+                    None
+                }
+                Action::Keep { name, .. } => {
+                    r.event("Container", name, "Running");
+                    None
+                }
+                Action::Start { id, name, .. } => Some((id.clone(), name.clone())),
+                Action::Create { service, number } => {
+                    let svc = &project.services[service];
+                    let cname = create::container_name(&name, service, svc, *number);
+                    r.event("Container", &cname, "Creating");
+                    let (image_ref, image) = &images[service];
+                    let rec = lock(&creator).create(
+                        service,
+                        *number,
+                        &wanted[service].hash,
+                        image_ref,
+                        image,
+                    )?;
+                    r.event("Container", &rec.name, "Created");
+                    Some((rec.id, rec.name))
+                }
+                Action::Recreate {
+                    service,
+                    number,
+                    id,
+                    name: old,
+                } => {
+                    r.event("Container", old, "Recreate");
+                    if let Some(o) = by_id.get(id.as_str()) {
+                        remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
+                    }
+                    let (image_ref, image) = &images[service];
+                    let rec = lock(&creator).create(
+                        service,
+                        *number,
+                        &wanted[service].hash,
+                        image_ref,
+                        image,
+                    )?;
+                    r.event("Container", &rec.name, "Recreated");
+                    Some((rec.id, rec.name))
+                }
+            };
+            if let (Some(l), false) = (start, opts.no_start) {
+                launches.push(l);
+            }
+        }
+        // The replicas start together.
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = launches
+                .iter()
+                .map(|(id, cname)| {
+                    let shared = &shared;
+                    sc.spawn(move || -> Result<(), StackError> {
+                        let mut r = Shared(shared);
+                        r.event("Container", cname, "Starting");
+                        supervisor::launch(&ctx.root, id)?;
+                        r.event("Container", cname, "Started");
+                        Ok(())
+                    })
+                })
+                .collect();
+            first_error(handles.into_iter().map(|h| h.join()))
+        })
+    };
+    for l in 0..=max_level {
+        let services: Vec<&str> = order
+            .iter()
+            .map(String::as_str)
+            .filter(|s| level.get(s) == Some(&l))
+            .collect();
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = services
+                .iter()
+                .filter_map(|s| per_service.get(s).map(|a| (*s, a)))
+                .map(|(s, actions)| {
+                    let run_service = &run_service;
+                    sc.spawn(move || run_service(s, actions))
+                })
+                .collect();
+            first_error(handles.into_iter().map(|h| h.join()))
+        })?;
+    }
+    let rep: &mut dyn Reporter = match shared.into_inner() {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
     if opts.wait && !opts.no_start {
         wait_services(ctx, &name, &order, opts.wait_timeout, rep)?;
     }
     Ok(())
+}
+
+/// A reporter shared by the threads of one command.
+struct Shared<'a, 'r>(&'a std::sync::Mutex<&'r mut dyn Reporter>);
+
+impl Reporter for Shared<'_, '_> {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        lock(self.0).event(kind, name, action);
+    }
+    fn warn(&mut self, message: &str) {
+        lock(self.0).warn(message);
+    }
+}
+
+/// Locks `m`; a thread that panicked holding it left nothing half-done that matters here.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The first error of joined threads (a panic is resumed).
+fn first_error(
+    results: impl Iterator<Item = std::thread::Result<Result<(), StackError>>>,
+) -> Result<(), StackError> {
+    let mut first = Ok(());
+    for r in results {
+        match r {
+            Ok(Err(e)) if first.is_ok() => first = Err(e),
+            Ok(_) => {}
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+    first
 }
 
 /// A reporter that says nothing (inner steps of an action already reported).

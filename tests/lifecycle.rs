@@ -324,3 +324,33 @@ fn run_joins_the_project_network_and_publishes_only_when_asked() {
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+#[test]
+fn events_follow_the_project_containers() {
+    require_engine!();
+    let mut f = Fixture::with_netns(STACK);
+    let mut events = f
+        .command(&["events", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("events");
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&f, &["up", "-d", "db"]);
+    ok(&f, &["down", "-t", "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = events.kill();
+    let out = events.wait_with_output().expect("events output");
+    let actions: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["service"] == "db")
+        .map(|v| v["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for want in ["create", "start", "stop", "destroy"] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "{want} missing: {actions:?}"
+        );
+    }
+    f.assert_clean();
+}

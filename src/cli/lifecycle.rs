@@ -366,3 +366,50 @@ pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32
     )?;
     Ok(0)
 }
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Output events as a stream of json objects
+    #[arg(long)]
+    pub json: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+/// `events`: follows the project's container events until interrupted.
+pub fn events(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<i32> {
+    use crate::engine::events;
+    let name = project_name(global)?;
+    let mut offset = events::end(&global.root);
+    loop {
+        let (batch, next) = events::read_from(&global.root, offset);
+        offset = next;
+        for e in batch {
+            if e.project != name
+                || (!args.services.is_empty() && !args.services.contains(&e.service))
+            {
+                continue;
+            }
+            if args.json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                let attrs: Vec<String> = e
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{} {} {} {} ({})",
+                    e.time,
+                    e.kind,
+                    e.action,
+                    e.id,
+                    attrs.join(", ")
+                );
+            }
+        }
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

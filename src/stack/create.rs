@@ -515,6 +515,7 @@ impl<'a> Creator<'a> {
                 .1,
         };
         state::write_record(&self.ctx.root, &rec)?;
+        crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);
         for p in &rec.ports {
             let m = mapping(p);
             self.nets.publish(&m)?;

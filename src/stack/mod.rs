@@ -516,6 +516,9 @@ pub fn up(
                         let mut r = Shared(shared);
                         r.event("Container", cname, "Starting");
                         supervisor::launch(&ctx.root, id)?;
+                        if let Ok(Some(rec)) = state::read_record(&ctx.root, id) {
+                            crate::engine::events::emit(&ctx.root, &rec, "start", &[]);
+                        }
                         r.event("Container", cname, "Started");
                         Ok(())
                     })
@@ -784,6 +787,7 @@ fn remove_container(
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
         supervisor::stop(&ctx.root, &rec.id, sig, grace)?;
+        crate::engine::events::emit(&ctx.root, rec, "stop", &[]);
         rep.event("Container", &rec.name, "Stopped");
     }
     rep.event("Container", &rec.name, "Removing");
@@ -805,6 +809,7 @@ pub fn forget_container(
         nets.release(&ep.network, &rec.id)?;
     }
     let dir = state::container_dir(&ctx.root, &rec.id);
+    crate::engine::events::emit(&ctx.root, rec, "destroy", &[]);
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -861,6 +866,7 @@ pub fn down(
     for (o, running, s) in stopping {
         supervisor::finish_stop(&ctx.root, s)?;
         if running {
+            crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
             rep.event("Container", &o.record.name, "Stopped");
         }
         rep.event("Container", &o.record.name, "Removing");
@@ -1148,6 +1154,7 @@ pub fn restart(
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
         supervisor::stop(&ctx.root, &o.record.id, sig, grace)?;
         supervisor::launch(&ctx.root, &o.record.id)?;
+        crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");
     }
     Ok(())

@@ -786,7 +786,9 @@ fn remove_container(
         rep.event("Container", &rec.name, "Stopping");
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
-        supervisor::stop(&ctx.root, &rec.id, sig, grace)?;
+        let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
+        ops::thaw_if_paused(rec);
+        supervisor::finish_stop(&ctx.root, stop)?;
         crate::engine::events::emit(&ctx.root, rec, "stop", &[]);
         rep.event("Container", &rec.name, "Stopped");
     }
@@ -857,11 +859,10 @@ pub fn down(
         }
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
-        stopping.push((
-            *o,
-            running,
-            supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?,
-        ));
+        let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
+        // A frozen container cannot act on its signal.
+        ops::thaw_if_paused(rec);
+        stopping.push((*o, running, stop));
     }
     for (o, running, s) in stopping {
         supervisor::finish_stop(&ctx.root, s)?;
@@ -1152,7 +1153,9 @@ pub fn restart(
         rep.event("Container", &o.record.name, "Restarting");
         let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
-        supervisor::stop(&ctx.root, &o.record.id, sig, grace)?;
+        let stop = supervisor::begin_stop(&ctx.root, &o.record.id, sig, grace)?;
+        ops::thaw_if_paused(&o.record);
+        supervisor::finish_stop(&ctx.root, stop)?;
         supervisor::launch(&ctx.root, &o.record.id)?;
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
-use super::{create, invalid, start_order, Ctx, Reporter, StackError};
+use super::{invalid, start_order, Ctx, Reporter, StackError};
 use crate::engine::cgroups::{self, CgroupOptions, CgroupStats, ContainerCgroup, Layout};
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
@@ -162,7 +162,8 @@ fn stop_all(
     Ok(())
 }
 
-fn thaw_if_paused(rec: &ContainerRecord) {
+/// Thaws a frozen container so it can act on a signal just sent (stop, kill, down).
+pub fn thaw_if_paused(rec: &ContainerRecord) {
     if let Ok(cg) = cgroup_of(rec) {
         if cg.is_frozen().unwrap_or(false) {
             let _ = cg.thaw();
@@ -287,22 +288,7 @@ pub fn remove(
             )));
         }
         rep.event("Container", &rec.name, "Removing");
-        for p in &rec.ports {
-            nets.unpublish(&create::mapping(p))?;
-        }
-        for ep in &rec.endpoints {
-            nets.release(&ep.network, &rec.id)?;
-        }
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(failed(
-                    format!("container {}", rec.name),
-                    format!("removing {}: {e}", dir.display()),
-                ))
-            }
-        }
+        super::forget_container(ctx, &nets, rec)?;
         if volumes {
             remove_anonymous_volumes(&ctx.root, &rec.id)?;
         }

@@ -354,3 +354,64 @@ fn events_follow_the_project_containers() {
     }
     f.assert_clean();
 }
+
+#[test]
+fn a_healthcheck_gated_stack_comes_up_in_order_and_answers_after_the_cli_exits() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  kv:
+    image: busybox
+    command: [sh, -c, 'echo stored > /tmp/index.html; httpd -p 80 -h /tmp; sleep 0.5; touch /tmp/ready; exec sleep 1000']
+    stop_signal: KILL
+    healthcheck:
+      test: [CMD-SHELL, test -f /tmp/ready]
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 5s
+  api:
+    image: busybox
+    command: [sh, -c, 'timeout 3 wget -qO /tmp/index.html http://kv/ && echo got $(cat /tmp/index.html) && exec httpd -f -p 80 -h /tmp']
+    depends_on:
+      kv: {condition: service_healthy}
+  web:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    depends_on: [api]
+",
+    );
+    let t = Instant::now();
+    let out = ok(&f, &["up", "-d"]);
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "api did not wait: {out}"
+    );
+    assert!(out.contains("Healthy"), "{out}");
+    // The CLI has exited; the stack answers.
+    let body = ok(
+        &f,
+        &[
+            "exec",
+            "-T",
+            "web",
+            "timeout",
+            "3",
+            "wget",
+            "-qO-",
+            "http://api/",
+        ],
+    );
+    assert_eq!(body.trim(), "stored");
+    let logs = ok(&f, &["logs", "api"]);
+    assert!(logs.contains("got stored"), "{logs}");
+    let ps = ok(&f, &["ps", "--format", "json"]);
+    let kv = ps
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["Service"] == "kv")
+        .expect("kv in ps");
+    assert_eq!(kv["Health"], "healthy", "{ps}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

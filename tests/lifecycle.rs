@@ -415,3 +415,77 @@ fn a_healthcheck_gated_stack_comes_up_in_order_and_answers_after_the_cli_exits()
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+#[test]
+fn after_a_crash_or_reboot_up_and_down_recover() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  web:
+    image: busybox
+    command: [sh, -c, 'echo web > /tmp/index.html; exec httpd -f -p 80 -h /tmp']
+    ports: ['18090:80']
+  db:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+",
+    );
+    let links = f.host_links();
+    ok(&f, &["up", "-d"]);
+    // A "reboot": every monitor and container killed, the kernel's network state gone, the
+    // records still on disk (with another boot id, as after a real reboot).
+    for o in compose::engine::state::list(&f.root, Some(&f.project)).expect("state") {
+        for pid in [o.state.monitor_pid, o.state.live_pid()]
+            .into_iter()
+            .flatten()
+        {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let dir = compose::engine::state::container_dir(&f.root, &o.record.id);
+        let mut st = compose::engine::state::read_state(&dir);
+        st.boot_id = "an-earlier-boot".into();
+        compose::engine::state::write_state(&dir, &st).expect("state");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    {
+        use compose::engine::network::link::Netlink;
+        use std::os::fd::AsFd;
+        let ns = f.netns.as_ref().expect("netns");
+        let mut nl = Netlink::new_in(ns.as_fd()).expect("netlink");
+        for l in nl.links().expect("links") {
+            if l.name != "lo" {
+                let _ = nl.delete_link(l.index);
+            }
+        }
+        let mut nft = compose::engine::network::nft::Nft::new_in(ns.as_fd()).expect("nft");
+        let _ = nft.delete_table();
+    }
+    let ps = ok(&f, &["ps", "-a"]);
+    assert!(ps.contains("Dead"), "{ps}");
+    ok(&f, &["up", "-d"]);
+    assert_eq!(running(&f).len(), 2);
+    let got = f.in_host(|| {
+        let addr: std::net::SocketAddr = "127.0.0.1:18090".parse().expect("addr");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            use std::io::{Read, Write};
+            if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                if out.contains("web") {
+                    return true;
+                }
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    assert!(got, "the published port after the reboot");
+    ok(&f, &["down", "-t", "0"]);
+    assert_eq!(f.host_links(), links);
+    f.assert_clean();
+}

@@ -92,6 +92,17 @@ pub struct UpArgs {
 pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
     let attached = !args.detach && !args.no_start && !args.wait && !args.dry_run;
     let loaded = load(&load_options(global, &args.services)?)?;
+    // Images come from the local store only until registries and builds land.
+    if args.build {
+        eprintln!("WARN --build: building images is not supported yet; using the image store");
+    }
+    if args
+        .pull
+        .as_deref()
+        .is_some_and(|p| p != "never" && p != "missing")
+    {
+        eprintln!("WARN --pull: pulling images is not supported yet; using the image store");
+    }
     let mut scale = IndexMap::new();
     for s in &args.scale {
         let (svc, n) = s
@@ -139,6 +150,9 @@ pub struct DownArgs {
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Remove images used by services: "local" (only those without a custom tag), "all"
+    #[arg(long, value_name = "TYPE", value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
@@ -146,6 +160,7 @@ pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
         volumes: args.volumes,
         remove_orphans: args.remove_orphans,
         timeout: args.timeout,
+        rmi: args.rmi.clone(),
     };
     // Without a Compose file, `-p NAME` is enough (as with Docker Compose).
     let loaded = match load(&load_options(global, &[])?) {

@@ -1024,7 +1024,6 @@ fn shed_memory() {
         // SAFETY: private, read-only file mappings without a private (anonymous) page: dropping
         // them only unmaps page-cache pages, which fault back in unchanged.
         unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }

@@ -97,6 +97,9 @@ pub struct UpOptions {
 #[derive(Debug, Clone, Default)]
 pub struct DownOptions {
     pub volumes: bool,
+    /// `--rmi all|local`: remove the services' images (`local`: those without an `image:`,
+    /// named after the project, as Docker Compose builds them).
+    pub rmi: Option<String>,
     pub remove_orphans: bool,
     pub timeout: Option<u64>,
 }
@@ -464,7 +467,15 @@ pub fn up(
                     r.event("Container", name, "Running");
                     None
                 }
-                Action::Start { id, name, .. } => Some((id.clone(), name.clone())),
+                Action::Start { id, name, .. } => {
+                    // Published ports go with a reboot (or an `nft flush`): put them back.
+                    if let Some(o) = by_id.get(id.as_str()) {
+                        for port in &o.record.ports {
+                            nets.publish(&create::mapping(port))?;
+                        }
+                    }
+                    Some((id.clone(), name.clone()))
+                }
                 Action::Create { service, number } => {
                     let svc = &project.services[service];
                     let cname = create::container_name(&name, service, svc, *number);
@@ -893,6 +904,37 @@ pub fn down(
         nets.remove(&info.def.name)?;
         rep.event("Network", &info.def.name, "Removed");
     }
+    if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
+        let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
+            context: "image store".into(),
+            message: e.to_string(),
+        })?;
+        let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
+            .into_iter()
+            .map(|o| o.record.image)
+            .collect();
+        let mut done = BTreeSet::new();
+        for (s, svc) in &p.services {
+            let image = match (&svc.image, which) {
+                (Some(i), "all") => i.clone(),
+                (Some(_), _) => continue,
+                (None, _) => format!("{name}-{s}"),
+            };
+            if in_use.contains(&image) || !done.insert(image.clone()) {
+                continue;
+            }
+            if store.resolve(&image).is_ok() {
+                rep.event("Image", &image, "Removing");
+                store
+                    .remove(&image, false)
+                    .map_err(|e| StackError::Failed {
+                        context: format!("image {image}"),
+                        message: e.to_string(),
+                    })?;
+                rep.event("Image", &image, "Removed");
+            }
+        }
+    }
     if opts.volumes {
         if let Some(p) = project {
             for (key, v) in &p.volumes {
@@ -1022,10 +1064,12 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
             }
             Status::Restarting => format!("Restarting ({code})"),
             Status::Created => "Created".to_string(),
-            Status::Exited | Status::Dead => format!(
+            Status::Exited => format!(
                 "Exited ({code}) {} ago",
                 since(&o.state.finished_at).unwrap_or_else(|| "Less than a second".into())
             ),
+            // Its monitor is gone (killed, or a reboot): `up` starts it again, `down` cleans up.
+            Status::Dead => "Dead".to_string(),
         };
         let state_word = if paused {
             "paused"

@@ -22,6 +22,8 @@ use compose::engine::image::testimage::{ArchiveFormat, TestImage};
 
 /// A tag of our own, so loading the image into Docker or Podman never replaces a user's `busybox`.
 const IMAGE: &str = "compose-bench-busybox:latest";
+/// Where the containers' cgroups go (`COMPOSE_CGROUP_PARENT`).
+const CGROUP_PARENT: &str = "compose-bench-lifecycle";
 /// The size whose per-container memory is measured.
 const MEMORY_SIZE: usize = 20;
 
@@ -341,5 +343,18 @@ fn main() {
         if let Err(e) = bench_tool(tool, tmp.path(), &root, &sizes, runs) {
             println!("  {:<16} failed: {e}", tool.label);
         }
+    }
+    remove_cgroup_parent(CGROUP_PARENT);
+}
+
+/// `down` leaves the (empty) cgroup parent in place, as it would `compose`'s default one; the
+/// benchmark's own is removed from every hierarchy, best effort.
+fn remove_cgroup_parent(name: &str) {
+    let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(name));
+    for e in dir.flatten() {
+        let _ = std::fs::remove_dir(e.path().join(name));
     }
 }

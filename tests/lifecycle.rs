@@ -489,3 +489,41 @@ fn after_a_crash_or_reboot_up_and_down_recover() {
     assert_eq!(f.host_links(), links);
     f.assert_clean();
 }
+
+#[test]
+fn a_killed_monitor_is_reported_and_its_container_replaced_by_the_next_up() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  db:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let o = compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .remove(0);
+    let (monitor, pid) = (
+        o.state.monitor_pid.expect("monitor"),
+        o.state.live_pid().expect("pid"),
+    );
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    let ps = ok(&f, &["ps", "-a"]);
+    assert!(ps.contains("Dead"), "{ps}");
+    ok(&f, &["up", "-d"]);
+    let now = running(&f);
+    let (_, new_pid) = now.values().next().expect("running again");
+    assert_ne!(*new_pid, pid);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.contains(" Z "))
+                .unwrap_or(true),
+        "the orphaned container still runs"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -47,4 +47,8 @@ echo "+ compose logs worker"
 "$COMPOSE" logs worker | tee /dev/stderr | grep -q 'hits=3' || fail "worker did not log hits=3"
 echo "+ compose down -v"
 "$COMPOSE" down -v
+# `down` keeps the (empty) cgroup parent, as it keeps compose's default one; this one is ours.
+for d in /sys/fs/cgroup/"$COMPOSE_CGROUP_PARENT" /sys/fs/cgroup/*/"$COMPOSE_CGROUP_PARENT"; do
+    [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+done
 echo "quickstart: OK"

@@ -129,6 +129,21 @@ pub struct PublishedPort {
     pub container_port: u16,
 }
 
+impl PublishedPort {
+    /// The nftables form of this mapping.
+    pub fn mapping(&self) -> crate::engine::network::nft::PortMapping {
+        crate::engine::network::nft::PortMapping {
+            network: self.network.clone(),
+            bridge: self.bridge.clone(),
+            protocol: self.protocol,
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            container_ip: self.container_ip,
+            container_port: self.container_port,
+        }
+    }
+}
+
 /// The container's embedded resolver, when it has one (containers on project networks).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DnsSetup {
@@ -285,12 +300,17 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-/// Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), if it lives.
+/// Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), if it lives
+/// (a zombie, dead but not yet reaped by whoever adopted it, does not).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z") | Some("X") | Some("x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Whether `pid` is still the process that had start time `start`.

@@ -36,9 +36,10 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
 use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
-use crate::engine::network::attach::{self, Attachment, BridgeSpec};
-use crate::engine::network::dns::{DnsEntry, EndpointStore, Resolver, ResolverConfig};
-use crate::engine::network::link::{self, Netlink};
+use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
+use crate::engine::network::endpoints;
+use crate::engine::network::link::Netlink;
+use crate::engine::network::manager::Networks;
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::exec::{self, ExecChild, ExecConfig};
 use crate::engine::runtime::init::InitConfig;
@@ -101,6 +102,18 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
             source,
         }
     };
+    let raw = state::read_state(&dir);
+    if raw.boot_id == state::boot_id() {
+        let monitor = state::same_process(raw.monitor_pid, raw.monitor_start);
+        if monitor && raw.status != Status::Exited {
+            // Already supervised (a concurrent start won).
+            return Ok(());
+        }
+        if !monitor && state::same_process(raw.pid, raw.pid_start) {
+            // Its monitor was killed but the container lives on: end it before starting anew.
+            cleanup_orphan(root, id)?;
+        }
+    }
     match std::fs::remove_file(state::stopping_path(&dir)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -334,23 +347,17 @@ fn cleanup_orphan(root: &Path, id: &str) -> Result<(), SuperviseError> {
 /// Undoes a start's network side: names withdrawn, host ends of the veths deleted (the
 /// container ends go with them). Idempotent.
 fn after_exit(root: &Path, rec: &ContainerRecord, nl: Option<&mut Netlink>) {
-    let store = EndpointStore::new(&dns_dir(root));
-    for ep in &rec.endpoints {
-        let _ = store.withdraw(&ep.network, &rec.id);
+    endpoints::withdraw_names(&EndpointStore::new(&dns_dir(root)), &rec.id, &rec.endpoints);
+    if rec.endpoints.is_empty() {
+        return;
     }
-    let mut own;
-    let nl = match nl {
-        Some(nl) => nl,
-        None => match Netlink::new() {
-            Ok(n) => {
-                own = n;
-                &mut own
+    match nl {
+        Some(nl) => endpoints::disconnect(nl, &rec.endpoints),
+        None => {
+            if let Ok(mut nl) = Netlink::new() {
+                endpoints::disconnect(&mut nl, &rec.endpoints);
             }
-            Err(_) => return,
-        },
-    };
-    for ep in &rec.endpoints {
-        let _ = attach::detach(nl, &ep.host_if);
+        }
     }
 }
 
@@ -444,6 +451,21 @@ impl Monitor {
         })
     }
 
+    /// Removes the container for good (`run --rm -d`): its published ports, addresses and
+    /// state directory.
+    fn forget(&self) {
+        if let Ok(nets) = Networks::open(&self.root) {
+            for p in &self.rec.ports {
+                let _ = nets.unpublish(&p.mapping());
+            }
+            for ep in &self.rec.endpoints {
+                let _ = nets.release(&ep.network, &self.rec.id);
+            }
+        }
+        crate::engine::events::emit(&self.root, &self.rec, "destroy", &[]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
     fn save(&self) {
         let _ = state::write_state(&self.dir, &self.state);
     }
@@ -477,6 +499,12 @@ impl Monitor {
                     self.state.pid = None;
                     self.state.pid_start = None;
                     self.state.finished_at = Some(now_rfc3339_nanos());
+                    crate::engine::events::emit(
+                        &self.root,
+                        &self.rec,
+                        "die",
+                        &[("exitCode", exit.0.code().to_string())],
+                    );
                     // A container that ran a while starts over with a short back-off.
                     if since.elapsed() > Duration::from_secs(10) {
                         backoff = Duration::from_millis(100);
@@ -507,7 +535,7 @@ impl Monitor {
                 self.state.monitor_start = None;
                 self.save();
                 if self.rec.auto_remove {
-                    let _ = std::fs::remove_dir_all(&self.dir);
+                    self.forget();
                 }
                 return 0;
             }
@@ -613,49 +641,17 @@ impl Monitor {
         };
         // Leftovers of a previous run whose monitor died would block the names.
         if let Some(nl) = host.as_mut() {
-            for ep in &self.rec.endpoints {
-                let _ = attach::detach(nl, &ep.host_if);
-            }
+            endpoints::disconnect(nl, &self.rec.endpoints);
         }
-        let endpoints = self.rec.endpoints.clone();
+        let eps = self.rec.endpoints.clone();
         let mut netns: Option<OwnedFd> = None;
         let child = process::spawn(&cfg, &stdio, &mut |pid| {
             cgroup
                 .add_pid(pid.as_raw_nonzero().get())
                 .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
             if let Some(nl) = host.as_mut() {
-                let ns = link::open_netns(pid.as_raw_nonzero().get() as u32).map_err(net_err)?;
-                for ep in &endpoints {
-                    let bridge = attach::ensure_bridge(
-                        nl,
-                        &BridgeSpec {
-                            name: ep.bridge.name.clone(),
-                            mtu: ep.bridge.mtu,
-                            gateways: ep.bridge.gateways.clone(),
-                        },
-                    )
-                    .map_err(net_err)?;
-                    attach::attach(
-                        nl,
-                        bridge,
-                        ns.as_fd(),
-                        &Attachment {
-                            host_if: ep.host_if.clone(),
-                            container_if: ep.container_if.clone(),
-                            mtu: ep.bridge.mtu,
-                            mac: ep.mac,
-                            addresses: ep.addresses.clone(),
-                            default_gateways: ep.default_gateways.clone(),
-                        },
-                    )
-                    .map_err(|e| {
-                        InitError::msg(
-                            Step::Network,
-                            None,
-                            format!("connecting to network {}: {e}", ep.network),
-                        )
-                    })?;
-                }
+                let ns = endpoints::connect(nl, &eps, pid.as_raw_nonzero().get() as u32)
+                    .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
                 netns = Some(ns);
             }
             Ok(())
@@ -666,9 +662,7 @@ impl Monitor {
             Ok(c) => c,
             Err(e) => {
                 if let Some(nl) = host.as_mut() {
-                    for ep in &self.rec.endpoints {
-                        let _ = attach::detach(nl, &ep.host_if);
-                    }
+                    endpoints::disconnect(nl, &self.rec.endpoints);
                 }
                 return Err(e);
             }
@@ -712,13 +706,8 @@ impl Monitor {
         self.state.health_log = None;
         self.save();
         let store = EndpointStore::new(&dns_dir(&self.root));
-        for ep in &self.rec.endpoints {
-            let entry = DnsEntry {
-                names: ep.dns_names.clone(),
-                addresses: ep.addresses.iter().map(|(a, _)| *a).collect(),
-            };
-            let _ = store.publish(&ep.network, &self.rec.id, &entry);
-        }
+        endpoints::publish_names(&store, &self.rec.id, &self.rec.endpoints);
+        crate::engine::events::emit(&self.root, &self.rec, "start", &[]);
         Ok((child, out_r, err_r, resolver))
     }
 
@@ -964,6 +953,14 @@ impl Monitor {
         );
         self.state.health = Some(next.0);
         self.state.failing_streak = next.1;
+        if before.0 != Some(next.0) {
+            crate::engine::events::emit(
+                &self.root,
+                &self.rec,
+                &format!("health_status: {}", next.0.as_str()),
+                &[],
+            );
+        }
         let log = truncate_output(output);
         if before != (Some(next.0), next.1) || self.state.health_log.as_deref() != Some(&log) {
             self.state.health_log = Some(log);

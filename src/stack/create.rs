@@ -40,15 +40,7 @@ pub fn container_name(project: &str, service: &str, svc: &ServiceConfig, n: u32)
 
 /// The engine's form of a recorded published port.
 pub fn mapping(p: &PublishedPort) -> PortMapping {
-    PortMapping {
-        network: p.network.clone(),
-        bridge: p.bridge.clone(),
-        protocol: p.protocol,
-        host_ip: p.host_ip,
-        host_port: p.host_port,
-        container_ip: p.container_ip,
-        container_port: p.container_port,
-    }
+    p.mapping()
 }
 
 /// The restart policy: `restart:`, else `deploy.restart_policy`.

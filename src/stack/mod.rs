@@ -875,16 +875,36 @@ pub fn down(
         ops::thaw_if_paused(rec);
         stopping.push((*o, running, stop));
     }
-    for (o, running, s) in stopping {
-        supervisor::finish_stop(&ctx.root, s)?;
-        if running {
-            crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
-            rep.event("Container", &o.record.name, "Stopped");
-        }
-        rep.event("Container", &o.record.name, "Removing");
-        forget_container(ctx, &nets, &o.record)?;
-        rep.event("Container", &o.record.name, "Removed");
+    // ... and wait for them (and remove them) concurrently.
+    let shared = std::sync::Mutex::new(rep);
+    {
+        let nets = &nets;
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = stopping
+                .into_iter()
+                .map(|(o, running, s)| {
+                    let shared = &shared;
+                    sc.spawn(move || -> Result<(), StackError> {
+                        let mut rep = Shared(shared);
+                        supervisor::finish_stop(&ctx.root, s)?;
+                        if running {
+                            crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
+                            rep.event("Container", &o.record.name, "Stopped");
+                        }
+                        rep.event("Container", &o.record.name, "Removing");
+                        forget_container(ctx, nets, &o.record)?;
+                        rep.event("Container", &o.record.name, "Removed");
+                        Ok(())
+                    })
+                })
+                .collect();
+            first_error(handles.into_iter().map(|h| h.join()))
+        })?;
     }
+    let rep: &mut dyn Reporter = match shared.into_inner() {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
     // Containers whose creation was cut short (no record): their directories only.
     for id in state::incomplete(&ctx.root) {
         let _ = std::fs::remove_dir_all(state::container_dir(&ctx.root, &id));

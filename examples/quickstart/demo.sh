@@ -23,7 +23,7 @@ if [ "${QUICKSTART_IN_NETNS:-}" != 1 ]; then
     exec env QUICKSTART_IN_NETNS=1 unshare --net "$0"
 fi
 
-ip link set lo up
+busybox ip link set lo up   # busybox-static is a prerequisite anyway; iproute2 may be absent
 cd "$here"
 fail() {
     echo "demo.sh: FAILED: $*" >&2

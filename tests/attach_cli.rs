@@ -13,22 +13,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::engine::Fixture;
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(f: &Fixture, args: &[&str]) -> String {
-    let o = f.compose(args);
-    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use support::engine::{ok, text, Fixture};
 
 /// Runs `compose ARGS` to its end, at most `limit`; the output, or a panic naming what it
 /// printed so far when it runs longer (after killing it).

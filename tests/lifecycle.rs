@@ -10,22 +10,7 @@ mod support {
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::engine::Fixture;
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(f: &Fixture, args: &[&str]) -> String {
-    let o = f.compose(args);
-    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
+use support::engine::{ok_all as ok, text, Fixture};
 
 /// Container name -> (id, pid) of the project's running containers.
 fn running(f: &Fixture) -> BTreeMap<String, (String, i32)> {

@@ -13,25 +13,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use support::engine::Fixture;
+use support::engine::{ok, Fixture};
 
 /// The stand-in host's own (non-loopback) address, put on its `lo`.
 const HOST_ADDR: &str = "10.200.0.1";
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(f: &Fixture, args: &[&str]) -> String {
-    let o = f.compose(args);
-    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// `compose exec -T SERVICE sh -c SCRIPT`: (exit code, stdout).
 fn sh(f: &Fixture, service: &str, script: &str) -> (i32, String) {

@@ -12,22 +12,7 @@ use std::time::{Duration, Instant};
 
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
 use compose::engine::state::{self, Health, Observed, Status};
-use support::engine::Fixture;
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(f: &Fixture, args: &[&str]) -> String {
-    let o = f.compose(args);
-    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use support::engine::{ok, Fixture};
 
 /// The container of `service`, as recorded now.
 fn container(f: &Fixture, service: &str) -> Observed {

@@ -10,7 +10,22 @@ use crate::engine::network::nft::Protocol;
 use crate::model::load::load;
 use crate::stack::{self, Ctx, DownOptions, UpOptions};
 
-fn ctx(global: &GlobalOptions) -> Ctx {
+/// `--scale SERVICE=NUM`, repeated.
+pub(crate) fn parse_scale(args: &[String]) -> anyhow::Result<IndexMap<String, u32>> {
+    let mut scale = IndexMap::new();
+    for s in args {
+        let (svc, n) = s
+            .split_once('=')
+            .with_context(|| format!("--scale {s}: expected SERVICE=NUM"))?;
+        let n: u32 = n
+            .parse()
+            .with_context(|| format!("--scale {s}: {n:?} is not a number"))?;
+        scale.insert(svc.to_string(), n);
+    }
+    Ok(scale)
+}
+
+pub(crate) fn ctx(global: &GlobalOptions) -> Ctx {
     Ctx {
         root: global.root.clone(),
         cgroup_parent: global.cgroup_parent.clone(),
@@ -103,16 +118,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
     {
         eprintln!("WARN --pull: pulling images is not supported yet; using the image store");
     }
-    let mut scale = IndexMap::new();
-    for s in &args.scale {
-        let (svc, n) = s
-            .split_once('=')
-            .with_context(|| format!("--scale {s}: expected SERVICE=NUM"))?;
-        let n: u32 = n
-            .parse()
-            .with_context(|| format!("--scale {s}: {n:?} is not a number"))?;
-        scale.insert(svc.to_string(), n);
-    }
+    let scale = parse_scale(&args.scale)?;
     let opts = UpOptions {
         services: args.services.clone(),
         force_recreate: args.force_recreate,

@@ -5,9 +5,8 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
-use indexmap::IndexMap;
 
 use super::project::load_options;
 use super::GlobalOptions;
@@ -16,14 +15,9 @@ use crate::engine::supervisor;
 use crate::model::load::load;
 use crate::model::types::resources::Project;
 use crate::stack::ops::{self, CopyOptions, Side, StatsEntry};
-use crate::stack::{self, Ctx, PlainReporter, UpOptions};
+use crate::stack::{self, UpOptions};
 
-fn ctx(global: &GlobalOptions) -> Ctx {
-    Ctx {
-        root: global.root.clone(),
-        cgroup_parent: global.cgroup_parent.clone(),
-    }
-}
+use super::lifecycle::ctx;
 
 /// The project's name and, when a Compose file is found, its model; services named on the
 /// command line must be the project's (`no such service: x`, as with Docker Compose).
@@ -118,16 +112,7 @@ pub struct CreateArgs {
 /// `create`: `up` without starting anything.
 pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
     let loaded = load(&load_options(global, &args.services)?)?;
-    let mut scale = IndexMap::new();
-    for s in &args.scale {
-        let (svc, n) = s
-            .split_once('=')
-            .with_context(|| format!("--scale {s}: expected SERVICE=NUM"))?;
-        let n: u32 = n
-            .parse()
-            .with_context(|| format!("--scale {s}: {n:?} is not a number"))?;
-        scale.insert(svc.to_string(), n);
-    }
+    let scale = super::lifecycle::parse_scale(&args.scale)?;
     let opts = UpOptions {
         services: args.services.clone(),
         force_recreate: args.force_recreate,
@@ -137,7 +122,12 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         scale,
         ..UpOptions::default()
     };
-    stack::up(&ctx(global), &loaded.project, &opts, &mut PlainReporter)?;
+    stack::up(
+        &ctx(global),
+        &loaded.project,
+        &opts,
+        &mut *super::progress::reporter(global),
+    )?;
     Ok(0)
 }
 
@@ -159,7 +149,7 @@ pub fn start(global: &GlobalOptions, args: &ServicesArgs) -> anyhow::Result<i32>
         &ctx(global),
         &loaded.project,
         &args.services,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }
@@ -181,7 +171,7 @@ pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
         &name,
         &args.services,
         args.timeout,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }
@@ -208,7 +198,7 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
         &name,
         &args.services,
         signal,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     if n == 0 {
         eprintln!("no container to kill");
@@ -252,7 +242,13 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
     let (name, _) = project(global, &args.services)?;
     let ctx = ctx(global);
     if args.stop {
-        ops::stop(&ctx, &name, &args.services, None, &mut PlainReporter)?;
+        ops::stop(
+            &ctx,
+            &name,
+            &args.services,
+            None,
+            &mut *super::progress::reporter(global),
+        )?;
     }
     let targets = ops::removable(&global.root, &name, &args.services)?;
     if targets.is_empty() {
@@ -266,7 +262,13 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
     } else if !confirm(&format!("{msg}\nAre you sure?"))? {
         return Ok(0);
     }
-    ops::remove(&ctx, &name, &targets, args.volumes, &mut PlainReporter)?;
+    ops::remove(
+        &ctx,
+        &name,
+        &targets,
+        args.volumes,
+        &mut *super::progress::reporter(global),
+    )?;
     Ok(0)
 }
 
@@ -278,7 +280,7 @@ pub fn pause(global: &GlobalOptions, args: &ServicesArgs) -> anyhow::Result<i32>
         &name,
         &args.services,
         true,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }
@@ -291,7 +293,7 @@ pub fn unpause(global: &GlobalOptions, args: &ServicesArgs) -> anyhow::Result<i3
         &name,
         &args.services,
         false,
-        &mut PlainReporter,
+        &mut *super::progress::reporter(global),
     )?;
     Ok(0)
 }
@@ -589,7 +591,7 @@ pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
                 &name,
                 project.as_ref(),
                 &opts,
-                &mut PlainReporter,
+                &mut *super::progress::reporter(global),
             ) {
                 eprintln!("Error: {e}");
             }

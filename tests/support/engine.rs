@@ -23,6 +23,30 @@ pub struct Fixture {
     checked: bool,
 }
 
+/// A command's exit status and output, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `compose ARGS`, which must succeed; its standard output.
+pub fn ok(f: &Fixture, args: &[&str]) -> String {
+    let o = f.compose(args);
+    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Like [`ok`], with standard error (the progress lines) after standard output.
+pub fn ok_all(f: &Fixture, args: &[&str]) -> String {
+    let o = f.compose(args);
+    assert!(o.status.success(), "compose {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
 /// Why an engine test cannot run here, if it cannot.
 pub fn skip_reason() -> Option<&'static str> {
     if !rustix::process::geteuid().is_root() {

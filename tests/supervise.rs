@@ -272,3 +272,36 @@ fn image_healthcheck_applies_unless_the_service_disables_it() {
     });
     down(&mut f);
 }
+
+#[test]
+fn logging_driver_none_keeps_no_log_and_the_container_never_blocks() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  quiet:
+    image: busybox
+    command: [sh, -c, 'seq 1 200000; echo done > /tmp/finished; exec sleep 1000']
+    stop_signal: KILL
+    logging:
+      driver: none
+",
+    );
+    ok(&f, &["up", "-d"]);
+    // 1.3 MB of output: more than a pipe holds, so it must be read and dropped.
+    let probe = || {
+        f.compose(&["exec", "-T", "quiet", "cat", "/tmp/finished"])
+            .status
+            .success()
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    while !probe() {
+        assert!(Instant::now() < end, "the container blocked on its output");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let c = container(&f, "quiet");
+    assert!(c.record.log_disabled);
+    let log = state::log_path(&state::container_dir(&f.root, &c.record.id));
+    assert!(!log.exists(), "a log was written");
+    assert!(ok(&f, &["logs", "quiet"]).trim().is_empty());
+    down(&mut f);
+}

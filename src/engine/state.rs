@@ -204,6 +204,9 @@ pub struct ContainerRecord {
     /// ... keeping this many files in all (Docker's default 1 when max-size is set).
     #[serde(default)]
     pub log_max_file: Option<u32>,
+    /// `logging.driver: none`: no log is kept.
+    #[serde(default)]
+    pub log_disabled: bool,
 }
 
 /// A container's healthcheck, resolved from the service and its image (`CMD-SHELL` already

@@ -714,11 +714,17 @@ impl Monitor {
     /// Copies the container's output to its log, answers DNS queries and runs the healthcheck
     /// until it exits; returns how it ended and whether it was OOM-killed, after cleaning up.
     fn serve(&mut self, mut r: Running, null: &std::fs::File) -> (Exit, bool) {
-        let mut log = LogWriter::open(
-            state::log_path(&self.dir),
-            self.rec.log_max_size,
-            self.rec.log_max_file.unwrap_or(1),
-        );
+        let mut log = if self.rec.log_disabled {
+            // `logging.driver: none`: the output is read (so the container never blocks on a
+            // full pipe) and dropped.
+            LogWriter::discard()
+        } else {
+            LogWriter::open(
+                state::log_path(&self.dir),
+                self.rec.log_max_size,
+                self.rec.log_max_file.unwrap_or(1),
+            )
+        };
         let fds = [r.out.as_raw_fd(), r.err.as_raw_fd()];
         let mut open = [true, true];
         let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
@@ -1165,6 +1171,18 @@ struct LogWriter {
 }
 
 impl LogWriter {
+    /// A writer that keeps nothing.
+    fn discard() -> LogWriter {
+        LogWriter {
+            path: PathBuf::new(),
+            file: None,
+            size: 0,
+            max_size: None,
+            max_file: 1,
+            entry: Vec::new(),
+        }
+    }
+
     fn open(path: PathBuf, max_size: Option<u64>, max_file: u32) -> LogWriter {
         let file = std::fs::OpenOptions::new()
             .create(true)

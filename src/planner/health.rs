@@ -141,6 +141,8 @@ pub fn log_rotation(svc: &ServiceConfig) -> Result<(Option<u64>, Option<u32>), S
             "max-buffer-size",
             "mode",
         ],
+        // No log at all (`ContainerRecord::log_disabled`).
+        "none" => return Ok((None, None)),
         other => {
             return Err(format!(
                 "logging driver {other:?} is not supported (only json-file and local write the \

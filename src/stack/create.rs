@@ -467,6 +467,8 @@ impl<'a> Creator<'a> {
         for (k, v) in &svc.labels {
             labels.insert(k.clone(), v.clone());
         }
+        let rotation = crate::planner::health::log_rotation(svc)
+            .map_err(|m| invalid(format!("service {service}: {m}")))?;
         let rec = ContainerRecord {
             id: id.clone(),
             name: cname,
@@ -499,12 +501,9 @@ impl<'a> Creator<'a> {
             labels,
             healthcheck: crate::planner::health::healthcheck(svc, image.healthcheck.as_ref())
                 .map_err(|m| invalid(format!("service {service}: {m}")))?,
-            log_max_size: crate::planner::health::log_rotation(svc)
-                .map_err(|m| invalid(format!("service {service}: {m}")))?
-                .0,
-            log_max_file: crate::planner::health::log_rotation(svc)
-                .map_err(|m| invalid(format!("service {service}: {m}")))?
-                .1,
+            log_max_size: rotation.0,
+            log_max_file: rotation.1,
+            log_disabled: svc.logging.as_ref().and_then(|l| l.driver.as_deref()) == Some("none"),
         };
         state::write_record(&self.ctx.root, &rec)?;
         crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);

@@ -219,6 +219,8 @@ fn bench_tool(
         for _ in 0..runs {
             let up = timed(&tool.argv, &dir, &[&p[..], &["up", "-d"]].concat(), &envs);
             if n == MEMORY_SIZE && mem.is_none() {
+                // Measured once the stack has settled (the same pause for every tool).
+                std::thread::sleep(Duration::from_secs(1));
                 mem = Some(memory(|a| (tool.per_container)(a, root)));
             }
             // Always take the stack down, even after a failed `up`.

@@ -57,6 +57,9 @@ pub const MONITOR_ARG: &str = "__monitor";
 /// [`InitError`] as JSON.
 const READY_FD: RawFd = 3;
 
+/// How often an idle monitor gives back the code pages its work touched.
+const SHED_EVERY: Duration = Duration::from_secs(10);
+
 /// Longest pause between two restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -729,6 +732,7 @@ impl Monitor {
         let mut open = [true, true];
         let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let pidfd = r.child.pidfd.as_raw_fd();
+        let mut last_shed: Option<Instant> = None;
         let mut exited = false;
         let mut drain_until: Option<Instant> = None;
         let started = Instant::now();
@@ -781,6 +785,14 @@ impl Monitor {
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             let ms = timeout.map_or(-1, |t| t.as_millis().min(60_000) as i32 + 1);
+            // About to wait with nothing to do: give back the pages the work since the last
+            // time touched (at most every SHED_EVERY, so a busy container costs nothing extra).
+            // An idle monitor then holds little more than its own heap and stack; what a
+            // wake-up needs faults back in from the page cache.
+            if !(0..=100).contains(&ms) && last_shed.is_none_or(|t| t.elapsed() >= SHED_EVERY) {
+                last_shed = Some(Instant::now());
+                shed_memory();
+            }
             // SAFETY: polling descriptors we own (negative ones are ignored).
             let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
             if n < 0 {
@@ -1022,18 +1034,30 @@ fn shed_memory() {
     if let Some((s, e, true)) = current {
         ranges.push((s, e));
     }
+    // Everything that allocates or frees is done before the pages go: what runs after the
+    // first madvise (the rest of the loop, then the caller's way to poll) touches as little
+    // code as possible, each fault bringing back a 64 KiB window of it.
+    let mut list = [(0usize, 0usize); 64];
+    let n = ranges.len().min(list.len());
+    list[..n].copy_from_slice(&ranges[..n]);
+    drop(ranges);
     drop(smaps);
-    for (start, end) in ranges {
-        // SAFETY: private, read-only file mappings without a private (anonymous) page: dropping
-        // them only unmaps page-cache pages, which fault back in unchanged.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
-    }
     #[cfg(target_env = "gnu")]
-    // SAFETY: as above.
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe {
         libc::malloc_trim(0);
+    }
+    for &(start, end) in &list[..n] {
+        // SAFETY: private, read-only file mappings without a private (anonymous) page: dropping
+        // them only unmaps page-cache pages, which fault back in unchanged. rustix makes the
+        // system call itself, so no libc code is faulted back in by it.
+        unsafe {
+            let _ = rustix::mm::madvise(
+                start as *mut std::ffi::c_void,
+                end - start,
+                rustix::mm::Advice::LinuxDontNeed,
+            );
+        }
     }
 }
 

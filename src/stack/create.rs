@@ -452,7 +452,7 @@ impl<'a> Creator<'a> {
             ),
         };
         held.dir = Some(state::container_dir(&self.ctx.root, &id));
-        container::prepare_with(&self.ctx.root, &spec, &hosts, &resolv)
+        container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
             .map_err(|e| invalid(e.to_string()))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();

@@ -1166,40 +1166,6 @@ pub struct LogLine {
     pub time: String,
 }
 
-/// The logs of the project's containers (of `services`; all when empty), each line with the
-/// container's service and number, merged in time order.
-pub fn logs(
-    root: &Path,
-    project: &str,
-    services: &[String],
-) -> Result<Vec<(String, u32, LogLine)>, StackError> {
-    let mut out = Vec::new();
-    for o in state::list(root, Some(project))? {
-        if !services.is_empty() && !services.contains(&o.record.service) {
-            continue;
-        }
-        let path = state::log_path(&state::container_dir(root, &o.record.id));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(StackError::Failed {
-                    context: format!("container {}", o.record.name),
-                    message: format!("reading {}: {e}", path.display()),
-                })
-            }
-        };
-        for line in text.lines() {
-            if let Ok(l) = serde_json::from_str::<LogLine>(line) {
-                out.push((o.record.service.clone(), o.record.number, l));
-            }
-        }
-    }
-    // RFC 3339 with fixed-width nanoseconds in UTC: text order is time order.
-    out.sort_by(|a, b| a.2.time.cmp(&b.2.time));
-    Ok(out)
-}
-
 /// `restart`: stops the project's containers (of `services`; all when empty) and starts them
 /// again, keeping their addresses, ports and names.
 pub fn restart(

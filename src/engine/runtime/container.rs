@@ -1,5 +1,5 @@
 //! A container's life on the host side: its state directory under `--root`, the files the engine
-//! writes for it, running it in the foreground with signals forwarded, and removing it.
+//! writes for it, and running it in the foreground with signals forwarded.
 //!
 //! Layout: `<root>/containers/<id>/` holds `upper/` and `work/` (the overlay's writable layer),
 //! `merged/` (the mount point, only ever mounted inside the container's own mount namespace, so
@@ -12,37 +12,19 @@ use std::path::{Path, PathBuf};
 use rustix::process::{Pid, Signal};
 
 use super::error::{InitError, Step};
-use super::etc;
 use super::init::InitConfig;
 use super::process::{self, Child, Exit, Stdio};
 use super::pty::Pty;
 use crate::engine::spec::ContainerSpec;
 
-/// `<root>/containers/<id>`.
-pub fn container_dir(root: &Path, id: &str) -> PathBuf {
-    root.join("containers").join(id)
-}
-
-/// Creates the container's directories and /etc files (loopback only: its own name maps to
-/// 127.0.1.1, as Docker does with `network_mode: none`; the host's resolvers).
-pub fn prepare(root: &Path, spec: &ContainerSpec) -> Result<PathBuf, InitError> {
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    prepare_with(
-        root,
-        spec,
-        &etc::hosts(spec, "127.0.1.1"),
-        &etc::resolv_conf(spec, &host_resolv),
-    )
-}
-
 /// Creates the container's directories and writes the given `hosts` and `resolv.conf`.
-pub fn prepare_with(
+pub fn prepare(
     root: &Path,
     spec: &ContainerSpec,
     hosts: &str,
     resolv_conf: &str,
 ) -> Result<PathBuf, InitError> {
-    let dir = container_dir(root, &spec.id);
+    let dir = crate::engine::state::container_dir(root, &spec.id);
     let io = |p: &Path, e: std::io::Error| InitError::io(Step::State, Some(p), &e);
     for sub in ["upper", "work", "merged"] {
         let p = dir.join(sub);
@@ -58,16 +40,6 @@ pub fn prepare_with(
         std::fs::write(&p, content).map_err(|e| io(&p, e))?;
     }
     Ok(dir)
-}
-
-/// Removes the container's state directory (the container must have stopped).
-pub fn remove(root: &Path, id: &str) -> Result<(), InitError> {
-    let dir = container_dir(root, id);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(InitError::io(Step::State, Some(&dir), &e)),
-    }
 }
 
 /// Starts the container and waits for it, forwarding the signals a user sends to the CLI

@@ -345,6 +345,13 @@ impl<'a> Creator<'a> {
                 r
             }
         };
+        // Without a network of its own (host, none, another container's) there is nothing to
+        // publish: Docker discards the ports then too (host mode listens on the host already).
+        let requests = if matches!(mode, ServiceNetMode::Networks(_)) {
+            requests
+        } else {
+            Vec::new()
+        };
         if !requests.is_empty() {
             let Some((ep, _)) = endpoints
                 .iter()

@@ -342,6 +342,9 @@ impl Fixture {
                 if d != &cg {
                     had_content = true;
                 }
+                // A frozen (paused) process cannot act on SIGKILL until thawed.
+                let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(d.join("cgroup.freeze"), "0");
                 if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
                     for pid in procs
                         .split_whitespace()

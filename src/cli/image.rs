@@ -229,24 +229,10 @@ fn write_table<const N: usize>(
     header: [&str; N],
     rows: &[[&str; N]],
 ) -> io::Result<()> {
-    let mut widths = [0usize; N];
-    for row in std::iter::once(&header).chain(rows) {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max((cell.chars().count() + 3).max(10));
-        }
-    }
-    for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}", w = widths[i]));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    let all: Vec<&[&str]> = std::iter::once(&header[..])
+        .chain(rows.iter().map(|r| &r[..]))
+        .collect();
+    super::table::write(out, &all, 10, 3)
 }
 
 fn rm(store: &ImageStore, args: &RmArgs) -> anyhow::Result<i32> {

@@ -339,29 +339,10 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
-            let mut w = head.map(|h| h.chars().count());
-            for r in &rows {
-                for (i, c) in r.iter().enumerate() {
-                    w[i] = w[i].max(c.chars().count());
-                }
-            }
-            let line = |cells: Vec<&str>| {
-                let mut s = String::new();
-                for (i, c) in cells.iter().enumerate() {
-                    if i + 1 == cells.len() {
-                        s.push_str(c);
-                    } else {
-                        let pad = w[i].saturating_sub(c.chars().count());
-                        s.push_str(c);
-                        s.push_str(&" ".repeat(pad + 3));
-                    }
-                }
-                println!("{}", s.trim_end());
-            };
-            line(head.to_vec());
-            for r in &rows {
-                line(r.iter().map(String::as_str).collect());
-            }
+            let all: Vec<Vec<String>> = std::iter::once(head.map(String::from).to_vec())
+                .chain(rows.into_iter().map(|r| r.to_vec()))
+                .collect();
+            super::table::write(&mut std::io::stdout().lock(), &all, 0, 3)?;
         }
     }
     Ok(0)

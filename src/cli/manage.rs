@@ -55,25 +55,7 @@ fn write_table(
     min: usize,
     pad: usize,
 ) -> io::Result<()> {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut w = vec![0usize; cols];
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max((c.chars().count() + pad).max(min));
-        }
-    }
-    for r in rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<width$}", width = w[i]));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    super::table::write(out, rows, min, pad)
 }
 
 fn row(cells: &[&str]) -> Vec<String> {

@@ -6,7 +6,7 @@
 //! the host mount table never holds a container mount that could leak), `hostname`, `hosts` and
 //! `resolv.conf`.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use rustix::process::{Pid, Signal};
@@ -54,6 +54,32 @@ pub fn run_foreground(
     place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
     started: &mut dyn FnMut(&Child),
 ) -> Result<Exit, InitError> {
+    let child = attend(
+        pty,
+        || {
+            let child = process::spawn(cfg, stdio, place)?;
+            started(&child);
+            Ok(child)
+        },
+        |c| c.pidfd.as_raw_fd(),
+        |c, sig| {
+            let _ = process::signal(c, sig);
+        },
+    )?;
+    process::wait(&child)
+}
+
+/// The foreground part shared by `run` and `exec`: blocks the signals a user sends to the CLI
+/// (so none is lost or kills it), starts the process with `start`, then until its `pidfd`
+/// reports its end, passes those signals on with `signal` and, with `pty`, copies between the
+/// user's terminal and the master side. Returns the process, not yet reaped. The CLI's signal
+/// mask is restored on return.
+pub fn attend<C>(
+    pty: Option<&Pty>,
+    start: impl FnOnce() -> Result<C, InitError>,
+    pidfd: impl Fn(&C) -> std::os::fd::RawFd,
+    signal: impl Fn(&C, Signal),
+) -> Result<C, InitError> {
     let forwarded = [
         Signal::INT,
         Signal::TERM,
@@ -74,47 +100,37 @@ pub fn run_foreground(
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
     }
-    let restore = SigmaskGuard(old);
-    let child = process::spawn(cfg, stdio, place)?;
-    started(&child);
+    let _restore = SigmaskGuard(old);
+    // Made before the start, so a failure here leaves no process behind.
     // SAFETY: creating a signalfd for the blocked set.
     let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
     if sfd < 0 {
-        let e = std::io::Error::last_os_error();
-        let _ = process::signal(&child, Signal::KILL);
-        let _ = process::wait(&child);
-        return Err(InitError::io(Step::Exec, None, &e));
+        return Err(InitError::io(
+            Step::Exec,
+            None,
+            &std::io::Error::last_os_error(),
+        ));
     }
     // SAFETY: we own the new descriptor.
     let sfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(sfd) };
+    let child = start()?;
     let stdin = rustix::stdio::stdin().as_raw_fd();
     let mut stdin_open = pty.is_some();
     let master = pty.map(|p| p.master.as_raw_fd()).unwrap_or(-1);
     if let Some(p) = pty {
         p.copy_size_from(rustix::stdio::stdin());
     }
+    let pollfd = |fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         let mut fds = [
-            libc::pollfd {
-                fd: child.pidfd.as_fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: sfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: master,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { stdin } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            pollfd(pidfd(&child)),
+            pollfd(sfd.as_raw_fd()),
+            pollfd(master),
+            pollfd(if stdin_open { stdin } else { -1 }),
         ];
         // SAFETY: polling valid descriptors (negative ones are ignored by poll).
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
@@ -139,17 +155,15 @@ pub fn run_foreground(
                     break;
                 }
                 match (Signal::from_named_raw(info.ssi_signo as i32), pty) {
-                    // The terminal's size reaches the container through its own terminal.
+                    // The terminal's size reaches the process through its own terminal.
                     (Some(Signal::WINCH), Some(p)) => p.copy_size_from(rustix::stdio::stdin()),
-                    (Some(sig), _) => {
-                        let _ = process::signal(&child, sig);
-                    }
+                    (Some(sig), _) => signal(&child, sig),
                     (None, _) => {}
                 }
             }
         }
         if fds[2].revents & (libc::POLLIN | libc::POLLHUP) != 0 && copy(master, 1) == 0 {
-            // The container closed its terminal; its exit follows.
+            // The process closed its terminal; its exit follows.
         }
         if fds[3].revents & (libc::POLLIN | libc::POLLHUP) != 0 && copy(stdin, master) == 0 {
             stdin_open = false;
@@ -164,9 +178,7 @@ pub fn run_foreground(
             break;
         }
     }
-    let exit = process::wait(&child);
-    drop(restore);
-    exit
+    Ok(child)
 }
 
 /// Copies what is available from `from` to `to`; returns the bytes copied (0 at end or error).

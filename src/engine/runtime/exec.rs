@@ -20,7 +20,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -40,10 +40,9 @@ use crate::engine::state;
 
 /// The hidden argument that selects this entry point.
 pub const EXEC_ARG: &str = "__exec";
-/// Descriptor on which the configuration arrives.
-pub const CONFIG_FD: RawFd = 3;
-/// Close-on-exec descriptor on which a failure is reported.
-pub const ERROR_FD: RawFd = 4;
+/// The same handshake descriptors as `compose __init`: the configuration arrives on
+/// `CONFIG_FD`, a failure is reported on the close-on-exec `ERROR_FD`.
+pub use super::init::{CONFIG_FD, ERROR_FD};
 
 /// What to run, in which container, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,141 +276,15 @@ fn not_running(pid: i32, e: &std::io::Error) -> InitError {
 /// and with `pty` (the command's stdio is that terminal's slave side) copies between the user's
 /// terminal and the master side until it exits.
 pub fn run(cfg: &ExecConfig, stdio: &Stdio<'_>, pty: Option<&Pty>) -> Result<Exit, InitError> {
-    let forwarded = [
-        Signal::INT,
-        Signal::TERM,
-        Signal::HUP,
-        Signal::QUIT,
-        Signal::USR1,
-        Signal::USR2,
-        Signal::WINCH,
-    ];
-    // Blocked before the start so that none is lost or kills the CLI; they are read from a
-    // signalfd. The helper is started with an empty mask (std resets it for the child).
-    // SAFETY: sigset manipulation on local storage.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for s in forwarded {
-            libc::sigaddset(&mut set, s.as_raw());
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-    }
-    let _restore = SigmaskGuard(old);
-    let mut child = start(cfg, stdio)?;
-    // SAFETY: creating a signalfd for the blocked set.
-    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-    if sfd < 0 {
-        let e = std::io::Error::last_os_error();
-        let _ = child.signal(Signal::KILL);
-        let _ = child.wait();
-        return Err(InitError::io(Step::Exec, None, &e));
-    }
-    // SAFETY: we own the new descriptor.
-    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
-    let stdin = rustix::stdio::stdin().as_raw_fd();
-    let master = pty.map_or(-1, |p| p.master.as_raw_fd());
-    let mut stdin_open = pty.is_some();
-    if let Some(p) = pty {
-        p.copy_size_from(rustix::stdio::stdin());
-    }
-    loop {
-        let mut fds = [
-            pollfd(child.pidfd.as_raw_fd()),
-            pollfd(sfd.as_raw_fd()),
-            pollfd(master),
-            pollfd(if stdin_open { stdin } else { -1 }),
-        ];
-        // SAFETY: polling descriptors we hold (negative ones are ignored by poll).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            break;
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
-            while let Some(signo) = read_signal(&sfd) {
-                match (Signal::from_named_raw(signo), pty) {
-                    // The size reaches the command through its own terminal.
-                    (Some(Signal::WINCH), Some(p)) => p.copy_size_from(rustix::stdio::stdin()),
-                    (Some(sig), _) => {
-                        let _ = child.signal(sig);
-                    }
-                    (None, _) => {}
-                }
-            }
-        }
-        if fds[2].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
-            copy(master, 1);
-        }
-        if fds[3].revents & (libc::POLLIN | libc::POLLHUP) != 0 && copy(stdin, master) == 0 {
-            stdin_open = false;
-        }
-        if fds[0].revents & libc::POLLIN != 0 {
-            if let Some(p) = pty {
-                // We hold the slave side too, so the master never reports end-of-file: drain
-                // what is buffered without blocking.
-                let _ = rustix::fs::fcntl_setfl(&p.master, rustix::fs::OFlags::NONBLOCK);
-                while copy(master, 1) > 0 {}
-            }
-            break;
-        }
-    }
+    let mut child = super::container::attend(
+        pty,
+        || start(cfg, stdio),
+        |c| c.pidfd.as_raw_fd(),
+        |c, sig| {
+            let _ = c.signal(sig);
+        },
+    )?;
     child.wait()
-}
-
-fn pollfd(fd: RawFd) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-fn read_signal(sfd: &OwnedFd) -> Option<i32> {
-    // SAFETY: an all-zero siginfo is valid storage.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    // SAFETY: reading one record into local storage of its size.
-    let r = unsafe {
-        libc::read(
-            sfd.as_raw_fd(),
-            &mut info as *mut _ as *mut libc::c_void,
-            std::mem::size_of::<libc::signalfd_siginfo>(),
-        )
-    };
-    (r > 0).then_some(info.ssi_signo as i32)
-}
-
-/// Copies what is available from `from` to `to`; returns the bytes read (0 at end or error).
-fn copy(from: RawFd, to: RawFd) -> usize {
-    let mut buf = [0u8; 8192];
-    // SAFETY: reading into a local buffer.
-    let n = unsafe { libc::read(from, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-    if n <= 0 {
-        return 0;
-    }
-    let n = n as usize;
-    let mut done = 0;
-    while done < n {
-        // SAFETY: writing bytes just read.
-        let w = unsafe { libc::write(to, buf[done..n].as_ptr() as *const libc::c_void, n - done) };
-        if w <= 0 {
-            break;
-        }
-        done += w as usize;
-    }
-    n
-}
-
-struct SigmaskGuard(libc::sigset_t);
-
-impl Drop for SigmaskGuard {
-    fn drop(&mut self) {
-        // SAFETY: restoring the mask saved before blocking.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

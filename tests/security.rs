@@ -19,10 +19,17 @@ mod support {
     pub mod engine;
 }
 
+#[path = "security/cp.rs"]
 mod cp;
+#[path = "security/layers.rs"]
 mod layers;
+#[path = "security/network.rs"]
 mod network;
+#[path = "security/process.rs"]
 mod process;
+#[path = "security/seccomp.rs"]
 mod seccomp;
+#[path = "security/state_root.rs"]
 mod state_root;
+#[path = "security/volumes.rs"]
 mod volumes;

@@ -14,9 +14,11 @@
 //! - `network`: loopback-published ports and the host's 127.0.0.1 (CVE-2020-8558 pattern);
 //! - `layers`: hostile image layers (whiteouts, overlay xattrs, symlinked parents).
 
+#[path = "support/engine.rs"]
+mod engine;
+/// Where `require_engine!` looks for the fixture: `use crate::{require_engine, support};`.
 mod support {
-    #[path = "engine.rs"]
-    pub mod engine;
+    pub(crate) use super::engine;
 }
 
 #[path = "security/cp.rs"]

@@ -123,7 +123,7 @@ mod tests {
                 "id": "abc", "name": "p-web-1", "project": "p", "service": "web", "number": 1,
                 "one_off": false, "config_hash": "h", "image": "busybox", "image_id": "sha256:x",
                 "created": 0, "spec": crate::engine::spec::ContainerSpec::default(),
-                "copy_up": [], "cgroup_parent": "c", "dns": null, "restart": "No",
+                "cgroup_parent": "c", "dns": null, "restart": "No",
                 "stop_grace_period": 10
             }))
             .expect("record");

@@ -68,11 +68,27 @@ pub enum MountKind {
         propagation: Option<String>,
         recursive: bool,
     },
+    /// A named or anonymous volume. Containers write into volumes, so whatever lies in one is
+    /// hostile: the runtime resolves `subpath` beneath the volume's data directory without
+    /// following symbolic links and mounts what it opened, never a host path built from it.
+    Volume {
+        /// The volume's directory (`<root>/volumes/<name>`): its data is in [`VOLUME_DATA`],
+        /// the engine's own files (the pre-fill marker) beside it, out of containers' reach.
+        volume: PathBuf,
+        /// Relative path inside the volume's data to mount instead of all of it.
+        subpath: Option<String>,
+        /// Fill the volume from the image's content at the destination on its first mount
+        /// (not with `nocopy`, nor with a `subpath`).
+        copy: bool,
+    },
     Tmpfs {
         size: Option<u64>,
         mode: Option<u32>,
     },
 }
+
+/// The directory inside a volume's directory that holds its data (Docker's layout).
+pub const VOLUME_DATA: &str = "_data";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MountSpec {
@@ -80,7 +96,8 @@ pub struct MountSpec {
     /// Absolute path inside the container.
     pub destination: String,
     pub read_only: bool,
-    /// Create a missing bind source as a directory (`bind.create_host_path`).
+    /// Create a missing bind source as a directory (`bind.create_host_path`); for a volume, the
+    /// missing directories of its subpath.
     pub create_source: bool,
 }
 

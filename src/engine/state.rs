@@ -172,8 +172,6 @@ pub struct ContainerRecord {
     pub created: i64,
     pub spec: ContainerSpec,
     #[serde(default)]
-    pub copy_up: Vec<String>,
-    #[serde(default)]
     pub cgroup_mounts: Vec<CgroupMount>,
     pub cgroup_parent: String,
     #[serde(default)]

@@ -629,7 +629,6 @@ impl Monitor {
             container_dir: self.dir.clone(),
             console: None,
             die_with_parent: false,
-            copy_up: self.rec.copy_up.clone(),
             cgroup_mounts: self.rec.cgroup_mounts.clone(),
         };
         let stdio = Stdio {

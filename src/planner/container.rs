@@ -22,7 +22,10 @@
 //! - **mounts** are sorted by destination depth, parents first, as Docker does; named volumes
 //!   live at `<volumes_dir>/<volume name>/_data` (volume name `<project>_<key>` unless given),
 //!   anonymous ones (service `volumes` without source and image `VOLUME`s) at
-//!   `<volumes_dir>/<container id>-<n>/_data`.
+//!   `<volumes_dir>/<container id>-<n>/_data`. A volume mount names the volume and its
+//!   `subpath` apart (the runtime resolves the subpath beneath the data, never following a
+//!   link a container planted), and so does a bind whose source lies inside a volume's data.
+//!   A volume is filled from the image on its first mount unless `nocopy` or a subpath.
 
 use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -36,7 +39,7 @@ use crate::engine::runtime::seccomp::{self, SeccompChoice};
 use crate::engine::runtime::user::{self, RootfsFiles};
 use crate::engine::spec::{
     ContainerSpec, DeviceSpec, MountKind, MountSpec, NetworkMode, ProcessSpec, Resources, Rlimit,
-    RootfsSpec,
+    RootfsSpec, VOLUME_DATA,
 };
 use crate::model::types::bytes::ByteSize;
 use crate::model::types::mounts::{self, ServiceVolume, VolumeType};
@@ -626,7 +629,16 @@ fn volume_mount(
             read_only: v.read_only,
             create_source: create,
         };
-    let volume_dir = |name: &str| input.volumes_dir.join(name).join("_data");
+    let volume = |volume: PathBuf, subpath: Option<String>, copy: bool, create: bool| MountSpec {
+        kind: MountKind::Volume {
+            volume,
+            subpath,
+            copy,
+        },
+        destination: v.target.clone(),
+        read_only: v.read_only,
+        create_source: create,
+    };
     match v.kind {
         VolumeType::Bind => {
             let source = v.source.clone().unwrap_or_default();
@@ -637,30 +649,48 @@ fn volume_mount(
                 )));
             }
             let opts = v.bind.as_ref();
+            let create = opts.and_then(|b| b.create_host_path).unwrap_or(false);
+            // A path inside a volume's data is container-written: it is resolved beneath the
+            // volume like a subpath, never followed as a host path.
+            if let Some((dir, subpath)) = inside_volume(input.volumes_dir, Path::new(&source))
+                .map_err(|m| ctx.err(format!("bind mount source {source:?}: {m}")))?
+            {
+                if let Some(p) = opts.and_then(|b| b.propagation.as_deref()) {
+                    return Err(ctx.err(format!(
+                        "bind mount source {source:?} lies inside a volume: bind.propagation \
+                         {p:?} is not supported there, mount the volume instead"
+                    )));
+                }
+                return Ok(volume(dir, subpath, false, create));
+            }
             let recursive = !matches!(opts.and_then(|b| b.recursive.as_deref()), Some("disabled"));
             Ok(bind(
                 PathBuf::from(source),
                 opts.and_then(|b| b.propagation.clone()),
                 recursive,
-                opts.and_then(|b| b.create_host_path).unwrap_or(false),
+                create,
             ))
         }
         VolumeType::Volume => {
-            let mut dir = match v.source.as_deref().filter(|s| !s.is_empty()) {
+            let dir = match v.source.as_deref().filter(|s| !s.is_empty()) {
                 Some(key) => {
                     let name = input
                         .volume_names
                         .get(key)
                         .cloned()
                         .unwrap_or_else(|| format!("{}_{key}", input.project));
-                    volume_dir(&name)
+                    input.volumes_dir.join(name)
                 }
                 None => {
                     *anon += 1;
-                    volume_dir(&format!("{}-{}", input.container_id, *anon))
+                    input
+                        .volumes_dir
+                        .join(format!("{}-{}", input.container_id, *anon))
                 }
             };
-            if let Some(sub) = v.volume.as_ref().and_then(|o| o.subpath.as_deref()) {
+            let opts = v.volume.as_ref();
+            let subpath = opts.and_then(|o| o.subpath.clone());
+            if let Some(sub) = &subpath {
                 if Path::new(sub).is_absolute()
                     || Path::new(sub)
                         .components()
@@ -670,9 +700,10 @@ fn volume_mount(
                         "volume subpath {sub:?} must be relative and stay inside the volume"
                     )));
                 }
-                dir = dir.join(sub);
             }
-            Ok(bind(dir, None, true, true))
+            // Docker fills only the whole volume from the image, and not with `nocopy`.
+            let copy = subpath.is_none() && !opts.is_some_and(|o| o.nocopy);
+            Ok(volume(dir, subpath, copy, true))
         }
         VolumeType::Tmpfs => {
             let t = v.tmpfs.as_ref();
@@ -749,13 +780,12 @@ fn mounts_for(
         if seen.insert(clean.to_string()) {
             anon += 1;
             mounts.push(MountSpec {
-                kind: MountKind::Bind {
-                    source: input
+                kind: MountKind::Volume {
+                    volume: input
                         .volumes_dir
-                        .join(format!("{}-{anon}", input.container_id))
-                        .join("_data"),
-                    propagation: None,
-                    recursive: true,
+                        .join(format!("{}-{anon}", input.container_id)),
+                    subpath: None,
+                    copy: true,
                 },
                 destination: clean.to_string(),
                 read_only: false,
@@ -765,6 +795,37 @@ fn mounts_for(
     }
     mounts.sort_by_key(|m| path_depth(&m.destination));
     Ok(mounts)
+}
+
+/// When `source` names something inside a volume's data (`<volumes_dir>/<name>/_data/...`, by
+/// its text), that volume's directory and the path inside its data. A `..` there is refused: a
+/// container may have made the directory before it a symbolic link.
+fn inside_volume(
+    volumes_dir: &Path,
+    source: &Path,
+) -> Result<Option<(PathBuf, Option<String>)>, String> {
+    use std::path::Component;
+    let Ok(rest) = source.strip_prefix(volumes_dir) else {
+        return Ok(None);
+    };
+    let mut parts = rest.components();
+    let (Some(Component::Normal(name)), Some(Component::Normal(data))) =
+        (parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    if data != VOLUME_DATA {
+        return Ok(None);
+    }
+    let mut inner = Vec::new();
+    for c in parts {
+        match c {
+            Component::Normal(n) => inner.push(n.to_str().ok_or("the path is not UTF-8")?),
+            _ => return Err("a path inside a volume may not contain '..'".into()),
+        }
+    }
+    let subpath = (!inner.is_empty()).then(|| inner.join("/"));
+    Ok(Some((volumes_dir.join(name), subpath)))
 }
 
 /// The device nodes for `devices` entries; a directory adds every device under it.
@@ -1148,9 +1209,9 @@ mod tests {
         .map(|mut s| {
             // The fixture's paths differ per call: make them comparable.
             for m in &mut s.mounts {
-                if let MountKind::Bind { source, .. } = &mut m.kind {
-                    if let Ok(rel) = source.strip_prefix(&f.volumes_dir) {
-                        *source = Path::new("/VOL").join(rel);
+                if let MountKind::Volume { volume, .. } = &mut m.kind {
+                    if let Ok(rel) = volume.strip_prefix(&f.volumes_dir) {
+                        *volume = Path::new("/VOL").join(rel);
                     }
                 }
             }
@@ -1393,14 +1454,15 @@ mod tests {
             propagation: prop.map(String::from),
             recursive: true,
         };
+        let volume = |v: &str| MountKind::Volume {
+            volume: v.into(),
+            subpath: None,
+            copy: true,
+        };
         let want = vec![
             ("/src".to_string(), bind("/host/src", None), true),
-            ("/data".into(), bind("/VOL/proj_named/_data", None), false),
-            (
-                "/anon".into(),
-                bind(&format!("/VOL/{ID}-1/_data"), None),
-                false,
-            ),
+            ("/data".into(), volume("/VOL/proj_named"), false),
+            ("/anon".into(), volume(&format!("/VOL/{ID}-1")), false),
             (
                 "/scratch".into(),
                 MountKind::Tmpfs {
@@ -1427,11 +1489,7 @@ mod tests {
                 false,
             ),
             // The image's /cache VOLUME gets an anonymous volume; /data is covered.
-            (
-                "/cache".into(),
-                bind(&format!("/VOL/{ID}-2/_data"), None),
-                false,
-            ),
+            ("/cache".into(), volume(&format!("/VOL/{ID}-2")), false),
             ("/src/x".into(), bind("/host/x", Some("rshared")), false),
         ];
         assert_eq!(got, want);
@@ -1450,6 +1508,53 @@ mod tests {
                 .shm_size,
             DEFAULT_SHM_SIZE
         );
+    }
+
+    #[test]
+    fn volume_subpath_and_nocopy() {
+        let img = serde_json::json!({"Cmd": ["sh"]});
+        let spec = build(
+            "volumes:\n\
+             - {type: volume, source: named, target: /a, volume: {subpath: x/y}}\n\
+             - {type: volume, source: named, target: /b, volume: {nocopy: true}}\n\
+             - named:/c:nocopy",
+            img,
+        )
+        .unwrap();
+        let kinds: Vec<MountKind> = spec.mounts.iter().map(|m| m.kind.clone()).collect();
+        let volume = |subpath: Option<&str>| MountKind::Volume {
+            volume: "/VOL/proj_named".into(),
+            subpath: subpath.map(String::from),
+            copy: false,
+        };
+        assert_eq!(kinds, vec![volume(Some("x/y")), volume(None), volume(None)]);
+        for bad in ["/abs", "a/../../b", ".."] {
+            let e = err(&format!(
+                "volumes: [{{type: volume, source: named, target: /a, volume: {{subpath: '{bad}'}}}}]"
+            ));
+            assert!(
+                e.contains("must be relative and stay inside the volume"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bind_inside_a_volume_is_resolved_beneath_it() {
+        let vols = Path::new("/var/lib/compose/volumes");
+        let inside = |s: &str| inside_volume(vols, Path::new(s));
+        assert_eq!(inside("/srv/data"), Ok(None));
+        assert_eq!(inside("/var/lib/compose/volumes/v"), Ok(None));
+        assert_eq!(inside("/var/lib/compose/volumes/v/other/x"), Ok(None));
+        assert_eq!(
+            inside("/var/lib/compose/volumes/v/_data"),
+            Ok(Some((vols.join("v"), None)))
+        );
+        assert_eq!(
+            inside("/var/lib/compose/volumes//v/./_data/a/b/"),
+            Ok(Some((vols.join("v"), Some("a/b".into()))))
+        );
+        assert!(inside("/var/lib/compose/volumes/v/_data/a/../..").is_err());
     }
 
     #[test]

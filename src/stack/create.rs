@@ -22,7 +22,7 @@ use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
 use crate::engine::runtime::init::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
-use crate::engine::spec::{ContainerSpec, MountKind};
+use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
 use crate::engine::state::{
     self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
 };
@@ -306,19 +306,16 @@ impl<'a> Creator<'a> {
         })
         .map_err(|e| invalid(e.to_string()))?;
 
-        // New named volumes are filled from the image on first use.
-        let mut copy_up = Vec::new();
+        // Volumes are made here; the container's set-up fills a new one from the image on its
+        // first mount (and records that it did, beside the data).
         for m in &spec.mounts {
-            if let MountKind::Bind { source, .. } = &m.kind {
-                if source.starts_with(&volumes_dir) && !source.exists() {
-                    std::fs::create_dir_all(source).map_err(|e| StackError::Failed {
+            if let MountKind::Volume { volume, .. } = &m.kind {
+                let data = volume.join(VOLUME_DATA);
+                if !data.exists() {
+                    std::fs::create_dir_all(&data).map_err(|e| StackError::Failed {
                         context: format!("service {service}"),
-                        message: format!(
-                            "cannot create volume directory {}: {e}",
-                            source.display()
-                        ),
+                        message: format!("cannot create volume directory {}: {e}", data.display()),
                     })?;
-                    copy_up.push(m.destination.clone());
                 }
             }
         }
@@ -488,7 +485,6 @@ impl<'a> Creator<'a> {
             image_id: image.id.clone(),
             created: crate::engine::fsutil::now_secs(),
             spec,
-            copy_up,
             cgroup_mounts: CgroupMount::for_layout(&self.layout),
             cgroup_parent: self.ctx.cgroup_parent.clone(),
             endpoints,

@@ -85,7 +85,6 @@ fn run_in(
         container_dir: dir.clone(),
         console: pty.as_ref().map(|p| p.slave_path.clone()),
         die_with_parent: true,
-        copy_up: rec.copy_up.clone(),
         cgroup_mounts: rec.cgroup_mounts.clone(),
     };
     let stdio = match &pty {

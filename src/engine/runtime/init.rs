@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
-use super::{net, rootfs};
+use super::{net, rootfs, volume};
 use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
 
 /// The hidden argument that selects this entry point.
@@ -36,10 +36,6 @@ pub struct InitConfig {
     pub console: Option<PathBuf>,
     /// Kill the container when the process that started it dies (foreground `run`).
     pub die_with_parent: bool,
-    /// Destinations of new named volumes: filled from the image's content at that path before
-    /// being mounted, as Docker does for a volume's first use.
-    #[serde(default)]
-    pub copy_up: Vec<String>,
     /// The host's cgroup hierarchies, mounted (read-only) under /sys/fs/cgroup; seen through the
     /// container's cgroup namespace they show its own cgroup as the root, as with Docker.
     #[serde(default)]
@@ -185,9 +181,7 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         rustix::mount::mount_bind(console, tp.as_str())
             .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))?;
     }
-    for dest in &cfg.copy_up {
-        rootfs::copy_up(&root, spec, dest)?;
-    }
+    volume::prefill(&root, spec)?;
     rootfs::mount_user(&root, spec)?;
     rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
     drop(root);

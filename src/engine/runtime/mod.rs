@@ -15,3 +15,4 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod security;
 pub mod user;
+pub mod volume;

@@ -205,7 +205,7 @@ pub fn target_in_root(root: &OwnedFd, path: &str, kind: TargetKind) -> Result<Ow
 
 /// The path through which the kernel mounts onto an fd (the fd itself, not a path that a symlink
 /// could redirect).
-fn fd_path(fd: &OwnedFd) -> PathBuf {
+pub(super) fn fd_path(fd: &OwnedFd) -> PathBuf {
     use std::os::fd::AsRawFd;
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
@@ -230,7 +230,7 @@ fn mount_in_root(
     .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(dest)), e))
 }
 
-fn bind_in_root(
+pub(super) fn bind_in_root(
     root: &OwnedFd,
     source: &Path,
     dest: &str,
@@ -516,6 +516,9 @@ pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError>
                     })?;
                 }
             }
+            MountKind::Volume {
+                volume, subpath, ..
+            } => super::volume::mount(root, m, volume, subpath.as_deref())?,
             MountKind::Tmpfs { size, mode } => {
                 let mut data = format!("mode={:o}", mode.unwrap_or(0o1777));
                 if let Some(s) = size {
@@ -626,58 +629,4 @@ pub fn mask_and_protect(spec: &ContainerSpec) -> Result<(), InitError> {
 pub fn make_root_readonly() -> Result<(), InitError> {
     mount::mount_remount("/", MountFlags::BIND | MountFlags::RDONLY, "")
         .map_err(|e| InitError::sys(Step::Rootfs, Some(Path::new("/")), e))
-}
-
-/// Fills a new volume's host directory with what the image has at `dest` (files, directories,
-/// symlinks as links, owners and modes), read through the root so image symlinks cannot point
-/// the copy elsewhere.
-pub fn copy_up(root: &OwnedFd, spec: &ContainerSpec, dest: &str) -> Result<(), InitError> {
-    let Some(source) = spec.mounts.iter().find_map(|m| match &m.kind {
-        MountKind::Bind { source, .. } if m.destination == dest => Some(source.clone()),
-        _ => None,
-    }) else {
-        return Ok(());
-    };
-    let rel = dest.trim_start_matches('/');
-    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let Ok(src) = fs::openat2(
-        root,
-        rel,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        how,
-    ) else {
-        return Ok(()); // nothing in the image there
-    };
-    copy_tree(&fd_path(&src), &source).map_err(|e| InitError::io(Step::Mounts, Some(&source), &e))
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        let target = to.join(entry.file_name());
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
-        } else if ft.is_file() {
-            std::fs::copy(entry.path(), &target)?;
-        } else {
-            continue;
-        }
-        std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(
-                &target,
-                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
-            )?;
-        }
-    }
-    let meta = std::fs::metadata(from)?;
-    std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()))?;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
 }

@@ -311,12 +311,14 @@ impl<'a> Creator<'a> {
         for m in &spec.mounts {
             if let MountKind::Bind { source, .. } = &m.kind {
                 if source.starts_with(&volumes_dir) && !source.exists() {
-                    std::fs::create_dir_all(source).map_err(|e| StackError::Failed {
-                        context: format!("service {service}"),
-                        message: format!(
-                            "cannot create volume directory {}: {e}",
-                            source.display()
-                        ),
+                    crate::engine::root::create_volume_dir(&volumes_dir, source).map_err(|e| {
+                        StackError::Failed {
+                            context: format!("service {service}"),
+                            message: format!(
+                                "cannot create volume directory {}: {e}",
+                                source.display()
+                            ),
+                        }
                     })?;
                     copy_up.push(m.destination.clone());
                 }

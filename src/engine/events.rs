@@ -58,11 +58,7 @@ pub fn emit(
     };
     line.push(b'\n');
     let p = path(root);
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&p)
-    {
+    if let Ok(mut f) = crate::engine::root::append_private(&p) {
         let _ = f.write_all(&line);
         if f.metadata().map(|m| m.len() > MAX_SIZE).unwrap_or(false) {
             trim(&p);

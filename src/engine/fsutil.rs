@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -79,14 +80,19 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Replaces `path` with `data` so that readers see the old or the new content, never a mix,
-/// and the new content survives a crash once this returns.
+/// and the new content survives a crash once this returns. The file is root's alone (0600):
+/// everything written this way is state under `--root` (see [`super::root`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path without a parent"))?;
     let tmp = dir.join(unique_name(".tmp-"));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(super::root::PRIVATE_FILE)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -111,6 +117,7 @@ impl StoreLock {
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(super::root::PRIVATE_FILE)
             .open(path)?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
         Ok(StoreLock { _file: file })

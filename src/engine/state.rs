@@ -390,7 +390,7 @@ pub fn log_path(dir: &Path) -> PathBuf {
 /// Writes `container.json` (atomically).
 pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError> {
     let dir = container_dir(root, &rec.id);
-    std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+    crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
     let path = record_path(&dir);
     let bytes = serde_json::to_vec_pretty(rec).map_err(|source| StateError::Corrupt {
         path: path.clone(),
@@ -476,7 +476,7 @@ pub fn incomplete(root: &Path) -> Vec<String> {
 /// process dies).
 pub fn lock_project(root: &Path, project: &str) -> Result<fsutil::StoreLock, StateError> {
     let dir = root.join("projects");
-    std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+    crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
     let path = dir.join(format!("{project}.lock"));
     fsutil::StoreLock::exclusive(&path).map_err(io_err("locking", &path))
 }

@@ -1207,11 +1207,7 @@ impl LogWriter {
     }
 
     fn open(path: PathBuf, max_size: Option<u64>, max_file: u32) -> LogWriter {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok();
+        let file = crate::engine::root::append_private(&path).ok();
         let size = file
             .as_ref()
             .and_then(|f| f.metadata().ok())
@@ -1262,11 +1258,7 @@ impl LogWriter {
             let _ = std::fs::rename(numbered(k), numbered(k + 1));
         }
         let _ = std::fs::rename(&self.path, numbered(1));
-        self.file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .ok();
+        self.file = crate::engine::root::append_private(&self.path).ok();
         self.size = 0;
     }
 }

@@ -312,9 +312,14 @@ impl<'a> Creator<'a> {
             if let MountKind::Volume { volume, .. } = &m.kind {
                 let data = volume.join(VOLUME_DATA);
                 if !data.exists() {
-                    std::fs::create_dir_all(&data).map_err(|e| StackError::Failed {
-                        context: format!("service {service}"),
-                        message: format!("cannot create volume directory {}: {e}", data.display()),
+                    crate::engine::root::create_volume_dir(&volumes_dir, &data).map_err(|e| {
+                        StackError::Failed {
+                            context: format!("service {service}"),
+                            message: format!(
+                                "cannot create volume directory {}: {e}",
+                                data.display()
+                            ),
+                        }
                     })?;
                 }
             }

@@ -859,8 +859,10 @@ impl Side {
             Side::Container { root, .. } => {
                 let p = if path.is_empty() { "/" } else { path };
                 loop {
-                    match rustix::fs::openat2(root, p, flags, Mode::empty(), ResolveFlags::IN_ROOT)
-                    {
+                    // No magic links either: a container's /proc/<pid>/fd/N or /proc/<pid>/root
+                    // may lead to anything its processes hold, on the host too.
+                    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+                    match rustix::fs::openat2(root, p, flags, Mode::empty(), how) {
                         // openat2 asks to retry when a rename raced with the resolution.
                         Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
                         r => return Ok(r?),
@@ -1050,10 +1052,13 @@ fn copy_item(
             if !existing_dir {
                 rustix::fs::mkdirat(dest_dir, name, mode).map_err(|e| cp_err(dest_desc(), e))?;
             }
+            // Opened for reading (not O_PATH) so that its mode is set on this very
+            // descriptor at the end: by then the container may have renamed the directory and
+            // put a symlink in its place, which a chmod by name would follow on the host.
             let sub = rustix::fs::openat(
                 dest_dir,
                 name,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
             .map_err(|e| cp_err(dest_desc(), e))?;
@@ -1063,7 +1068,7 @@ fn copy_item(
                 to,
                 &format!("{}/{name}", what.trim_end_matches('/')),
             )?;
-            let _ = rustix::fs::chmodat(dest_dir, name, mode, AtFlags::empty());
+            rustix::fs::fchmod(&sub, mode).map_err(|e| cp_err(dest_desc(), e))?;
         }
         FileType::RegularFile => {
             if existing.is_some() {
@@ -1088,7 +1093,8 @@ fn copy_item(
             let mut input = std::fs::File::from(input);
             let mut out = std::fs::File::from(out);
             io::copy(&mut input, &mut out).map_err(|e| cp_err(dest_desc(), e))?;
-            let _ = rustix::fs::fchmod(&out, mode);
+            // On the descriptor: the umask does not apply, and no name is looked up again.
+            rustix::fs::fchmod(&out, mode).map_err(|e| cp_err(dest_desc(), e))?;
         }
         FileType::Symlink => {
             let target = rustix::fs::readlinkat(src, "", Vec::new())
@@ -1160,6 +1166,83 @@ mod tests {
         assert_eq!(split_path("/a", true), ("/".into(), "a".into()));
         assert_eq!(split_path("a", true), ("/".into(), "a".into()));
         assert_eq!(split_path("a", false), (".".into(), "a".into()));
+    }
+
+    /// The CVE-2018-15664 race, made deterministic: while a directory is being copied, the
+    /// destination's owner renames the new directory away and puts a symlink to another file
+    /// (on the host, in the real attack) under its name. The copied directory's mode must land
+    /// on the directory the copy filled, never on the symlink's target.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_mid_copy_does_not_redirect_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mode_of = |p: &std::path::Path| {
+            std::fs::symlink_metadata(p)
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let sentinel = tmp.path().join("sentinel");
+        std::fs::write(&sentinel, "host file").expect("write");
+        std::fs::set_permissions(&sentinel, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let src = tmp.path().join("payload/dir");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        // Big enough that copying it takes far longer than the swap below takes to react.
+        std::fs::write(src.join("big"), vec![7u8; 16 << 20]).expect("write");
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o705)).expect("chmod");
+        let mut landed = false;
+        for attempt in 0..10 {
+            let dest = tmp.path().join(format!("dest{attempt}"));
+            std::fs::create_dir(&dest).expect("mkdir");
+            // The copy opens the source directory only once the new directory is open.
+            let watch = rustix::fs::inotify::init(
+                rustix::fs::inotify::CreateFlags::NONBLOCK
+                    | rustix::fs::inotify::CreateFlags::CLOEXEC,
+            )
+            .expect("inotify");
+            rustix::fs::inotify::add_watch(&watch, &src, rustix::fs::inotify::WatchFlags::OPEN)
+                .expect("watch");
+            let done = AtomicBool::new(false);
+            let (result, swapped_in_time) = std::thread::scope(|s| {
+                let copier = s.spawn(|| {
+                    let r = copy(
+                        &Side::Host,
+                        src.to_str().expect("utf-8"),
+                        &Side::Host,
+                        dest.to_str().expect("utf-8"),
+                        CopyOptions::default(),
+                    );
+                    done.store(true, Ordering::SeqCst);
+                    r
+                });
+                let mut buf = [0u8; 4096];
+                while rustix::io::read(&watch, &mut buf).is_err() && !done.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                std::fs::rename(dest.join("dir"), dest.join("moved")).expect("rename");
+                std::os::unix::fs::symlink(&sentinel, dest.join("dir")).expect("symlink");
+                let in_time = !done.load(Ordering::SeqCst);
+                (copier.join().expect("copy thread"), in_time)
+            });
+            assert_eq!(
+                mode_of(&sentinel),
+                0o600,
+                "the copy chmod-ed the symlink's target"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&sentinel).expect("read"),
+                "host file"
+            );
+            if swapped_in_time {
+                result.expect("copy");
+                assert_eq!(mode_of(&dest.join("moved")), 0o705);
+                landed = true;
+                break;
+            }
+        }
+        assert!(landed, "the swap never landed while the copy ran");
     }
 
     #[test]

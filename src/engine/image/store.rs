@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::ImageConfiguration;
@@ -201,7 +202,7 @@ impl ImageStore {
             store.root.join("layers"),
             store.root.join("tmp"),
         ] {
-            fs::create_dir_all(&dir).map_err(io_ctx("creating", &dir))?;
+            crate::engine::root::private_dir(&dir).map_err(io_ctx("creating", &dir))?;
         }
         Ok(store)
     }
@@ -766,6 +767,7 @@ impl ImageStore {
             let mut file = fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(crate::engine::root::PRIVATE_FILE)
                 .open(&tmp)
                 .map_err(io_ctx("creating", &tmp))?;
             let mut hashing = HashingReader::new(reader);

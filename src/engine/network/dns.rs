@@ -227,7 +227,7 @@ impl EndpointStore {
     pub fn publish(&self, network: &str, container_id: &str, entry: &DnsEntry) -> io::Result<()> {
         let dir = self.network_dir(network)?;
         check_component("container id", container_id)?;
-        fs::create_dir_all(&dir).map_err(|e| store_err("create", &dir, e))?;
+        crate::engine::root::private_dir(&dir).map_err(|e| store_err("create", &dir, e))?;
         let path = dir.join(container_id);
         let data = serde_json::to_vec(entry).map_err(io::Error::from)?;
         write_atomic(&path, &data).map_err(|e| store_err("write", &path, e))

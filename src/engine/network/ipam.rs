@@ -970,7 +970,7 @@ impl IpamStore {
     }
 
     pub fn with_pools(dir: &Path, pools: IpamPools) -> Result<IpamStore, IpamError> {
-        fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
+        crate::engine::root::private_dir(dir).map_err(io_err("creating", dir))?;
         Ok(IpamStore {
             dir: dir.to_path_buf(),
             pools,

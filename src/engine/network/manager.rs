@@ -405,7 +405,7 @@ impl Networks {
     }
 
     fn lock(&self) -> Result<StoreLock, NetworkError> {
-        fs::create_dir_all(&self.defs).map_err(io_err("creating", &self.defs))?;
+        crate::engine::root::private_dir(&self.defs).map_err(io_err("creating", &self.defs))?;
         let path = self.defs.join(".lock");
         StoreLock::exclusive(&path).map_err(io_err("locking", &path))
     }

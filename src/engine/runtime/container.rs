@@ -26,6 +26,7 @@ pub fn prepare(
 ) -> Result<PathBuf, InitError> {
     let dir = crate::engine::state::container_dir(root, &spec.id);
     let io = |p: &Path, e: std::io::Error| InitError::io(Step::State, Some(p), &e);
+    crate::engine::root::private_dir(&dir).map_err(|e| io(&dir, e))?;
     for sub in ["upper", "work", "merged"] {
         let p = dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;

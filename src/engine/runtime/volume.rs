@@ -20,6 +20,7 @@ use rustix::io::Errno;
 
 use super::error::{InitError, Step};
 use super::rootfs::{bind_in_root, fd_path, TargetKind};
+use crate::engine::root;
 use crate::engine::spec::{ContainerSpec, MountKind, MountSpec, VOLUME_DATA};
 
 /// The file beside a volume's data that says the volume has been filled (or found holding data)
@@ -112,12 +113,14 @@ fn prefill_one(root: &OwnedFd, volume: &Path, dest: &str) -> Result<(), InitErro
 }
 
 /// `open()`, or, when what it opens is missing, `open()` again after making the volume's data
-/// directory `data` (by path: it and the directories above it are the engine's own, no
-/// container sees them). They exist from the container's creation unless removed since.
+/// directory `data` with the modes the state root gives volumes ([`root::create_volume_dir`]).
+/// They exist from the container's creation unless removed since.
 fn open_or_make(open: impl Fn() -> Result<OwnedFd, Errno>, data: &Path) -> Result<OwnedFd, Errno> {
     match open() {
         Err(Errno::NOENT) => {
-            std::fs::create_dir_all(data)
+            // `<volumes>/<name>/_data`: the volumes directory is two levels up.
+            let volumes = data.parent().and_then(Path::parent).ok_or(Errno::INVAL)?;
+            root::create_volume_dir(volumes, data)
                 .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
             open()
         }

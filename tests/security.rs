@@ -15,7 +15,7 @@
 //! - `layers`: hostile image layers (whiteouts, overlay xattrs, symlinked parents).
 
 mod support {
-    #[path = "engine.rs"]
+    #[path = "../support/engine.rs"]
     pub mod engine;
 }
 

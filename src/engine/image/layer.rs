@@ -4,14 +4,26 @@
 //! Why not `tar::Archive::unpack`: a layer is untrusted input, and every path component must be
 //! resolved by us, relative to a directory fd, without ever following a symlink the kernel would
 //! resolve against the host. Each parent is opened with `openat(O_NOFOLLOW | O_DIRECTORY)`; a
-//! symlink met on the way is followed only when its target is relative and stays inside the layer
-//! root (the walk keeps a stack of directory fds, so `..` can never climb above the root). Entries
-//! with `..` components, absolute entries, and parents that are symlinks to absolute paths or out
-//! of the root are refused with an error that names the entry; nothing outside the root is ever
-//! created, modified or linked to.
+//! symlink met on the way is followed by us, inside the layer root: an absolute target starts
+//! again from the root (`var/run -> /run` makes `var/run/x` land in `run/x`, as Docker's unpack
+//! in a chroot of the layer does), a relative one goes on from where the link is, and `..` can
+//! never climb above the root (the walk keeps a stack of directory fds). Entries with `..`
+//! components, absolute entries, and symlinks whose `..` would leave the root are refused with
+//! an error that names the entry; nothing outside the root is ever created, modified or linked
+//! to.
+//!
+//! The root is the layer's own directory, not the union of the layers below it: a layer
+//! directory is shared by every image that has that layer, whatever lies under it. A parent that
+//! is a symlink in a lower layer only (`var/run` of the base image) is therefore created as a
+//! directory in this one, as Docker's overlay2 driver does.
 //!
 //! OCI whiteouts are converted to the overlayfs representation: `.wh.NAME` becomes a 0/0
-//! character device `NAME`, `.wh..wh..opq` sets the opaque xattr on its directory.
+//! character device `NAME`, `.wh..wh..opq` sets the opaque xattr on its directory. Whiteouts of
+//! `.`, `..` or nothing are refused. Overlayfs' own xattrs (`trusted.overlay.*`,
+//! `user.overlay.*`: opaque, redirect, metacopy, origin...) recorded in a layer are dropped: they
+//! would change what the merged view shows (hide a lower directory, redirect a path to another
+//! lower one) behind the layer's listed content, and build tools write some of them routinely
+//! (`user.overlay.origin`). Only a `.wh..wh..opq` entry makes a directory opaque.
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -32,6 +44,8 @@ const MAX_SYMLINKS: usize = 40;
 pub const OPAQUE_XATTR_TRUSTED: &str = "trusted.overlay.opaque";
 /// The same in overlayfs' `userxattr` mode (rootless, user namespaces).
 pub const OPAQUE_XATTR_USER: &str = "user.overlay.opaque";
+/// Xattr namespaces overlayfs reads its metadata from; never taken from a layer.
+const OVERLAY_XATTR_PREFIXES: [&[u8]; 2] = [b"trusted.overlay.", b"user.overlay."];
 
 #[derive(Debug, Error)]
 pub enum LayerError {
@@ -207,15 +221,6 @@ fn components(entry: &str, raw: &[u8]) -> Result<Vec<OsString>, LayerError> {
     Ok(out)
 }
 
-fn display(comps: &[OsString]) -> String {
-    let joined: Vec<u8> = comps
-        .iter()
-        .map(|c| c.as_bytes())
-        .collect::<Vec<_>>()
-        .join(&b'/');
-    String::from_utf8_lossy(&joined).into_owned()
-}
-
 fn open_dir_nofollow<Fd: AsFd>(dir: Fd, name: &OsStr) -> Result<OwnedFd, Errno> {
     rfs::openat(
         dir,
@@ -277,7 +282,6 @@ impl Unpacker {
     ) -> Result<OwnedFd, LayerError> {
         let mut stack: Vec<OwnedFd> = vec![open_dir_nofollow(&self.root, OsStr::new("."))
             .map_err(io_err(entry, "opening the layer root"))?];
-        let mut walked: Vec<OsString> = Vec::new();
         let mut queue: VecDeque<OsString> = comps.iter().cloned().collect();
         let mut links = 0;
         while let Some(c) = queue.pop_front() {
@@ -292,7 +296,6 @@ impl Unpacker {
                     ));
                 }
                 stack.pop();
-                walked.pop();
                 continue;
             }
             let top = stack.last().expect("the stack always holds the root");
@@ -319,19 +322,10 @@ impl Unpacker {
                     let target = rfs::readlinkat(top, &c, Vec::new())
                         .map_err(io_err(entry, "reading a symlink in the parent path"))?;
                     let target = target.into_bytes();
-                    walked.push(c);
                     if target.first() == Some(&b'/') {
-                        return Err(unsafe_entry(
-                            entry,
-                            format!(
-                                "parent {:?} is a symlink to the absolute path {:?}, which would \
-                                 be written through outside the layer root",
-                                display(&walked),
-                                String::from_utf8_lossy(&target)
-                            ),
-                        ));
+                        // Absolute: from the layer root, as the image's own root sees it.
+                        stack.truncate(1);
                     }
-                    walked.pop();
                     for part in target.split(|&b| b == b'/').rev() {
                         queue.push_front(OsString::from_vec(part.to_vec()));
                     }
@@ -342,7 +336,6 @@ impl Unpacker {
                 }
             };
             stack.push(fd);
-            walked.push(c);
         }
         Ok(stack.pop().expect("the stack always holds the root"))
     }
@@ -370,6 +363,9 @@ impl Unpacker {
                 let key = ext.key_bytes();
                 let value = ext.value_bytes();
                 if let Some(x) = key.strip_prefix(b"SCHILY.xattr.") {
+                    if OVERLAY_XATTR_PREFIXES.iter().any(|p| x.starts_with(p)) {
+                        continue;
+                    }
                     xattrs.push((OsString::from_vec(x.to_vec()), value.to_vec()));
                 } else if key == b"uid" || key == b"gid" {
                     let n = std::str::from_utf8(value)
@@ -637,8 +633,16 @@ impl Unpacker {
             // Other AUFS metadata (`.wh..wh.plnk` etc.) has no meaning for overlayfs.
             return Ok(());
         }
-        if target.is_empty() {
-            return Err(unsafe_entry(name, "whiteout without a name"));
+        if matches!(target, b"" | b"." | b"..") {
+            // `.wh...` would remove the parent's parent (outside the root at the top), `.wh..`
+            // the directory itself.
+            return Err(unsafe_entry(
+                name,
+                format!(
+                    "whiteout of {:?}: a whiteout names an entry of its directory",
+                    String::from_utf8_lossy(target)
+                ),
+            ));
         }
         let target = OsStr::from_bytes(target);
         remove_all_at(parent, target).map_err(io_err(name, "removing the whited-out path"))?;

@@ -75,6 +75,9 @@ pub struct TestImage {
     pub stop_signal: Option<String>,
     /// Docker's `Healthcheck` object (`{"Test": ["CMD", …], "Interval": ns, …}`).
     pub healthcheck: Option<Value>,
+    /// Uncompressed layer tars stacked on the generated ones, as they are (tests craft
+    /// hostile layers with it).
+    pub extra_layers: Vec<Vec<u8>>,
 }
 
 impl Default for TestImage {
@@ -93,6 +96,7 @@ impl Default for TestImage {
             volumes: Vec::new(),
             stop_signal: None,
             healthcheck: None,
+            extra_layers: Vec::new(),
         }
     }
 }
@@ -220,6 +224,7 @@ impl TestImage {
         if self.two_layers {
             tars.push(self.second_layer()?);
         }
+        tars.extend(self.extra_layers.iter().cloned());
         let mut layers = Vec::new();
         for t in tars {
             let blob = compress(&t, self.compression)?;

@@ -16,12 +16,13 @@
 //! IPv6; `nat` chains in `inet` tables exist since Linux 5.2), created when missing, with four
 //! base chains:
 //!
-//! | chain         | hook         | type / priority        | what goes there                      |
-//! |---------------|--------------|------------------------|--------------------------------------|
-//! | `forward`     | forward      | filter, 0 (`filter`)   | isolation drops, accepts             |
-//! | `prerouting`  | prerouting   | nat, −100 (`dstnat`)   | DNAT of published ports              |
-//! | `output`      | output       | nat, −100              | the same DNAT for the host's own traffic (127.0.0.1 too) |
-//! | `postrouting` | postrouting  | nat, 100 (`srcnat`)    | masquerade of outbound traffic, of 127/8 → container |
+//! | chain            | hook        | type / priority      | what goes there                      |
+//! |------------------|-------------|----------------------|--------------------------------------|
+//! | `raw_prerouting` | prerouting  | filter, −300 (`raw`) | drops of traffic to the host's loopback (below) |
+//! | `forward`        | forward     | filter, 0 (`filter`) | isolation drops, accepts             |
+//! | `prerouting`     | prerouting  | nat, −100 (`dstnat`) | DNAT of published ports              |
+//! | `output`         | output      | nat, −100            | the same DNAT for the host's own traffic (127.0.0.1 too) |
+//! | `postrouting`    | postrouting | nat, 100 (`srcnat`)  | masquerade of outbound traffic, of 127/8 → container |
 //!
 //! All chains have policy `accept`: the table never changes what happens to traffic that is not
 //! ours. Every rule carries a tag in `NFTA_RULE_USERDATA` (libnftnl's comment TLV, so
@@ -73,6 +74,23 @@
 //! `net.ipv4.conf.<bridge>.route_localnet=1` ([`set_route_localnet`]); the per-port rule
 //! `ip saddr 127.0.0.0/8 ip daddr C tcp dport P masquerade` then gives it the bridge's address
 //! as source, which the container can answer.
+//!
+//! # The host's loopback stays the host's (CVE-2020-8558 pattern, moby 41872)
+//! Two ways in, both closed in `raw_prerouting`, before conntrack and NAT see the packet:
+//! - A port published on a loopback address (`127.0.0.1:8080:80`) is for the host's own
+//!   connections. A DNAT in `prerouting` would also rewrite a packet that a neighbour on the
+//!   same link sends to 127.0.0.1 through the host's MAC address: NAT happens before routing,
+//!   which would have dropped it as a martian. So such a port has its DNAT in `output` only, and
+//!   `iifname != "lo" ip daddr 127.0.0.1 tcp dport 8080 drop` (as Docker 28 does).
+//! - `route_localnet=1` on a bridge makes the kernel deliver what a container sends to
+//!   127.0.0.0/8 through its gateway to the host's loopback services (a hostile container needs
+//!   only CAP_NET_ADMIN in its own namespace to route 127.0.0.1 via the gateway). Every network
+//!   has `iifname br-x ip daddr 127.0.0.0/8 drop`. The answers to the host's connections
+//!   through 127.0.0.1 still flow: at `raw` priority their destination is the bridge's address,
+//!   the masquerade is undone only afterwards.
+//!
+//! IPv6 needs neither: the kernel drops a packet to `::1` that arrives on any interface but
+//! `lo` before the prerouting hook.
 //!
 //! IPv6 mappings get the same DNAT/forward rules (family `ip6`), but no loopback path: the
 //! kernel has no `route_localnet` for IPv6, so `[::1]:PORT` is not published (as with Docker
@@ -314,6 +332,8 @@ pub enum Expr {
 /// A base chain of our table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Chain {
+    /// Filtering before conntrack and NAT see a packet (priority `raw`).
+    RawPrerouting,
     Forward,
     Prerouting,
     Output,
@@ -321,7 +341,8 @@ pub enum Chain {
 }
 
 impl Chain {
-    pub const ALL: [Chain; 4] = [
+    pub const ALL: [Chain; 5] = [
+        Chain::RawPrerouting,
         Chain::Forward,
         Chain::Prerouting,
         Chain::Output,
@@ -330,6 +351,7 @@ impl Chain {
 
     pub fn name(self) -> &'static str {
         match self {
+            Chain::RawPrerouting => "raw_prerouting",
             Chain::Forward => "forward",
             Chain::Prerouting => "prerouting",
             Chain::Output => "output",
@@ -340,6 +362,7 @@ impl Chain {
     /// `(type, hook, priority)`.
     fn spec(self) -> (&'static str, u32, i32) {
         match self {
+            Chain::RawPrerouting => ("filter", NF_INET_PRE_ROUTING, -300),
             Chain::Forward => ("filter", NF_INET_FORWARD, 0),
             Chain::Prerouting => ("nat", NF_INET_PRE_ROUTING, -100),
             Chain::Output => ("nat", NF_INET_LOCAL_OUT, -100),
@@ -602,7 +625,20 @@ pub fn network_rules(net: &NetworkRules) -> Vec<Rule> {
         exprs: parts.into_iter().flatten().collect(),
         tag: tag.clone(),
     };
-    let mut rules = Vec::new();
+    // Nothing from the bridge reaches the host's loopback: `route_localnet` on the bridge would
+    // deliver it (see the module docs). At `raw` priority the answers of a container to the
+    // host's 127.0.0.1 connections still have the bridge address as destination (the
+    // masquerade is undone later, at `dstnat`), so they pass.
+    let mut rules = vec![rule(
+        Chain::RawPrerouting,
+        Position::Head,
+        vec![
+            match_ifname(META_IIFNAME, CMP_EQ, br).to_vec(),
+            match_nfproto(NFPROTO_IPV4).to_vec(),
+            match_addr(false, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
+            vec![verdict(NF_DROP)],
+        ],
+    )];
     if net.internal {
         rules.push(rule(
             Chain::Forward,
@@ -693,7 +729,10 @@ pub fn network_rules(net: &NetworkRules) -> Vec<Rule> {
 }
 
 /// The rules of one published port: DNAT in `prerouting` and `output`, accept in `forward`,
-/// and (IPv4) the masquerade of 127.0.0.0/8 towards the container.
+/// and (IPv4) the masquerade of 127.0.0.0/8 towards the container. A port published on a
+/// loopback address gets no `prerouting` DNAT (only the host's own connections may use it, and
+/// those pass `output`) but a drop in `raw_prerouting` of what arrives for it on any other
+/// interface.
 pub fn port_rules(p: &PortMapping) -> Result<Vec<Rule>, NftError> {
     let tag = port_tag(p);
     let op = format!("rules for {tag}");
@@ -760,20 +799,33 @@ pub fn port_rules(p: &PortMapping) -> Result<Vec<Rule>, NftError> {
         exprs,
         tag: tag.clone(),
     };
-    let mut rules = vec![
-        rule(Chain::Prerouting, Position::Tail, dnat.clone()),
-        rule(Chain::Output, Position::Tail, dnat),
-        rule(
-            Chain::Forward,
-            Position::Tail,
+    let mut rules = Vec::new();
+    match host_ip.filter(|h| h.is_loopback()) {
+        Some(h) => rules.push(rule(
+            Chain::RawPrerouting,
+            Position::Head,
             [
-                match_ifname(META_OIFNAME, CMP_EQ, &p.bridge).to_vec(),
-                to_container.clone(),
-                vec![verdict(NF_ACCEPT)],
+                match_nfproto(family).to_vec(),
+                match_ifname(META_IIFNAME, CMP_NEQ, "lo").to_vec(),
+                match_addr(false, h, if h.is_ipv4() { 32 } else { 128 }),
+                match_dport(p.protocol, p.host_port).to_vec(),
+                vec![verdict(NF_DROP)],
             ]
             .concat(),
-        ),
-    ];
+        )),
+        None => rules.push(rule(Chain::Prerouting, Position::Tail, dnat.clone())),
+    }
+    rules.push(rule(Chain::Output, Position::Tail, dnat));
+    rules.push(rule(
+        Chain::Forward,
+        Position::Tail,
+        [
+            match_ifname(META_OIFNAME, CMP_EQ, &p.bridge).to_vec(),
+            to_container.clone(),
+            vec![verdict(NF_ACCEPT)],
+        ]
+        .concat(),
+    ));
     if p.container_ip.is_ipv4() {
         rules.push(rule(
             Chain::Postrouting,
@@ -1939,6 +1991,47 @@ mod tests {
             .filter(|r| r.exprs.last() == Some(&verdict(NF_DROP)))
             .all(|r| r.position == Position::Head));
         assert_eq!(port_tag(&port), "compose:port:p_default:udp:127.0.0.1:5353");
+        // A port published on loopback: DNAT for the host's own connections only, and a drop of
+        // what arrives for it on other interfaces; every network drops its bridge's traffic to
+        // 127.0.0.0/8 (the host's loopback services).
+        let lo_rules = port_rules(&port).unwrap();
+        let chains: Vec<Chain> = lo_rules.iter().map(|r| r.chain).collect();
+        assert!(!chains.contains(&Chain::Prerouting), "{chains:?}");
+        assert!(chains.contains(&Chain::Output), "{chains:?}");
+        let raw = &lo_rules[0];
+        assert_eq!(
+            (raw.chain, raw.position),
+            (Chain::RawPrerouting, Position::Head)
+        );
+        assert!(raw.exprs.contains(&Expr::Cmp {
+            sreg: REG_1,
+            op: CMP_NEQ,
+            data: ifname_bytes("lo").to_vec()
+        }));
+        assert_eq!(raw.exprs.last(), Some(&verdict(NF_DROP)));
+        let any = port_rules(&PortMapping {
+            host_ip: None,
+            ..port.clone()
+        })
+        .unwrap();
+        assert!(any.iter().all(|r| r.chain != Chain::RawPrerouting));
+        assert!(any.iter().any(|r| r.chain == Chain::Prerouting));
+        for internal in [false, true] {
+            let rules = network_rules(&NetworkRules {
+                internal,
+                ..net.clone()
+            });
+            let raw: Vec<&Rule> = rules
+                .iter()
+                .filter(|r| r.chain == Chain::RawPrerouting)
+                .collect();
+            assert_eq!(raw.len(), 1, "internal: {internal}");
+            assert!(raw[0].exprs.contains(&Expr::Cmp {
+                sreg: REG_1,
+                op: CMP_EQ,
+                data: vec![127, 0, 0, 0]
+            }));
+        }
         let internal = network_rules(&NetworkRules {
             internal: true,
             ..net

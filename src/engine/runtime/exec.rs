@@ -2,7 +2,9 @@
 //! process joins the namespaces and cgroups of the container's PID 1 and then takes the
 //! container's process settings (user, capabilities, no_new_privs, seccomp).
 //!
-//! The joining is done by `compose __exec`, a fresh copy of this binary started by [`start`],
+//! The joining is done by `compose __exec`, this binary started by [`start`] from the same
+//! protected executable as `compose __init` (never the host binary itself: see
+//! [`super::process::protected_command`]),
 //! because the kernel refuses `setns` into a mount namespace to a multi-threaded process (the
 //! caller may be multi-threaded; tests are). Its handshake is the one of `compose __init` (see
 //! [`super::process`]): it blocks reading its [`ExecConfig`] from [`CONFIG_FD`] until the parent
@@ -184,7 +186,9 @@ pub fn start(cfg: &ExecConfig, stdio: &Stdio<'_>) -> Result<ExecChild, InitError
         fd.try_clone_to_owned()
             .map_err(|e| InitError::io(Step::Spawn, None, &e))
     };
-    let mut cmd = std::process::Command::new(super::process::compose_executable());
+    // From the protected executable, never the host binary: the helper's forked child is in the
+    // container when it executes the command (CVE-2019-5736).
+    let (mut cmd, _exe) = super::process::protected_command()?;
     cmd.arg0("compose")
         .arg(EXEC_ARG)
         .env_clear()

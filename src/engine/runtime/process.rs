@@ -101,7 +101,8 @@ pub fn reset_signals() {
     }
 }
 
-/// The `compose` binary to execute for helper processes (`__init`, `__monitor`).
+/// The `compose` binary to execute for helper processes that stay outside every container
+/// (`__monitor`); whatever enters a container starts from [`protected_command`] instead.
 pub fn compose_executable() -> std::path::PathBuf {
     INIT_EXECUTABLE
         .get()
@@ -126,6 +127,23 @@ fn sealed_exe() -> Result<RawFd, InitError> {
         Ok(fd) => Ok(fd.as_raw_fd()),
         Err(e) => Err(e.clone()),
     }
+}
+
+/// A command that runs `compose` from the protected executable (see [`sealed_exe`]), for helpers
+/// that enter a container (`__exec`): started from `/proc/self/exe`, a `#!/proc/self/exe` script
+/// in the container would run the host binary, and a container process could then write to it
+/// through `/proc/<pid>/exe` (CVE-2019-5736). The command executes `/proc/self/fd/N` of the
+/// returned descriptor, which must stay open until the command is spawned; it is close-on-exec
+/// (the kernel opens the executable before it closes those) and above the handshake descriptors
+/// that spawners move into place, so no `pre_exec` step replaces it.
+pub fn protected_command() -> Result<(std::process::Command, OwnedFd), InitError> {
+    let exe = sealed_exe()?;
+    // SAFETY: the descriptor lives in a static for the rest of the process.
+    let exe = unsafe { std::os::fd::BorrowedFd::borrow_raw(exe) };
+    let fd = rustix::io::fcntl_dupfd_cloexec(exe, ERROR_FD + 1)
+        .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    let cmd = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    Ok((cmd, fd))
 }
 
 /// The kernel's `struct mount_attr` (mount_setattr(2)); rustix has no mount_setattr.

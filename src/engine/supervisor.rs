@@ -380,6 +380,13 @@ pub fn main() -> ! {
     // SAFETY: the launcher passed the readiness pipe at this fixed descriptor; we own it now.
     let ready = unsafe { OwnedFd::from_raw_fd(READY_FD) };
     let _ = rustix::io::fcntl_setfd(&ready, rustix::io::FdFlags::CLOEXEC);
+    // A clean descriptor table: whatever the CLI had open (a shell's `exec 7</dir`) would
+    // otherwise live as long as the container, and be handed to each of its starts.
+    if let Err(e) = crate::engine::runtime::fds::close_from(READY_FD + 1) {
+        let ie = InitError::io(Step::Spawn, None, &e);
+        let _ = std::fs::File::from(ready).write_all(&error_message(&ie));
+        std::process::exit(1);
+    }
     // Detach: the launcher waits for this first process; the monitor is its child, reparented
     // when it exits, in a session of its own so no terminal's hang-up reaches it.
     // SAFETY: we are single-threaded (a fresh exec), so the child may run any code.

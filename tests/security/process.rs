@@ -249,3 +249,181 @@ fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_compose_bin
     );
     f.assert_clean();
 }
+
+/// A directory of the host holding a sentinel file, and a descriptor on it the way a shell's
+/// `exec 7</dir` leaves one: open, not close-on-exec, at 7 in the CLI.
+struct Leak {
+    dir: tempfile::TempDir,
+    fd: OwnedFd,
+}
+
+const SENTINEL: &str = "host-sentinel-3f1c";
+
+impl Leak {
+    fn new() -> Leak {
+        let dir = tempfile::Builder::new()
+            .prefix("compose-test-leak-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::write(dir.path().join("sentinel"), SENTINEL).expect("sentinel");
+        let fd = rustix::fs::open(
+            dir.path(),
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("open the host directory");
+        Leak { dir, fd }
+    }
+
+    /// `cmd` started with the descriptor at 7, inheritable.
+    fn give_to(&self, cmd: &mut Command) {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; the descriptor stays open in the parent.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Descriptors of `pid` that lead to the leaked directory.
+    fn held_by(&self, pid: i32) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                if target == self.dir.path() {
+                    out.push(format!("{pid}: fd {}", e.file_name().to_string_lossy()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The `compose __monitor` processes of this fixture's root.
+fn monitors(f: &Fixture) -> Vec<i32> {
+    let root = f.root.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.get(1) == Some(&b"__monitor".as_slice()) && args.get(2) == Some(&root.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// What a container's process reports about descriptor 7: its open descriptors (listed by `ls`,
+/// a child, so the list holds none of `ls`'s own), then what the sentinel reads as through
+/// /proc/self/fd/7.
+const PROBE: &str = "ls /proc/$$/fd; echo end; cat /proc/self/fd/7/sentinel 2>&1; true";
+
+/// The descriptors [`PROBE`] listed.
+fn fds_listed(out: &str) -> Vec<&str> {
+    out.lines().take_while(|l| *l != "end").collect()
+}
+
+/// CVE-2024-21626 class, foreground `run`: the CLI is started with a descriptor on a host
+/// directory (`exec 7</dir; compose run ...`); the container's command must not get it, neither
+/// as an open descriptor nor as its working directory (`-w /proc/self/fd/7`).
+#[test]
+fn leaked_fd_of_the_cli_does_not_reach_a_run_container() {
+    require_engine!();
+    let mut f = Fixture::new("services:\n  app:\n    image: busybox\n");
+    let leak = Leak::new();
+
+    let mut cmd = f.command(&["run", "--rm", "-T", "app", "sh", "-c", PROBE]);
+    leak.give_to(&mut cmd);
+    let o = cmd.output().expect("run compose");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !out.contains(SENTINEL),
+        "read through the leaked fd:\n{}",
+        text(&o)
+    );
+    assert_eq!(fds_listed(&out), ["0", "1", "2"], "{}", text(&o));
+
+    // runc's CVE-2024-21626 itself: the working directory set to the leaked descriptor.
+    let mut cmd = f.command(&[
+        "run",
+        "--rm",
+        "-T",
+        "-w",
+        "/proc/self/fd/7",
+        "app",
+        "cat",
+        "sentinel",
+    ]);
+    leak.give_to(&mut cmd);
+    let o = cmd.output().expect("run compose");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains(SENTINEL),
+        "the working directory was the host's: {}",
+        text(&o)
+    );
+    f.assert_clean();
+}
+
+/// CVE-2024-21626 class through the monitor (`up -d`) and `exec`: the CLI that starts the
+/// monitor, and the one that runs `exec`, hold a descriptor on a host directory; neither the
+/// monitor nor any container process may keep it.
+#[test]
+fn leaked_fd_of_the_cli_does_not_reach_the_monitor_or_an_up_or_exec_container() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    volumes: [./out:/out]\n    command: [sh, -c, 'exec > /out/probe 2>&1; ls /proc/$$$$/fd; echo end; cat /proc/self/fd/7/sentinel; echo done; exec sleep 1000']\n",
+    );
+    std::fs::create_dir_all(f.project_dir.join("out")).expect("out");
+    let leak = Leak::new();
+
+    let mut cmd = f.command(&["up", "-d", "app"]);
+    leak.give_to(&mut cmd);
+    let o = cmd.output().expect("run compose");
+    assert!(o.status.success(), "{}", text(&o));
+    let probe = wait_for_line(
+        &f.project_dir.join("out/probe"),
+        "done",
+        Duration::from_secs(20),
+    );
+    let mon = monitors(&f);
+    assert_eq!(mon.len(), 1, "one monitor");
+    let held = leak.held_by(mon[0]);
+
+    let mut cmd = f.command(&["exec", "-T", "app", "sh", "-c", PROBE]);
+    leak.give_to(&mut cmd);
+    let e = cmd.output().expect("run compose");
+    ok(&f, &["down", "-t", "0"]);
+
+    assert!(
+        held.is_empty(),
+        "the monitor holds the CLI's descriptor: {held:?}"
+    );
+    assert!(
+        !probe.contains(SENTINEL),
+        "up -d: read through the leaked fd:\n{probe}"
+    );
+    assert_eq!(fds_listed(&probe), ["0", "1", "2"], "up -d:\n{probe}");
+    let out = String::from_utf8_lossy(&e.stdout);
+    assert!(e.status.success(), "{}", text(&e));
+    assert!(
+        !out.contains(SENTINEL),
+        "exec: read through the leaked fd:\n{}",
+        text(&e)
+    );
+    assert_eq!(fds_listed(&out), ["0", "1", "2"], "exec: {}", text(&e));
+    f.assert_clean();
+}

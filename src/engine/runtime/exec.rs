@@ -335,8 +335,7 @@ fn helper(err_fd: &mut Option<OwnedFd>) -> Result<std::convert::Infallible, Init
     rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
         .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
     // Nothing the CLI happened to leave open may reach the container.
-    // SAFETY: closing descriptors above the two of the handshake; none is owned by Rust code.
-    unsafe { libc::syscall(libc::SYS_close_range, ERROR_FD + 1, u32::MAX, 0) };
+    super::fds::close_from(ERROR_FD + 1).map_err(|e| InitError::io(Step::Spawn, None, &e))?;
 
     // SAFETY: the spawner put the configuration pipe at CONFIG_FD; nothing else owns it.
     let mut cfg_file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(CONFIG_FD) });
@@ -617,6 +616,9 @@ fn command_child(
         .find_map(|e| e.strip_prefix("PATH="));
     let exe = cstring(&lookup(&cfg.args[0], path_var)?)?;
     super::process::reset_signals();
+    // The helper's own descriptors (the error and sync pipes) close with the exec.
+    super::fds::cloexec_from(libc::STDERR_FILENO + 1)
+        .map_err(|e| InitError::io(Step::Exec, None, &e))?;
     security::enter(spec)?;
 
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -115,6 +115,9 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     use rustix::process::DumpableBehavior;
     rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
         .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+    // Whatever the CLI or the monitor left open must not reach the container, not even as
+    // a working directory (`/proc/self/fd/N`): closed before anything else happens.
+    super::fds::close_from(ERROR_FD + 1).map_err(|e| InitError::io(Step::Spawn, None, &e))?;
 
     // SAFETY: the spawner put the configuration pipe at CONFIG_FD; nothing else owns it.
     let mut cfg_file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(CONFIG_FD) });
@@ -226,6 +229,10 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     }
 
     super::process::reset_signals();
+    // Nothing opened during the set-up survives into the command (the error pipe closes with the
+    // exec, which tells the parent it happened).
+    super::fds::cloexec_from(libc::STDERR_FILENO + 1)
+        .map_err(|e| InitError::io(Step::Exec, None, &e))?;
 
     let (path, argv, envp) = command(spec)?;
     super::security::enter(spec)?;

@@ -6,6 +6,7 @@ pub mod container;
 pub mod error;
 pub mod etc;
 pub mod exec;
+pub mod fds;
 pub mod init;
 pub mod monitor;
 pub mod net;

@@ -1057,7 +1057,7 @@ fn rlimits_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<Rlimit>, SpecError>
     Ok(out)
 }
 
-/// Docker's namespaced IPC sysctls (`kernel.*`) that may be set per container.
+/// The namespaced IPC sysctls (`kernel.*`) a container may set: runc's `validateSysctl` list.
 const IPC_SYSCTLS: [&str; 8] = [
     "kernel.msgmax",
     "kernel.msgmnb",
@@ -1069,6 +1069,49 @@ const IPC_SYSCTLS: [&str; 8] = [
     "kernel.shm_rmid_forced",
 ];
 
+/// Why the sysctl `key` cannot be set in a container, if it cannot. Only sysctls of a
+/// namespace the container has of its own may be written (runc's rule): the IPC ones,
+/// `fs.mqueue.*`, and `net.*` unless the network is the host's (`host_network`). Everything else
+/// (`vm.*`, `kernel.panic`...) would change the host. `kernel.hostname` and `kernel.domainname`
+/// have their own keys. The key must be dotted names only: it becomes a path under /proc/sys.
+pub fn sysctl_refusal(key: &str, host_network: bool) -> Option<String> {
+    if key
+        .split('.')
+        .any(|c| c.is_empty() || c.contains(['/', '\0']))
+    {
+        return Some("a sysctl is dot-separated names (such as net.ipv4.ip_forward), without `/` or empty parts".into());
+    }
+    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+        return None;
+    }
+    if key.starts_with("net.") {
+        return host_network
+            .then(|| "it would change the host's network namespace (network_mode: host)".into());
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        return Some(format!(
+            "set `{}` instead",
+            key.trim_start_matches("kernel.")
+        ));
+    }
+    Some("it is not namespaced: only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and net.* can be set per container".into())
+}
+
+/// Refuses `svc`'s sysctls that a container cannot set (see [`sysctl_refusal`]); `up` calls it
+/// for every service before it changes anything, as the spec builder does for one container.
+pub fn check_sysctls(service: &str, svc: &ServiceConfig) -> Result<(), SpecError> {
+    let host_network = svc.network_mode.as_deref() == Some("host");
+    for key in svc.sysctls.keys() {
+        if let Some(why) = sysctl_refusal(key, host_network) {
+            return Err(SpecError::Invalid {
+                service: service.to_string(),
+                message: format!("sysctl {key:?} is not allowed: {why}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn sysctls_for(
     svc: &ServiceConfig,
     network: NetworkMode,
@@ -1076,15 +1119,7 @@ fn sysctls_for(
 ) -> Result<Vec<(String, String)>, SpecError> {
     let mut out = Vec::new();
     for (key, value) in &svc.sysctls {
-        let ok = IPC_SYSCTLS.contains(&key.as_str())
-            || key.starts_with("fs.mqueue.")
-            || (key.starts_with("net.") && network != NetworkMode::Host);
-        if !ok {
-            let why = if key.starts_with("net.") {
-                "it would change the host's network namespace (network_mode: host)"
-            } else {
-                "it is not namespaced: only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and net.* can be set per container"
-            };
+        if let Some(why) = sysctl_refusal(key, network == NetworkMode::Host) {
             return Err(ctx.err(format!("sysctl {key:?} is not allowed: {why}")));
         }
         out.push((key.clone(), value.clone()));
@@ -1558,6 +1593,41 @@ mod tests {
     }
 
     #[test]
+    fn only_sysctls_of_the_containers_own_namespaces_are_allowed() {
+        for key in [
+            "kernel.msgmax",
+            "kernel.sem",
+            "kernel.shmmax",
+            "kernel.shm_rmid_forced",
+            "fs.mqueue.msg_max",
+            "net.ipv4.ip_forward",
+            "net.core.somaxconn",
+        ] {
+            assert_eq!(sysctl_refusal(key, false), None, "{key}");
+        }
+        assert_eq!(sysctl_refusal("kernel.shmmax", true), None);
+        for (key, host) in [
+            ("net.ipv4.ip_forward", true),
+            ("vm.swappiness", false),
+            ("kernel.panic", false),
+            ("kernel.core_pattern", false),
+            ("kernel.shm_next_id", false),
+            ("kernel.hostname", false),
+            ("kernel.domainname", false),
+            ("fs.file-max", false),
+            ("net", false),
+            ("net./ipv4", false),
+        ] {
+            assert!(sysctl_refusal(key, host).is_some(), "{key}");
+        }
+        let svc =
+            service("network_mode: host\nsysctls: {kernel.sem: '1', net.core.somaxconn: '1'}");
+        let e = check_sysctls("web", &svc).unwrap_err().to_string();
+        assert!(e.contains("web") && e.contains("net.core.somaxconn"), "{e}");
+        assert!(check_sysctls("web", &service("sysctls: {net.core.somaxconn: '1'}")).is_ok());
+    }
+
+    #[test]
     fn limits_signals_sysctls_devices() {
         let img = serde_json::json!({"Cmd": ["sh"], "StopSignal": "SIGQUIT"});
         let spec = build(
@@ -1614,6 +1684,11 @@ mod tests {
             assert_eq!(normalize_signal(s).as_deref(), want, "{s}");
         }
         assert!(err("sysctls: {vm.swappiness: '1'}").contains("not namespaced"));
+        assert!(err("sysctls: {kernel.hostname: x}").contains("set `hostname` instead"));
+        for bad in ["net/ipv4/ip_forward", "net..x", "net.ipv4.", ".net.x"] {
+            let e = err(&format!("sysctls: {{'{bad}': '1'}}"));
+            assert!(e.contains("dot-separated"), "{bad}: {e}");
+        }
         assert!(
             err("network_mode: host\nsysctls: {net.core.somaxconn: '1'}")
                 .contains("host's network namespace")

@@ -427,3 +427,105 @@ fn leaked_fd_of_the_cli_does_not_reach_the_monitor_or_an_up_or_exec_container() 
     assert_eq!(fds_listed(&out), ["0", "1", "2"], "exec: {}", text(&e));
     f.assert_clean();
 }
+
+/// Namespaced sysctls are applied (they failed with EROFS once /proc/sys was made read-only
+/// first), and /proc/sys is still read-only for the container afterwards.
+#[test]
+fn namespaced_sysctls_are_set_and_proc_sys_stays_read_only() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: 1\n      kernel.shmmax: 123456789\n      fs.mqueue.msg_max: 20\n",
+    );
+    let (code, out, err) = f.run(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max; \
+             (echo 0 > /proc/sys/net/ipv4/ip_forward) 2>/dev/null && echo writable; true",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1\n123456789\n20\n", "{err}");
+    f.assert_clean();
+}
+
+/// A sysctl that is not namespaced would change the host (`vm.swappiness`, `kernel.panic`), and
+/// `net.*` with `network_mode: host` would change the host's network: refused before anything
+/// starts, with the service and the key named.
+#[test]
+fn host_sysctls_are_refused_before_anything_starts() {
+    require_engine!();
+    let mut f = Fixture::new("services: {}\n");
+    for (svc, extra, key) in [
+        (
+            "swappy",
+            "    sysctls: {vm.swappiness: '10'}\n",
+            "vm.swappiness",
+        ),
+        ("panicky", "    sysctls: [kernel.panic=1]\n", "kernel.panic"),
+        (
+            "hostnet",
+            "    network_mode: host\n    sysctls: {net.ipv4.ip_forward: '1'}\n",
+            "net.ipv4.ip_forward",
+        ),
+        (
+            "named",
+            "    sysctls: {kernel.hostname: x}\n",
+            "kernel.hostname",
+        ),
+        (
+            "slashed",
+            "    sysctls: {net/ipv4/ip_forward: '1'}\n",
+            "net/ipv4/ip_forward",
+        ),
+    ] {
+        let yaml = format!(
+            "services:\n  fine:\n    image: busybox\n    command: [sleep, '1000']\n  {svc}:\n    image: busybox\n    command: [sleep, '1000']\n{extra}"
+        );
+        std::fs::write(f.project_dir.join("compose.yaml"), yaml).expect("compose.yaml");
+        let o = f.compose(&["up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{key} was accepted: {}", text(&o));
+        assert!(
+            err.contains(svc) && err.contains(key),
+            "{key}: {}",
+            text(&o)
+        );
+        let started = std::fs::read_dir(f.root.join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(started, 0, "{key}: a container was made: {}", text(&o));
+    }
+    f.assert_clean();
+}
+
+/// `net.*` sysctls of a container that joins the network of one using the host's network
+/// (`network_mode: service:X`, X with `network_mode: host`) would change the host's: refused
+/// when the container starts, and the (stand-in) host's value is untouched.
+#[test]
+fn net_sysctls_through_a_joined_host_network_are_refused() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  h:\n    image: busybox\n    network_mode: host\n    command: [sleep, '1000']\n  j:\n    image: busybox\n    network_mode: service:h\n    command: [sleep, '1000']\n    sysctls: {net.ipv4.tcp_syncookies: '0'}\n",
+    );
+    let read = || {
+        f.in_host(|| {
+            std::fs::read_to_string("/proc/sys/net/ipv4/tcp_syncookies").expect("read sysctl")
+        })
+    };
+    let before = read();
+    assert_eq!(before.trim(), "1", "the stand-in host's default");
+    ok(&f, &["up", "-d", "h"]);
+    let o = f.compose(&["up", "-d", "j"]);
+    let after = read();
+    ok(&f, &["down", "-t", "0"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("net.ipv4.tcp_syncookies"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(after, before, "the host's sysctl changed");
+    f.assert_clean();
+}

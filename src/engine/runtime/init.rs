@@ -135,6 +135,8 @@ fn run() -> Result<std::convert::Infallible, InitError> {
             .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
     }
 
+    // Whether net.* sysctls would change our own network namespace and not the host's.
+    let mut own_netns = spec.network == NetworkMode::Loopback;
     if let NetworkMode::Join { netns, container } = &spec.network {
         let path = netns.as_deref().ok_or_else(|| {
             InitError::msg(
@@ -145,11 +147,14 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         })?;
         let ns = std::fs::File::open(path)
             .map_err(|e| InitError::io(Step::Namespaces, Some(path), &e))?;
+        let ours = netns_id()?;
         rustix::thread::move_into_link_name_space(
             ns.as_fd(),
             Some(rustix::thread::LinkNameSpaceType::Network),
         )
         .map_err(|e| InitError::sys(Step::Namespaces, Some(path), e))?;
+        // The same as before: the other container uses the host's network.
+        own_netns = netns_id()? != ours;
     }
 
     // The cgroup namespace is made now that the parent has put us in our cgroup, so that its
@@ -189,12 +194,10 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
     drop(root);
     rootfs::pivot(&merged)?;
+    // Before /proc/sys becomes read-only.
+    super::sysctl::apply(&spec.sysctls, own_netns)?;
     rootfs::mask_and_protect(spec)?;
 
-    for (key, value) in &spec.sysctls {
-        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| InitError::io(Step::Sysctl, Some(&path), &e))?;
-    }
     if spec.rootfs.read_only {
         rootfs::make_root_readonly()?;
     }
@@ -241,6 +244,13 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         return run_as_init(&path, &argv, &envp);
     }
     exec(&path, &argv, &envp)
+}
+
+/// The identity of this process's network namespace.
+fn netns_id() -> Result<(u64, u64), InitError> {
+    let p = Path::new("/proc/self/ns/net");
+    let st = rustix::fs::stat(p).map_err(|e| InitError::sys(Step::Namespaces, Some(p), e))?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 fn set_rlimit(r: &Rlimit) -> Result<(), InitError> {

@@ -15,5 +15,6 @@ pub mod pty;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;
+pub mod sysctl;
 pub mod user;
 pub mod volume;

@@ -69,6 +69,12 @@ pub const DOCKER_MASKED_PATHS: [&str; 11] = [
 /// Also masked by Docker: `/sys/devices/virtual/powercap` (energy counters, CVE-2020-8694).
 const DOCKER_MASKED_POWERCAP: &str = "/sys/devices/virtual/powercap";
 
+/// Also masked by Docker 28: each CPU's thermal throttling counters (a thermal side channel,
+/// GHSA-6fw5-f8r9-fgfm). Docker lists the CPUs of the host it runs on; the pattern is expanded
+/// when the container starts instead (see `engine::runtime::masks`), so a recorded container
+/// stays right on a host with other CPUs.
+const DOCKER_MASKED_THERMAL_THROTTLE: &str = "/sys/devices/system/cpu/cpu*/thermal_throttle";
+
 /// Paths Docker remounts read-only (moby `oci.DefaultSpec`).
 pub const DOCKER_READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
@@ -313,6 +319,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     } else {
         let mut masked: Vec<String> = DOCKER_MASKED_PATHS.iter().map(|s| s.to_string()).collect();
         masked.push(DOCKER_MASKED_POWERCAP.to_string());
+        masked.push(DOCKER_MASKED_THERMAL_THROTTLE.to_string());
         (
             masked,
             DOCKER_READONLY_PATHS
@@ -1419,8 +1426,11 @@ mod tests {
         assert_eq!(spec.process.capabilities.effective, defaults);
         assert!(spec.seccomp.is_some());
         assert!(!spec.process.no_new_privileges);
-        assert_eq!(spec.masked_paths.len(), 12);
+        assert_eq!(spec.masked_paths.len(), 13);
         assert!(spec.masked_paths.contains(&"/proc/kcore".to_string()));
+        assert!(spec
+            .masked_paths
+            .contains(&"/sys/devices/system/cpu/cpu*/thermal_throttle".to_string()));
         assert_eq!(spec.readonly_paths, strs(&DOCKER_READONLY_PATHS));
         // Non-root: bounding only.
         let spec = build("user: app\ncap_add: [net_admin]", img.clone()).unwrap();

@@ -529,3 +529,76 @@ fn net_sysctls_through_a_joined_host_network_are_refused() {
     assert_eq!(after, before, "the host's sysctl changed");
     f.assert_clean();
 }
+
+/// CVE-2025-31133: the masking of /proc/kcore, /proc/keys... binds /dev/null over them; a volume
+/// that replaces the container's /dev/null (with a host file, or with a symlink to one) must not
+/// get that file bound over the masked paths, where the container could read or write it. The
+/// container starts with the real null device over them.
+#[test]
+fn cve_2025_31133_a_replaced_dev_null_is_never_bound_over_masked_paths() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  file:\n    image: busybox\n    volumes: [./kit/sentinel:/dev/null]\n  link:\n    image: busybox\n    volumes: [./fakedev:/dev, ./kit:/kit:ro]\n",
+    );
+    let kit = f.project_dir.join("kit");
+    std::fs::create_dir_all(&kit).expect("kit");
+    std::fs::write(kit.join("sentinel"), SENTINEL).expect("sentinel");
+    let fakedev = f.project_dir.join("fakedev");
+    std::fs::create_dir_all(&fakedev).expect("fakedev");
+    std::os::unix::fs::symlink("/kit/sentinel", fakedev.join("null")).expect("symlink");
+
+    let probe = "for p in /proc/kcore /proc/keys /proc/timer_list /proc/interrupts /proc/sched_debug; do \
+                 [ -e $p ] && head -c 64 $p 2>&1; echo \" < $p\"; echo pwned 2>/tmp/e > $p; done; true";
+    for svc in ["file", "link"] {
+        let (code, out, err) = f.run(svc, &["sh", "-c", probe]);
+        assert!(
+            !out.contains(SENTINEL),
+            "{svc}: the volume's file was bound over a masked path (exit {code}):\n{out}\n{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(kit.join("sentinel")).expect("sentinel"),
+            SENTINEL,
+            "{svc}: written through a masked path:\n{out}\n{err}"
+        );
+        // It starts, with the masked paths masked by the real null device: empty.
+        assert_eq!(code, 0, "{svc}:\n{out}\n{err}");
+        assert!(
+            out.lines().all(|l| l.starts_with(" < ")) && out.lines().count() == 5,
+            "{svc}: a masked path has content:\n{out}"
+        );
+    }
+    f.assert_clean();
+}
+
+/// Docker 28's masks, the per-CPU `thermal_throttle` directories included (thermal side
+/// channel, GHSA-6fw5-f8r9-fgfm): each reads empty in a container.
+#[test]
+fn masked_paths_read_empty_including_thermal_throttle() {
+    require_engine!();
+    let mut f = Fixture::new("services:\n  app:\n    image: busybox\n");
+    let host: Vec<PathBuf> = std::fs::read_dir("/sys/devices/system/cpu")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("thermal_throttle"))
+        .filter(|p| p.is_dir())
+        .collect();
+    let mut script = String::from(
+        "for p in /proc/kcore /proc/keys /proc/timer_list /proc/interrupts /proc/sched_debug; do \
+         [ -e $p ] && head -c 64 $p; done; \
+         for d in /proc/acpi /proc/scsi /sys/firmware /sys/devices/virtual/powercap; do ls $d 2>/dev/null; done;",
+    );
+    for p in &host {
+        script.push_str(&format!(" ls {};", p.display()));
+    }
+    script.push_str(" true");
+    let (code, out, err) = f.run("app", &["sh", "-c", &script]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "",
+        "masked paths show content ({} thermal_throttle dirs on this host)",
+        host.len()
+    );
+    f.assert_clean();
+}

@@ -181,6 +181,8 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     rootfs::mount_overlay(spec, &cfg.container_dir, &merged)?;
     let root = rootfs::open_root(&merged)?;
     rootfs::mount_system(&root, spec)?;
+    // Before any user mount can cover or replace it.
+    let null = super::masks::open_null(&root)?;
     rootfs::mount_cgroups(&root, &cfg.cgroup_mounts, spec.privileged)?;
     if let Some(console) = &cfg.console {
         let target = rootfs::target_in_root(&root, "/dev/console", rootfs::TargetKind::File)?;
@@ -196,7 +198,8 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     rootfs::pivot(&merged)?;
     // Before /proc/sys becomes read-only.
     super::sysctl::apply(&spec.sysctls, own_netns)?;
-    rootfs::mask_and_protect(spec)?;
+    super::masks::apply(spec, &null)?;
+    drop(null);
 
     if spec.rootfs.read_only {
         rootfs::make_root_readonly()?;

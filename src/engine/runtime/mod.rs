@@ -8,6 +8,7 @@ pub mod etc;
 pub mod exec;
 pub mod fds;
 pub mod init;
+pub mod masks;
 pub mod monitor;
 pub mod net;
 pub mod process;

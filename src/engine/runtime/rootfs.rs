@@ -90,7 +90,7 @@ pub fn mount_overlay(
 }
 
 /// Mount data as the C string the syscall takes (`None` when empty).
-fn cdata(s: &str) -> Option<std::ffi::CString> {
+pub(super) fn cdata(s: &str) -> Option<std::ffi::CString> {
     if s.is_empty() {
         None
     } else {
@@ -581,48 +581,6 @@ pub fn pivot(merged: &Path) -> Result<(), InitError> {
         .map_err(|e| InitError::sys(Step::PivotRoot, Some(Path::new("/")), e))?;
     rustix::process::chdir("/")
         .map_err(|e| InitError::sys(Step::PivotRoot, Some(Path::new("/")), e))
-}
-
-/// Docker's masked paths (unreadable) and read-only paths, applied after the pivot.
-pub fn mask_and_protect(spec: &ContainerSpec) -> Result<(), InitError> {
-    for p in &spec.masked_paths {
-        let path = Path::new(p);
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            continue;
-        };
-        let r = if meta.is_dir() {
-            mount::mount(
-                "tmpfs",
-                path,
-                "tmpfs",
-                MountFlags::RDONLY,
-                cdata("size=0").as_deref(),
-            )
-        } else {
-            mount::mount_bind("/dev/null", path)
-        };
-        r.map_err(|e| InitError::sys(Step::MaskedPaths, Some(path), e))?;
-    }
-    for p in &spec.readonly_paths {
-        let path = Path::new(p);
-        if std::fs::symlink_metadata(path).is_err() {
-            continue;
-        }
-        mount::mount_bind_recursive(path, path)
-            .map_err(|e| InitError::sys(Step::ReadonlyPaths, Some(path), e))?;
-        mount::mount_remount(
-            path,
-            MountFlags::BIND
-                | MountFlags::RDONLY
-                | MountFlags::NOSUID
-                | MountFlags::NODEV
-                | MountFlags::NOEXEC,
-            "",
-        )
-        .or_else(|_| mount::mount_remount(path, MountFlags::BIND | MountFlags::RDONLY, ""))
-        .map_err(|e| InitError::sys(Step::ReadonlyPaths, Some(path), e))?;
-    }
-    Ok(())
 }
 
 /// `read_only: true`: the root filesystem itself becomes read-only, its mounts stay as they are.

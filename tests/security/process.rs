@@ -15,31 +15,6 @@ use crate::support::{
     engine::{ok, text, Fixture},
 };
 
-/// `compose ARGS` run from `exe` (instead of the binary under test's own path), with the
-/// fixture's root, project, cgroup parent and stand-in host network namespace.
-fn compose_at(f: &Fixture, exe: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(exe);
-    if let Some(ns) = &f.netns {
-        let fd = ns.as_raw_fd();
-        // SAFETY: setns is async-signal-safe; the descriptor stays open in the parent.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    c.current_dir(&f.project_dir)
-        .env("COMPOSE_ROOT", &f.root)
-        .env("COMPOSE_CGROUP_PARENT", &f.cgroup_parent)
-        .env("COMPOSE_PROJECT_NAME", &f.project)
-        .args(args)
-        .stdin(Stdio::null());
-    c
-}
-
 /// A pipe whose buffer is full: a process writing to its write end blocks until the read end is
 /// drained.
 fn full_pipe() -> (OwnedFd, OwnedFd) {
@@ -199,7 +174,8 @@ fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_compose_bin
     // The script runs with a full pipe as its standard error, so the binary it starts blocks
     // on its first message until the attacker holds it; then the pipe is drained.
     let (err_r, err_w) = full_pipe();
-    let mut child = compose_at(&f, &copy, &["exec", "-T", "app", "/kit/evil"])
+    let mut child = f
+        .command_at(&copy, &["exec", "-T", "app", "/kit/evil"])
         .stdout(Stdio::piped())
         .stderr(err_w)
         .spawn()

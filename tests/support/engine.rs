@@ -198,7 +198,12 @@ impl Fixture {
 
     /// `compose` with this fixture's root, project and cgroup parent, in the project folder.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
+        self.command_at(Path::new(env!("CARGO_BIN_EXE_compose")), args)
+    }
+
+    /// [`Fixture::command`] run from the `compose` binary at `exe` (a copy the test made).
+    pub fn command_at(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(exe);
         if let Some(ns) = &self.netns {
             use std::os::fd::AsRawFd;
             use std::os::unix::process::CommandExt;

@@ -285,23 +285,6 @@ impl Leak {
     }
 }
 
-/// The `compose __monitor` processes of this fixture's root.
-fn monitors(f: &Fixture) -> Vec<i32> {
-    let root = f.root.to_string_lossy().into_owned();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if args.get(1) == Some(&b"__monitor".as_slice()) && args.get(2) == Some(&root.as_bytes()) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// What a container's process reports about descriptor 7: its open descriptors (listed by `ls`,
 /// a child, so the list holds none of `ls`'s own), then what the sentinel reads as through
 /// /proc/self/fd/7.
@@ -375,7 +358,7 @@ fn leaked_fd_of_the_cli_does_not_reach_the_monitor_or_an_up_or_exec_container() 
         "done",
         Duration::from_secs(20),
     );
-    let mon = monitors(&f);
+    let mon = f.monitors_left();
     assert_eq!(mon.len(), 1, "one monitor");
     let held = leak.held_by(mon[0]);
 

@@ -272,7 +272,7 @@ impl Fixture {
     }
 
     /// Container monitors (`compose __monitor <root> ...`) still running for this root.
-    fn monitors_left(&self) -> Vec<i32> {
+    pub fn monitors_left(&self) -> Vec<i32> {
         let root = self.root.to_string_lossy().into_owned();
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

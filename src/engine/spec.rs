@@ -3,7 +3,7 @@
 //! ([`crate::planner::container`]); the runtime carries it out. It is serializable because the
 //! process that sets the container up is a fresh copy of this binary that receives it on a pipe.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,37 @@ pub enum MountKind {
 
 /// The directory inside a volume's directory that holds its data (Docker's layout).
 pub const VOLUME_DATA: &str = "_data";
+
+/// When `source` names something inside a volume's data (`<volumes_dir>/<name>/_data/...`, by
+/// its text), that volume's directory and the path inside its data. A `..` there is refused: a
+/// container may have made the directory before it a symbolic link.
+pub fn inside_volume(
+    volumes_dir: &Path,
+    source: &Path,
+) -> Result<Option<(PathBuf, Option<String>)>, String> {
+    use std::path::Component;
+    let Ok(rest) = source.strip_prefix(volumes_dir) else {
+        return Ok(None);
+    };
+    let mut parts = rest.components();
+    let (Some(Component::Normal(name)), Some(Component::Normal(data))) =
+        (parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    if data != VOLUME_DATA {
+        return Ok(None);
+    }
+    let mut inner = Vec::new();
+    for c in parts {
+        match c {
+            Component::Normal(n) => inner.push(n.to_str().ok_or("the path is not UTF-8")?),
+            _ => return Err("a path inside a volume may not contain '..'".into()),
+        }
+    }
+    let subpath = (!inner.is_empty()).then(|| inner.join("/"));
+    Ok(Some((volumes_dir.join(name), subpath)))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MountSpec {

@@ -403,10 +403,36 @@ pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, Sta
     let path = record_path(&container_dir(root, id));
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
+            .map(|mut rec: ContainerRecord| {
+                upgrade_volume_mounts(root, &mut rec.spec);
+                Some(rec)
+            })
             .map_err(|source| StateError::Corrupt { path, source }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("reading", &path)(e)),
+    }
+}
+
+/// Records written before volumes had a mount kind of their own describe a volume as a bind of
+/// its data directory (`<root>/volumes/<name>/_data`, a `subpath` joined on), which the set-up
+/// would bind by host path, following whatever link a container planted in the volume. Such
+/// mounts become volume mounts, resolved beneath the volume like new ones; never filled again
+/// (those containers filled them on their first start).
+fn upgrade_volume_mounts(root: &Path, spec: &mut crate::engine::spec::ContainerSpec) {
+    use crate::engine::spec::{inside_volume, MountKind};
+    let volumes = root.join("volumes");
+    for m in &mut spec.mounts {
+        let MountKind::Bind { source, .. } = &m.kind else {
+            continue;
+        };
+        // A `..` inside a volume never came from the planner (it refused one in a subpath).
+        if let Ok(Some((volume, subpath))) = inside_volume(&volumes, source) {
+            m.kind = MountKind::Volume {
+                volume,
+                subpath,
+                copy: false,
+            };
+        }
     }
 }
 
@@ -492,6 +518,49 @@ pub fn new_id() -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_from_before_volume_mounts_binds_no_volume_by_host_path() {
+        use crate::engine::spec::{ContainerSpec, MountKind, MountSpec};
+        let root = Path::new("/var/lib/compose");
+        let bind = |source: &str| MountSpec {
+            kind: MountKind::Bind {
+                source: source.into(),
+                propagation: None,
+                recursive: true,
+            },
+            destination: "/d".into(),
+            read_only: false,
+            create_source: true,
+        };
+        let mut spec = ContainerSpec {
+            mounts: vec![
+                bind("/var/lib/compose/volumes/p_data/_data"),
+                bind("/var/lib/compose/volumes/p_data/_data/sub/dir"),
+                bind("/srv/site"),
+            ],
+            ..Default::default()
+        };
+        upgrade_volume_mounts(root, &mut spec);
+        let kinds: Vec<&MountKind> = spec.mounts.iter().map(|m| &m.kind).collect();
+        assert_eq!(
+            kinds[0],
+            &MountKind::Volume {
+                volume: "/var/lib/compose/volumes/p_data".into(),
+                subpath: None,
+                copy: false
+            }
+        );
+        assert_eq!(
+            kinds[1],
+            &MountKind::Volume {
+                volume: "/var/lib/compose/volumes/p_data".into(),
+                subpath: Some("sub/dir".into()),
+                copy: false
+            }
+        );
+        assert_eq!(kinds[2], &bind("/srv/site").kind);
+    }
 
     #[test]
     fn restart_policies() {

@@ -39,7 +39,7 @@ use crate::engine::runtime::seccomp::{self, SeccompChoice};
 use crate::engine::runtime::user::{self, RootfsFiles};
 use crate::engine::spec::{
     ContainerSpec, DeviceSpec, MountKind, MountSpec, NetworkMode, ProcessSpec, Resources, Rlimit,
-    RootfsSpec, VOLUME_DATA,
+    RootfsSpec,
 };
 use crate::model::types::bytes::ByteSize;
 use crate::model::types::mounts::{self, ServiceVolume, VolumeType};
@@ -659,8 +659,9 @@ fn volume_mount(
             let create = opts.and_then(|b| b.create_host_path).unwrap_or(false);
             // A path inside a volume's data is container-written: it is resolved beneath the
             // volume like a subpath, never followed as a host path.
-            if let Some((dir, subpath)) = inside_volume(input.volumes_dir, Path::new(&source))
-                .map_err(|m| ctx.err(format!("bind mount source {source:?}: {m}")))?
+            if let Some((dir, subpath)) =
+                crate::engine::spec::inside_volume(input.volumes_dir, Path::new(&source))
+                    .map_err(|m| ctx.err(format!("bind mount source {source:?}: {m}")))?
             {
                 if let Some(p) = opts.and_then(|b| b.propagation.as_deref()) {
                     return Err(ctx.err(format!(
@@ -802,37 +803,6 @@ fn mounts_for(
     }
     mounts.sort_by_key(|m| path_depth(&m.destination));
     Ok(mounts)
-}
-
-/// When `source` names something inside a volume's data (`<volumes_dir>/<name>/_data/...`, by
-/// its text), that volume's directory and the path inside its data. A `..` there is refused: a
-/// container may have made the directory before it a symbolic link.
-fn inside_volume(
-    volumes_dir: &Path,
-    source: &Path,
-) -> Result<Option<(PathBuf, Option<String>)>, String> {
-    use std::path::Component;
-    let Ok(rest) = source.strip_prefix(volumes_dir) else {
-        return Ok(None);
-    };
-    let mut parts = rest.components();
-    let (Some(Component::Normal(name)), Some(Component::Normal(data))) =
-        (parts.next(), parts.next())
-    else {
-        return Ok(None);
-    };
-    if data != VOLUME_DATA {
-        return Ok(None);
-    }
-    let mut inner = Vec::new();
-    for c in parts {
-        match c {
-            Component::Normal(n) => inner.push(n.to_str().ok_or("the path is not UTF-8")?),
-            _ => return Err("a path inside a volume may not contain '..'".into()),
-        }
-    }
-    let subpath = (!inner.is_empty()).then(|| inner.join("/"));
-    Ok(Some((volumes_dir.join(name), subpath)))
 }
 
 /// The device nodes for `devices` entries; a directory adds every device under it.
@@ -1587,7 +1557,7 @@ mod tests {
     #[test]
     fn a_bind_inside_a_volume_is_resolved_beneath_it() {
         let vols = Path::new("/var/lib/compose/volumes");
-        let inside = |s: &str| inside_volume(vols, Path::new(s));
+        let inside = |s: &str| crate::engine::spec::inside_volume(vols, Path::new(s));
         assert_eq!(inside("/srv/data"), Ok(None));
         assert_eq!(inside("/var/lib/compose/volumes/v"), Ok(None));
         assert_eq!(inside("/var/lib/compose/volumes/v/other/x"), Ok(None));

@@ -464,7 +464,14 @@ pub fn up(
                     }
                     None
                 }
-                Action::Keep { name, .. } => {
+                Action::Keep { id, name, .. } => {
+                    // Its ports as this version publishes them (rules lost to an `nft flush`,
+                    // or written by an older version, are put back as they should be).
+                    if let Some(o) = by_id.get(id.as_str()) {
+                        for port in &o.record.ports {
+                            nets.ensure_published(&create::mapping(port))?;
+                        }
+                    }
                     r.event("Container", name, "Running");
                     None
                 }

@@ -122,6 +122,26 @@ fn a_neighbour_reaches_a_port_published_on_loopback_by_sending_to_127_0_0_1() {
         "the neighbour reached the port published on 127.0.0.1"
     );
 
+    // The port's rules lost (an `nft flush`; an older version's rules are replaced the same
+    // way): the next `up`, which keeps the running container, writes them back in the form
+    // above, not only at the container's next start.
+    let records = compose::engine::state::list(&f.root, Some(&f.project)).expect("records");
+    let mut nft = compose::engine::network::nft::Nft::new_in(f.netns.as_ref().unwrap().as_fd())
+        .expect("nftables in the stand-in host");
+    for o in &records {
+        for p in &o.record.ports {
+            nft.remove_port(&p.mapping())
+                .expect("remove the port's rules");
+        }
+    }
+    let lost = f.in_host(|| http_get(SocketAddr::from((LOOPBACK, 18081)), t));
+    assert_eq!(lost, None, "the port's rules were not removed");
+    ok(&f, &["up", "-d"]);
+    let from_host = f.in_host(|| within(5, || http_get(SocketAddr::from((LOOPBACK, 18081)), t)));
+    assert_eq!(from_host.as_deref(), Some("web"), "put back by `up`");
+    let stolen = in_outside(SocketAddr::from((LOOPBACK, 18081)), 0);
+    assert_eq!(stolen, None, "the neighbour reached it after `up`");
+
     ok(&f, &["down", "-t", "0"]);
     drop(outside);
     f.assert_clean();

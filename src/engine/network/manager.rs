@@ -737,6 +737,24 @@ impl Networks {
             .map_err(nft_err(format!("publishing {}", nft::port_tag(p))))
     }
 
+    /// Publishes a port of a container that keeps running unless its rules are already in place
+    /// as this version writes them: put back after an `nft flush`, and rewritten when an older
+    /// version wrote them otherwise (a port on 127.0.0.1 had a DNAT in `prerouting` that took
+    /// packets from other interfaces). One rule listing; nothing written when all is there.
+    pub fn ensure_published(&self, p: &PortMapping) -> Result<(), NetworkError> {
+        let mut nft = self.nft()?;
+        let listed = nft
+            .list_rules()
+            .map_err(nft_err(format!("listing rules of {}", nft::port_tag(p))))?;
+        let want =
+            nft::port_rules(p).map_err(nft_err(format!("rules for {}", nft::port_tag(p))))?;
+        if tagged_rules_present(&listed, &nft::port_tag(p), &want) {
+            return Ok(());
+        }
+        drop(nft);
+        self.publish(p)
+    }
+
     /// Withdraws a published port; one that is not published is fine.
     pub fn unpublish(&self, p: &PortMapping) -> Result<(), NetworkError> {
         self.nft()?
@@ -837,11 +855,15 @@ fn info(rec: Record, addrs: NetworkAddrs) -> NetworkInfo {
 /// Whether exactly the rules [`nft::network_rules`] makes for `net` are in the table (same
 /// chains, same expressions), so that `ensure` rewrites nothing in the common case.
 fn rules_present(listed: &[nft::ListedRule], net: &NetworkRules) -> bool {
-    let want = nft::network_rules(net);
-    let tag = nft::net_tag(&net.name);
+    tagged_rules_present(listed, &nft::net_tag(&net.name), &nft::network_rules(net))
+}
+
+/// Whether the rules tagged `tag` in `listed` are exactly `want` (same chains, same
+/// expressions), none missing and none more.
+fn tagged_rules_present(listed: &[nft::ListedRule], tag: &str, want: &[nft::Rule]) -> bool {
     let have: Vec<&nft::ListedRule> = listed
         .iter()
-        .filter(|r| r.tag.as_deref() == Some(tag.as_str()))
+        .filter(|r| r.tag.as_deref() == Some(tag))
         .collect();
     have.len() == want.len()
         && want.iter().all(|w| {
@@ -909,6 +931,53 @@ mod tests {
     use super::*;
     use crate::engine::network::ipam::Subnet;
     use crate::engine::network::link::{bridge_name, create_netns, in_netns};
+
+    /// A port's rules count as in place only when they are exactly what this version writes:
+    /// one missing, one more (an older version's `prerouting` DNAT of a loopback port) or one
+    /// that differs all make `ensure_published` write them again.
+    #[test]
+    fn port_rules_are_in_place_only_when_exactly_as_written_now() {
+        let p = PortMapping {
+            network: "p_default".into(),
+            bridge: "br-p".into(),
+            protocol: Protocol::Tcp,
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            host_port: 8080,
+            container_ip: IpAddr::V4(Ipv4Addr::new(10, 203, 0, 2)),
+            container_port: 80,
+        };
+        let tag = nft::port_tag(&p);
+        let want = nft::port_rules(&p).unwrap();
+        let listed = |rules: &[nft::Rule]| -> Vec<nft::ListedRule> {
+            rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| nft::ListedRule {
+                    family: 1,
+                    table: nft::TABLE.into(),
+                    chain: r.chain.name().into(),
+                    handle: i as u64,
+                    tag: Some(tag.clone()),
+                    exprs: r.exprs.clone(),
+                })
+                .collect()
+        };
+        assert!(tagged_rules_present(&listed(&want), &tag, &want));
+        assert!(!tagged_rules_present(&listed(&want[1..]), &tag, &want));
+        // The DNAT an older version also put in `prerouting` for a loopback port.
+        let mut old = want.clone();
+        let mut dnat = want
+            .iter()
+            .find(|r| r.chain == nft::Chain::Output)
+            .expect("output DNAT")
+            .clone();
+        dnat.chain = nft::Chain::Prerouting;
+        old.push(dnat);
+        assert!(!tagged_rules_present(&listed(&old), &tag, &want));
+        let mut other = listed(&want);
+        other[0].exprs.pop();
+        assert!(!tagged_rules_present(&other, &tag, &want));
+    }
 
     fn skip_unless_root() -> bool {
         if !rustix::process::geteuid().is_root() {

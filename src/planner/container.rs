@@ -777,6 +777,7 @@ fn mounts_for(
         if !seen.insert(m.destination.trim_end_matches('/').to_string()) {
             return Err(ctx.err(format!("duplicate mount point: {}", m.destination)));
         }
+        proc_destination_allowed(m).map_err(|why| ctx.err(why))?;
     }
     // The image's VOLUMEs not covered by a mount get anonymous volumes, as with Docker.
     let mut image_volumes: Vec<String> =
@@ -786,6 +787,12 @@ fn mounts_for(
         let clean = target.trim_end_matches('/');
         let clean = if clean.is_empty() { "/" } else { clean };
         if seen.insert(clean.to_string()) {
+            if under_proc(clean) {
+                return Err(ctx.err(format!(
+                    "the image declares a VOLUME at {clean}: nothing may be mounted over the \
+                     container's /proc"
+                )));
+            }
             anon += 1;
             mounts.push(MountSpec {
                 kind: MountKind::Volume {
@@ -803,6 +810,64 @@ fn mounts_for(
     }
     mounts.sort_by_key(|m| path_depth(&m.destination));
     Ok(mounts)
+}
+
+/// Files of /proc that a bind may cover (runc's list: what lxcfs provides, so that a container
+/// sees its own limits there).
+const PROC_BIND_ALLOWED: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// `dest` with `.`, `..` and repeated slashes resolved by its text, as the engine will resolve
+/// it inside the container's root (where `..` stops at `/`).
+fn lexical(dest: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in dest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Whether `dest` is the container's /proc or lies beneath it.
+fn under_proc(dest: &str) -> bool {
+    let d = lexical(dest);
+    d == "/proc" || d.starts_with("/proc/")
+}
+
+/// A mount over the container's /proc is refused, as runc refuses it: the engine's set-up
+/// (masked paths, sysctls, descriptors reached through /proc/self/fd) and the container's
+/// own tools rely on /proc being the kernel's, and a volume there is content a container
+/// writes (runc CVE-2019-16884 / CVE-2019-19921 class). Binds of single files onto the few
+/// that lxcfs provides stay allowed.
+fn proc_destination_allowed(m: &MountSpec) -> Result<(), String> {
+    if !under_proc(&m.destination) {
+        return Ok(());
+    }
+    let clean = lexical(&m.destination);
+    if matches!(m.kind, MountKind::Bind { .. }) && PROC_BIND_ALLOWED.contains(&clean.as_str()) {
+        return Ok(());
+    }
+    Err(format!(
+        "mount destination {}: nothing may be mounted over the container's /proc (only binds \
+         onto {})",
+        m.destination,
+        PROC_BIND_ALLOWED.join(", ")
+    ))
 }
 
 /// The device nodes for `devices` entries; a directory adds every device under it.
@@ -1552,6 +1617,59 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn nothing_is_mounted_over_proc_but_binds_of_lxcfs_files() {
+        let m = |kind: MountKind, dest: &str| MountSpec {
+            kind,
+            destination: dest.into(),
+            read_only: false,
+            create_source: false,
+        };
+        let bind = || MountKind::Bind {
+            source: "/var/lib/lxcfs/proc/meminfo".into(),
+            propagation: None,
+            recursive: true,
+        };
+        let vol = || MountKind::Volume {
+            volume: "/v".into(),
+            subpath: None,
+            copy: true,
+        };
+        let tmpfs = || MountKind::Tmpfs {
+            size: None,
+            mode: None,
+        };
+        for dest in [
+            "/proc",
+            "/proc/",
+            "/proc/sys",
+            "/x/../proc/self",
+            "//proc/./1",
+        ] {
+            assert!(proc_destination_allowed(&m(vol(), dest)).is_err(), "{dest}");
+            assert!(
+                proc_destination_allowed(&m(tmpfs(), dest)).is_err(),
+                "{dest}"
+            );
+            assert!(
+                proc_destination_allowed(&m(bind(), dest)).is_err(),
+                "{dest}"
+            );
+        }
+        assert!(proc_destination_allowed(&m(bind(), "/proc/meminfo")).is_ok());
+        assert!(proc_destination_allowed(&m(bind(), "/proc/./meminfo")).is_ok());
+        assert!(proc_destination_allowed(&m(vol(), "/proc/meminfo")).is_err());
+        for dest in ["/procedures", "/data/proc", "/"] {
+            assert!(proc_destination_allowed(&m(vol(), dest)).is_ok(), "{dest}");
+        }
+        // In the Compose file, and in a hostile image's VOLUMEs.
+        let e = err("volumes: ['data:/proc/sys']");
+        assert!(e.contains("over the container's /proc"), "{e}");
+        let img = serde_json::json!({"Cmd": ["sh"], "Volumes": {"/proc/self": {}}});
+        let e = build("image: x", img).unwrap_err().to_string();
+        assert!(e.contains("VOLUME at /proc/self"), "{e}");
     }
 
     #[test]

@@ -363,3 +363,34 @@ volumes:
     ok(&f, &["down", "-v"]);
     f.assert_clean();
 }
+
+/// Attack: a volume the container writes, mounted over its /proc (runc CVE-2019-16884 /
+/// CVE-2019-19921 class): the set-up's masking, sysctls and descriptor paths, and the
+/// container's tools, would then read container-written files as the kernel's. Refused before
+/// anything starts, as runc refuses it; `up` creates nothing.
+#[test]
+fn a_volume_over_proc_is_refused_before_anything_starts() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  app:
+    image: busybox
+    volumes: ['fake:/proc/sys']
+volumes:
+  fake: {}
+",
+    );
+    let (code, _, err) = f.run("app", &["true"]);
+    assert_ne!(code, 0, "a volume over /proc/sys was mounted");
+    assert!(err.contains("over the container's /proc"), "{err}");
+    let o = f.compose(&["up", "-d"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let ps = f.compose(&["ps", "-a", "-q"]);
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "",
+        "{}",
+        text(&ps)
+    );
+    f.assert_clean();
+}

@@ -3,10 +3,7 @@
 //! thread while the container runs), names published and withdrawn, state recorded — and with
 //! `--rm` removes it afterwards.
 
-use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::{Ctx, StackError};
 use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
@@ -101,7 +98,11 @@ fn run_in(
     } else {
         Some(Netlink::new().map_err(|e| failed(rec, e))?)
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    // The resolver's thread ends as soon as this write end closes (no polling interval to wait
+    // out: a 100 ms one was most of the cost of `run --rm` on a network).
+    let (wake_r, wake_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| failed(rec, std::io::Error::from(e)))?;
+    let mut wake_r = Some(wake_r);
     let mut serving: Option<std::thread::JoinHandle<()>> = None;
     let me = std::process::id() as i32;
     let raw = if tty { RawMode::enable() } else { None };
@@ -135,12 +136,9 @@ fn run_in(
                         format!("starting the embedded DNS resolver: {e}"),
                     )
                 })?;
-                let stop = stop.clone();
-                serving = Some(std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let _ = resolver.poll_once(Duration::from_millis(100));
-                    }
-                }));
+                if let Some(wake) = wake_r.take() {
+                    serving = Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
+                }
             }
             endpoints::publish_names(&store, &rec.id, &rec.endpoints);
             Ok(())
@@ -161,7 +159,7 @@ fn run_in(
         },
     );
     drop(raw);
-    stop.store(true, Ordering::Relaxed);
+    drop(wake_w);
     if let Some(t) = serving {
         let _ = t.join();
     }
@@ -191,6 +189,38 @@ fn run_in(
     };
     let _ = state::write_state(&dir, &st);
     Ok(code)
+}
+
+/// Serves the one-off container's DNS queries until `wake` reports end-of-file (its write end
+/// closed when the container has ended).
+fn serve_until(resolver: &mut Resolver, wake: OwnedFd) {
+    loop {
+        let mut pfds: Vec<libc::pollfd> = std::iter::once(wake.as_raw_fd())
+            .chain(resolver.poll_fds())
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let ms = resolver.next_timeout().map_or(-1, |t| {
+            t.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+        });
+        // SAFETY: `pfds` is a live array of the length given.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+        if pfds[0].revents != 0 {
+            return;
+        }
+        for p in &pfds[1..] {
+            if p.revents != 0 {
+                resolver.handle_ready(p.fd);
+            }
+        }
+        resolver.expire();
+    }
 }
 
 fn exit_code(e: Exit) -> i32 {

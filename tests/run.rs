@@ -597,3 +597,83 @@ fn dns_settings_and_extra_hosts_reach_the_container() {
     );
     f.assert_clean();
 }
+
+/// As Docker Compose's `run`: the service's dependencies are brought up first, honouring their
+/// conditions (a healthy `db`, a one-shot `init` that completed), unless `--no-deps`.
+#[test]
+fn run_starts_dependencies_and_waits_for_their_conditions_like_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  db:
+    image: busybox
+    command: [sh, -c, 'echo stored > /tmp/index.html; httpd -p 80 -h /tmp; sleep 0.5; touch /tmp/ready; exec sleep 1000']
+    stop_signal: KILL
+    healthcheck:
+      test: [CMD-SHELL, test -f /tmp/ready]
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 5s
+  init:
+    image: busybox
+    command: [sh, -c, 'sleep 0.2']
+  app:
+    image: busybox
+    depends_on:
+      db: {condition: service_healthy}
+      init: {condition: service_completed_successfully}
+",
+    );
+    let services = |f: &Fixture| -> Vec<String> {
+        let mut s: Vec<String> = compose::engine::state::list(&f.root, Some(&f.project))
+            .expect("state")
+            .into_iter()
+            .filter(|o| !o.record.one_off)
+            .map(|o| o.record.service)
+            .collect();
+        s.sort();
+        s
+    };
+    // --no-deps: nothing else is started.
+    let out = f.compose(&[
+        "run",
+        "--rm",
+        "--no-deps",
+        "-T",
+        "app",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        support::engine::text(&out)
+    );
+    assert_eq!(services(&f), Vec::<String>::new());
+
+    // Without it: db is healthy and init has completed when the command runs.
+    let (code, stdout, stderr) = f.run(
+        "app",
+        &["sh", "-c", "timeout 3 wget -qO- http://db/ && echo reached"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("stored") && stdout.contains("reached"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("Healthy"), "{stderr}");
+    assert_eq!(services(&f), ["db", "init"]);
+    let ps = support::engine::ok(&f, &["ps", "-a", "--format", "json"]);
+    let state_of = |svc: &str| {
+        ps.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["Service"] == svc)
+            .unwrap_or_else(|| panic!("{svc} in {ps}"))
+    };
+    assert_eq!(state_of("db")["Health"], "healthy", "{ps}");
+    assert_eq!(state_of("init")["ExitCode"], 0, "{ps}");
+    support::engine::ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -67,6 +67,9 @@ pub struct UpArgs {
     /// Recreate dependent containers
     #[arg(long)]
     pub always_recreate_deps: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
     /// Execute command in dry run mode (print the plan, change nothing)
     #[arg(long)]
     pub dry_run: bool,
@@ -132,6 +135,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         wait: args.wait,
         wait_timeout: args.wait_timeout,
+        renew_anon_volumes: args.renew_anon_volumes,
     };
     if attached {
         return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);
@@ -147,7 +151,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Remove named volumes declared in the "volumes" section of the Compose file
+    /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
     #[arg(short = 'v', long)]
     pub volumes: bool,
     /// Remove containers for services not defined in the Compose file

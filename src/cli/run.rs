@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// Use the service's network aliases in the network(s) the container connects to
     #[arg(long)]
     pub use_aliases: bool,
-    /// Don't start linked services (accepted; dependencies are not started by `run` yet)
+    /// Don't start linked services
     #[arg(long)]
     pub no_deps: bool,
     /// Service to run
@@ -119,6 +119,14 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         root: root.to_path_buf(),
         cgroup_parent: global.cgroup_parent.clone(),
     };
+    if !args.no_deps {
+        oneoff::start_dependencies(
+            &ctx,
+            project,
+            &args.service,
+            &mut *super::progress::reporter(global),
+        )?;
+    }
     // Created under the project's lock (networks, addresses, ports); run without it.
     let (nets, rec) = {
         let _lock = crate::engine::state::lock_project(root, &project_name)?;

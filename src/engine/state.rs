@@ -191,6 +191,11 @@ pub struct ContainerRecord {
     /// Remove everything of the container when it exits (`run --rm`).
     #[serde(default)]
     pub auto_remove: bool,
+    /// Its anonymous volumes' directories by destination (`volumes: [/data]`, the image's
+    /// VOLUMEs): handed to the container that replaces it, removed with it by `down -v` and
+    /// `rm -v`. Recorded because a handed-over volume is named after an older container.
+    #[serde(default)]
+    pub anonymous_volumes: indexmap::IndexMap<String, std::path::PathBuf>,
     /// `com.docker.compose.*` and the service's labels.
     #[serde(default)]
     pub labels: indexmap::IndexMap<String, String>,

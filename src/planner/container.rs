@@ -22,7 +22,8 @@
 //! - **mounts** are sorted by destination depth, parents first, as Docker does; named volumes
 //!   live at `<volumes_dir>/<volume name>/_data` (volume name `<project>_<key>` unless given),
 //!   anonymous ones (service `volumes` without source and image `VOLUME`s) at
-//!   `<volumes_dir>/<container id>-<n>/_data`. A volume mount names the volume and its
+//!   `<volumes_dir>/<container id>-<n>/_data`, or the replaced container's ones at the same
+//!   destinations when a service is recreated (as Docker hands them over). A volume mount names the volume and its
 //!   `subpath` apart (the runtime resolves the subpath beneath the data, never following a
 //!   link a container planted), and so does a bind whose source lies inside a volume's data.
 //!   A volume is filled from the image on its first mount unless `nocopy` or a subpath.
@@ -139,6 +140,10 @@ pub struct ContainerInput<'a> {
     pub number: u32,
     /// `<root>/volumes`.
     pub volumes_dir: &'a Path,
+    /// The anonymous volumes of the container this one replaces, by destination (without a
+    /// trailing `/`): mounted again at the same destinations, as Docker hands them over, so a
+    /// recreated service keeps its data. Empty for a new container and with `up -V`.
+    pub inherited_volumes: &'a IndexMap<String, PathBuf>,
     /// Actual names of the project's volumes by their key in the Compose file (top-level
     /// `volumes.<key>.name`, external volumes); a key missing here is `<project>_<key>`.
     pub volume_names: &'a IndexMap<String, String>,
@@ -689,12 +694,7 @@ fn volume_mount(
                         .unwrap_or_else(|| format!("{}_{key}", input.project));
                     input.volumes_dir.join(name)
                 }
-                None => {
-                    *anon += 1;
-                    input
-                        .volumes_dir
-                        .join(format!("{}-{}", input.container_id, *anon))
-                }
+                None => anonymous_volume(input, &v.target, anon),
             };
             let opts = v.volume.as_ref();
             let subpath = opts.and_then(|o| o.subpath.clone());
@@ -737,6 +737,30 @@ fn volume_mount(
             v.target
         ))),
     }
+}
+
+/// The directory of the anonymous volume at `destination`: the replaced container's one there,
+/// else a new `<container id>-<n>`.
+fn anonymous_volume(input: &ContainerInput, destination: &str, anon: &mut usize) -> PathBuf {
+    let key = destination.trim_end_matches('/');
+    let key = if key.is_empty() { "/" } else { key };
+    if let Some(dir) = input.inherited_volumes.get(key) {
+        return dir.clone();
+    }
+    *anon += 1;
+    input
+        .volumes_dir
+        .join(format!("{}-{}", input.container_id, *anon))
+}
+
+/// Whether `volume` is an anonymous volume directory of container `id` (`<id>-<n>`).
+pub fn is_own_anonymous_volume(volume: &Path, id: &str) -> bool {
+    volume
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(id))
+        .and_then(|n| n.strip_prefix('-'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn mounts_for(
@@ -793,12 +817,9 @@ fn mounts_for(
                      container's /proc"
                 )));
             }
-            anon += 1;
             mounts.push(MountSpec {
                 kind: MountKind::Volume {
-                    volume: input
-                        .volumes_dir
-                        .join(format!("{}-{anon}", input.container_id)),
+                    volume: anonymous_volume(input, clean, &mut anon),
                     subpath: None,
                     copy: true,
                 },
@@ -1212,6 +1233,7 @@ mod tests {
         layers: Vec<PathBuf>,
         files: LayerFiles,
         volumes_dir: PathBuf,
+        inherited: IndexMap<String, PathBuf>,
         host: HostInfo,
         names: IndexMap<String, String>,
     }
@@ -1243,6 +1265,7 @@ mod tests {
                 kernel: (6, 1),
             },
             names: IndexMap::new(),
+            inherited: IndexMap::new(),
         }
     }
 
@@ -1277,6 +1300,7 @@ mod tests {
             container_name: "proj-web-1",
             number: 1,
             volumes_dir: &f.volumes_dir,
+            inherited_volumes: &f.inherited,
             volume_names: &f.names,
             one_off,
             host: &f.host,
@@ -1588,6 +1612,61 @@ mod tests {
                 .shm_size,
             DEFAULT_SHM_SIZE
         );
+    }
+
+    #[test]
+    fn a_replacing_container_takes_the_anonymous_volumes_at_the_same_destinations() {
+        let mut f = fixture();
+        let old = f.volumes_dir.join("f".repeat(64) + "-1");
+        f.inherited.insert("/data".into(), old.clone());
+        let svc = service("volumes: [/data/, /other]");
+        let img = image(serde_json::json!({"Cmd": ["sh"], "Volumes": {"/cache": {}}}));
+        let spec = build_container_spec(&ContainerInput {
+            project: "proj",
+            service_name: "web",
+            service: &svc,
+            image: &img,
+            layers: &f.layers,
+            rootfs_files: &f.files,
+            container_id: ID,
+            container_name: "proj-web-1",
+            number: 1,
+            volumes_dir: &f.volumes_dir,
+            inherited_volumes: &f.inherited,
+            volume_names: &f.names,
+            one_off: None,
+            host: &f.host,
+            host_gateway: None,
+            join_container: None,
+        })
+        .unwrap();
+        let got: Vec<(&str, PathBuf)> = spec
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MountKind::Volume { volume, .. } => Some((m.destination.as_str(), volume.clone())),
+                _ => None,
+            })
+            .collect();
+        let own = |n: u32| f.volumes_dir.join(format!("{ID}-{n}"));
+        assert_eq!(
+            got,
+            vec![
+                ("/data", old.clone()),
+                ("/other", own(1)),
+                ("/cache", own(2))
+            ]
+        );
+        assert!(is_own_anonymous_volume(&own(2), ID));
+        assert!(!is_own_anonymous_volume(&old, ID));
+        assert!(!is_own_anonymous_volume(
+            &f.volumes_dir.join(format!("{ID}-")),
+            ID
+        ));
+        assert!(!is_own_anonymous_volume(
+            &f.volumes_dir.join(format!("{ID}-1x")),
+            ID
+        ));
     }
 
     #[test]

@@ -28,7 +28,9 @@ use crate::engine::state::{
 };
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
-use crate::planner::container::{build_container_spec, ContainerInput, HostInfo, OneOffOverrides};
+use crate::planner::container::{
+    build_container_spec, is_own_anonymous_volume, ContainerInput, HostInfo, OneOffOverrides,
+};
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 
 /// `<project>-<service>-<n>`, or `container_name`.
@@ -130,7 +132,22 @@ impl<'a> Creator<'a> {
         image_ref: &str,
         image: &Image,
     ) -> Result<ContainerRecord, StackError> {
-        self.create_with(service, n, hash, image_ref, image, None)
+        self.create_with(service, n, hash, image_ref, image, None, &IndexMap::new())
+    }
+
+    /// Creates replica `n` of `service` in place of a removed container, mounting `inherited`
+    /// (that container's anonymous volumes, by destination) where the new one has anonymous
+    /// volumes, as Docker does.
+    pub fn create_replacing(
+        &mut self,
+        service: &str,
+        n: u32,
+        hash: &str,
+        image_ref: &str,
+        image: &Image,
+        inherited: &IndexMap<String, PathBuf>,
+    ) -> Result<ContainerRecord, StackError> {
+        self.create_with(service, n, hash, image_ref, image, None, inherited)
     }
 
     /// Creates a one-off (`run`) container of `service`.
@@ -142,9 +159,18 @@ impl<'a> Creator<'a> {
         image: &Image,
         one_off: &OneOff,
     ) -> Result<ContainerRecord, StackError> {
-        self.create_with(service, 1, hash, image_ref, image, Some(one_off))
+        self.create_with(
+            service,
+            1,
+            hash,
+            image_ref,
+            image,
+            Some(one_off),
+            &IndexMap::new(),
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_with(
         &mut self,
         service: &str,
@@ -153,9 +179,12 @@ impl<'a> Creator<'a> {
         image_ref: &str,
         image: &Image,
         one_off: Option<&OneOff>,
+        inherited: &IndexMap<String, PathBuf>,
     ) -> Result<ContainerRecord, StackError> {
         let mut held = Held::default();
-        let r = self.create_inner(service, n, hash, image_ref, image, one_off, &mut held);
+        let r = self.create_inner(
+            service, n, hash, image_ref, image, one_off, inherited, &mut held,
+        );
         if r.is_err() {
             for p in &held.ports {
                 let _ = self.nets.unpublish(p);
@@ -179,6 +208,7 @@ impl<'a> Creator<'a> {
         image_ref: &str,
         image: &Image,
         one_off: Option<&OneOff>,
+        inherited: &IndexMap<String, PathBuf>,
         held: &mut Held,
     ) -> Result<ContainerRecord, StackError> {
         let svc = &self.project.services[service];
@@ -298,6 +328,7 @@ impl<'a> Creator<'a> {
             container_name: &cname,
             number: n,
             volumes_dir: &volumes_dir,
+            inherited_volumes: inherited,
             volume_names: &volume_names,
             one_off: one_off.map(|o| o.overrides),
             host: &self.host,
@@ -305,6 +336,23 @@ impl<'a> Creator<'a> {
             join_container: join_container.as_deref(),
         })
         .map_err(|e| invalid(e.to_string()))?;
+
+        // Its anonymous volumes: new ones named after it, and those it took over.
+        let anonymous_volumes: IndexMap<String, PathBuf> = spec
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MountKind::Volume { volume, .. }
+                    if is_own_anonymous_volume(volume, &id)
+                        || inherited.values().any(|v| v == volume) =>
+                {
+                    let dest = m.destination.trim_end_matches('/');
+                    let dest = if dest.is_empty() { "/" } else { dest };
+                    Some((dest.to_string(), volume.clone()))
+                }
+                _ => None,
+            })
+            .collect();
 
         // Volumes are made here; the container's set-up fills a new one from the image on its
         // first mount (and records that it did, beside the data).
@@ -506,6 +554,7 @@ impl<'a> Creator<'a> {
                 .unwrap_or(10),
             stop_signal: svc.stop_signal.clone(),
             auto_remove: one_off.is_some_and(|o| o.remove),
+            anonymous_volumes,
             labels,
             healthcheck: crate::planner::health::healthcheck(svc, image.healthcheck.as_ref())
                 .map_err(|m| invalid(format!("service {service}: {m}")))?,

@@ -6,6 +6,7 @@
 //! commands on one project never interleave and a command killed half-way leaves records the
 //! next `up` or `down` can finish.
 
+pub mod anon_volumes;
 pub mod attach;
 pub mod create;
 pub mod oneoff;
@@ -91,6 +92,8 @@ pub struct UpOptions {
     /// `--wait`, with `--wait-timeout` seconds.
     pub wait: bool,
     pub wait_timeout: Option<u64>,
+    /// `-V/--renew-anon-volumes`: a recreated container gets new anonymous volumes.
+    pub renew_anon_volumes: bool,
 }
 
 /// Options of `down`.
@@ -506,17 +509,35 @@ pub fn up(
                     name: old,
                 } => {
                     r.event("Container", old, "Recreate");
+                    let mut previous = IndexMap::new();
                     if let Some(o) = by_id.get(id.as_str()) {
+                        previous = anon_volumes::of(&o.record);
                         remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
                     }
                     let (image_ref, image) = &images[service];
-                    let rec = lock(&creator).create(
+                    let inherited = match opts.renew_anon_volumes {
+                        true => IndexMap::new(),
+                        false => previous.clone(),
+                    };
+                    let rec = lock(&creator).create_replacing(
                         service,
                         *number,
                         &wanted[service].hash,
                         image_ref,
                         image,
+                        &inherited,
                     )?;
+                    // Those the new container did not take (`-V`, a mount gone from the
+                    // service) belong to nothing any more: no command could reach them.
+                    let unused = previous
+                        .values()
+                        .filter(|v| !rec.anonymous_volumes.values().any(|n| n == *v));
+                    if let Err(e) = anon_volumes::remove(
+                        &ctx.root.join("volumes"),
+                        unused.map(PathBuf::as_path),
+                    ) {
+                        r.warn(&e.to_string());
+                    }
                     r.event("Container", &rec.name, "Recreated");
                     Some((rec.id, rec.name))
                 }
@@ -842,7 +863,7 @@ pub fn forget_container(
 }
 
 /// `down`: stops and removes the project's containers, then its networks (not external ones),
-/// and with `volumes` its named volumes.
+/// and with `volumes` its named volumes and its containers' anonymous ones.
 pub fn down(
     ctx: &Ctx,
     name: &str,
@@ -901,6 +922,9 @@ pub fn down(
                         }
                         rep.event("Container", &o.record.name, "Removing");
                         forget_container(ctx, nets, &o.record)?;
+                        if opts.volumes {
+                            anon_volumes::remove_of(&ctx.root, &o.record)?;
+                        }
                         rep.event("Container", &o.record.name, "Removed");
                         Ok(())
                     })

@@ -1,11 +1,12 @@
 //! A one-off container (`run`) in the foreground: the CLI is its parent and does what a monitor
 //! does for a detached one — cgroup, network endpoints, the embedded DNS resolver (served from a
 //! thread while the container runs), names published and withdrawn, state recorded — and with
-//! `--rm` removes it afterwards.
+//! `--rm` removes it afterwards. Before it, the service's dependencies are brought up as `up`
+//! would (unless `--no-deps`), as Docker Compose's `run` does.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use super::{Ctx, StackError};
+use super::{Ctx, Reporter, StackError, UpOptions};
 use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
 use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
 use crate::engine::network::endpoints;
@@ -19,12 +20,43 @@ use crate::engine::runtime::process::{Exit, Stdio};
 use crate::engine::runtime::pty::{Pty, RawMode};
 use crate::engine::state::{self, ContainerRecord, RunState, Status};
 use crate::engine::supervisor::dns_dir;
+use crate::model::types::resources::Project;
 
 fn failed(rec: &ContainerRecord, m: impl std::fmt::Display) -> StackError {
     StackError::Failed {
         context: format!("container {}", rec.name),
         message: m.to_string(),
     }
+}
+
+/// `run` without `--no-deps`: brings up the dependencies of `service` (and theirs) with `up`'s
+/// machinery, each waiting for the conditions of its own `depends_on`, then waits for the
+/// conditions `service` puts on them (healthy, completed successfully), so the one-off
+/// container starts when an `up` would have started the service.
+pub fn start_dependencies(
+    ctx: &Ctx,
+    project: &Project,
+    service: &str,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let deps: Vec<String> = super::service_deps(project, service)
+        .into_iter()
+        .filter(|d| project.services.contains_key(d))
+        .collect();
+    if deps.is_empty() {
+        return Ok(());
+    }
+    super::up(
+        ctx,
+        project,
+        &UpOptions {
+            services: deps,
+            ..UpOptions::default()
+        },
+        rep,
+    )?;
+    let name = super::project_name(project)?;
+    super::wait_dependencies(ctx, project, &name, service, rep)
 }
 
 /// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when

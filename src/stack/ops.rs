@@ -266,7 +266,7 @@ pub fn removable(
 }
 
 /// `rm`: removes the given stopped containers, releasing their addresses and published ports;
-/// with `volumes`, their anonymous volumes too (`<root>/volumes/<id>-<n>`).
+/// with `volumes`, their anonymous volumes too.
 pub fn remove(
     ctx: &Ctx,
     project: &str,
@@ -290,25 +290,9 @@ pub fn remove(
         rep.event("Container", &rec.name, "Removing");
         super::forget_container(ctx, &nets, rec)?;
         if volumes {
-            remove_anonymous_volumes(&ctx.root, &rec.id)?;
+            super::anon_volumes::remove_of(&ctx.root, rec)?;
         }
         rep.event("Container", &rec.name, "Removed");
-    }
-    Ok(())
-}
-
-fn remove_anonymous_volumes(root: &Path, id: &str) -> Result<(), StackError> {
-    let dir = root.join("volumes");
-    let prefix = format!("{id}-");
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let anonymous = name
-            .strip_prefix(&prefix)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if anonymous {
-            std::fs::remove_dir_all(e.path())
-                .map_err(|err| failed(format!("volume {name}"), err))?;
-        }
     }
     Ok(())
 }

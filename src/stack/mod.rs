@@ -756,9 +756,9 @@ fn verdict(
 
 /// What cuts the waits of one `up` short: `--wait-timeout`'s deadline, and SIGINT/SIGTERM.
 #[derive(Debug, Clone, Copy, Default)]
-struct Limits {
-    deadline: Option<Instant>,
-    interrupts: Option<&'static AtomicUsize>,
+pub(crate) struct Limits {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) interrupts: Option<&'static AtomicUsize>,
 }
 
 impl Limits {

@@ -256,7 +256,8 @@ fn sigint_stops_an_attached_up_gracefully_and_keeps_the_containers() {
         .expect("stderr")
         .read_to_string(&mut err)
         .expect("stderr");
-    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    // Interrupted: 128 + SIGINT, as Docker Compose.
+    assert_eq!(status.code(), Some(130), "stderr: {err}");
     assert!(
         err.contains("Gracefully Stopping... press Ctrl+C again to force"),
         "{err}"
@@ -480,11 +481,148 @@ fn a_second_sigint_kills_at_once() {
         "killed in {:?}",
         sent.elapsed()
     );
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130));
     assert_eq!(
         states(&f),
         [("stubborn".to_string(), "exited".to_string(), 137)]
     );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Waits (at most 20 s) until `service`'s container runs.
+fn wait_running(f: &Fixture, service: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let up = compose::engine::state::list(&f.root, Some(&f.project))
+            .expect("state")
+            .iter()
+            .any(|o| o.record.service == service && o.state.live_pid().is_some());
+        if up {
+            return;
+        }
+        if Instant::now() > deadline || child.try_wait().expect("wait").is_some() {
+            let _ = child.kill();
+            panic!("{service} did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGINT to `child` once `service` runs; its exit status, stderr and how long it took
+/// to end after the signal (it is killed, and the test fails, past `limit`).
+fn interrupt_when_running(
+    f: &Fixture,
+    args: &[&str],
+    service: &str,
+    limit: Duration,
+) -> (Option<i32>, String, Duration) {
+    let mut child = f
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    wait_running(f, service, &mut child);
+    // Well into the wait for the healthcheck.
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    while child.try_wait().expect("wait").is_none() {
+        if sent.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("output");
+            panic!("compose {args:?} did not end after SIGINT: {}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = sent.elapsed();
+    let o = child.wait_with_output().expect("output");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        took,
+    )
+}
+
+/// Ctrl-C while `up` waits for a healthcheck acts at once: `up -d --wait` stops waiting and
+/// leaves the started container for the next command; attached `up` stops what it started
+/// ("Gracefully Stopping...") and exits 130, as Docker Compose does.
+#[test]
+fn sigint_ends_an_up_waiting_for_a_healthcheck_at_once_and_exits_130_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  gate:
+    image: busybox
+    command: [sleep, '3600']
+    init: true
+    healthcheck:
+      test: [CMD, 'false']
+      interval: 1h
+  behind:
+    image: busybox
+    command: [sleep, '3600']
+    init: true
+    depends_on:
+      gate: {condition: service_healthy}
+",
+    );
+    let limit = Duration::from_secs(10);
+    let (code, err, took) = interrupt_when_running(&f, &["up", "-d", "--wait"], "gate", limit);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(1), "{took:?} {err}");
+    // Left as it was: the next command takes over.
+    assert_eq!(states(&f), [("gate".to_string(), "running".to_string(), 0)]);
+    let (code, err, took) = interrupt_when_running(&f, &["up"], "gate", limit);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(
+        err.contains("Gracefully Stopping... press Ctrl+C again to force"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?} {err}");
+    let st = states(&f);
+    assert_eq!(st.len(), 1, "behind never started: {st:?}");
+    assert_eq!(st[0].1, "exited", "{st:?}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// `--exit-code-from tests` does not abort when the one-shot `setup`, awaited with
+/// `service_completed_successfully`, exits 0 (Docker Compose v2.26 does, and stops `db` under
+/// `tests`): `db` is stopped only once `tests` has finished, and `up` returns its code.
+#[test]
+fn exit_code_from_ignores_a_one_shot_dependency_that_completed_better_than_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  setup:
+    image: busybox
+    command: [sh, -c, 'exit 0']
+  db:
+    image: busybox
+    command: [sh, -c, 'trap \"touch /shared/db-stopped; exit 0\" TERM; while true; do sleep 0.05; done']
+    volumes: [./shared:/shared]
+  tests:
+    image: busybox
+    command: [sh, -c, 'sleep 2; test -e /shared/db-stopped && exit 1; exit 7']
+    volumes: [./shared:/shared]
+    depends_on:
+      setup: {condition: service_completed_successfully}
+      db: {condition: service_started}
+",
+    );
+    let shared = f.project_dir.join("shared");
+    std::fs::create_dir_all(&shared).expect("shared dir");
+    let o = run_within(
+        &f,
+        &["up", "--exit-code-from", "tests"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    // The abort that `tests`' exit caused stopped `db` afterwards.
+    assert!(shared.join("db-stopped").exists(), "{}", text(&o));
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }

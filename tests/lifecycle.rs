@@ -625,3 +625,145 @@ fn anonymous_volumes_survive_recreation_and_go_with_down_v_like_docker_compose()
     }
     f.assert_clean();
 }
+
+/// Runs `compose ARGS` to its end, at most `limit`; panics (after killing it) when longer.
+fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = f
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("output");
+            panic!("compose {args:?} ran over {limit:?}: {}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// `up -d --wait` fails, naming the container and its exit code, when a service dies right
+/// after starting (Docker Compose v2.26 reports it as running and exits 0), when one dies
+/// while the wait goes on, and when a service others need started exits even with 0; a
+/// `--wait-timeout` bounds the waits for dependencies too.
+#[test]
+fn up_wait_fails_on_services_that_die_and_honours_its_timeout_better_than_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  crash:
+    image: busybox
+    command: [sh, -c, 'exit 3']
+    profiles: [crash]
+  late:
+    image: busybox
+    command: [sh, -c, 'sleep 1; touch /shared/died; exit 2']
+    volumes: [./shared:/shared]
+    profiles: [late]
+  slow:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    volumes: [./shared:/shared]
+    profiles: [late]
+    healthcheck:
+      test: [CMD, test, -f, /shared/died]
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 30s
+  needed:
+    image: busybox
+    command: [sh, -c, 'exit 0']
+    profiles: [needed]
+  user:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    profiles: [needed]
+    depends_on: [needed]
+  gate:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    profiles: [gate]
+    healthcheck:
+      test: [CMD, 'false']
+      interval: 1h
+  behind:
+    image: busybox
+    command: [sleep, '1000']
+    profiles: [gate]
+    depends_on:
+      gate: {condition: service_healthy}
+",
+    );
+    std::fs::create_dir_all(f.project_dir.join("shared")).expect("shared dir");
+    let limit = Duration::from_secs(30);
+    let fails = |profile: &str, extra: &[&str], wanted: &[&str]| {
+        let mut args = vec!["--profile", profile, "up", "-d", "--wait"];
+        args.extend_from_slice(extra);
+        let o = compose_within(&f, &args, limit);
+        assert!(!o.status.success(), "{profile}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for w in wanted {
+            assert!(err.contains(w), "{profile}: no {w:?} in {}", text(&o));
+        }
+        let down = f.compose(&["--profile", profile, "down", "-t", "0"]);
+        assert!(down.status.success(), "{}", text(&down));
+    };
+    let p = f.project.clone();
+    // Dies at once.
+    fails(
+        "crash",
+        &[],
+        &[&format!("container {p}-crash-1 exited (3)")],
+    );
+    // Dies after a second, while `slow` is not healthy yet (it turns healthy only then).
+    fails("late", &[], &[&format!("container {p}-late-1 exited (2)")]);
+    // Exits 0, but `user` depends on it being started.
+    fails(
+        "needed",
+        &[],
+        &[&format!("container {p}-needed-1 exited (0)")],
+    );
+    // Never healthy: the timeout ends the wait for `behind`'s dependency.
+    let t = Instant::now();
+    fails("gate", &["--wait-timeout", "1"], &["timeout waiting for"]);
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    f.assert_clean();
+}
+
+/// `stop` and `down` stop a service's dependents before it, as Docker Compose does: `app`
+/// takes half a second to stop and `db` must outlive it.
+#[test]
+fn stop_and_down_stop_dependents_before_their_dependencies_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  db:
+    image: busybox
+    command: [sh, -c, 'trap \"echo db >> /shared/order; exit 0\" TERM; while true; do sleep 0.05; done']
+    volumes: [./shared:/shared]
+  app:
+    image: busybox
+    command: [sh, -c, 'trap \"sleep 0.5; echo app >> /shared/order; exit 0\" TERM; while true; do sleep 0.05; done']
+    volumes: [./shared:/shared]
+    depends_on: [db]
+",
+    );
+    let shared = f.project_dir.join("shared");
+    std::fs::create_dir_all(&shared).expect("shared dir");
+    let order = shared.join("order");
+    ok(&f, &["up", "-d"]);
+    ok(&f, &["stop"]);
+    assert_eq!(std::fs::read_to_string(&order).expect("order"), "app\ndb\n");
+    std::fs::remove_file(&order).expect("rm order");
+    ok(&f, &["up", "-d"]);
+    ok(&f, &["down"]);
+    assert_eq!(std::fs::read_to_string(&order).expect("order"), "app\ndb\n");
+    f.assert_clean();
+}

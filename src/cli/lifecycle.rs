@@ -136,17 +136,31 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         wait: args.wait,
         wait_timeout: args.wait_timeout,
         renew_anon_volumes: args.renew_anon_volumes,
+        // Caught before anything starts, so that Ctrl-C or SIGTERM ends every phase at once,
+        // waits included, at a point the next command can take over from.
+        interrupts: if args.dry_run {
+            None
+        } else {
+            Some(stack::attach::catch_interrupts()?)
+        },
     };
     if attached {
         return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);
     }
-    stack::up(
+    match stack::up(
         &ctx(global),
         &loaded.project,
         &opts,
         &mut *super::progress::reporter(global),
-    )?;
-    Ok(0)
+    ) {
+        Ok(()) => Ok(0),
+        // As Docker Compose: 128 + SIGINT. Detached containers started so far keep running.
+        Err(stack::StackError::Interrupted) => {
+            eprintln!("up interrupted: containers started so far are left as they are");
+            Ok(stack::attach::INTERRUPTED_EXIT_CODE)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Args)]

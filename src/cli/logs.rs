@@ -154,12 +154,18 @@ pub(crate) fn up_attached(
     // Caught before the containers start, so an interrupt during start-up stops them too.
     let interrupts = attach::catch_interrupts()?;
     let since = attach::now_nanos();
-    crate::stack::up(ctx, project, opts, &mut crate::stack::PlainReporter)?;
+    match crate::stack::up(ctx, project, opts, &mut crate::stack::PlainReporter) {
+        // `attached_up` sees the interrupt and stops what was started.
+        Ok(()) | Err(crate::stack::StackError::Interrupted) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let one_shots = crate::stack::expectations(project, &scope).one_shots;
     let aopts = attach::AttachOptions {
         attach: attached,
         scope,
         cascade,
         exit_code_from: args.exit_code_from.clone(),
+        one_shots,
         timeout: args.timeout,
         since,
         format: FormatOptions {

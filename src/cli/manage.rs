@@ -147,10 +147,11 @@ pub struct StopArgs {
 
 /// `stop`: stops the running containers without removing them.
 pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
-    let (name, _) = project(global, &args.services)?;
+    let (name, model) = project(global, &args.services)?;
     ops::stop(
         &ctx(global),
         &name,
+        model.as_ref(),
         &args.services,
         args.timeout,
         &mut *super::progress::reporter(global),
@@ -221,12 +222,13 @@ fn confirm(prompt: &str) -> anyhow::Result<bool> {
 
 /// `rm`: removes stopped containers (running ones too with `--stop`, stopped first).
 pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
-    let (name, _) = project(global, &args.services)?;
+    let (name, model) = project(global, &args.services)?;
     let ctx = ctx(global);
     if args.stop {
         ops::stop(
             &ctx,
             &name,
+            model.as_ref(),
             &args.services,
             None,
             &mut *super::progress::reporter(global),

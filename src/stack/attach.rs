@@ -745,6 +745,9 @@ pub struct AttachOptions {
     pub cascade: Cascade,
     /// `--exit-code-from`: its first exit code is `up`'s.
     pub exit_code_from: Option<String>,
+    /// Services whose exit 0 is what they are for (see [`super::Expectations`]): it aborts
+    /// nothing.
+    pub one_shots: BTreeSet<String>,
     /// `-t/--timeout` for stopping; else each container's `stop_grace_period`.
     pub timeout: Option<u64>,
     /// Lines before this time (the start of this `up`) are not shown.
@@ -818,6 +821,9 @@ fn kill_all(root: &Path, project: &str, scope: &[String]) -> Result<(), AttachEr
 
 /// The message Docker Compose prints on the first Ctrl-C.
 pub const GRACEFUL_MESSAGE: &str = "Gracefully Stopping... press Ctrl+C again to force";
+/// The exit code of an attached `up` stopped by Ctrl-C or SIGTERM, as Docker Compose's
+/// (128 + SIGINT).
+pub const INTERRUPTED_EXIT_CODE: i32 = 130;
 /// The message Docker Compose prints when a container's exit stops everything.
 pub const ABORT_MESSAGE: &str = "Aborting on container exit...";
 
@@ -868,6 +874,8 @@ pub fn attached_up(
     let mut handled_interrupts = 0usize;
     let mut killed = false;
     let mut aborted_with: Option<i32> = None;
+    // Stopped by an interrupt (not by an abort under way): `up` exits 130, as Docker Compose.
+    let mut interrupted = false;
     let mut code_from: Option<i32> = None;
     let mut last_discover = Instant::now();
     let start_stop = |stopper: &mut Option<std::thread::JoinHandle<Result<(), AttachError>>>| {
@@ -888,6 +896,7 @@ pub fn attached_up(
         if n > handled_interrupts {
             if handled_interrupts == 0 {
                 let _ = writeln!(err, "{GRACEFUL_MESSAGE}");
+                interrupted = aborted_with.is_none();
                 start_stop(&mut stopper);
             }
             if n >= 2 && !killed {
@@ -937,9 +946,10 @@ pub fn attached_up(
             if opts.exit_code_from.as_deref() == Some(t.service.as_str()) && code_from.is_none() {
                 code_from = Some(code);
             }
+            let one_shot_done = code == 0 && opts.one_shots.contains(&t.service);
             let aborts = match opts.cascade {
                 Cascade::Ignore => false,
-                Cascade::Exit => true,
+                Cascade::Exit => !one_shot_done,
                 Cascade::Failure => code != 0,
             };
             if aborts && aborted_with.is_none() {
@@ -965,6 +975,9 @@ pub fn attached_up(
                 })
             }
         }
+    }
+    if interrupted {
+        return Ok(INTERRUPTED_EXIT_CODE);
     }
     Ok(match (&opts.exit_code_from, code_from, aborted_with) {
         (Some(_), Some(c), _) => c,

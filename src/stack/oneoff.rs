@@ -56,7 +56,7 @@ pub fn start_dependencies(
         rep,
     )?;
     let name = super::project_name(project)?;
-    super::wait_dependencies(ctx, project, &name, service, rep)
+    super::wait_dependencies(ctx, project, &name, service, super::Limits::default(), rep)
 }
 
 /// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when

@@ -171,10 +171,12 @@ pub fn thaw_if_paused(rec: &ContainerRecord) {
     }
 }
 
-/// `stop`: stops the running containers of `services` (all when empty), keeping them.
+/// `stop`: stops the running containers of `services` (all when empty), keeping them;
+/// dependents before their dependencies when the project file is known (`model`).
 pub fn stop(
     ctx: &Ctx,
     project: &str,
+    model: Option<&crate::model::types::resources::Project>,
     services: &[String],
     timeout: Option<u64>,
     rep: &mut dyn Reporter,
@@ -185,7 +187,10 @@ pub fn stop(
         .iter()
         .filter(|o| is_running(o) || o.state.live_monitor().is_some())
         .collect();
-    stop_all(ctx, &targets, timeout, rep)
+    for wave in super::stop_waves(model, &targets) {
+        stop_all(ctx, &wave, timeout, rep)?;
+    }
+    Ok(())
 }
 
 /// `kill`: sends `signal` to the PID 1 of each running container of `services`.

@@ -348,3 +348,78 @@ services:
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Runs `compose ARGS` for at most `limit`: (exit code, stdout, stderr), or a panic (after
+/// killing it) when it hangs.
+fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> (i32, String, String) {
+    let mut child = f
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            // Not waited for: a process stuck in a frozen cgroup does not die until thawed.
+            let _ = child.kill();
+            panic!("compose {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// As Docker: `exec` in a paused container fails at once (it hung, unkillable, until
+/// `unpause`: its helper joined the frozen cgroup), `pause` of a paused and `unpause` of a
+/// running container fail with Docker's messages, and `cp` (which joins nothing) still works.
+#[test]
+fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    let id = record(&f).id;
+    let limit = Duration::from_secs(10);
+
+    let (code, _, err) = compose_within(&f, &["unpause"], limit);
+    assert_ne!(code, 0, "unpause of a running container: {err}");
+    assert!(
+        err.contains(&format!("Container {id} is not paused")),
+        "{err}"
+    );
+    ok(&f, &["pause"]);
+    let (code, _, err) = compose_within(&f, &["pause"], limit);
+    assert_ne!(code, 0, "pause of a paused container: {err}");
+    assert!(
+        err.contains(&format!("Container {id} is already paused")),
+        "{err}"
+    );
+
+    let (code, out, err) = compose_within(&f, &["exec", "-T", "web", "echo", "hi"], limit);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: Container {id} is paused, unpause the container before exec"
+        )),
+        "{err}"
+    );
+
+    let out = f.dir.path().join("passwd-copy");
+    let (code, _, err) = compose_within(
+        &f,
+        &["cp", "web:/etc/passwd", out.to_str().expect("utf-8")],
+        limit,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.exists());
+
+    ok(&f, &["unpause"]);
+    assert_eq!(ok(&f, &["exec", "-T", "web", "echo", "hi"]), "hi\n");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

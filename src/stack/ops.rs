@@ -314,7 +314,8 @@ fn remove_anonymous_volumes(root: &Path, id: &str) -> Result<(), StackError> {
 }
 
 /// `pause` (`freeze`) or `unpause`: freezes or thaws the cgroup of each running container of
-/// `services`. Returns how many were changed.
+/// `services`. Returns how many were changed. As Docker's, pausing a paused container or
+/// unpausing a running one is an error; every container is checked before any is changed.
 pub fn set_paused(
     ctx: &Ctx,
     project: &str,
@@ -328,24 +329,50 @@ pub fn set_paused(
     } else {
         ("Unpausing", "Unpaused")
     };
-    let mut n = 0;
+    let mut targets = Vec::new();
     for o in containers(&ctx.root, project, services)? {
         if o.state.live_pid().is_none() {
             continue;
         }
         let rec = &o.record;
         let cg = cgroup_of(rec).map_err(|e| failed(format!("container {}", rec.name), e))?;
-        let frozen = cg.is_frozen().unwrap_or(false);
-        if frozen == pause {
-            continue;
-        }
-        rep.event("Container", &rec.name, doing);
-        if pause { cg.freeze() } else { cg.thaw() }
+        let frozen = cg
+            .is_frozen()
             .map_err(|e| failed(format!("container {}", rec.name), e))?;
-        rep.event("Container", &rec.name, done);
-        n += 1;
+        if frozen == pause {
+            return Err(invalid(if pause {
+                format!(
+                    "Error response from daemon: Container {} is already paused",
+                    rec.id
+                )
+            } else {
+                format!(
+                    "Error response from daemon: Container {} is not paused",
+                    rec.id
+                )
+            }));
+        }
+        targets.push((rec.name.clone(), cg));
     }
-    Ok(n)
+    for (name, cg) in &targets {
+        rep.event("Container", name, doing);
+        if pause { cg.freeze() } else { cg.thaw() }
+            .map_err(|e| failed(format!("container {name}"), e))?;
+        rep.event("Container", name, done);
+    }
+    Ok(targets.len())
+}
+
+/// Docker's refusal to exec in a paused container: its helper would join the frozen cgroup
+/// and hang, unkillable, until `unpause`.
+pub fn refuse_if_paused(rec: &ContainerRecord) -> Result<(), StackError> {
+    if is_paused(rec) {
+        return Err(invalid(format!(
+            "Error response from daemon: Container {} is paused, unpause the container before exec",
+            rec.id
+        )));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

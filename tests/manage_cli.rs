@@ -423,3 +423,68 @@ fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Waits until the project's only container has exited (0).
+fn wait_exited(f: &Fixture) {
+    let start = std::time::Instant::now();
+    loop {
+        let ps = ps(f);
+        if ps.len() == 1 && ps[0]["State"] == "exited" {
+            assert_eq!(ps[0]["ExitCode"], 0, "{ps:?}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{ps:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// As Docker: `cp` works with an exited container, both ways (copying test reports out of a
+/// finished container is a common CI step); its filesystem is mounted where nothing on the
+/// host sees it, and its symlinks still resolve inside it.
+#[test]
+fn cp_works_with_an_exited_container_both_ways() {
+    require_engine!();
+    let host = tempfile::tempdir().expect("temp dir");
+    std::fs::write(host.path().join("secret"), "HOST SECRET").expect("write");
+    let hostp = host.path().to_str().expect("utf-8").to_string();
+    let mut f = Fixture::with_netns(&format!(
+        "services:
+  job:
+    image: busybox
+    command: [sh, -c, 'cat /in.txt 2>/dev/null; mkdir -p /reports && echo passed > /reports/junit.xml && ln -sfn /../../..{hostp} /esc']
+"
+    ));
+    ok(&f, &["up", "-d"]);
+    wait_exited(&f);
+
+    let out = f.dir.path().join("out");
+    let outp = out.to_str().expect("utf-8");
+    ok(&f, &["cp", "job:/reports", outp]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("junit.xml")).expect("copied out"),
+        "passed\n"
+    );
+    // A link the container planted leads nowhere outside it.
+    let (code, _, err) = compose(&f, &["cp", "job:/esc/secret", outp]);
+    assert_ne!(code, 0, "{err}");
+    assert!(!out.join("secret").exists());
+
+    // In: the container finds the file when it starts again.
+    let input = f.dir.path().join("in.txt");
+    std::fs::write(&input, "copied in\n").expect("write");
+    ok(&f, &["cp", input.to_str().expect("utf-8"), "job:/in.txt"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(&record(&f).id), "{mounts}");
+    ok(&f, &["start", "job"]);
+    let start = std::time::Instant::now();
+    while !ok(&f, &["logs", "--no-log-prefix", "job"]).contains("copied in\n") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the copied file not seen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_exited(&f);
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -508,7 +508,20 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
     let (name, _) = project(global, std::slice::from_ref(&service))?;
     let index = args.index.max(1);
     let o = ops::container_of(&global.root, &name, &service, index)?;
-    let container = Side::container(&o)?;
+    // A stopped container's filesystem is mounted for the copy; under the project's lock, so
+    // the container is not started on it meanwhile.
+    let _lock;
+    let container = if o.state.live_pid().is_some() {
+        Side::container(&o)?
+    } else {
+        _lock = crate::engine::state::lock_project(&global.root, &name)?;
+        let o = ops::container_of(&global.root, &name, &service, index)?;
+        if o.state.live_pid().is_some() {
+            Side::container(&o)?
+        } else {
+            Side::stopped(&global.root, &o)?
+        }
+    };
     let opts = CopyOptions {
         follow_link: args.follow_link,
     };

@@ -879,6 +879,48 @@ impl Side {
         Ok(Side::Container { name, root })
     }
 
+    /// The root of a stopped (or never started) container: its image layers under its upper
+    /// directory, as overlayfs merges them when it runs, mounted with the new mount API as a
+    /// detached mount. It is attached nowhere (no host path shows it, nothing to unmount or
+    /// leak) and goes away with the descriptor; files copied in land in the upper directory,
+    /// where the container finds them when it starts. The caller holds the project lock, so
+    /// the container does not start on the same upper directory meanwhile.
+    pub fn stopped(root: &Path, o: &Observed) -> Result<Side, StackError> {
+        use rustix::mount::{
+            fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags,
+            MountAttrFlags,
+        };
+        let name = o.record.name.clone();
+        let err = |what: &str, e: rustix::io::Errno| {
+            failed(
+                format!("container {name}"),
+                format!("mounting its filesystem ({what}): {e}"),
+            )
+        };
+        let layers = &o.record.spec.rootfs.layers;
+        if layers.is_empty() {
+            return Err(invalid(format!("container {name} has no image layers")));
+        }
+        let dir = state::container_dir(root, &o.record.id);
+        let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen", e))?;
+        // One layer per option: no length limit, and no ':' or ',' to escape.
+        for l in layers {
+            fsconfig_set_string(&fs, "lowerdir+", l).map_err(|e| err("lowerdir+", e))?;
+        }
+        fsconfig_set_string(&fs, "upperdir", dir.join("upper")).map_err(|e| err("upperdir", e))?;
+        fsconfig_set_string(&fs, "workdir", dir.join("work")).map_err(|e| err("workdir", e))?;
+        fsconfig_create(&fs).map_err(|e| err("create", e))?;
+        let root = fsmount(
+            &fs,
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::MOUNT_ATTR_NOSUID
+                | MountAttrFlags::MOUNT_ATTR_NODEV
+                | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| err("fsmount", e))?;
+        Ok(Side::Container { name, root })
+    }
+
     fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC;
         match self {

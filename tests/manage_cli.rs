@@ -488,3 +488,117 @@ fn cp_works_with_an_exited_container_both_ways() {
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// `compose ARGS` with `input` on its standard input: (exit code, stdout, stderr).
+fn compose_with_input(f: &Fixture, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = f
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// As `docker cp`: `cp SERVICE:PATH -` writes a tar archive of PATH (named after its last
+/// component, links kept as links) and `cp - SERVICE:DIR` unpacks one into DIR; an entry
+/// that climbs out with `..` is refused.
+#[test]
+fn cp_streams_tar_archives_both_ways_as_docker() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    ok(
+        &f,
+        &[
+            "exec",
+            "-T",
+            "web",
+            "sh",
+            "-c",
+            "mkdir -p /tmp/d/sub && echo inside > /tmp/d/sub/f && ln -s f /tmp/d/sub/l",
+        ],
+    );
+    let (code, out, err) = compose_with_input(&f, &["cp", "web:/tmp/d", "-"], b"");
+    assert_eq!(code, 0, "{err}");
+    let mut archive = tar::Archive::new(out.as_slice());
+    let mut seen = Vec::new();
+    for e in archive.entries().expect("a tar archive") {
+        let mut e = e.expect("entry");
+        let path = e.path().expect("path").display().to_string();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).expect("body");
+        let link = e
+            .link_name()
+            .expect("link")
+            .map(|l| l.display().to_string());
+        seen.push((path, e.header().entry_type(), body, link));
+    }
+    let paths: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(paths, ["d/", "d/sub/", "d/sub/f", "d/sub/l"], "{seen:?}");
+    assert_eq!(seen[2].2, "inside\n");
+    assert!(seen[3].1.is_symlink() && seen[3].3.as_deref() == Some("f"));
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    b.append_data(&mut h, "x/", std::io::empty()).expect("dir");
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o640);
+    h.set_size(6);
+    b.append_data(&mut h, "x/y.txt", &b"hello\n"[..])
+        .expect("file");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "x/ln", "/etc/passwd").expect("link");
+    let tarball = b.into_inner().expect("tar");
+    let (code, _, err) = compose_with_input(&f, &["cp", "-", "web:/tmp"], &tarball);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        ok(
+            &f,
+            &[
+                "exec",
+                "-T",
+                "web",
+                "sh",
+                "-c",
+                "cat /tmp/x/y.txt; stat -c %a /tmp/x/y.txt; readlink /tmp/x/ln"
+            ]
+        ),
+        "hello\n640\n/etc/passwd\n"
+    );
+
+    // `..` climbing out of the destination is refused, before anything is written.
+    let mut raw = tar::Header::new_old();
+    raw.as_old_mut().name[..13].copy_from_slice(b"../escape.txt");
+    raw.set_mode(0o644);
+    raw.set_size(3);
+    raw.set_cksum();
+    let mut evil = raw.as_bytes().to_vec();
+    evil.extend_from_slice(b"bad");
+    evil.resize(512 * 2, 0);
+    evil.resize(512 * 4, 0);
+    let (code, _, err) = compose_with_input(&f, &["cp", "-", "web:/tmp/x"], &evil);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("leads out of the destination"), "{err}");
+    let (code, _, _) = compose(&f, &["exec", "-T", "web", "test", "-e", "/tmp/escape.txt"]);
+    assert_ne!(code, 0, "nothing written above the destination");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -7,6 +7,7 @@
 //! next `up` or `down` can finish.
 
 pub mod attach;
+pub mod cp_stream;
 pub mod create;
 pub mod oneoff;
 pub mod ops;

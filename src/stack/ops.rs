@@ -921,7 +921,7 @@ impl Side {
         Ok(Side::Container { name, root })
     }
 
-    fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    pub(super) fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC;
         match self {
             Side::Host => Ok(rustix::fs::open(path, flags, Mode::empty())?),
@@ -941,7 +941,7 @@ impl Side {
         }
     }
 
-    fn describe(&self, path: &str) -> String {
+    pub(super) fn describe(&self, path: &str) -> String {
         match self {
             Side::Host => path.to_string(),
             Side::Container { name, .. } => format!("{name}:{path}"),
@@ -956,13 +956,13 @@ pub struct CopyOptions {
     pub follow_link: bool,
 }
 
-fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
+pub(super) fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
     let e: io::Error = e.into();
     failed("cp", format!("{what}: {e}"))
 }
 
 /// Splits `a/b/c` into (`a/b`, `c`); `/c` into (`/`, `c`); `c` into (`.` or `/`, `c`).
-fn split_path(path: &str, in_container: bool) -> (String, String) {
+pub(super) fn split_path(path: &str, in_container: bool) -> (String, String) {
     let trimmed = path.trim_end_matches('/');
     match trimmed.rfind('/') {
         Some(0) => ("/".into(), trimmed[1..].into()),
@@ -972,7 +972,7 @@ fn split_path(path: &str, in_container: bool) -> (String, String) {
     }
 }
 
-fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<OwnedFd> {
+pub(super) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<OwnedFd> {
     // The magic link refers to the very file the O_PATH descriptor holds: nothing is resolved.
     Ok(rustix::fs::open(
         format!("/proc/self/fd/{}", fd.as_raw_fd()),

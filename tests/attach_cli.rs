@@ -80,13 +80,13 @@ fn attached_up_prints_prefixed_output_and_exit_and_returns_zero() {
     );
     let o = run_within(&f, &["up"], Duration::from_secs(30));
     let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(out.contains("Attaching to one-1\n"), "{}", text(&o));
     assert!(out.contains("one-1  | hello\n"), "{}", text(&o));
+    // As Docker Compose: a container's standard error is printed on standard output too.
     assert!(
-        err.contains("one-1  | oops\n"),
-        "stderr lines on stderr: {}",
+        out.contains("one-1  | oops\n"),
+        "stderr lines on stdout: {}",
         text(&o)
     );
     assert!(out.contains("one-1 exited with code 3\n"), "{}", text(&o));
@@ -345,7 +345,11 @@ fn logs_follow_ends_when_the_containers_have_exited() {
         Duration::from_secs(20),
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "first\nlast\n");
+    // Docker Compose's exit line ends the container's output.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "first\nlast\nbrief-1 exited with code 0\n"
+    );
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
@@ -509,6 +513,22 @@ fn wait_running(f: &Fixture, service: &str, child: &mut Child) {
     }
 }
 
+/// Waits for `child` at most `limit`; its status, or a panic naming `what` (after killing it).
+fn wait_within(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Sends SIGINT to `child` once `service` runs; its exit status, stderr and how long it took
 /// to end after the signal (it is killed, and the test fails, past `limit`).
 fn interrupt_when_running(
@@ -623,6 +643,156 @@ fn exit_code_from_ignores_a_one_shot_dependency_that_completed_better_than_docke
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     // The abort that `tests`' exit caused stopped `db` afterwards.
     assert!(shared.join("db-stopped").exists(), "{}", text(&o));
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Docker Compose's `logs`: a container's standard error goes to standard output (so `logs |
+/// grep` and `logs > file` keep every line), a `\r` in a line is kept, and `logs -f` ends
+/// each container with `<name> exited with code N`.
+#[test]
+fn logs_prints_stderr_on_stdout_keeps_cr_and_follow_ends_with_the_exit_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  mixed:
+    image: busybox
+    command: [sh, -c, 'echo out; echo err >&2; printf \"50%%\\r100%%\\n\"; sleep 1.5; exit 4']
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let o = run_within(
+        &f,
+        &["logs", "-f", "--no-log-prefix"],
+        Duration::from_secs(20),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("out\n"), "{}", text(&o));
+    assert!(out.contains("err\n"), "stderr on stdout: {}", text(&o));
+    assert!(out.contains("50%\r100%\n"), "\\r kept: {:?}", out);
+    assert!(
+        out.ends_with("mixed-1 exited with code 4\n"),
+        "exit line last: {out:?}"
+    );
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+    // Without -f: the same lines, no exit line.
+    let o = run_within(&f, &["logs", "--no-log-prefix"], Duration::from_secs(20));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("err\n") && !out.contains("exited"), "{out:?}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// A script's background `logs -f` (started by a non-interactive shell, which ignores SIGINT
+/// for it) stops on `kill -INT`, as Docker Compose's does.
+#[test]
+fn a_background_logs_follow_stops_on_sigint_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  ticker:
+    image: busybox
+    command: [sh, -c, 'while true; do echo tick; sleep 0.1; done']
+    stop_signal: KILL
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let mut cmd = f.command(&["logs", "-f"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only signal(2) between fork and exec, as a shell does for a background job.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn logs -f");
+    let lines = stdout_lines(&mut child);
+    if lines.recv_timeout(Duration::from_secs(10)).is_err() {
+        let _ = child.kill();
+        panic!("no output from logs -f");
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_within(&mut child, Duration::from_secs(3), "logs -f after SIGINT");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS`).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A service writing as fast as it can (`yes`) and a reader slower than it: the attached `up`
+/// follows with backpressure in bounded memory (it grew to gigabytes, and took 100 s to exit
+/// after Ctrl-C, reading the whole log at each poll) and exits within a second or two of
+/// Ctrl-C, as Docker Compose does.
+#[test]
+fn attached_up_follows_a_fast_writer_in_bounded_memory_and_stops_at_once() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  hog:
+    image: busybox
+    command: [yes]
+    stop_signal: KILL
+    logging:
+      driver: json-file
+      options:
+        max-size: 20m
+        max-file: '2'
+",
+    );
+    let mut child = f
+        .command(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    let mut out = child.stdout.take().expect("piped stdout");
+    // A slow reader: 4 KiB every 5 ms, until the pipe closes.
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        let mut total = 0usize;
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        total
+    });
+    let mut peak = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(250));
+        if child.try_wait().expect("wait").is_some() {
+            panic!("up ended on its own");
+        }
+        peak = peak.max(rss_kib(child.id()));
+    }
+    let sent = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_within(&mut child, Duration::from_secs(20), "up after SIGINT");
+    let took = sent.elapsed();
+    let total = reader.join().expect("reader");
+    assert!(total > 100_000, "the reader got {total} bytes");
+    assert!(peak < 50 * 1024, "resident memory reached {peak} KiB");
+    assert!(took < Duration::from_secs(2), "stopped in {took:?}");
+    assert!(status.code().is_some(), "{status:?}");
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }

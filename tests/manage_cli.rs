@@ -348,3 +348,257 @@ services:
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Runs `compose ARGS` for at most `limit`: (exit code, stdout, stderr), or a panic (after
+/// killing it) when it hangs.
+fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> (i32, String, String) {
+    let mut child = f
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            // Not waited for: a process stuck in a frozen cgroup does not die until thawed.
+            let _ = child.kill();
+            panic!("compose {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// As Docker: `exec` in a paused container fails at once (it hung, unkillable, until
+/// `unpause`: its helper joined the frozen cgroup), `pause` of a paused and `unpause` of a
+/// running container fail with Docker's messages, and `cp` (which joins nothing) still works.
+#[test]
+fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    let id = record(&f).id;
+    let limit = Duration::from_secs(10);
+
+    let (code, _, err) = compose_within(&f, &["unpause"], limit);
+    assert_ne!(code, 0, "unpause of a running container: {err}");
+    assert!(
+        err.contains(&format!("Container {id} is not paused")),
+        "{err}"
+    );
+    ok(&f, &["pause"]);
+    let (code, _, err) = compose_within(&f, &["pause"], limit);
+    assert_ne!(code, 0, "pause of a paused container: {err}");
+    assert!(
+        err.contains(&format!("Container {id} is already paused")),
+        "{err}"
+    );
+
+    let (code, out, err) = compose_within(&f, &["exec", "-T", "web", "echo", "hi"], limit);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: Container {id} is paused, unpause the container before exec"
+        )),
+        "{err}"
+    );
+
+    let out = f.dir.path().join("passwd-copy");
+    let (code, _, err) = compose_within(
+        &f,
+        &["cp", "web:/etc/passwd", out.to_str().expect("utf-8")],
+        limit,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.exists());
+
+    ok(&f, &["unpause"]);
+    assert_eq!(ok(&f, &["exec", "-T", "web", "echo", "hi"]), "hi\n");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Waits until the project's only container has exited (0).
+fn wait_exited(f: &Fixture) {
+    let start = std::time::Instant::now();
+    loop {
+        let ps = ps(f);
+        if ps.len() == 1 && ps[0]["State"] == "exited" {
+            assert_eq!(ps[0]["ExitCode"], 0, "{ps:?}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{ps:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// As Docker: `cp` works with an exited container, both ways (copying test reports out of a
+/// finished container is a common CI step); its filesystem is mounted where nothing on the
+/// host sees it, and its symlinks still resolve inside it.
+#[test]
+fn cp_works_with_an_exited_container_both_ways() {
+    require_engine!();
+    let host = tempfile::tempdir().expect("temp dir");
+    std::fs::write(host.path().join("secret"), "HOST SECRET").expect("write");
+    let hostp = host.path().to_str().expect("utf-8").to_string();
+    let mut f = Fixture::with_netns(&format!(
+        "services:
+  job:
+    image: busybox
+    command: [sh, -c, 'cat /in.txt 2>/dev/null; mkdir -p /reports && echo passed > /reports/junit.xml && ln -sfn /../../..{hostp} /esc']
+"
+    ));
+    ok(&f, &["up", "-d"]);
+    wait_exited(&f);
+
+    let out = f.dir.path().join("out");
+    let outp = out.to_str().expect("utf-8");
+    ok(&f, &["cp", "job:/reports", outp]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("junit.xml")).expect("copied out"),
+        "passed\n"
+    );
+    // A link the container planted leads nowhere outside it.
+    let (code, _, err) = compose(&f, &["cp", "job:/esc/secret", outp]);
+    assert_ne!(code, 0, "{err}");
+    assert!(!out.join("secret").exists());
+
+    // In: the container finds the file when it starts again.
+    let input = f.dir.path().join("in.txt");
+    std::fs::write(&input, "copied in\n").expect("write");
+    ok(&f, &["cp", input.to_str().expect("utf-8"), "job:/in.txt"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(&record(&f).id), "{mounts}");
+    ok(&f, &["start", "job"]);
+    let start = std::time::Instant::now();
+    while !ok(&f, &["logs", "--no-log-prefix", "job"]).contains("copied in\n") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the copied file not seen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_exited(&f);
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// `compose ARGS` with `input` on its standard input: (exit code, stdout, stderr).
+fn compose_with_input(f: &Fixture, args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut child = f
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// As `docker cp`: `cp SERVICE:PATH -` writes a tar archive of PATH (named after its last
+/// component, links kept as links) and `cp - SERVICE:DIR` unpacks one into DIR; an entry
+/// that climbs out with `..` is refused.
+#[test]
+fn cp_streams_tar_archives_both_ways_as_docker() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    ok(
+        &f,
+        &[
+            "exec",
+            "-T",
+            "web",
+            "sh",
+            "-c",
+            "mkdir -p /tmp/d/sub && echo inside > /tmp/d/sub/f && ln -s f /tmp/d/sub/l",
+        ],
+    );
+    let (code, out, err) = compose_with_input(&f, &["cp", "web:/tmp/d", "-"], b"");
+    assert_eq!(code, 0, "{err}");
+    let mut archive = tar::Archive::new(out.as_slice());
+    let mut seen = Vec::new();
+    for e in archive.entries().expect("a tar archive") {
+        let mut e = e.expect("entry");
+        let path = e.path().expect("path").display().to_string();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).expect("body");
+        let link = e
+            .link_name()
+            .expect("link")
+            .map(|l| l.display().to_string());
+        seen.push((path, e.header().entry_type(), body, link));
+    }
+    let paths: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(paths, ["d/", "d/sub/", "d/sub/f", "d/sub/l"], "{seen:?}");
+    assert_eq!(seen[2].2, "inside\n");
+    assert!(seen[3].1.is_symlink() && seen[3].3.as_deref() == Some("f"));
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    b.append_data(&mut h, "x/", std::io::empty()).expect("dir");
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o640);
+    h.set_size(6);
+    b.append_data(&mut h, "x/y.txt", &b"hello\n"[..])
+        .expect("file");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "x/ln", "/etc/passwd").expect("link");
+    let tarball = b.into_inner().expect("tar");
+    let (code, _, err) = compose_with_input(&f, &["cp", "-", "web:/tmp"], &tarball);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        ok(
+            &f,
+            &[
+                "exec",
+                "-T",
+                "web",
+                "sh",
+                "-c",
+                "cat /tmp/x/y.txt; stat -c %a /tmp/x/y.txt; readlink /tmp/x/ln"
+            ]
+        ),
+        "hello\n640\n/etc/passwd\n"
+    );
+
+    // `..` climbing out of the destination is refused, before anything is written.
+    let mut raw = tar::Header::new_old();
+    raw.as_old_mut().name[..13].copy_from_slice(b"../escape.txt");
+    raw.set_mode(0o644);
+    raw.set_size(3);
+    raw.set_cksum();
+    let mut evil = raw.as_bytes().to_vec();
+    evil.extend_from_slice(b"bad");
+    evil.resize(512 * 2, 0);
+    evil.resize(512 * 4, 0);
+    let (code, _, err) = compose_with_input(&f, &["cp", "-", "web:/tmp/x"], &evil);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("leads out of the destination"), "{err}");
+    let (code, _, _) = compose(&f, &["exec", "-T", "web", "test", "-e", "/tmp/escape.txt"]);
+    assert_ne!(code, 0, "nothing written above the destination");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

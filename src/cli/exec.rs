@@ -72,6 +72,7 @@ pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
     let Some(pid_start) = target.state.pid_start else {
         bail!("service {:?} is not running", args.service);
     };
+    crate::stack::ops::refuse_if_paused(&target.record)?;
 
     let tty = !args.detach && !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
     let env = args

@@ -84,19 +84,35 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
             timestamps: args.timestamps,
         },
     };
-    // Ctrl-C ends `logs -f` the default way (the process dies); nothing to clean up.
+    // Ctrl-C ends `logs -f` the default way (the process dies; nothing to clean up), even
+    // when started in the background of a script, whose shell had SIGINT ignored for it.
+    if args.follow {
+        default_sigint()?;
+    }
     let never = AtomicUsize::new(0);
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    attach::logs(
-        &global.root,
-        &name,
-        &opts,
-        &never,
-        &mut stdout.lock(),
-        &mut stderr.lock(),
-    )?;
+    attach::logs(&global.root, &name, &opts, &never, &mut stdout.lock())?;
     Ok(0)
+}
+
+/// Gives SIGINT its default action back: a non-interactive shell starts a background job
+/// with SIGINT ignored, and an ignored signal stays ignored across exec, so `kill -INT` (what
+/// scripts send a background `logs -f`) would do nothing.
+fn default_sigint() -> anyhow::Result<()> {
+    // SAFETY: installs the default action, no handler code; the struct is zero-initialised as
+    // sigaction expects.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut()) != 0 {
+            return Err(anyhow::anyhow!(
+                "restoring SIGINT's default action: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The attached `up` (no `-d`): starts the project as `up -d` does, then streams the attached

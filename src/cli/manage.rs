@@ -487,15 +487,16 @@ pub struct CpArgs {
     /// Index of the container if service has multiple replicas
     #[arg(long, default_value_t = 0)]
     pub index: u32,
-    /// SERVICE:SRC_PATH or SRC_PATH
+    /// SERVICE:SRC_PATH, SRC_PATH, or - (a tar archive on standard input)
     #[arg(value_name = "SRC")]
     pub source: String,
-    /// DEST_PATH or SERVICE:DEST_PATH
+    /// DEST_PATH, SERVICE:DEST_PATH, or - (a tar archive on standard output)
     #[arg(value_name = "DEST")]
     pub dest: String,
 }
 
-/// `cp`: copies files between a service container and the local filesystem.
+/// `cp`: copies files between a service container (running, paused or stopped) and the local
+/// filesystem, or as a tar stream on standard input or output.
 pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
     let (src_svc, src) = ops::split_cp_arg(&args.source);
     let (dest_svc, dest) = ops::split_cp_arg(&args.dest);
@@ -504,18 +505,34 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         (None, None) => bail!("one of source or destination must be a service location"),
         (Some(s), None) | (None, Some(s)) => s.to_string(),
     };
-    if src == "-" || dest == "-" {
-        bail!("copying a tar stream from or to standard input/output is not supported");
-    }
     let (name, _) = project(global, std::slice::from_ref(&service))?;
     let index = args.index.max(1);
     let o = ops::container_of(&global.root, &name, &service, index)?;
-    let container = Side::container(&o)?;
+    // A stopped container's filesystem is mounted for the copy; under the project's lock, so
+    // the container is not started on it meanwhile.
+    let _lock;
+    let container = if o.state.live_pid().is_some() {
+        Side::container(&o)?
+    } else {
+        _lock = crate::engine::state::lock_project(&global.root, &name)?;
+        let o = ops::container_of(&global.root, &name, &service, index)?;
+        if o.state.live_pid().is_some() {
+            Side::container(&o)?
+        } else {
+            Side::stopped(&global.root, &o)?
+        }
+    };
     let opts = CopyOptions {
         follow_link: args.follow_link,
     };
-    if src_svc.is_some() {
+    if src_svc.is_some() && dest == "-" {
+        let stdout = std::io::stdout();
+        crate::stack::cp_stream::archive(&container, src, args.follow_link, &mut stdout.lock())?;
+    } else if src_svc.is_some() {
         ops::copy(&container, src, &Side::Host, dest, opts)?;
+    } else if src == "-" {
+        let stdin = std::io::stdin();
+        crate::stack::cp_stream::extract(&container, dest, &mut stdin.lock())?;
     } else {
         ops::copy(&Side::Host, src, &container, dest, opts)?;
     }

@@ -8,7 +8,7 @@
 //! only after it has copied the container's last output, so an exit is never reported before
 //! the lines that preceded it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
@@ -254,6 +254,11 @@ impl Entry {
     }
 }
 
+/// At most this much of one container's log is read per poll, so following a fast writer
+/// holds a bounded amount in memory; a poll that hit it says so and the caller reads on
+/// without sleeping (its blocking writes to standard output are the backpressure).
+pub const READ_CHUNK: usize = 256 * 1024;
+
 /// Reads one container's log from where it last stopped, across rotations.
 #[derive(Debug)]
 struct Tail {
@@ -263,6 +268,13 @@ struct Tail {
     ino: u64,
     offset: u64,
     partial: Vec<u8>,
+    /// Rotated files still to read before `container.log`, oldest first (a backlog).
+    rotated: VecDeque<PathBuf>,
+    rotated_file: Option<File>,
+    /// Lines still to drop before any is returned (`--tail`).
+    skip: usize,
+    /// Where reading `container.log` stops (`logs` without `-f`: what it held at the start).
+    end: Option<u64>,
 }
 
 impl Tail {
@@ -274,6 +286,10 @@ impl Tail {
             ino: 0,
             offset: 0,
             partial: Vec::new(),
+            rotated: VecDeque::new(),
+            rotated_file: None,
+            skip: 0,
+            end: None,
         }
     }
 
@@ -304,27 +320,95 @@ impl Tail {
         out
     }
 
-    /// Everything written so far, rotated files included; later reads continue after it.
-    fn read_all(&mut self) -> Result<Vec<LogLine>, AttachError> {
-        let mut lines = Vec::new();
-        for p in self.rotated() {
-            match std::fs::read(&p) {
-                Ok(bytes) => parse_lines(&bytes, &mut lines),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(self.read_err(&p)(e)),
+    /// Reads from the beginning, rotated files first: everything, or with `tail` the last
+    /// lines only; with `snapshot`, only what `container.log` holds now. Lines are counted in
+    /// bounded chunks, never held.
+    fn rewind(&mut self, tail: Option<usize>, snapshot: bool) -> Result<(), AttachError> {
+        self.rotated = self.rotated().into();
+        self.rotated_file = None;
+        self.file = None;
+        self.offset = 0;
+        self.partial.clear();
+        let path = state::log_path(&self.dir);
+        let current = match File::open(&path) {
+            Ok(f) => {
+                let m = f.metadata().map_err(self.read_err(&path))?;
+                self.ino = m.ino();
+                self.end = snapshot.then_some(m.len());
+                self.file = Some(f);
+                Some(m.len())
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.end = snapshot.then_some(0);
+                None
+            }
+            Err(e) => return Err(self.read_err(&path)(e)),
+        };
+        self.skip = 0;
+        if let Some(n) = tail {
+            let mut lines = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut count = |p: &Path, limit: Option<u64>| -> Result<(), AttachError> {
+                let f = match File::open(p) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(self.read_err(p)(e)),
+                };
+                let mut r = f.take(limit.unwrap_or(u64::MAX));
+                loop {
+                    let got = r.read(&mut buf).map_err(self.read_err(p))?;
+                    if got == 0 {
+                        return Ok(());
+                    }
+                    lines += buf[..got].iter().filter(|b| **b == b'\n').count();
+                }
+            };
+            for p in self.rotated.clone() {
+                count(&p, None)?;
+            }
+            if let Some(len) = current {
+                count(&path, Some(len))?;
+            }
+            self.skip = lines.saturating_sub(n);
         }
-        lines.extend(self.read_new()?);
-        Ok(lines)
+        Ok(())
     }
 
-    /// Whole lines appended since the last read.
-    fn read_new(&mut self) -> Result<Vec<LogLine>, AttachError> {
-        let path = state::log_path(&self.dir);
+    /// Whole lines appended since the last read, at most about `limit` bytes of them; true
+    /// with them when the limit cut the read short (more is there to read at once).
+    fn read_new(&mut self, limit: usize) -> Result<(Vec<LogLine>, bool), AttachError> {
         let mut buf = Vec::new();
+        let mut more = false;
+        if let Some(p) = self.rotated.front().cloned() {
+            // The backlog's rotated files first: they hold whole lines and no longer grow.
+            if self.rotated_file.is_none() {
+                match File::open(&p) {
+                    Ok(f) => self.rotated_file = Some(f),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.read_err(&p)(e)),
+                }
+            }
+            if let Some(f) = self.rotated_file.as_mut() {
+                let n = f
+                    .take(limit as u64)
+                    .read_to_end(&mut buf)
+                    .map_err(self.read_err(&p))?;
+                if n >= limit {
+                    return Ok((self.lines(buf), true));
+                }
+            }
+            self.rotated.pop_front();
+            self.rotated_file = None;
+            return Ok((self.lines(buf), true));
+        }
+        let path = state::log_path(&self.dir);
         // At most twice: the rest of a file rotated away, then the new one.
         for _ in 0..2 {
             if self.file.is_none() {
+                if self.end.is_some() {
+                    // A snapshot ends with the file it was taken of.
+                    break;
+                }
                 match File::open(&path) {
                     Ok(f) => {
                         self.ino = f.metadata().map_err(self.read_err(&path))?.ino();
@@ -335,9 +419,23 @@ impl Tail {
                     Err(e) => return Err(self.read_err(&path)(e)),
                 }
             }
+            let mut room = limit.saturating_sub(buf.len()) as u64;
+            if let Some(end) = self.end {
+                room = room.min(end.saturating_sub(self.offset));
+            }
             let Some(f) = self.file.as_mut() else { break };
-            let n = f.read_to_end(&mut buf).map_err(self.read_err(&path))?;
+            let n = f
+                .take(room)
+                .read_to_end(&mut buf)
+                .map_err(self.read_err(&path))?;
             self.offset += n as u64;
+            if buf.len() >= limit {
+                more = true;
+                break;
+            }
+            if self.end.is_some() {
+                break;
+            }
             match std::fs::metadata(&path) {
                 Ok(m) if m.ino() != self.ino => {
                     // Rotated: what the old file held is read; go on with the new one.
@@ -355,13 +453,22 @@ impl Tail {
                 _ => break,
             }
         }
+        Ok((self.lines(buf), more))
+    }
+
+    /// The whole lines of what was read (after the partial line kept from the last read),
+    /// less those `--tail` drops; a trailing partial line is kept for the next read.
+    fn lines(&mut self, buf: Vec<u8>) -> Vec<LogLine> {
         let mut data = std::mem::take(&mut self.partial);
         data.extend_from_slice(&buf);
         let end = data.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         self.partial = data.split_off(end);
         let mut lines = Vec::new();
         parse_lines(&data, &mut lines);
-        Ok(lines)
+        let drop = self.skip.min(lines.len());
+        self.skip -= drop;
+        lines.drain(..drop);
+        lines
     }
 }
 
@@ -448,29 +555,30 @@ impl LogFollower {
         self.tails.values().map(|t| &t.target)
     }
 
-    /// What every followed container has logged so far (with `tail`, its last lines only),
-    /// merged in time order; [`LogFollower::poll`] continues after it.
-    pub fn backlog(&mut self, tail: Option<usize>) -> Result<Vec<Entry>, AttachError> {
-        let mut out = Vec::new();
+    /// Reads every followed container's log from its beginning again (with `tail`, its last
+    /// lines only; with `snapshot`, up to what it holds now): the following polls return it,
+    /// in bounded chunks, before anything newer.
+    pub fn rewind(&mut self, tail: Option<usize>, snapshot: bool) -> Result<(), AttachError> {
         for t in self.tails.values_mut() {
-            let mut lines = t.read_all()?;
-            if let Some(n) = tail {
-                let skip = lines.len().saturating_sub(n);
-                lines.drain(..skip);
+            t.rewind(tail, snapshot)?;
+        }
+        Ok(())
+    }
+
+    /// Lines written since the last read, at most [`READ_CHUNK`] bytes of each container's
+    /// log, merged in time order; with them, the ids of the containers that have more to read
+    /// at once (whose exits must wait for those lines).
+    pub fn poll(&mut self) -> Result<(Vec<Entry>, BTreeSet<String>), AttachError> {
+        let mut out = Vec::new();
+        let mut behind = BTreeSet::new();
+        for (id, t) in self.tails.iter_mut() {
+            let (lines, more) = t.read_new(READ_CHUNK)?;
+            if more {
+                behind.insert(id.clone());
             }
             out.extend(entries(&t.target, lines));
         }
-        Ok(self.window(out))
-    }
-
-    /// Lines written since the last read, merged in time order.
-    pub fn poll(&mut self) -> Result<Vec<Entry>, AttachError> {
-        let mut out = Vec::new();
-        for t in self.tails.values_mut() {
-            let lines = t.read_new()?;
-            out.extend(entries(&t.target, lines));
-        }
-        Ok(self.window(out))
+        Ok((self.window(out), behind))
     }
 
     fn window(&self, mut out: Vec<Entry>) -> Vec<Entry> {
@@ -572,8 +680,8 @@ impl Formatter {
     /// One log line, newline included.
     pub fn line(&mut self, e: &Entry) -> String {
         self.register(&e.container);
+        // A `\r` stays (as Docker keeps it): progress bars and CRLF output are the writer's.
         let text = e.line.log.strip_suffix('\n').unwrap_or(&e.line.log);
-        let text = text.strip_suffix('\r').unwrap_or(text);
         let mut s = String::new();
         if self.opts.prefix {
             let width = self.width;
@@ -612,39 +720,72 @@ pub struct LogsOptions {
     pub format: FormatOptions,
 }
 
-/// Writes an entry to standard output or error as its stream was; false when the reader is
-/// gone (a closed pipe), which ends `logs`.
-fn emit(f: &mut Formatter, e: &Entry, out: &mut dyn Write, err: &mut dyn Write) -> bool {
-    let s = f.line(e);
-    let w: &mut dyn Write = if e.is_stderr() { err } else { out };
-    w.write_all(s.as_bytes()).and_then(|()| w.flush()).is_ok()
+/// Writes an entry to standard output, whichever stream it came from (as Docker Compose does:
+/// `logs | grep` and `logs > file` keep every line); false when the reader is gone (a closed
+/// pipe), which ends `logs`.
+fn emit(f: &mut Formatter, e: &Entry, out: &mut dyn Write) -> bool {
+    out.write_all(f.line(e).as_bytes()).is_ok()
+}
+
+/// Writes entries, then flushes; false when the reader is gone.
+fn emit_all(f: &mut Formatter, entries: &[Entry], out: &mut dyn Write) -> bool {
+    entries.iter().all(|e| emit(f, e, out)) && out.flush().is_ok()
+}
+
+/// The followed containers that exited (again) at or after `since` and whose exit is not in
+/// `reported` yet: each with its exit code and `finished_at`, to be recorded there once the
+/// lines before it are printed.
+fn new_exits(
+    root: &Path,
+    follower: &LogFollower,
+    reported: &BTreeMap<String, String>,
+    since: i64,
+) -> Vec<(Target, i32, String)> {
+    let mut out = Vec::new();
+    for t in follower.targets() {
+        let st = state::read_state(&state::container_dir(root, &t.id));
+        if let Some(f) = st.finished_at {
+            if reported.get(&t.id) != Some(&f) && parse_log_time(&f).is_some_and(|t| t >= since) {
+                out.push((t.clone(), st.exit_code.unwrap_or(0), f));
+            }
+        }
+    }
+    out
 }
 
 /// `logs`: prints what the selected containers logged; with `follow`, goes on printing new
-/// lines (of containers started meanwhile too) until every followed container is stopped for
-/// good, `until` has passed, or `interrupted` turns non-zero.
+/// lines (of containers started meanwhile too) and Docker Compose's `<name> exited with code
+/// N` for each exit, until every followed container is stopped for good, `until` has passed,
+/// or `interrupted` turns non-zero. Logs are read in bounded chunks and printed with blocking
+/// writes, so a fast writer and a slow reader cost no memory.
 pub fn logs(
     root: &Path,
     project: &str,
     opts: &LogsOptions,
     interrupted: &AtomicUsize,
     out: &mut dyn Write,
-    err: &mut dyn Write,
 ) -> Result<(), AttachError> {
+    let started = now_nanos();
     let mut follower =
         LogFollower::new(root, project, opts.selection.clone()).with_window(opts.since, opts.until);
     let mut fmt = Formatter::new(opts.format);
     for t in follower.discover()? {
         fmt.register(&t.name);
     }
-    for e in follower.backlog(opts.tail)? {
-        if !emit(&mut fmt, &e, out, err) {
+    follower.rewind(opts.tail, !opts.follow)?;
+    loop {
+        let (entries, behind) = follower.poll()?;
+        if !emit_all(&mut fmt, &entries, out) {
             return Ok(());
+        }
+        if behind.is_empty() {
+            break;
         }
     }
     if !opts.follow {
         return Ok(());
     }
+    let mut reported: BTreeMap<String, String> = BTreeMap::new();
     let mut last_discover = Instant::now();
     // Stopped for good since: a `restart` leaves a moment with nothing running.
     let mut idle_since: Option<Instant> = None;
@@ -658,12 +799,29 @@ pub fn logs(
             }
             last_discover = Instant::now();
         }
-        // Stopped-ness is read before the lines: a monitor records the exit after the output.
+        // Stopped-ness and exits are read before the lines: a monitor records the exit after
+        // the output.
         let stopped = follower.all_stopped();
-        for e in follower.poll()? {
-            if !emit(&mut fmt, &e, out, err) {
+        let exits = new_exits(root, &follower, &reported, started);
+        let (entries, behind) = follower.poll()?;
+        if !emit_all(&mut fmt, &entries, out) {
+            return Ok(());
+        }
+        // An exit waits for the lines before it.
+        for (t, code, finished) in exits.into_iter().filter(|e| !behind.contains(&e.0.id)) {
+            let line = fmt.status(&t.name, &format!("exited with code {code}"));
+            if out
+                .write_all(line.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
                 return Ok(());
             }
+            reported.insert(t.id, finished);
+        }
+        if !behind.is_empty() {
+            // Behind the writers: read on at once.
+            continue;
         }
         if opts.until.is_some_and(|u| now_nanos() > u) {
             return Ok(());
@@ -674,12 +832,18 @@ pub fn logs(
                 // One more look for containers that replaced the stopped ones.
                 let new = follower.discover()?;
                 if new.is_empty() && follower.all_stopped() {
-                    for e in follower.poll()? {
-                        if !emit(&mut fmt, &e, out, err) {
-                            return Ok(());
-                        }
+                    // Anything still unread or unreported is shown by the next rounds, which
+                    // end here again once nothing is left.
+                    let (entries, behind) = follower.poll()?;
+                    if !emit_all(&mut fmt, &entries, out) {
+                        return Ok(());
                     }
-                    return Ok(());
+                    if behind.is_empty()
+                        && new_exits(root, &follower, &reported, started).is_empty()
+                    {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 for t in new {
                     fmt.register(&t.name);
@@ -924,20 +1088,22 @@ pub fn attached_up(
                 let new = w.reported.as_ref() != Some(f)
                     && parse_log_time(f).is_some_and(|t| t >= opts.since);
                 if new {
-                    w.reported = Some(f.clone());
-                    exited_now.push((t.clone(), st.exit_code.unwrap_or(0)));
+                    exited_now.push((t.clone(), st.exit_code.unwrap_or(0), f.clone()));
                 }
             }
             if !stopped_for_good(root, &t.id) {
                 all_stopped = false;
             }
         }
-        for e in follower.poll()? {
-            if shown(&e.service) {
-                let _ = emit(&mut fmt, &e, out, err);
-            }
+        let (lines, behind) = follower.poll()?;
+        for e in lines.iter().filter(|e| shown(&e.service)) {
+            let _ = emit(&mut fmt, e, out);
         }
-        for (t, code) in exited_now {
+        let _ = out.flush();
+        // An exit waits for the lines before it (a container read in chunks).
+        exited_now.retain(|(t, _, _)| !behind.contains(&t.id));
+        for (t, code, finished) in exited_now {
+            exits.entry(t.id.clone()).or_default().reported = Some(finished);
             let _ = out.write_all(
                 fmt.status(&t.name, &format!("exited with code {code}"))
                     .as_bytes(),
@@ -960,10 +1126,13 @@ pub fn attached_up(
                 start_stop(&mut stopper);
             }
         }
-        if all_stopped {
+        // What the logs still hold is shown, unless interrupted: Ctrl-C ends it now.
+        if all_stopped && (behind.is_empty() || handled_interrupts > 0) {
             break;
         }
-        std::thread::sleep(POLL_INTERVAL);
+        if behind.is_empty() {
+            std::thread::sleep(POLL_INTERVAL);
+        }
     }
     if let Some(h) = stopper {
         match h.join() {
@@ -1107,6 +1276,18 @@ mod tests {
         }
     }
 
+    /// Polls until nothing more is there to read at once.
+    fn drain(f: &mut LogFollower) -> Vec<Entry> {
+        let mut all = Vec::new();
+        loop {
+            let (lines, behind) = f.poll().expect("poll");
+            all.extend(lines);
+            if behind.is_empty() {
+                return all;
+            }
+        }
+    }
+
     #[test]
     fn follower_merges_in_time_order_tails_and_follows_rotation() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1131,8 +1312,9 @@ mod tests {
                 .map(|e| e.line.log.trim_end().to_string())
                 .collect()
         };
-        assert_eq!(texts(f.backlog(None).expect("backlog")), ["a1", "b2", "a3"]);
-        assert!(f.poll().expect("poll").is_empty());
+        f.rewind(None, false).expect("rewind");
+        assert_eq!(texts(f.poll().expect("backlog").0), ["a1", "b2", "a3"]);
+        assert!(f.poll().expect("poll").0.is_empty());
 
         // A partial line waits for its end.
         let full = line("a4", "2024-01-01T00:00:04.000000000Z");
@@ -1142,9 +1324,9 @@ mod tests {
             .open(&log_a)
             .expect("open");
         fa.write_all(head.as_bytes()).expect("write");
-        assert!(f.poll().expect("poll").is_empty());
+        assert!(f.poll().expect("poll").0.is_empty());
         fa.write_all(rest.as_bytes()).expect("write");
-        assert_eq!(texts(f.poll().expect("poll")), ["a4"]);
+        assert_eq!(texts(f.poll().expect("poll").0), ["a4"]);
 
         // Rotation: the rest of the old file, then the new one.
         fa.write_all(line("a5", "2024-01-01T00:00:05.000000000Z").as_bytes())
@@ -1153,7 +1335,7 @@ mod tests {
         let rotated = log_a.with_extension("log.1");
         std::fs::rename(&log_a, &rotated).expect("rotate");
         std::fs::write(&log_a, line("a6", "2024-01-01T00:00:06.000000000Z")).expect("write");
-        assert_eq!(texts(f.poll().expect("poll")), ["a5", "a6"]);
+        assert_eq!(texts(f.poll().expect("poll").0), ["a5", "a6"]);
 
         // A new reader sees rotated files first; --tail counts per container; --since cuts.
         let mut g = LogFollower::new(root, "p", Selection::default()).with_window(
@@ -1162,16 +1344,57 @@ mod tests {
         );
         g.add(target("a", "a-1"));
         g.add(target("b", "b-1"));
-        assert_eq!(
-            texts(g.backlog(None).expect("backlog")),
-            ["b2", "a3", "a4", "a5"]
-        );
+        g.rewind(None, false).expect("rewind");
+        assert_eq!(texts(drain(&mut g)), ["b2", "a3", "a4", "a5"]);
         let mut h = LogFollower::new(root, "p", Selection::default());
         h.add(target("a", "a-1"));
         h.add(target("b", "b-1"));
-        assert_eq!(
-            texts(h.backlog(Some(2)).expect("backlog")),
-            ["b2", "a5", "a6"]
-        );
+        h.rewind(Some(2), false).expect("rewind");
+        assert_eq!(texts(drain(&mut h)), ["b2", "a5", "a6"]);
+    }
+
+    #[test]
+    fn a_big_log_is_read_in_bounded_chunks_and_a_snapshot_ends_where_it_was_taken() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(state::container_dir(root, "a")).expect("dir");
+        let log_a = state::log_path(&state::container_dir(root, "a"));
+        let one = line("y", "2024-01-01T00:00:01.000000000Z");
+        let count = 3 * READ_CHUNK / one.len() + 7;
+        std::fs::write(&log_a, one.repeat(count)).expect("write");
+        let mut f = LogFollower::new(root, "p", Selection::default());
+        f.add(target("a", "a-1"));
+        f.rewind(None, true).expect("rewind");
+        let mut got = 0;
+        let mut polls = 0;
+        loop {
+            let (lines, behind) = f.poll().expect("poll");
+            assert!(lines.len() <= READ_CHUNK / one.len() + 1, "{}", lines.len());
+            got += lines.len();
+            polls += 1;
+            if behind.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(got, count);
+        assert!(polls >= 4, "{polls}");
+        // Lines written after the snapshot are not part of it.
+        let mut fa = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_a)
+            .expect("open");
+        fa.write_all(one.as_bytes()).expect("write");
+        assert!(f.poll().expect("poll").0.is_empty());
+        // `--tail` counts lines without holding them.
+        let mut g = LogFollower::new(root, "p", Selection::default());
+        g.add(target("a", "a-1"));
+        g.rewind(Some(3), false).expect("rewind");
+        assert_eq!(drain(&mut g).len(), 3);
+    }
+
+    #[test]
+    fn carriage_returns_are_kept() {
+        let mut f = Formatter::new(FormatOptions::default());
+        assert_eq!(f.line(&entry("a-1", "50%\r100%\r")), "a-1  | 50%\r100%\r\n");
     }
 }

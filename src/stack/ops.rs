@@ -303,7 +303,8 @@ pub fn remove(
 }
 
 /// `pause` (`freeze`) or `unpause`: freezes or thaws the cgroup of each running container of
-/// `services`. Returns how many were changed.
+/// `services`. Returns how many were changed. As Docker's, pausing a paused container or
+/// unpausing a running one is an error; every container is checked before any is changed.
 pub fn set_paused(
     ctx: &Ctx,
     project: &str,
@@ -317,24 +318,50 @@ pub fn set_paused(
     } else {
         ("Unpausing", "Unpaused")
     };
-    let mut n = 0;
+    let mut targets = Vec::new();
     for o in containers(&ctx.root, project, services)? {
         if o.state.live_pid().is_none() {
             continue;
         }
         let rec = &o.record;
         let cg = cgroup_of(rec).map_err(|e| failed(format!("container {}", rec.name), e))?;
-        let frozen = cg.is_frozen().unwrap_or(false);
-        if frozen == pause {
-            continue;
-        }
-        rep.event("Container", &rec.name, doing);
-        if pause { cg.freeze() } else { cg.thaw() }
+        let frozen = cg
+            .is_frozen()
             .map_err(|e| failed(format!("container {}", rec.name), e))?;
-        rep.event("Container", &rec.name, done);
-        n += 1;
+        if frozen == pause {
+            return Err(invalid(if pause {
+                format!(
+                    "Error response from daemon: Container {} is already paused",
+                    rec.id
+                )
+            } else {
+                format!(
+                    "Error response from daemon: Container {} is not paused",
+                    rec.id
+                )
+            }));
+        }
+        targets.push((rec.name.clone(), cg));
     }
-    Ok(n)
+    for (name, cg) in &targets {
+        rep.event("Container", name, doing);
+        if pause { cg.freeze() } else { cg.thaw() }
+            .map_err(|e| failed(format!("container {name}"), e))?;
+        rep.event("Container", name, done);
+    }
+    Ok(targets.len())
+}
+
+/// Docker's refusal to exec in a paused container: its helper would join the frozen cgroup
+/// and hang, unkillable, until `unpause`.
+pub fn refuse_if_paused(rec: &ContainerRecord) -> Result<(), StackError> {
+    if is_paused(rec) {
+        return Err(invalid(format!(
+            "Error response from daemon: Container {} is paused, unpause the container before exec",
+            rec.id
+        )));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,7 +868,49 @@ impl Side {
         Ok(Side::Container { name, root })
     }
 
-    fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    /// The root of a stopped (or never started) container: its image layers under its upper
+    /// directory, as overlayfs merges them when it runs, mounted with the new mount API as a
+    /// detached mount. It is attached nowhere (no host path shows it, nothing to unmount or
+    /// leak) and goes away with the descriptor; files copied in land in the upper directory,
+    /// where the container finds them when it starts. The caller holds the project lock, so
+    /// the container does not start on the same upper directory meanwhile.
+    pub fn stopped(root: &Path, o: &Observed) -> Result<Side, StackError> {
+        use rustix::mount::{
+            fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags,
+            MountAttrFlags,
+        };
+        let name = o.record.name.clone();
+        let err = |what: &str, e: rustix::io::Errno| {
+            failed(
+                format!("container {name}"),
+                format!("mounting its filesystem ({what}): {e}"),
+            )
+        };
+        let layers = &o.record.spec.rootfs.layers;
+        if layers.is_empty() {
+            return Err(invalid(format!("container {name} has no image layers")));
+        }
+        let dir = state::container_dir(root, &o.record.id);
+        let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen", e))?;
+        // One layer per option: no length limit, and no ':' or ',' to escape.
+        for l in layers {
+            fsconfig_set_string(&fs, "lowerdir+", l).map_err(|e| err("lowerdir+", e))?;
+        }
+        fsconfig_set_string(&fs, "upperdir", dir.join("upper")).map_err(|e| err("upperdir", e))?;
+        fsconfig_set_string(&fs, "workdir", dir.join("work")).map_err(|e| err("workdir", e))?;
+        fsconfig_create(&fs).map_err(|e| err("create", e))?;
+        let root = fsmount(
+            &fs,
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::MOUNT_ATTR_NOSUID
+                | MountAttrFlags::MOUNT_ATTR_NODEV
+                | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| err("fsmount", e))?;
+        Ok(Side::Container { name, root })
+    }
+
+    pub(super) fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC;
         match self {
             Side::Host => Ok(rustix::fs::open(path, flags, Mode::empty())?),
@@ -861,7 +930,7 @@ impl Side {
         }
     }
 
-    fn describe(&self, path: &str) -> String {
+    pub(super) fn describe(&self, path: &str) -> String {
         match self {
             Side::Host => path.to_string(),
             Side::Container { name, .. } => format!("{name}:{path}"),
@@ -876,13 +945,13 @@ pub struct CopyOptions {
     pub follow_link: bool,
 }
 
-fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
+pub(super) fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
     let e: io::Error = e.into();
     failed("cp", format!("{what}: {e}"))
 }
 
 /// Splits `a/b/c` into (`a/b`, `c`); `/c` into (`/`, `c`); `c` into (`.` or `/`, `c`).
-fn split_path(path: &str, in_container: bool) -> (String, String) {
+pub(super) fn split_path(path: &str, in_container: bool) -> (String, String) {
     let trimmed = path.trim_end_matches('/');
     match trimmed.rfind('/') {
         Some(0) => ("/".into(), trimmed[1..].into()),
@@ -892,7 +961,7 @@ fn split_path(path: &str, in_container: bool) -> (String, String) {
     }
 }
 
-fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<OwnedFd> {
+pub(super) fn reopen(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<OwnedFd> {
     // The magic link refers to the very file the O_PATH descriptor holds: nothing is resolved.
     Ok(rustix::fs::open(
         format!("/proc/self/fd/{}", fd.as_raw_fd()),

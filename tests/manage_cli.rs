@@ -348,3 +348,78 @@ services:
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Issue 11 item 10: `ps` counts how long a container has been up (the `Z` of the recorded
+/// time was dropped, so it was always "Less than a second"), as Docker Compose's `ps` does.
+#[test]
+fn ps_status_says_how_long_a_container_has_been_up() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    std::thread::sleep(Duration::from_millis(2200));
+    let out = ok(&f, &["ps"]);
+    assert!(
+        out.contains("Up 2 seconds") || out.contains("Up 3 seconds"),
+        "{out}"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: `logs`, `restart` and `ps` refuse a service the project does not have,
+/// like every other command, with Docker Compose's exit code 1 (not 0, not 15: the file is
+/// fine).
+#[test]
+fn unknown_services_fail_every_command_with_docker_compose_exit_code() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    for args in [
+        &["logs", "nosuch"][..],
+        &["restart", "nosuch"],
+        &["ps", "nosuch"],
+        &["stop", "nosuch"],
+        &["up", "-d", "nosuch"],
+    ] {
+        let (code, _, err) = compose(&f, args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("no such service: nosuch"), "{args:?}: {err}");
+    }
+    // A file that does not load is still 15, a missing one 14.
+    std::fs::write(f.project_dir.join("compose.yaml"), "services: [").unwrap();
+    assert_eq!(compose(&f, &["ps"]).0, 15);
+    std::fs::remove_file(f.project_dir.join("compose.yaml")).unwrap();
+    let out = f
+        .command(&["ps"])
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(14));
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: a stopped container publishes nothing, so `ps` shows no ports and `port`
+/// finds none, as with Docker Compose.
+#[test]
+fn stopped_containers_report_no_ports() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  web:
+    image: busybox
+    command: [sleep, \"1000\"]
+    ports: [\"127.0.0.1:18931:80\"]
+",
+    );
+    ok(&f, &["up", "-d"]);
+    assert!(ok(&f, &["ps"]).contains("127.0.0.1:18931->80/tcp"));
+    assert_eq!(ok(&f, &["port", "web", "80"]).trim(), "127.0.0.1:18931");
+    ok(&f, &["stop", "-t", "0"]);
+    let out = ok(&f, &["ps", "-a"]);
+    assert!(out.contains("Exited") && !out.contains("18931"), "{out}");
+    let (code, out, err) = compose(&f, &["port", "web", "80"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no port 80/tcp"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -278,9 +278,7 @@ fn is_literal_block_safe(s: &str) -> bool {
 /// The project restricted to `names` and, transitively, the services they depend on.
 pub fn with_services(project: &Project, names: &[String]) -> Result<Project> {
     if let Some(missing) = names.iter().find(|n| !project.services.contains_key(*n)) {
-        return Err(LoadError::bare(ErrorKind::Other(format!(
-            "no such service: {missing}"
-        ))));
+        return Err(LoadError::bare(ErrorKind::NoSuchService(missing.clone())));
     }
     let keep = super::profiles::with_dependencies(project, names);
     let mut p = project.clone();
@@ -326,7 +324,7 @@ pub fn hashes(project: &Project, selection: &str) -> Result<String> {
         let svc = project
             .services
             .get(&n)
-            .ok_or_else(|| LoadError::bare(ErrorKind::Other(format!("no such service: {n}"))))?;
+            .ok_or_else(|| LoadError::bare(ErrorKind::NoSuchService(n.clone())))?;
         let _ = writeln!(out, "{n} {}", service_hash(svc));
     }
     Ok(out)

@@ -985,6 +985,16 @@ pub fn down(
     Ok(())
 }
 
+/// The ports a container publishes now: those of its record while it runs, none once it has
+/// stopped (its rules are gone), as Docker reports them in `ps` and `port`.
+fn live_ports(o: &state::Observed) -> &[state::PublishedPort] {
+    if o.state.status == Status::Running {
+        &o.record.ports
+    } else {
+        &[]
+    }
+}
+
 /// `port`: the host address and port a container port of a service is published on.
 pub fn port(
     root: &Path,
@@ -1003,8 +1013,7 @@ pub fn port(
             "service \"{service}\" is not running container #{index}"
         )));
     };
-    Ok(o.record
-        .ports
+    Ok(live_ports(o)
         .iter()
         .find(|p| p.container_port == private_port && p.protocol == protocol)
         .map(|p| {
@@ -1067,7 +1076,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         }
         let since = |t: &Option<String>| {
             t.as_deref()
-                .and_then(|t| crate::engine::fsutil::parse_rfc3339(t.split('.').next()?))
+                .and_then(crate::engine::fsutil::parse_rfc3339)
                 .map(|t| crate::engine::fsutil::human_duration(now - t))
         };
         let health = o
@@ -1104,9 +1113,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         } else {
             o.state.status.as_str()
         };
-        let publishers: Vec<Publisher> = o
-            .record
-            .ports
+        let publishers: Vec<Publisher> = live_ports(&o)
             .iter()
             .map(|p| Publisher {
                 url: p

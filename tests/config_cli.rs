@@ -1611,3 +1611,47 @@ fn config_leaves_out_networks_no_service_uses() {
     let nets: Vec<&String> = v["networks"].as_object().unwrap().keys().collect();
     assert_eq!(nets, ["front"]);
 }
+
+/// Issue 11 item 11: `${COMPOSE_PROJECT_NAME}` is the project's name during interpolation,
+/// however it was given (`-p`, `name:`, the folder), as Docker Compose sets it.
+#[test]
+fn compose_project_name_is_set_for_interpolation() {
+    let yaml = "services:\n  web:\n    image: nginx\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n    environment:\n      P: ${COMPOSE_PROJECT_NAME:-unset}\n";
+    let p = Project::new("folderproj");
+    p.write("compose.yaml", yaml);
+    let web = |args: &[&str]| {
+        let v = json(p.compose(args).ok());
+        (
+            v["services"]["web"]["container_name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            v["services"]["web"]["environment"]["P"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let folder = web(&["config", "--format", "json"]);
+    assert_eq!(folder, ("folderproj-web".into(), "folderproj".into()));
+    let flag = web(&["-p", "flagged", "config", "--format", "json"]);
+    assert_eq!(flag, ("flagged-web".into(), "flagged".into()));
+    p.write("named.yaml", "name: fromfile\n");
+    let named = web(&[
+        "-f",
+        "compose.yaml",
+        "-f",
+        "named.yaml",
+        "config",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(named, ("fromfile-web".into(), "fromfile".into()));
+    // No "not set" warning for it.
+    let out = p.compose(&["config"]);
+    assert!(
+        !out.stderr.contains("COMPOSE_PROJECT_NAME"),
+        "{}",
+        out.stderr
+    );
+}

@@ -423,3 +423,43 @@ services:
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Issue 11 item 10: `ls` without `-a` counts running containers only, as Docker Compose's
+/// (which looks at running containers only); `-a` counts the stopped ones too.
+#[test]
+fn ls_without_all_counts_running_containers_only() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  web:
+    image: busybox
+    command: [sleep, \"1000\"]
+  job:
+    image: busybox
+    command: [\"true\"]
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let _ = compose(&f, &["wait", "job"]);
+    let line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&f.project))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let out = ok(&f, &["ls"]);
+    let mine = line(&out);
+    assert!(
+        mine.contains("running(1)") && !mine.contains("exited"),
+        "{out}"
+    );
+    let out = ok(&f, &["ls", "-a"]);
+    let mine = line(&out);
+    assert!(
+        mine.contains("running(1)") && mine.contains("exited(1)"),
+        "{out}"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

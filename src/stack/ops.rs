@@ -809,8 +809,11 @@ pub fn projects(root: &Path, all: bool) -> Result<Vec<ProjectEntry>, StackError>
         })
         .map(|(name, (counts, config_files))| ProjectEntry {
             name,
+            // Without `-a` Docker Compose looks at running containers only, so stopped ones
+            // are not counted either.
             status: counts
                 .iter()
+                .filter(|(s, _)| all || matches!(**s, "running" | "paused"))
                 .map(|(s, n)| format!("{s}({n})"))
                 .collect::<Vec<_>>()
                 .join(", "),

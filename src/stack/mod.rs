@@ -534,10 +534,8 @@ pub fn up(
                     sc.spawn(move || -> Result<(), StackError> {
                         let mut r = Shared(shared);
                         r.event("Container", cname, "Starting");
+                        // Its monitor writes the `start` event.
                         supervisor::launch(&ctx.root, id)?;
-                        if let Ok(Some(rec)) = state::read_record(&ctx.root, id) {
-                            crate::engine::events::emit(&ctx.root, &rec, "start", &[]);
-                        }
                         r.event("Container", cname, "Started");
                         Ok(())
                     })
@@ -1198,9 +1196,17 @@ pub fn restart(
         rep.event("Container", &o.record.name, "Restarting");
         let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
+        // Docker's events: kill, die (the monitor's), stop, start (the monitor's), restart.
+        crate::engine::events::emit(
+            &ctx.root,
+            &o.record,
+            "kill",
+            &[("signal", ops::signal_number(sig))],
+        );
         let stop = supervisor::begin_stop(&ctx.root, &o.record.id, sig, grace)?;
         ops::thaw_if_paused(&o.record);
         supervisor::finish_stop(&ctx.root, stop)?;
+        crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         supervisor::launch(&ctx.root, &o.record.id)?;
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");

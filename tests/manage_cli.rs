@@ -463,3 +463,30 @@ services:
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// Issue 11 item 10: `ls` fills CONFIG FILES from the containers'
+/// `com.docker.compose.project.config_files` label, as Docker Compose's does.
+#[test]
+fn ls_shows_the_config_files() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    let file = f.project_dir.join("compose.yaml");
+    let out = ok(&f, &["ls"]);
+    let mine = out
+        .lines()
+        .find(|l| l.starts_with(&f.project))
+        .unwrap_or_default();
+    assert!(mine.ends_with(&file.display().to_string()), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&f, &["ls", "--format", "json"])).unwrap();
+    let entry = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Name"] == f.project.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["ConfigFiles"], file.display().to_string(), "{v}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -273,6 +273,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
 pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
+    project.config_files = model.config_files.clone();
     let all_profiles = profiles::all_profiles(&project);
     let located = |e: LoadError| locate(e, &model.tree);
     profiles::apply_profiles(&mut project, &model.profiles, &opts.services).map_err(located)?;

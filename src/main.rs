@@ -30,11 +30,12 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             // Docker Compose's exit codes: 14 when no Compose file is found, 15 when one does
-            // not load, 1 otherwise.
+            // not load, 1 otherwise (a service the project does not have included).
             let code = match err.downcast_ref::<compose::model::LoadError>() {
                 Some(e) if matches!(e.kind, compose::model::ErrorKind::NoConfigFile { .. }) => {
                     compose::cli::EXIT_NO_CONFIG_FILE
                 }
+                Some(e) if matches!(e.kind, compose::model::ErrorKind::NoSuchService(_)) => 1,
                 Some(_) => compose::cli::EXIT_INVALID_PROJECT,
                 None => 1,
             };

@@ -543,9 +543,10 @@ fn interpolation_forms_and_dollar_escape() {
     let web = &v["services"]["web"];
     assert_eq!(
         web["command"],
-        serde_json::json!(["echo", "$HOME", "fallback", "present", "x"])
+        // `$$` stays escaped in the output, as Docker Compose writes it (it can be fed back in).
+        serde_json::json!(["echo", "$$HOME", "fallback", "present", "x"])
     );
-    assert_eq!(web["environment"]["LITERAL"], "${SET}");
+    assert_eq!(web["environment"]["LITERAL"], "$${SET}");
     assert_eq!(web["environment"]["EMPTY_DEFAULT"], "dflt");
     assert_eq!(web["environment"]["EMPTY_NO_COLON"], "");
 }
@@ -686,7 +687,7 @@ fn naming_a_service_enables_it_and_its_dependencies() {
     assert_eq!(names, ["helper", "tool"]);
     assert_eq!(p.compose(&["config", "web", "--services"]).ok(), "web\n");
     assert_eq!(
-        p.compose(&["config", "nope"]).load_error(),
+        p.compose(&["config", "nope"]).fails(1).trim_end(),
         "no such service: nope"
     );
 }
@@ -872,7 +873,7 @@ fn hash_is_stable_and_tracks_changes() {
     assert_eq!(hash_line(&changed, "db"), hash_line(&all, "db"));
 
     assert_eq!(
-        p.compose(&["config", "--hash", "nope"]).load_error(),
+        p.compose(&["config", "--hash", "nope"]).fails(1).trim_end(),
         "no such service: nope"
     );
 }
@@ -1561,4 +1562,96 @@ fn json_output_to_a_file() {
     );
     let v = json(&std::fs::read_to_string(p.dir.join("out.json")).unwrap());
     assert_eq!(v["services"]["web"]["image"], "nginx");
+}
+
+/// Issue 11 item 11: a service name outside `[a-zA-Z0-9._-]+` is refused with Docker Compose's
+/// schema message (it was accepted and started), profiles or not.
+#[test]
+fn service_names_must_match_docker_compose_pattern() {
+    for name in ["bad name!", "a/b", "x:y"] {
+        let p = Project::with_compose(&format!(
+            "services:\n  \"{name}\":\n    image: nginx\n    profiles: [off]\n  web:\n    image: nginx\n"
+        ));
+        let err = p.compose(&["config"]).load_error().to_string();
+        assert!(
+            err.contains(&format!(
+                "services Additional property {name} is not allowed"
+            )),
+            "{err}"
+        );
+    }
+    let p = Project::with_compose("services:\n  a.b_c-1:\n    image: nginx\n");
+    assert!(p
+        .compose(&["config", "--services"])
+        .ok()
+        .contains("a.b_c-1"));
+}
+
+/// Issue 11 item 11: `config` keeps `$$` escaped, as Docker Compose writes it, so its output
+/// loads back to the same project.
+#[test]
+fn config_output_keeps_dollar_escapes_and_reloads_unchanged() {
+    let p = Project::with_compose(
+        "services:\n  web:\n    image: nginx\n    command: sh -c 'echo $$HOME'\n    environment:\n      A: $${B}\n",
+    );
+    let out = p.compose(&["config"]).ok().to_string();
+    assert!(out.contains("echo $$HOME"), "{out}");
+    assert!(out.contains("A: $${B}"), "{out}");
+    p.write("again.yaml", &out);
+    assert_eq!(p.compose(&["-f", "again.yaml", "config"]).ok(), out);
+}
+
+/// Issue 11 item 11: networks no service uses are left out of `config`, as Docker Compose does.
+#[test]
+fn config_leaves_out_networks_no_service_uses() {
+    let p = Project::with_compose(
+        "services:\n  web:\n    image: nginx\n    networks: [front]\nnetworks:\n  front: {}\n  spare: {}\n",
+    );
+    let v = json(p.compose(&["config", "--format", "json"]).ok());
+    let nets: Vec<&String> = v["networks"].as_object().unwrap().keys().collect();
+    assert_eq!(nets, ["front"]);
+}
+
+/// Issue 11 item 11: `${COMPOSE_PROJECT_NAME}` is the project's name during interpolation,
+/// however it was given (`-p`, `name:`, the folder), as Docker Compose sets it.
+#[test]
+fn compose_project_name_is_set_for_interpolation() {
+    let yaml = "services:\n  web:\n    image: nginx\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n    environment:\n      P: ${COMPOSE_PROJECT_NAME:-unset}\n";
+    let p = Project::new("folderproj");
+    p.write("compose.yaml", yaml);
+    let web = |args: &[&str]| {
+        let v = json(p.compose(args).ok());
+        (
+            v["services"]["web"]["container_name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            v["services"]["web"]["environment"]["P"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let folder = web(&["config", "--format", "json"]);
+    assert_eq!(folder, ("folderproj-web".into(), "folderproj".into()));
+    let flag = web(&["-p", "flagged", "config", "--format", "json"]);
+    assert_eq!(flag, ("flagged-web".into(), "flagged".into()));
+    p.write("named.yaml", "name: fromfile\n");
+    let named = web(&[
+        "-f",
+        "compose.yaml",
+        "-f",
+        "named.yaml",
+        "config",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(named, ("fromfile-web".into(), "fromfile".into()));
+    // No "not set" warning for it.
+    let out = p.compose(&["config"]);
+    assert!(
+        !out.stderr.contains("COMPOSE_PROJECT_NAME"),
+        "{}",
+        out.stderr
+    );
 }

@@ -187,9 +187,10 @@ fn exec_joins_a_running_container() {
         err.contains("service \"web\" is not running container #2"),
         "{err}"
     );
-    // An unknown service is refused by loading, as for every command that names services.
+    // An unknown service is refused by loading, as for every command that names services,
+    // with exit code 1 as Docker Compose's (15 is for a file that does not load).
     let (code, _, err) = compose(&f, &["exec", "-T", "nosuch", "true"]);
-    assert_eq!(code, 15);
+    assert_eq!(code, 1);
     assert!(err.contains("no such service: nosuch"), "{err}");
 
     let (code, _, err) = compose(&f, &["down", "-t", "0"]);
@@ -265,6 +266,41 @@ fn exec_gives_a_terminal_when_stdin_is_one_and_not_with_t() {
     drop(master);
     assert_eq!((status.code(), out.as_str()), (Some(4), ""));
 
+    let (code, _, err) = compose(&f, &["down", "-t", "0"]);
+    assert_eq!(code, 0, "down: {err}");
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: `exec` with a terminal sets `TERM=xterm`, as Docker does (`-e TERM=...`
+/// still wins); without one TERM stays unset.
+#[test]
+fn exec_with_a_terminal_sets_term_as_docker_does() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    let (code, _, err) = compose(&f, &["up", "-d", "web"]);
+    assert_eq!(code, 0, "up: {err}");
+    let in_pty = |args: &[&str]| {
+        let (master, slave) = open_pty();
+        let mut child = f
+            .command(args)
+            .stdin(slave.try_clone().expect("dup"))
+            .stdout(slave.try_clone().expect("dup"))
+            .stderr(slave)
+            .spawn()
+            .expect("spawn compose");
+        let mut out = Vec::new();
+        let _ = std::fs::File::from(master).read_to_end(&mut out);
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(0), "{}", String::from_utf8_lossy(&out));
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let script = "echo \"term=[$TERM]\"";
+    let out = in_pty(&["exec", "web", "sh", "-c", script]);
+    assert!(out.contains("term=[xterm]"), "{out:?}");
+    let out = in_pty(&["exec", "-e", "TERM=vt100", "web", "sh", "-c", script]);
+    assert!(out.contains("term=[vt100]"), "{out:?}");
+    let out = in_pty(&["exec", "-T", "web", "sh", "-c", script]);
+    assert!(out.contains("term=[]"), "{out:?}");
     let (code, _, err) = compose(&f, &["down", "-t", "0"]);
     assert_eq!(code, 0, "down: {err}");
     f.assert_clean();

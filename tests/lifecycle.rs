@@ -767,3 +767,54 @@ fn stop_and_down_stop_dependents_before_their_dependencies_as_docker_compose() {
     assert_eq!(std::fs::read_to_string(&order).expect("order"), "app\ndb\n");
     f.assert_clean();
 }
+
+/// Issue 11 item 10: `events --json` reports each start once and, as Docker does, `kill` and
+/// `die` for `kill`, `kill`, `die`, `stop` for `stop`, and those then `start`, `restart` for
+/// `restart`.
+#[test]
+fn events_report_each_start_once_and_stop_kill_restart_as_docker_does() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:\n  web:\n    image: busybox\n    command: [sleep, '1000']\n    stop_grace_period: 1s\n",
+    );
+    let mut events = f
+        .command(&["events", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("events");
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&f, &["up", "-d"]);
+    let step = |args: &[&str]| {
+        ok(&f, args);
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    step(&["stop", "-t", "0"]);
+    step(&["start"]);
+    step(&["kill"]);
+    step(&["start"]);
+    step(&["restart", "-t", "0"]);
+    ok(&f, &["down", "-t", "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = events.kill();
+    let out = events.wait_with_output().expect("events output");
+    let actions: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["service"] == "web")
+        .map(|v| v["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let want = [
+        "create", "start", // up
+        "kill", "die", "stop",  // stop
+        "start", // start
+        "kill", "die",   // kill
+        "start", // start
+        "kill", "die", "stop", "start", "restart", // restart
+    ];
+    assert_eq!(
+        actions[..want.len().min(actions.len())],
+        want[..],
+        "{actions:?}"
+    );
+    f.assert_clean();
+}

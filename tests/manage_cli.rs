@@ -424,6 +424,23 @@ fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
     f.assert_clean();
 }
 
+/// Issue 11 item 10: `ps` counts how long a container has been up (the `Z` of the recorded
+/// time was dropped, so it was always "Less than a second"), as Docker Compose's `ps` does.
+#[test]
+fn ps_status_says_how_long_a_container_has_been_up() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    std::thread::sleep(Duration::from_millis(2200));
+    let out = ok(&f, &["ps"]);
+    assert!(
+        out.contains("Up 2 seconds") || out.contains("Up 3 seconds"),
+        "{out}"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
 /// Waits until the project's only container has exited (0).
 fn wait_exited(f: &Fixture) {
     let start = std::time::Instant::now();
@@ -485,6 +502,104 @@ fn cp_works_with_an_exited_container_both_ways() {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_exited(&f);
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: `logs`, `restart` and `ps` refuse a service the project does not have,
+/// like every other command, with Docker Compose's exit code 1 (not 0, not 15: the file is
+/// fine).
+#[test]
+fn unknown_services_fail_every_command_with_docker_compose_exit_code() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    for args in [
+        &["logs", "nosuch"][..],
+        &["restart", "nosuch"],
+        &["ps", "nosuch"],
+        &["stop", "nosuch"],
+        &["up", "-d", "nosuch"],
+    ] {
+        let (code, _, err) = compose(&f, args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("no such service: nosuch"), "{args:?}: {err}");
+    }
+    // A file that does not load is still 15, a missing one 14.
+    std::fs::write(f.project_dir.join("compose.yaml"), "services: [").unwrap();
+    assert_eq!(compose(&f, &["ps"]).0, 15);
+    std::fs::remove_file(f.project_dir.join("compose.yaml")).unwrap();
+    let out = f
+        .command(&["ps"])
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(14));
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: a stopped container publishes nothing, so `ps` shows no ports and `port`
+/// finds none, as with Docker Compose.
+#[test]
+fn stopped_containers_report_no_ports() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  web:
+    image: busybox
+    command: [sleep, \"1000\"]
+    ports: [\"127.0.0.1:18931:80\"]
+",
+    );
+    ok(&f, &["up", "-d"]);
+    assert!(ok(&f, &["ps"]).contains("127.0.0.1:18931->80/tcp"));
+    assert_eq!(ok(&f, &["port", "web", "80"]).trim(), "127.0.0.1:18931");
+    ok(&f, &["stop", "-t", "0"]);
+    let out = ok(&f, &["ps", "-a"]);
+    assert!(out.contains("Exited") && !out.contains("18931"), "{out}");
+    let (code, out, err) = compose(&f, &["port", "web", "80"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no port 80/tcp"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: `ls` without `-a` counts running containers only, as Docker Compose's
+/// (which looks at running containers only); `-a` counts the stopped ones too.
+#[test]
+fn ls_without_all_counts_running_containers_only() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  web:
+    image: busybox
+    command: [sleep, \"1000\"]
+  job:
+    image: busybox
+    command: [\"true\"]
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let _ = compose(&f, &["wait", "job"]);
+    let line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&f.project))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let out = ok(&f, &["ls"]);
+    let mine = line(&out);
+    assert!(
+        mine.contains("running(1)") && !mine.contains("exited"),
+        "{out}"
+    );
+    let out = ok(&f, &["ls", "-a"]);
+    let mine = line(&out);
+    assert!(
+        mine.contains("running(1)") && mine.contains("exited(1)"),
+        "{out}"
+    );
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
@@ -599,6 +714,33 @@ fn cp_streams_tar_archives_both_ways_as_docker() {
     assert!(err.contains("leads out of the destination"), "{err}");
     let (code, _, _) = compose(&f, &["exec", "-T", "web", "test", "-e", "/tmp/escape.txt"]);
     assert_ne!(code, 0, "nothing written above the destination");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Issue 11 item 10: `ls` fills CONFIG FILES from the containers'
+/// `com.docker.compose.project.config_files` label, as Docker Compose's does.
+#[test]
+fn ls_shows_the_config_files() {
+    require_engine!();
+    let mut f = Fixture::with_netns(PROJECT);
+    ok(&f, &["up", "-d"]);
+    let file = f.project_dir.join("compose.yaml");
+    let out = ok(&f, &["ls"]);
+    let mine = out
+        .lines()
+        .find(|l| l.starts_with(&f.project))
+        .unwrap_or_default();
+    assert!(mine.ends_with(&file.display().to_string()), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&f, &["ls", "--format", "json"])).unwrap();
+    let entry = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["Name"] == f.project.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["ConfigFiles"], file.display().to_string(), "{v}");
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }

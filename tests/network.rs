@@ -496,3 +496,49 @@ networks:
     down_and_check(&f, &links_before);
     f.assert_clean();
 }
+
+/// Issue 11 item 9: two state roots running a project of the same name (two checkouts, two
+/// CI jobs) each get their own bridge and rules; `down` in one leaves the other working.
+#[test]
+fn the_same_project_under_two_state_roots_keeps_two_networks() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  web:
+    image: busybox
+    command: [httpd, -f, -p, '80', -h, /etc]
+  client:
+    image: busybox
+    command: [sleep, '1000']
+",
+    );
+    let mut g = f.twin();
+    assert_eq!(f.project, g.project);
+    let links_before = f.host_links();
+    up(&f);
+    up(&g);
+    let links = f.host_links();
+    let bridges: Vec<&String> = links.iter().filter(|l| l.starts_with("br-")).collect();
+    assert_eq!(bridges.len(), 2, "one bridge per state root: {links:?}");
+    ok(&f, &["down", "-t", "0"]);
+    let left = g.host_links();
+    let kept: Vec<&&String> = bridges.iter().filter(|b| left.contains(b)).collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the other root's bridge went with down: {left:?}"
+    );
+    let (_, rules) = g.host_rules();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.contains(&format!("net:{}", kept[0]))),
+        "the other root's rules went with down: {rules:?}"
+    );
+    let (code, out) = sh(&g, "client", "timeout 3 wget -qO- http://web/passwd");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("root:"), "{out}");
+    down_and_check(&g, &links_before);
+    f.assert_clean();
+    g.assert_clean();
+}

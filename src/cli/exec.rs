@@ -75,14 +75,18 @@ pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
     crate::stack::ops::refuse_if_paused(&target.record)?;
 
     let tty = !args.detach && !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
-    let env = args
-        .env
-        .iter()
-        .filter_map(|e| match e.split_once('=') {
+    // With a terminal, `TERM=xterm` unless the container's environment sets TERM, as Docker
+    // does (full-screen programs and colours need it); `-e TERM=...` still wins.
+    let has_term = |env: &[String]| env.iter().any(|e| e == "TERM" || e.starts_with("TERM="));
+    let default_term =
+        (tty && !has_term(&target.record.spec.process.env)).then(|| "TERM=xterm".to_string());
+    let env = default_term
+        .into_iter()
+        .chain(args.env.iter().filter_map(|e| match e.split_once('=') {
             Some(_) => Some(e.clone()),
             // `-e KEY` passes this shell's value, and nothing when it has none.
             None => std::env::var(e).ok().map(|v| format!("{e}={v}")),
-        })
+        }))
         .collect();
     let cfg = ExecConfig {
         pid,

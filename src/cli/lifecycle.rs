@@ -210,7 +210,16 @@ pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
-    let loaded = match load(&load_options(global, &[])?) {
+    project_name_for(global, &[])
+}
+
+/// [`project_name`], and the services named on the command line must be the project's when a
+/// Compose file is found (`no such service: x`, exit 1, as Docker Compose fails every command).
+pub(crate) fn project_name_for(
+    global: &GlobalOptions,
+    services: &[String],
+) -> anyhow::Result<String> {
+    let loaded = match load(&load_options(global, services)?) {
         Ok(l) => l,
         Err(e) => match (&global.project_name, &e.kind) {
             (Some(n), crate::model::ErrorKind::NoConfigFile { .. }) => return Ok(n.clone()),
@@ -299,7 +308,7 @@ pub struct PsArgs {
 }
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
-    let name = project_name(global)?;
+    let name = project_name_for(global, &args.service_names)?;
     let mut statuses = args.status.clone();
     if let Some(f) = &args.filter {
         match f.split_once('=') {
@@ -376,7 +385,7 @@ pub struct RestartArgs {
 }
 
 pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32> {
-    let name = project_name(global)?;
+    let name = project_name_for(global, &args.services)?;
     stack::restart(
         &ctx(global),
         &name,

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicUsize;
 
 use clap::Args;
 
-use super::lifecycle::project_name;
+use super::lifecycle::project_name_for;
 use super::{Ansi, GlobalOptions};
 use crate::stack::attach::{self, FormatOptions, LogsOptions, Selection};
 
@@ -57,7 +57,7 @@ pub(crate) fn use_color(global: &GlobalOptions, no_color: bool) -> bool {
 }
 
 pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
-    let name = project_name(global)?;
+    let name = project_name_for(global, &args.services)?;
     let now = attach::now_nanos();
     let since = args
         .since

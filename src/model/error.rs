@@ -84,6 +84,10 @@ pub enum ErrorKind {
     Cycle(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// A service named on the command line that the project does not have. Not a broken
+    /// file: Docker Compose exits 1 for it, not 15.
+    #[error("no such service: {0}")]
+    NoSuchService(String),
     #[error("{0}")]
     Other(String),
 }

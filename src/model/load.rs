@@ -177,20 +177,44 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
     } else {
         explicit_env_files
     };
-    let environment = Environment::with_env_files(&opts.os_env, &env_files)?;
+    let mut environment = Environment::with_env_files(&opts.os_env, &env_files)?;
+    // Docker Compose interpolates `${COMPOSE_PROJECT_NAME}` with the project's name however it
+    // was given: `-p` is known now; a name from `name:` or the folder only once the files are
+    // read, so they are read again with it when they asked for it (rare; costs nothing else).
+    if let Some(n) = opts.project_name.as_deref().filter(|n| !n.is_empty()) {
+        environment.set(PROJECT_NAME_VAR, n);
+    }
 
     let loader = FileLoader {
         opts,
         os_env: &opts.os_env,
         unset: RefCell::new(Vec::new()),
+        asked_project_name: std::cell::Cell::new(false),
     };
-    let mut merged: Option<Node> = None;
-    for file in &config_files {
-        let doc = loader.load_file(file, &environment, &mut Vec::new())?;
-        merged = Some(match merged {
-            None => doc,
-            Some(acc) => merge::merge_nodes(acc, doc, "")?,
-        });
+    let load_all = |environment: &Environment| -> Result<Option<Node>> {
+        let mut merged: Option<Node> = None;
+        for file in &config_files {
+            let doc = loader.load_file(file, environment, &mut Vec::new())?;
+            merged = Some(match merged {
+                None => doc,
+                Some(acc) => merge::merge_nodes(acc, doc, "")?,
+            });
+        }
+        Ok(merged)
+    };
+    let mut merged = load_all(&environment)?;
+    if loader.asked_project_name.get()
+        && environment
+            .get(PROJECT_NAME_VAR)
+            .is_none_or(|v| v.is_empty())
+    {
+        let first = merged
+            .clone()
+            .unwrap_or_else(|| Node::map(Default::default(), Span::default()));
+        let name = project_name(opts, &environment, &first, &project_dir)?;
+        environment.set(PROJECT_NAME_VAR, name);
+        loader.unset.borrow_mut().clear();
+        merged = load_all(&environment)?;
     }
     for name in loader.unset.into_inner() {
         warnings.push(format!(
@@ -249,6 +273,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
 pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
+    project.config_files = model.config_files.clone();
     let all_profiles = profiles::all_profiles(&project);
     let located = |e: LoadError| locate(e, &model.tree);
     profiles::apply_profiles(&mut project, &model.profiles, &opts.services).map_err(located)?;
@@ -340,7 +365,12 @@ struct FileLoader<'a> {
     os_env: &'a Environment,
     /// Variables used but not set (each once), for Docker Compose's "not set" warning.
     unset: RefCell<Vec<String>>,
+    /// Whether a file looked `COMPOSE_PROJECT_NAME` up (see [`load_model`]).
+    asked_project_name: std::cell::Cell<bool>,
 }
+
+/// The variable that holds the project's name during interpolation.
+const PROJECT_NAME_VAR: &str = "COMPOSE_PROJECT_NAME";
 
 impl FileLoader<'_> {
     fn read(&self, path: &Path) -> Result<String> {
@@ -366,7 +396,12 @@ impl FileLoader<'_> {
             interpolate::interpolate_node_with(
                 &mut doc,
                 "",
-                &|name: &str| env.lookup(name),
+                &|name: &str| {
+                    if name == PROJECT_NAME_VAR {
+                        self.asked_project_name.set(true);
+                    }
+                    env.lookup(name)
+                },
                 &mut |name: &str| {
                     let mut unset = self.unset.borrow_mut();
                     if !unset.iter().any(|n| n == name) {

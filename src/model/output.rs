@@ -39,13 +39,34 @@ const SORTED_MAPS: &[&str] = &[
     "aux_addresses",
 ];
 
-/// The typed project as a serde value in output shape.
+/// The typed project as a serde value in output shape, as Docker Compose's `config` prints it:
+/// networks no service uses are left out, and every `$` of a string value is written `$$`, so
+/// that the output (whose variables are already substituted) can be fed back in unchanged.
 pub fn project_value(project: &Project) -> Result<Value> {
-    let mut v = serde_yaml_ng::to_value(project).map_err(|e| {
+    let mut used = project.clone();
+    used.networks.retain(|n, _| {
+        project
+            .services
+            .values()
+            .any(|s| s.networks.contains_key(n))
+    });
+    let mut v = serde_yaml_ng::to_value(&used).map_err(|e| {
         LoadError::bare(ErrorKind::Other(format!("cannot render the project: {e}")))
     })?;
     finish(&mut v, None);
+    escape_dollars(&mut v);
     Ok(v)
+}
+
+/// `$` → `$$` in every string value (keys are names, never interpolated, and left alone).
+fn escape_dollars(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Mapping(m) => m.values_mut().for_each(escape_dollars),
+        Value::Sequence(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Tagged(t) => escape_dollars(&mut t.value),
+        _ => {}
+    }
 }
 
 /// The untyped model (for `--no-interpolate`) in output shape.
@@ -278,9 +299,7 @@ fn is_literal_block_safe(s: &str) -> bool {
 /// The project restricted to `names` and, transitively, the services they depend on.
 pub fn with_services(project: &Project, names: &[String]) -> Result<Project> {
     if let Some(missing) = names.iter().find(|n| !project.services.contains_key(*n)) {
-        return Err(LoadError::bare(ErrorKind::Other(format!(
-            "no such service: {missing}"
-        ))));
+        return Err(LoadError::bare(ErrorKind::NoSuchService(missing.clone())));
     }
     let keep = super::profiles::with_dependencies(project, names);
     let mut p = project.clone();
@@ -326,7 +345,7 @@ pub fn hashes(project: &Project, selection: &str) -> Result<String> {
         let svc = project
             .services
             .get(&n)
-            .ok_or_else(|| LoadError::bare(ErrorKind::Other(format!("no such service: {n}"))))?;
+            .ok_or_else(|| LoadError::bare(ErrorKind::NoSuchService(n.clone())))?;
         let _ = writeln!(out, "{n} {}", service_hash(svc));
     }
     Ok(out)

@@ -37,9 +37,7 @@ fn has_profile(service: &ServiceConfig, active: &[String]) -> bool {
 pub fn apply_profiles(project: &mut Project, active: &[String], selected: &[String]) -> Result<()> {
     for name in selected {
         if !project.services.contains_key(name) {
-            return Err(LoadError::bare(ErrorKind::Other(format!(
-                "no such service: {name}"
-            ))));
+            return Err(LoadError::bare(ErrorKind::NoSuchService(name.clone())));
         }
     }
     let mut active = active.to_vec();

@@ -24,12 +24,41 @@ use super::yaml::Node;
 /// services that profiles disabled (to say so when one is depended on). The first problem found,
 /// in file order, is returned.
 pub fn validate(project: &Project, tree: &Node) -> Result<()> {
+    check_service_names(tree)?;
     let checker = Checker { project, tree };
     for (name, svc) in &project.services {
         checker.service(name, svc)?;
     }
     checker.top_level()?;
     check_cycles(project, tree)
+}
+
+/// Every service name of the file (profiles or not) must match `[a-zA-Z0-9._-]+`, the pattern of
+/// the Compose schema that Docker Compose enforces: others cannot name containers, DNS entries
+/// or `depends_on` targets reliably.
+fn check_service_names(tree: &Node) -> Result<()> {
+    let Some(services) = tree.get("services").and_then(Node::as_map) else {
+        return Ok(());
+    };
+    for key in services.keys() {
+        let name = &key.name;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            // Docker Compose's schema message first, so scripts matching it keep working.
+            return Err(LoadError::new(
+                key.span.clone(),
+                "services",
+                ErrorKind::Other(format!(
+                    "services Additional property {name} is not allowed: a service name may \
+                     only hold letters, digits, '.', '_' and '-'"
+                )),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The project being checked and the tree that locates its errors.

@@ -517,6 +517,15 @@ impl<'a> Creator<'a> {
         labels.insert("com.docker.compose.service".into(), service.to_string());
         labels.insert("com.docker.compose.container-number".into(), n.to_string());
         labels.insert("com.docker.compose.config-hash".into(), hash.to_string());
+        if !self.project.config_files.is_empty() {
+            let files: Vec<String> = (self.project.config_files.iter())
+                .map(|f| f.display().to_string())
+                .collect();
+            labels.insert(
+                "com.docker.compose.project.config_files".into(),
+                files.join(","),
+            );
+        }
         labels.insert(
             "com.docker.compose.oneoff".into(),
             if one_off.is_some() { "True" } else { "False" }.into(),

@@ -574,10 +574,8 @@ pub fn up(
                     sc.spawn(move || -> Result<(), StackError> {
                         let mut r = Shared(shared);
                         r.event("Container", cname, "Starting");
+                        // Its monitor writes the `start` event.
                         supervisor::launch(&ctx.root, id)?;
-                        if let Ok(Some(rec)) = state::read_record(&ctx.root, id) {
-                            crate::engine::events::emit(&ctx.root, &rec, "start", &[]);
-                        }
                         r.event("Container", cname, "Started");
                         Ok(())
                     })
@@ -1199,6 +1197,16 @@ pub fn down(
     Ok(())
 }
 
+/// The ports a container publishes now: those of its record while it runs, none once it has
+/// stopped (its rules are gone), as Docker reports them in `ps` and `port`.
+fn live_ports(o: &state::Observed) -> &[state::PublishedPort] {
+    if o.state.status == Status::Running {
+        &o.record.ports
+    } else {
+        &[]
+    }
+}
+
 /// `port`: the host address and port a container port of a service is published on.
 pub fn port(
     root: &Path,
@@ -1217,8 +1225,7 @@ pub fn port(
             "service \"{service}\" is not running container #{index}"
         )));
     };
-    Ok(o.record
-        .ports
+    Ok(live_ports(o)
         .iter()
         .find(|p| p.container_port == private_port && p.protocol == protocol)
         .map(|p| {
@@ -1281,7 +1288,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         }
         let since = |t: &Option<String>| {
             t.as_deref()
-                .and_then(|t| crate::engine::fsutil::parse_rfc3339(t.split('.').next()?))
+                .and_then(crate::engine::fsutil::parse_rfc3339)
                 .map(|t| crate::engine::fsutil::human_duration(now - t))
         };
         let health = o
@@ -1318,9 +1325,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         } else {
             o.state.status.as_str()
         };
-        let publishers: Vec<Publisher> = o
-            .record
-            .ports
+        let publishers: Vec<Publisher> = live_ports(&o)
             .iter()
             .map(|p| Publisher {
                 url: p
@@ -1405,9 +1410,17 @@ pub fn restart(
         rep.event("Container", &o.record.name, "Restarting");
         let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
+        // Docker's events: kill, die (the monitor's), stop, start (the monitor's), restart.
+        crate::engine::events::emit(
+            &ctx.root,
+            &o.record,
+            "kill",
+            &[("signal", ops::signal_number(sig))],
+        );
         let stop = supervisor::begin_stop(&ctx.root, &o.record.id, sig, grace)?;
         ops::thaw_if_paused(&o.record);
         supervisor::finish_stop(&ctx.root, stop)?;
+        crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         supervisor::launch(&ctx.root, &o.record.id)?;
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");

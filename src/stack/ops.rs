@@ -151,15 +151,23 @@ fn stop_all(
         rep.event("Container", &rec.name, "Stopping");
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
+        // Docker's events of a stop: `kill` (the stop signal), the monitor's `die`, `stop`.
+        crate::engine::events::emit(&ctx.root, rec, "kill", &[("signal", signal_number(sig))]);
         let s = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
         thaw_if_paused(rec);
         stopping.push((*o, s));
     }
     for (o, s) in stopping {
         supervisor::finish_stop(&ctx.root, s)?;
+        crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         rep.event("Container", &o.record.name, "Stopped");
     }
     Ok(())
+}
+
+/// A signal as Docker's `kill` event writes it (`"15"`).
+pub(crate) fn signal_number(sig: Signal) -> String {
+    sig.as_raw().to_string()
 }
 
 /// Thaws a frozen container so it can act on a signal just sent (stop, kill, down).
@@ -220,6 +228,8 @@ pub fn kill(
             std::fs::write(&marker, b"")
                 .map_err(|e| failed(format!("container {}", rec.name), e))?;
         }
+        // Before the signal: the monitor's `die` may follow at once.
+        crate::engine::events::emit(&ctx.root, rec, "kill", &[("signal", signal_number(signal))]);
         rustix::process::pidfd_send_signal(&fd, signal)
             .map_err(|e| failed(format!("container {}", rec.name), e))?;
         thaw_if_paused(rec);
@@ -825,8 +835,11 @@ pub fn projects(root: &Path, all: bool) -> Result<Vec<ProjectEntry>, StackError>
         })
         .map(|(name, (counts, config_files))| ProjectEntry {
             name,
+            // Without `-a` Docker Compose looks at running containers only, so stopped ones
+            // are not counted either.
             status: counts
                 .iter()
+                .filter(|(s, _)| all || matches!(**s, "running" | "paused"))
                 .map(|(s, n)| format!("{s}({n})"))
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -87,13 +87,29 @@ impl Fixture {
     }
 
     fn bare(compose_yaml: &str) -> Fixture {
+        Fixture::bare_named(compose_yaml, None)
+    }
+
+    /// A second fixture with its own state root, folder and cgroup parent but this one's
+    /// project name, compose file and stand-in host: the same project run from two state roots.
+    pub fn twin(&self) -> Fixture {
+        let yaml = std::fs::read_to_string(self.project_dir.join("compose.yaml")).expect("yaml");
+        let mut t = Fixture::bare_named(&yaml, Some(&self.project));
+        t.netns = self
+            .netns
+            .as_ref()
+            .map(|ns| ns.try_clone().expect("duplicate the namespace fd"));
+        t
+    }
+
+    fn bare_named(compose_yaml: &str, project: Option<&str>) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("compose-test-")
             .tempdir()
             .expect("temp dir");
         let id = unique();
         let root = dir.path().join("state");
-        let project = format!("ctest{id}");
+        let project = project.map_or_else(|| format!("ctest{id}"), str::to_string);
         let project_dir = dir.path().join(&project);
         std::fs::create_dir_all(&project_dir).expect("project dir");
         std::fs::write(project_dir.join("compose.yaml"), compose_yaml).expect("compose.yaml");

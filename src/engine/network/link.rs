@@ -21,6 +21,7 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
@@ -861,9 +862,19 @@ pub fn veth_peer_name(container_id: &str, network: &str) -> String {
     format!("{}c", veth_name(container_id, network))
 }
 
-/// Bridge name for a network (e.g. `myproject_default`): `br-` + 12 hex digits of its hash,
-/// the shape Docker uses (15 bytes).
-pub fn bridge_name(network: &str) -> String {
+/// Bridge name for the network `network` (e.g. `myproject_default`) of the state root `root`:
+/// `br-` + 12 hex digits of a hash of both, the shape Docker uses (15 bytes). The root is in
+/// the hash because a bridge is host-wide while network names are per root: two roots running
+/// a project of the same name get two bridges, and `down` in one leaves the other's alone.
+/// `root` should be canonical, so that two spellings of one root give one bridge.
+pub fn bridge_name(root: &Path, network: &str) -> String {
+    let root = root.to_string_lossy();
+    format!("br-{}", hex_digest(&["root", &root, network], 12))
+}
+
+/// The bridge name versions before [`bridge_name`] took the root in gave `network`: networks
+/// created then keep it (it is in their record), and their rules carry the network name.
+pub fn legacy_bridge_name(network: &str) -> String {
     format!("br-{}", hex_digest(&[network], 12))
 }
 
@@ -883,9 +894,16 @@ mod tests {
         assert!(a.starts_with("cmp") && a.len() == 13, "{a}");
         let p = veth_peer_name("c0ffee", "proj_default");
         assert!(p.starts_with(&a) && p.len() == 14);
-        let b = bridge_name("proj_default");
+        let b = bridge_name(Path::new("/var/lib/compose"), "proj_default");
         assert!(b.starts_with("br-") && b.len() == IFNAME_MAX, "{b}");
-        for n in [&a, &p, &b] {
+        assert_eq!(
+            b,
+            bridge_name(Path::new("/var/lib/compose"), "proj_default")
+        );
+        assert_ne!(b, bridge_name(Path::new("/srv/compose"), "proj_default"));
+        let old = legacy_bridge_name("proj_default");
+        assert!(old != b && old.len() == IFNAME_MAX, "{old}");
+        for n in [&a, &p, &b, &old] {
             check_ifname(n).unwrap();
         }
     }
@@ -965,7 +983,7 @@ mod tests {
             return;
         }
         let id = format!("compose-test-{}", random_hex());
-        let br_name = bridge_name(&id);
+        let br_name = legacy_bridge_name(&id);
         let h1 = veth_name(&id, "a");
         let p1 = veth_peer_name(&id, "a");
         let h2 = veth_name(&id, "b");

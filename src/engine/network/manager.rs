@@ -289,6 +289,7 @@ fn check_name(name: &str) -> Result<(), NetworkError> {
 /// A published port as read back from its rule tag (see [`nft::port_tag`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PublishedPort {
+    /// The key of the tag: the network's bridge (rules of older versions: the network name).
     pub network: String,
     pub protocol: Protocol,
     /// `None`: every local address.
@@ -307,8 +308,8 @@ impl PublishedPort {
     }
 }
 
-/// Parses `compose:port:NETWORK:PROTO:IP:PORT` (IP is `*` or an address, IPv6 ones contain
-/// colons, network names never do).
+/// Parses `compose:port:BRIDGE:PROTO:IP:PORT` (IP is `*` or an address, IPv6 ones contain
+/// colons, bridge and network names never do; older versions wrote the network name).
 pub fn parse_port_tag(tag: &str) -> Option<PublishedPort> {
     let rest = tag.strip_prefix(nft::TAG_PREFIX)?.strip_prefix("port:")?;
     let (network, rest) = rest.split_once(':')?;
@@ -334,6 +335,8 @@ pub fn parse_port_tag(tag: &str) -> Option<PublishedPort> {
 /// Our networks under a state root, acting on the current network namespace or on another one.
 pub struct Networks {
     root: PathBuf,
+    /// `root` canonicalised, the part of bridge names that keeps state roots apart.
+    canonical_root: PathBuf,
     defs: PathBuf,
     ipam: IpamStore,
     ns: Option<OwnedFd>,
@@ -367,8 +370,13 @@ impl Networks {
 
     fn open_with(root: &Path, ns: Option<OwnedFd>) -> Result<Networks, NetworkError> {
         let dir = root.join("networks");
+        // Bridge names hash the root: one root spelt two ways must give one name.
+        let canonical_root = fs::canonicalize(root)
+            .or_else(|_| std::path::absolute(root))
+            .unwrap_or_else(|_| root.to_path_buf());
         Ok(Networks {
             root: root.to_path_buf(),
+            canonical_root,
             defs: dir.join("defs"),
             ipam: IpamStore::open(&dir)?,
             ns,
@@ -496,7 +504,7 @@ impl Networks {
                 })?;
                 b.clone()
             }
-            None => link::bridge_name(&def.name),
+            None => link::bridge_name(&self.canonical_root, &def.name),
         };
         for other in self.record_names()? {
             if let Some(r) = self.read_record(&other)? {
@@ -615,7 +623,7 @@ impl Networks {
     /// Takes away the kernel state of a network; what is already gone is fine.
     fn teardown(&self, name: &str, bridge: &str) -> Result<(), NetworkError> {
         let mut nft = self.nft()?;
-        nft.remove_network(name)
+        nft.remove_network(name, bridge)
             .map_err(nft_err(format!("network {name}: removing rules")))?;
         let mut nl = self.netlink(name)?;
         remove_bridge(&mut nl, bridge).map_err(|source| NetworkError::Link {
@@ -689,7 +697,7 @@ impl Networks {
         }
         let bridge = rec
             .map(|r| r.bridge)
-            .unwrap_or_else(|| link::bridge_name(name));
+            .unwrap_or_else(|| link::bridge_name(&self.canonical_root, name));
         self.teardown(name, &bridge)?;
         let dns = self.root.join("dns").join(name);
         match fs::remove_dir_all(&dns) {
@@ -855,7 +863,7 @@ fn info(rec: Record, addrs: NetworkAddrs) -> NetworkInfo {
 /// Whether exactly the rules [`nft::network_rules`] makes for `net` are in the table (same
 /// chains, same expressions), so that `ensure` rewrites nothing in the common case.
 fn rules_present(listed: &[nft::ListedRule], net: &NetworkRules) -> bool {
-    tagged_rules_present(listed, &nft::net_tag(&net.name), &nft::network_rules(net))
+    tagged_rules_present(listed, &nft::net_tag(&net.bridge), &nft::network_rules(net))
 }
 
 /// Whether the rules tagged `tag` in `listed` are exactly `want` (same chains, same
@@ -1095,7 +1103,7 @@ mod tests {
             assert_eq!(
                 parsed,
                 PublishedPort {
-                    network: "p_a-b.c".into(),
+                    network: "br-x".into(),
                     protocol: proto,
                     host_ip: ip,
                     host_port: 8080
@@ -1112,7 +1120,7 @@ mod tests {
         let nets = lab.nets();
         let def = NetworkDef::bridge("p_default");
         let info = nets.ensure(&def).unwrap();
-        let br = bridge_name("p_default");
+        let br = bridge_name(&fs::canonicalize(lab.root.path()).unwrap(), "p_default");
         assert_eq!(info.bridge, br);
         assert_eq!(info.def, def);
         let gw = info.addrs.subnets[0].gateway;
@@ -1120,7 +1128,7 @@ mod tests {
         let idx = nl.link_index(&br).unwrap().expect("bridge exists");
         let addrs = nl.addresses(Some(idx)).unwrap();
         assert!(addrs.iter().any(|a| a.addr == gw), "{addrs:?}");
-        let tag = nft::net_tag("p_default");
+        let tag = nft::net_tag(&br);
         let rules = lab.tagged(&tag);
         assert!(!rules.is_empty());
         let handles: Vec<u64> = rules.iter().map(|r| r.handle).collect();
@@ -1252,7 +1260,7 @@ mod tests {
         let Some(lab) = Lab::new() else { return };
         let nets = lab.nets();
         let a = nets.ensure(&NetworkDef::bridge("p_a")).unwrap();
-        nets.ensure(&NetworkDef::bridge("p_b")).unwrap();
+        let b = nets.ensure(&NetworkDef::bridge("p_b")).unwrap();
         let got = nets.allocate("p_a", "c1", &AddrRequest::default()).unwrap();
         let v4 = got.ipv4.unwrap();
         assert_eq!(v4.subnet, a.addrs.subnets[0].subnet);
@@ -1282,8 +1290,8 @@ mod tests {
         assert!(!nets.release("p_a", "c1").unwrap());
         assert!(nets.remove("p_a").unwrap());
         assert!(!lab.nl().link_exists(&a.bridge).unwrap());
-        assert!(lab.tagged(&nft::net_tag("p_a")).is_empty());
-        assert!(!lab.tagged(&nft::net_tag("p_b")).is_empty());
+        assert!(lab.tagged(&nft::net_tag(&a.bridge)).is_empty());
+        assert!(!lab.tagged(&nft::net_tag(&b.bridge)).is_empty());
         assert!(lab.nft().table_exists().unwrap(), "p_b still needs it");
         assert!(!dns.exists());
         assert_eq!(nets.get("p_a").unwrap(), None);
@@ -1321,7 +1329,7 @@ mod tests {
             .ipv4
             .unwrap()
             .addr;
-        let net_rules = lab.tagged(&nft::net_tag("p_default")).len();
+        let net_rules = lab.tagged(&nft::net_tag(&net.bridge)).len();
         let p = mapping(&net, ip, 40000);
         let tag = nft::port_tag(&p);
         nets.publish(&p).unwrap();
@@ -1369,7 +1377,7 @@ mod tests {
         nets.unpublish(&p).unwrap();
         assert!(lab.tagged(&tag).is_empty());
         assert!(!lab.tagged(&nft::port_tag(&other)).is_empty());
-        assert_eq!(lab.tagged(&nft::net_tag("p_default")).len(), net_rules);
+        assert_eq!(lab.tagged(&nft::net_tag(&net.bridge)).len(), net_rules);
         nets.unpublish(&p).unwrap(); // missing is fine
                                      // 40000 is free again; 40001 too since its listener is gone.
         let port = nets.free_host_port(Protocol::Tcp, None, &[40002]).unwrap();

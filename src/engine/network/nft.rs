@@ -453,27 +453,51 @@ pub struct PortMapping {
     pub container_port: u16,
 }
 
-/// Tag of the rules of network `name`.
-pub fn net_tag(name: &str) -> String {
-    format!("{TAG_PREFIX}net:{name}")
+/// Tag of the rules of the network whose bridge is `bridge`. Keyed by the bridge, not the
+/// network name: the bridge name is unique on the host (it is derived from the state root too),
+/// while two state roots may each have a network `proj_default`, and removing one must not take
+/// the other's rules.
+pub fn net_tag(bridge: &str) -> String {
+    format!("{TAG_PREFIX}net:{bridge}")
 }
 
-/// Tag of the rules of a published port.
+/// Tag of the rules of a published port (keyed by the bridge, as [`net_tag`]).
 pub fn port_tag(p: &PortMapping) -> String {
+    port_tag_keyed(&p.bridge, p)
+}
+
+fn port_tag_keyed(key: &str, p: &PortMapping) -> String {
     let ip = match p.host_ip {
         Some(ip) if !ip.is_unspecified() => ip.to_string(),
         _ => "*".to_string(),
     };
     format!(
-        "{TAG_PREFIX}port:{}:{}:{ip}:{}",
-        p.network,
+        "{TAG_PREFIX}port:{key}:{}:{ip}:{}",
         p.protocol.name(),
         p.host_port
     )
 }
 
-fn port_tag_prefix(network: &str) -> String {
-    format!("{TAG_PREFIX}port:{network}:")
+/// The tag an older version gave the rules of network `name`.
+fn old_net_tag(name: &str) -> String {
+    format!("{TAG_PREFIX}net:{name}")
+}
+
+fn port_tag_prefix(key: &str) -> String {
+    format!("{TAG_PREFIX}port:{key}:")
+}
+
+/// Whether the network `name` with bridge `bridge` may have rules that versions before
+/// root-derived bridge names wrote, tagged with the network name instead of the bridge. Only a
+/// bridge named the old way ([`super::link::legacy_bridge_name`]) can: such a network keeps its
+/// recorded bridge, which every state root with that network name shared anyway.
+fn legacy_network(name: &str, bridge: &str) -> bool {
+    bridge == super::link::legacy_bridge_name(name)
+}
+
+/// The tag an older version gave a port's rules, when its network can have such rules.
+fn legacy_port_tag(p: &PortMapping) -> Option<String> {
+    legacy_network(&p.network, &p.bridge).then(|| port_tag_keyed(&p.network, p))
 }
 
 // --- expression helpers ---
@@ -617,7 +641,7 @@ fn verdict(code: i32) -> Expr {
 
 /// The rules of one network (see the module docs for what each one means).
 pub fn network_rules(net: &NetworkRules) -> Vec<Rule> {
-    let tag = net_tag(&net.name);
+    let tag = net_tag(&net.bridge);
     let br = net.bridge.as_str();
     let rule = |chain, position, parts: Vec<Vec<Expr>>| Rule {
         chain,
@@ -1702,17 +1726,29 @@ impl Nft {
     pub fn add_network(&mut self, net: &NetworkRules) -> Result<(), NftError> {
         let op = format!("add rules of network {}", net.name);
         check_ifname(&net.bridge, &op)?;
-        let tag = net_tag(&net.name);
+        let tag = net_tag(&net.bridge);
+        // Rules an older version tagged with the network name are replaced too.
+        let legacy = legacy_network(&net.name, &net.bridge).then(|| old_net_tag(&net.name));
         let msgs = Self::rule_msgs(&network_rules(net), &op)?;
-        self.replace(&|t| t == tag, &msgs, false).map(|_| ())
+        self.replace(&|t| t == tag || legacy.as_deref() == Some(t), &msgs, false)
+            .map(|_| ())
     }
 
-    /// Removes every rule of a network: its own, those of its published ports, and its accepts
-    /// in iptables' `ip filter` table. Returns how many rules went.
-    pub fn remove_network(&mut self, name: &str) -> Result<usize, NftError> {
-        let tag = net_tag(name);
-        let ports = port_tag_prefix(name);
-        self.replace(&|t| t == tag || t.starts_with(&ports), &[], true)
+    /// Removes every rule of the network `name` with bridge `bridge`: its own, those of its
+    /// published ports, and its accepts in iptables' `ip filter` table (those an older version
+    /// tagged with the network name included). Returns how many rules went.
+    pub fn remove_network(&mut self, name: &str, bridge: &str) -> Result<usize, NftError> {
+        let mut tags = vec![net_tag(bridge)];
+        let mut prefixes = vec![port_tag_prefix(bridge)];
+        if legacy_network(name, bridge) {
+            tags.push(old_net_tag(name));
+            prefixes.push(port_tag_prefix(name));
+        }
+        self.replace(
+            &|t| tags.iter().any(|x| x == t) || prefixes.iter().any(|x| t.starts_with(x)),
+            &[],
+            true,
+        )
     }
 
     /// Adds (or replaces) the rules of a published port, creating our table when missing.
@@ -1721,14 +1757,18 @@ impl Nft {
         let op = format!("add rules of {}", port_tag(p));
         check_ifname(&p.bridge, &op)?;
         let tag = port_tag(p);
+        let legacy = legacy_port_tag(p);
         let msgs = Self::rule_msgs(&rules, &op)?;
-        self.replace(&|t| t == tag, &msgs, false).map(|_| ())
+        self.replace(&|t| t == tag || legacy.as_deref() == Some(t), &msgs, false)
+            .map(|_| ())
     }
 
-    /// Removes the rules of a published port; returns how many went.
+    /// Removes the rules of a published port (an older version's tag included); returns how
+    /// many went.
     pub fn remove_port(&mut self, p: &PortMapping) -> Result<usize, NftError> {
         let tag = port_tag(p);
-        self.replace(&|t| t == tag, &[], false)
+        let legacy = legacy_port_tag(p);
+        self.replace(&|t| t == tag || legacy.as_deref() == Some(t), &[], false)
     }
 
     /// Deletes our table with everything in it; false when there was none.
@@ -1805,7 +1845,7 @@ impl Nft {
         if !fw.policy_drop {
             return Ok(None);
         }
-        let tag = net_tag(&net.name);
+        let tag = net_tag(&net.bridge);
         let br = net.bridge.as_str();
         let counter = Expr::Other("counter".into());
         let mut rules = vec![[
@@ -1889,7 +1929,9 @@ pub fn enable_ip_forward(ipv6: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::network::link::{bridge_name, create_netns, in_netns, veth_name, Netlink};
+    use crate::engine::network::link::{
+        create_netns, in_netns, legacy_bridge_name, veth_name, Netlink,
+    };
     use std::io::{Read, Write};
     use std::net::{SocketAddr as InetAddr, TcpListener, TcpStream, UdpSocket};
     use std::os::fd::{AsFd, OwnedFd};
@@ -1983,14 +2025,17 @@ mod tests {
         // Two masquerades (v4 + v6 subnet), drops at the head, accepts at the tail.
         let masq = all
             .iter()
-            .filter(|r| r.exprs.last() == Some(&Expr::Masquerade) && r.tag == net_tag("p_default"))
+            .filter(|r| r.exprs.last() == Some(&Expr::Masquerade) && r.tag == net_tag(&net.bridge))
             .count();
         assert_eq!(masq, 4, "two subnets, each with its hairpin");
         assert!(all
             .iter()
             .filter(|r| r.exprs.last() == Some(&verdict(NF_DROP)))
             .all(|r| r.position == Position::Head));
-        assert_eq!(port_tag(&port), "compose:port:p_default:udp:127.0.0.1:5353");
+        assert_eq!(
+            port_tag(&port),
+            format!("compose:port:{}:udp:127.0.0.1:5353", net.bridge)
+        );
         // A port published on loopback: DNAT for the host's own connections only, and a drop of
         // what arrives for it on other interfaces; every network drops its bridge's traffic to
         // 127.0.0.0/8 (the host's loopback services).
@@ -2161,7 +2206,7 @@ mod tests {
             lab.out.as_fd(),
             lab.ctr2.as_fd(),
         );
-        let br_name = bridge_name(&id);
+        let br_name = legacy_bridge_name(&id);
         let bridge_ip = v4(10, 203, 0, 1);
         let ctr_ip = v4(10, 203, 0, 2);
         let ctr2_ip = v4(10, 203, 0, 3);
@@ -2337,7 +2382,7 @@ mod tests {
         let listed = nft.list_rules().unwrap();
         assert!(!listed
             .iter()
-            .any(|l| l.tag.as_deref() == Some(net_tag(&net.name).as_str())
+            .any(|l| l.tag.as_deref() == Some(net_tag(&net.bridge).as_str())
                 && l.exprs.contains(&Expr::Masquerade)));
         assert_eq!(tcp_via(c, to_out, &l_out, REFUSE_WAIT), None);
         assert_eq!(
@@ -2353,7 +2398,7 @@ mod tests {
         assert_eq!(nft.remove_port(&udp).unwrap(), 0);
         assert_eq!(nft.list_rules().unwrap().len(), before - 4);
         let n_net = network_rules(&net).len() + port_rules(&tcp).unwrap().len() + 2;
-        assert_eq!(nft.remove_network(&net.name).unwrap(), n_net);
+        assert_eq!(nft.remove_network(&net.name, &net.bridge).unwrap(), n_net);
         assert!(nft.list_rules().unwrap().is_empty());
         assert!(nft.rules_of(NFPROTO_IPV4, "filter").unwrap().is_empty());
         assert!(nft.table_exists().unwrap());

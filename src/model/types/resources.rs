@@ -21,6 +21,11 @@ use super::service::{
 pub struct Project {
     #[serde(default, skip_serializing_if = "none_or_default")]
     pub name: Option<String>,
+    /// The Compose files it was loaded from (set by the loader, never read from a file nor
+    /// printed): containers carry them in the `com.docker.compose.project.config_files` label
+    /// that `ls` shows, as Docker Compose's do.
+    #[serde(skip)]
+    pub config_files: Vec<std::path::PathBuf>,
     /// Obsolete; accepted and ignored (the loader warns about it). Never printed.
     #[serde(default, skip_serializing)]
     pub version: Option<String>,

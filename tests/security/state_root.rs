@@ -138,8 +138,19 @@ fn assert_closed(p: &Planted) {
         ("container.log", "log-secret-9a7c"),
     ] {
         let path = p.container.join(file);
-        let as_root = std::fs::read_to_string(&path).expect("read as root");
-        assert!(as_root.contains(secret), "{file} lacks the secret");
+        // The monitor writes the log after the container wrote its output: the planted
+        // files may be there before the line is.
+        let start = Instant::now();
+        while !std::fs::read_to_string(&path)
+            .expect("read as root")
+            .contains(secret)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{file} lacks the secret"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         match read_as_nobody(&path) {
             Ok(text) => panic!("an unprivileged user read {file}: {text}"),
             Err(e) => assert!(e.contains("Permission denied"), "{file}: {e}"),

@@ -71,7 +71,7 @@ const TTY_PROBE: &str = "services:
       - sh
       - -c
       - |
-        echo name=$(tty)
+        echo name=$(busybox tty)
         test -t 0 && echo stdin-is-a-tty
         test -t 1 && echo stdout-is-a-tty
         test -t 2 && echo stderr-is-a-tty
@@ -142,7 +142,7 @@ fn tty_service_holds_only_its_terminal_and_no_master() {
     assert_eq!(fds, ["0", "1", "2"], "PID 1's descriptors");
     for fd in 0..3 {
         let path = format!("/proc/1/fd/{fd}");
-        let target = ok(&f, &["exec", "-T", "term", "readlink", &path]);
+        let target = ok(&f, &["exec", "-T", "term", "busybox", "readlink", &path]);
         let target = target.trim();
         assert!(
             target == "/dev/console" || target.starts_with("/dev/pts/"),
@@ -161,7 +161,10 @@ fn tty_service_holds_only_its_terminal_and_no_master() {
             "for p in /proc/[0-9]*; do ls -l $p/fd/ 2>/dev/null; done",
         ],
     );
-    assert!(!all.contains("ptmx"), "a pty master reached the container: {all}");
+    assert!(
+        !all.contains("ptmx"),
+        "a pty master reached the container: {all}"
+    );
     down(&mut f);
 }
 
@@ -233,7 +236,10 @@ fn stdin_open_keeps_standard_input_open_like_docker_compose() {
     std::thread::sleep(Duration::from_millis(300));
     let c = container(&f, "open");
     assert_eq!(c.state.status, Status::Running, "state: {:?}", c.state);
-    let stdin = ok(&f, &["exec", "-T", "open", "readlink", "/proc/1/fd/0"]);
+    let stdin = ok(
+        &f,
+        &["exec", "-T", "open", "busybox", "readlink", "/proc/1/fd/0"],
+    );
     assert!(
         stdin.trim().starts_with("pipe:"),
         "stdin of PID 1 is {stdin:?}, not a pipe"
@@ -254,11 +260,55 @@ fn stdin_open_with_tty_keeps_a_shell_waiting_like_docker_compose() {
     std::thread::sleep(Duration::from_millis(500));
     let c = container(&f, "shell");
     assert_eq!(c.state.status, Status::Running, "state: {:?}", c.state);
-    let stdin = ok(&f, &["exec", "-T", "shell", "readlink", "/proc/1/fd/0"]);
+    let stdin = ok(
+        &f,
+        &["exec", "-T", "shell", "busybox", "readlink", "/proc/1/fd/0"],
+    );
     let stdin = stdin.trim();
     assert!(
         stdin == "/dev/console" || stdin.starts_with("/dev/pts/"),
         "stdin of PID 1 is {stdin:?}, not the terminal"
+    );
+    down(&mut f);
+}
+
+/// Docker Compose's `run` keeps standard input open (`-i` is on by default and applies over the
+/// service's `stdin_open`): detached, `cat` waits for input instead of ending at once.
+#[test]
+fn run_detached_keeps_standard_input_open_like_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  one:\n    image: busybox\n    stop_signal: KILL\n    command: [cat]\n",
+    );
+    let name = ok(&f, &["run", "-d", "one"]);
+    let name = name.trim();
+    std::thread::sleep(Duration::from_millis(500));
+    let c = state::list(&f.root, Some(&f.project))
+        .expect("list containers")
+        .into_iter()
+        .find(|o| o.record.name == name)
+        .unwrap_or_else(|| panic!("no container {name}"));
+    assert_eq!(c.state.status, Status::Running, "state: {:?}", c.state);
+    down(&mut f);
+}
+
+/// As with Docker (runc gives a container's stdio to its user): a tty service that runs as
+/// another user owns its terminal and can reopen it by name.
+#[test]
+fn tty_service_user_owns_its_terminal_like_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  term:\n    image: busybox\n    tty: true\n    user: '1000:1000'\n    \
+         stop_signal: KILL\n    command:\n      - sh\n      - -c\n      - |\n        \
+         t=$(busybox tty)\n        echo owner=$(stat -L -c %u:%g /proc/self/fd/0)\n        \
+         echo reopened > $$t && echo reopen-ok\n        echo ready\n        exec sleep 1000\n",
+    );
+    ok(&f, &["up", "-d"]);
+    let logs = logs_showing(&f, "term", "ready");
+    assert!(logs.contains("owner=1000:1000"), "terminal owner: {logs:?}");
+    assert!(
+        logs.contains("reopened") && logs.contains("reopen-ok"),
+        "the user cannot reopen its terminal: {logs:?}"
     );
     down(&mut f);
 }

@@ -114,6 +114,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         workdir: args.workdir.clone(),
         volumes,
         tty: Some(tty),
+        stdin_open: Some(args.interactive),
     };
     let ctx = Ctx {
         root: root.to_path_buf(),

@@ -143,6 +143,9 @@ pub struct ProcessSpec {
     pub user: UserSpec,
     /// Allocate a pseudo-terminal for the process.
     pub terminal: bool,
+    /// Keep standard input open (`stdin_open`) instead of giving the process /dev/null.
+    #[serde(default)]
+    pub stdin_open: bool,
     pub no_new_privileges: bool,
     pub capabilities: Capabilities,
     pub rlimits: Vec<Rlimit>,

@@ -9,8 +9,10 @@
 //! - serves the container's embedded DNS resolver (see [`crate::engine::network::dns`]) from a
 //!   socket inside the container's network namespace, and publishes the container's names while
 //!   it runs, so other containers find it from their next query on;
-//! - owns its stdout/stderr and writes them to `container.log` (Docker's json-file lines),
-//!   rotating it as `logging.options` (`max-size`, `max-file`) ask;
+//! - owns its stdout/stderr (with `tty`, the master of its terminal; with `stdin_open`, the
+//!   write end of its stdin: see [`crate::engine::runtime::stdio`]) and writes the output to
+//!   `container.log` (Docker's json-file lines), rotating it as `logging.options` (`max-size`,
+//!   `max-file`) ask;
 //! - runs the healthcheck (see [`HealthSpec`]) inside the container's namespaces on a timer and
 //!   records the verdict with Docker's rules (`starting`, then `healthy` after one success,
 //!   `unhealthy` after `retries` failures in a row outside the start period);
@@ -45,6 +47,7 @@ use crate::engine::runtime::exec::{self, ExecChild, ExecConfig};
 use crate::engine::runtime::init::InitConfig;
 use crate::engine::runtime::monitor::now_rfc3339_nanos;
 use crate::engine::runtime::process::{self, Exit, Stdio};
+use crate::engine::runtime::stdio::{Held, Streams};
 use crate::engine::spec::NetworkMode;
 use crate::engine::state::{
     self, ContainerRecord, Health, HealthSpec, RunState, StateError, Status,
@@ -419,8 +422,7 @@ struct Monitor {
 struct Running {
     child: process::Child,
     cgroup: Box<dyn ContainerCgroup>,
-    out: OwnedFd,
-    err: OwnedFd,
+    streams: Held,
     resolver: Option<Resolver>,
 }
 
@@ -596,11 +598,10 @@ impl Monitor {
         let cgroup = self.cgroup()?;
         let started = self.start_in(null, cgroup.as_ref());
         match started {
-            Ok((child, out, err, resolver)) => Ok(Running {
+            Ok((child, streams, resolver)) => Ok(Running {
                 child,
                 cgroup,
-                out,
-                err,
+                streams,
                 resolver,
             }),
             Err(e) => {
@@ -617,12 +618,10 @@ impl Monitor {
         &mut self,
         null: &std::fs::File,
         cgroup: &dyn ContainerCgroup,
-    ) -> Result<(process::Child, OwnedFd, OwnedFd, Option<Resolver>), InitError> {
+    ) -> Result<(process::Child, Held, Option<Resolver>), InitError> {
         let net_err = |e: std::io::Error| InitError::io(Step::Network, None, &e);
-        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
-        let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| InitError::sys(Step::Spawn, None, e))?;
+        let process = &self.rec.spec.process;
+        let streams = Streams::open(process.terminal, process.stdin_open, null.as_fd())?;
         let mut spec = self.rec.spec.clone();
         if let NetworkMode::Join { container, netns } = &mut spec.network {
             // The other container's PID now: it changes with each of its restarts.
@@ -634,15 +633,11 @@ impl Monitor {
         let cfg = InitConfig {
             spec,
             container_dir: self.dir.clone(),
-            console: None,
+            console: streams.console(),
             die_with_parent: false,
             cgroup_mounts: self.rec.cgroup_mounts.clone(),
         };
-        let stdio = Stdio {
-            stdin: null.as_fd(),
-            stdout: out_w.as_fd(),
-            stderr: err_w.as_fd(),
-        };
+        let stdio = streams.stdio();
         let mut host = if self.rec.endpoints.is_empty() {
             None
         } else {
@@ -665,8 +660,7 @@ impl Monitor {
             }
             Ok(())
         });
-        drop(out_w);
-        drop(err_w);
+        let streams = streams.started();
         let child = match child {
             Ok(c) => c,
             Err(e) => {
@@ -717,7 +711,7 @@ impl Monitor {
         let store = EndpointStore::new(&dns_dir(&self.root));
         endpoints::publish_names(&store, &self.rec.id, &self.rec.endpoints);
         crate::engine::events::emit(&self.root, &self.rec, "start", &[]);
-        Ok((child, out_r, err_r, resolver))
+        Ok((child, streams, resolver))
     }
 
     /// Copies the container's output to its log, answers DNS queries and runs the healthcheck
@@ -734,8 +728,11 @@ impl Monitor {
                 self.rec.log_max_file.unwrap_or(1),
             )
         };
-        let fds = [r.out.as_raw_fd(), r.err.as_raw_fd()];
-        let mut open = [true, true];
+        let fds = [
+            r.streams.out.as_raw_fd(),
+            r.streams.err.as_ref().map_or(-1, |e| e.as_raw_fd()),
+        ];
+        let mut open = [true, r.streams.err.is_some()];
         let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let pidfd = r.child.pidfd.as_raw_fd();
         let mut last_shed: Option<Instant> = None;
@@ -846,6 +843,7 @@ impl Monitor {
             }
             if !exited && pfds[2].revents != 0 {
                 exited = true;
+                r.streams.container_exited();
                 // Whatever is still writing (nothing, normally: PID 1's end took the namespace
                 // with it) gets a moment, not forever.
                 drain_until = Some(Instant::now() + Duration::from_secs(1));

@@ -102,6 +102,9 @@ pub struct OneOffOverrides {
     pub volumes: Vec<String>,
     /// `-t`/`-T` (`None`: the service's `tty`).
     pub tty: Option<bool>,
+    /// `-i` (`None`: the service's `stdin_open`), which Docker Compose's `run` applies over the
+    /// service's; it matters to `run -d`, whose standard input then stays open.
+    pub stdin_open: Option<bool>,
 }
 
 /// Facts about the host the spec is built for.
@@ -387,6 +390,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
             cwd,
             user,
             terminal: tty,
+            stdin_open: run.stdin_open.unwrap_or(svc.stdin_open),
             no_new_privileges: security.no_new_privileges,
             capabilities: process_caps,
             rlimits: rlimits_for(svc, &ctx)?,
@@ -1439,6 +1443,29 @@ mod tests {
         // HOME from passwd for the user.
         let spec = build("user: app", img).unwrap();
         assert_eq!(spec.process.env.last().unwrap(), "HOME=/home/app");
+    }
+
+    /// `stdin_open` reaches the process spec; `run -i` applies over it, as Docker Compose's
+    /// `run` does.
+    #[test]
+    fn stdin_open_from_the_service_or_run() {
+        let img = || image(serde_json::json!({"Cmd": ["cat"]}));
+        let spec = build_with(&service("image: x"), &img(), None).unwrap();
+        assert!(!spec.process.stdin_open);
+        let spec = build_with(&service("stdin_open: true"), &img(), None).unwrap();
+        assert!(spec.process.stdin_open);
+        let run = OneOffOverrides {
+            stdin_open: Some(true),
+            ..Default::default()
+        };
+        let spec = build_with(&service("image: x"), &img(), Some(&run)).unwrap();
+        assert!(spec.process.stdin_open);
+        let run = OneOffOverrides {
+            stdin_open: Some(false),
+            ..Default::default()
+        };
+        let spec = build_with(&service("stdin_open: true"), &img(), Some(&run)).unwrap();
+        assert!(!spec.process.stdin_open);
     }
 
     #[test]

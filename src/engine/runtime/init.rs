@@ -229,9 +229,8 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         .map_err(|e| InitError::sys(Step::WorkingDir, Some(Path::new(cwd)), e))?;
 
     if spec.process.terminal {
-        rustix::process::setsid().map_err(|e| InitError::sys(Step::Exec, None, e))?;
-        rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())
-            .map_err(|e| InitError::sys(Step::Exec, Some(Path::new("/dev/console")), e))?;
+        let user = &spec.process.user;
+        super::pty::take_as_controlling(user.uid, user.gid)?;
     }
 
     super::process::reset_signals();

@@ -16,6 +16,7 @@ pub mod pty;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;
+pub mod stdio;
 pub mod sysctl;
 pub mod user;
 pub mod volume;

@@ -49,6 +49,24 @@ impl Pty {
     }
 }
 
+/// In `compose __init`, just before the user's command: makes the terminal on standard input
+/// the controlling terminal of a new session (so job control, Ctrl-C and `/dev/tty` work) and
+/// gives it to the command's user, as runc does with a container's stdio: a process that drops
+/// root can then reopen its own terminal by name (`$(tty)`, /dev/console), as programs that
+/// prompt (`su`, `gpg`, pagers) do.
+pub fn take_as_controlling(uid: u32, gid: u32) -> Result<(), InitError> {
+    let console = Some(std::path::Path::new("/dev/console"));
+    rustix::process::setsid().map_err(|e| InitError::sys(Step::Exec, None, e))?;
+    let stdin = rustix::stdio::stdin();
+    rustix::process::ioctl_tiocsctty(stdin).map_err(|e| InitError::sys(Step::Exec, console, e))?;
+    rustix::fs::fchown(
+        stdin,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .map_err(|e| InitError::sys(Step::User, console, e))
+}
+
 /// The user's terminal in raw mode until dropped, so keys (Ctrl-C included) reach the container.
 pub struct RawMode {
     saved: Termios,

@@ -562,43 +562,12 @@ fn path_depth(p: &str) -> usize {
         .count()
 }
 
-/// `/run:size=64m,mode=1777` (Docker's `--tmpfs` syntax).
+/// `/run:size=64m,mode=1777` (Docker's `--tmpfs` syntax); Docker's `noexec` comes before the
+/// options given (see [`crate::engine::runtime::tmpfs`]).
 fn parse_tmpfs(entry: &str, ctx: &Ctx) -> Result<MountSpec, SpecError> {
     let (dest, opts) = entry.split_once(':').unwrap_or((entry, ""));
-    let mut mount = MountSpec {
-        kind: MountKind::Tmpfs {
-            size: None,
-            mode: None,
-        },
-        destination: dest.to_string(),
-        read_only: false,
-        create_source: false,
-    };
-    let (mut size, mut mode) = (None, None);
-    const FLAGS: [&str; 22] = [
-        "rw",
-        "suid",
-        "nosuid",
-        "dev",
-        "nodev",
-        "exec",
-        "noexec",
-        "sync",
-        "async",
-        "dirsync",
-        "atime",
-        "noatime",
-        "diratime",
-        "nodiratime",
-        "relatime",
-        "norelatime",
-        "strictatime",
-        "nostrictatime",
-        "mand",
-        "nomand",
-        "tmpcopyup",
-        "notmpcopyup",
-    ];
+    let (mut size, mut mode, mut read_only) = (None, None, false);
+    let mut options = vec!["noexec".to_string()];
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         let bad = |why: String| ctx.err(format!("invalid tmpfs {entry:?}: {why}"));
         match opt.split_once('=') {
@@ -614,14 +583,23 @@ fn parse_tmpfs(entry: &str, ctx: &Ctx) -> Result<MountSpec, SpecError> {
                         .ok_or_else(|| bad(format!("invalid mode {v:?}")))?,
                 )
             }
-            Some(("uid" | "gid" | "nr_inodes" | "nr_blocks" | "mpol", _)) => {}
-            None if opt == "ro" => mount.read_only = true,
-            None if FLAGS.contains(&opt) => {}
-            _ => return Err(bad(format!("unknown option {opt:?}"))),
+            None if opt == "ro" => read_only = true,
+            _ => {
+                crate::engine::runtime::tmpfs::check(opt).map_err(bad)?;
+                options.push(opt.to_string());
+            }
         }
     }
-    mount.kind = MountKind::Tmpfs { size, mode };
-    Ok(mount)
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs {
+            size,
+            mode,
+            options,
+        },
+        destination: dest.to_string(),
+        read_only,
+        create_source: false,
+    })
 }
 
 fn volume_mount(
@@ -726,6 +704,8 @@ fn volume_mount(
                 kind: MountKind::Tmpfs {
                     size,
                     mode: t.and_then(|t| t.mode),
+                    // Docker's default for every tmpfs (with nosuid,nodev).
+                    options: vec!["noexec".to_string()],
                 },
                 destination: v.target.clone(),
                 read_only: v.read_only,
@@ -1572,6 +1552,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: Some(1 << 20),
                     mode: Some(0o700),
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1581,6 +1562,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: Some(64 << 20),
                     mode: Some(0o1777),
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1589,6 +1571,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: None,
                     mode: None,
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1719,6 +1702,7 @@ mod tests {
         let tmpfs = || MountKind::Tmpfs {
             size: None,
             mode: None,
+            options: Vec::new(),
         };
         for dest in [
             "/proc",

@@ -17,5 +17,6 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod security;
 pub mod sysctl;
+pub mod tmpfs;
 pub mod user;
 pub mod volume;

@@ -654,6 +654,15 @@ fn volume_mount(
                 }
                 return Ok(volume(dir, subpath, false, create));
             }
+            // Refused here, before the container exists, as Docker refuses it at creation
+            // (the runtime would fail only when the container starts).
+            if !create && !Path::new(&source).exists() {
+                return Err(ctx.err(format!(
+                    "bind mount source path {source} does not exist (mount at {}): create it, \
+                     or set bind.create_host_path: true",
+                    v.target
+                )));
+            }
             let recursive = !matches!(opts.and_then(|b| b.recursive.as_deref()), Some("disabled"));
             Ok(bind(
                 PathBuf::from(source),

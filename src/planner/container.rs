@@ -335,7 +335,16 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     };
 
     let mounts = mounts_for(input, run, image, &ctx)?;
-    let devices = devices_for(svc, &ctx)?;
+    let mut devices = devices_for(svc, &ctx)?;
+    if privileged {
+        let host = super::host_devices::host_devices(Path::new("/dev")).map_err(|source| {
+            SpecError::Device {
+                path: "/dev".into(),
+                source,
+            }
+        })?;
+        devices.extend(host);
+    }
     let mut resources = resources_for(svc, &ctx)?;
     if privileged {
         resources.device_rules = vec!["a *:* rwm".to_string()];

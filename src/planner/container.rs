@@ -155,6 +155,11 @@ pub struct ContainerInput<'a> {
     /// For `network_mode: service:X` / `container:X`: the id of the container whose network
     /// namespace this one joins.
     pub join_container: Option<&'a str>,
+    /// Read-only binds of the service's secrets and configs ([`super::secrets::mounts`]).
+    pub file_mounts: &'a [MountSpec],
+    /// The mounts repeated from the containers that `volumes_from` names
+    /// ([`super::volumes_from::repeated`]); the service's own mount at a destination wins.
+    pub volumes_from: &'a [MountSpec],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -226,14 +231,6 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     let none = OneOffOverrides::default();
     let run = input.one_off.unwrap_or(&none);
     let image = input.image.config().as_ref();
-
-    // Mounting another container's volumes needs that container's recorded state, which only
-    // the lifecycle (`up`) keeps; refuse rather than start without the volumes.
-    if let Some(from) = svc.volumes_from.first() {
-        return Err(ctx.err(format!(
-            "volumes_from ({from}) is not supported yet: it needs containers started by `compose up`"
-        )));
-    }
 
     let network = match svc.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
@@ -788,6 +785,7 @@ fn mounts_for(
     for t in &input.service.tmpfs {
         mounts.push(parse_tmpfs(t, ctx)?);
     }
+    mounts.extend(input.file_mounts.iter().cloned());
     let mut seen = HashSet::new();
     for m in &mounts {
         if !m.destination.starts_with('/') {
@@ -800,6 +798,11 @@ fn mounts_for(
             return Err(ctx.err(format!("duplicate mount point: {}", m.destination)));
         }
         proc_destination_allowed(m).map_err(|why| ctx.err(why))?;
+    }
+    for m in input.volumes_from {
+        if seen.insert(m.destination.trim_end_matches('/').to_string()) {
+            mounts.push(m.clone());
+        }
     }
     // The image's VOLUMEs not covered by a mount get anonymous volumes, as with Docker.
     let mut image_volumes: Vec<String> =
@@ -1304,6 +1307,8 @@ mod tests {
             host: &f.host,
             host_gateway: None,
             join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
         })
         .map(|mut s| {
             // The fixture's paths differ per call: make them comparable.
@@ -1639,6 +1644,8 @@ mod tests {
             host: &f.host,
             host_gateway: None,
             join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
         })
         .unwrap();
         let got: Vec<(&str, PathBuf)> = spec
@@ -1911,11 +1918,68 @@ mod tests {
     }
 
     #[test]
-    fn volumes_from_is_refused_until_the_lifecycle_exists() {
-        assert_eq!(
-            err("volumes_from: [db]"),
-            "service web: volumes_from (db) is not supported yet: it needs containers started by `compose up`"
+    fn secrets_and_volumes_from_join_the_mounts() {
+        let f = fixture();
+        let svc = service("volumes: ['/host/a:/own']");
+        let img = image(serde_json::json!({"Cmd": ["sh"], "Volumes": {"/shared": {}}}));
+        let bind = |src: &str, dest: &str| MountSpec {
+            kind: MountKind::Bind {
+                source: src.into(),
+                propagation: None,
+                recursive: true,
+            },
+            destination: dest.into(),
+            read_only: true,
+            create_source: false,
+        };
+        let build = |files: &[MountSpec], from: &[MountSpec]| {
+            build_container_spec(&ContainerInput {
+                project: "proj",
+                service_name: "web",
+                service: &svc,
+                image: &img,
+                layers: &f.layers,
+                rootfs_files: &f.files,
+                container_id: ID,
+                container_name: "proj-web-1",
+                number: 1,
+                volumes_dir: &f.volumes_dir,
+                inherited_volumes: &f.inherited,
+                volume_names: &f.names,
+                one_off: None,
+                host: &f.host,
+                host_gateway: None,
+                join_container: None,
+                file_mounts: files,
+                volumes_from: from,
+            })
+        };
+        let spec = build(
+            &[bind("/c/files/0", "/run/secrets/s")],
+            &[
+                bind("/other/own", "/own"),
+                bind("/other/shared", "/shared/"),
+            ],
+        )
+        .unwrap();
+        let got: Vec<(&str, &MountKind)> = spec
+            .mounts
+            .iter()
+            .map(|m| (m.destination.as_str(), &m.kind))
+            .collect();
+        // The service's own /own wins; /shared comes from the other container, so the image's
+        // VOLUME there gets no anonymous volume.
+        assert_eq!(got.len(), 3);
+        assert!(
+            matches!(got[0], ("/own", MountKind::Bind { source, .. }) if source == Path::new("/host/a"))
         );
+        assert!(
+            matches!(got[1], ("/shared/", MountKind::Bind { source, .. }) if source == Path::new("/other/shared"))
+        );
+        assert_eq!(got[2].0, "/run/secrets/s");
+        // A secret where the service mounts something already is an error, as in Docker.
+        let err = build(&[bind("/c/files/0", "/own")], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "service web: duplicate mount point: /own");
     }
 
     #[test]

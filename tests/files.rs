@@ -255,7 +255,9 @@ volumes:
     );
     std::fs::write(f.project_dir.join("compose.yaml"), yaml).unwrap();
     ok(&f, &["up", "-d"]);
-    let probe = "sleep 0.2; cat /shared/d.txt /bind/b.txt; test -d /anon && echo anon; \
+    // The source writes d.txt as it starts: wait for it (at most 5 s).
+    let probe = "for i in $(seq 50); do test -e /shared/d.txt && break; sleep 0.1; done; \
+                 cat /shared/d.txt /bind/b.txt; test -d /anon && echo anon; \
                  grep -c ' /scratch ' /proc/mounts; \
                  touch /shared/w 2>/dev/null && echo WROTE || echo READONLY";
     let out = ok(&f, &["exec", "-T", "reader", "sh", "-c", probe]);

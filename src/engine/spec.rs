@@ -84,6 +84,11 @@ pub enum MountKind {
     Tmpfs {
         size: Option<u64>,
         mode: Option<u32>,
+        /// Mount flags (`noexec`, `exec`, `suid`, `noatime`, ...) applied in order over
+        /// `nosuid,nodev`, and tmpfs data options (`uid=`, `gid=`, `nr_inodes=`, ...); the
+        /// planner puts Docker's `noexec` first (see [`crate::engine::runtime::tmpfs`]).
+        #[serde(default)]
+        options: Vec<String>,
     },
 }
 

@@ -274,6 +274,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
     project.config_files = model.config_files.clone();
+    let source_vars = (project.secrets.values().map(|s| &s.environment))
+        .chain(project.configs.values().map(|c| &c.environment))
+        .flatten();
+    for var in source_vars {
+        if let Some(v) = model.environment.get(var) {
+            project.source_values.0.insert(var.clone(), v.to_string());
+        }
+    }
     let all_profiles = profiles::all_profiles(&project);
     let located = |e: LoadError| locate(e, &model.tree);
     profiles::apply_profiles(&mut project, &model.profiles, &opts.services).map_err(located)?;

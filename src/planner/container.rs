@@ -158,6 +158,11 @@ pub struct ContainerInput<'a> {
     /// For `network_mode: service:X` / `container:X`: the id of the container whose network
     /// namespace this one joins.
     pub join_container: Option<&'a str>,
+    /// Read-only binds of the service's secrets and configs ([`super::secrets::mounts`]).
+    pub file_mounts: &'a [MountSpec],
+    /// The mounts repeated from the containers that `volumes_from` names
+    /// ([`super::volumes_from::repeated`]); the service's own mount at a destination wins.
+    pub volumes_from: &'a [MountSpec],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,14 +234,6 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     let none = OneOffOverrides::default();
     let run = input.one_off.unwrap_or(&none);
     let image = input.image.config().as_ref();
-
-    // Mounting another container's volumes needs that container's recorded state, which only
-    // the lifecycle (`up`) keeps; refuse rather than start without the volumes.
-    if let Some(from) = svc.volumes_from.first() {
-        return Err(ctx.err(format!(
-            "volumes_from ({from}) is not supported yet: it needs containers started by `compose up`"
-        )));
-    }
 
     let network = match svc.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
@@ -338,7 +335,16 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     };
 
     let mounts = mounts_for(input, run, image, &ctx)?;
-    let devices = devices_for(svc, &ctx)?;
+    let mut devices = devices_for(svc, &ctx)?;
+    if privileged {
+        let host = super::host_devices::host_devices(Path::new("/dev")).map_err(|source| {
+            SpecError::Device {
+                path: "/dev".into(),
+                source,
+            }
+        })?;
+        devices.extend(host);
+    }
     let mut resources = resources_for(svc, &ctx)?;
     if privileged {
         resources.device_rules = vec!["a *:* rwm".to_string()];
@@ -566,43 +572,12 @@ fn path_depth(p: &str) -> usize {
         .count()
 }
 
-/// `/run:size=64m,mode=1777` (Docker's `--tmpfs` syntax).
+/// `/run:size=64m,mode=1777` (Docker's `--tmpfs` syntax); Docker's `noexec` comes before the
+/// options given (see [`crate::engine::runtime::tmpfs`]).
 fn parse_tmpfs(entry: &str, ctx: &Ctx) -> Result<MountSpec, SpecError> {
     let (dest, opts) = entry.split_once(':').unwrap_or((entry, ""));
-    let mut mount = MountSpec {
-        kind: MountKind::Tmpfs {
-            size: None,
-            mode: None,
-        },
-        destination: dest.to_string(),
-        read_only: false,
-        create_source: false,
-    };
-    let (mut size, mut mode) = (None, None);
-    const FLAGS: [&str; 22] = [
-        "rw",
-        "suid",
-        "nosuid",
-        "dev",
-        "nodev",
-        "exec",
-        "noexec",
-        "sync",
-        "async",
-        "dirsync",
-        "atime",
-        "noatime",
-        "diratime",
-        "nodiratime",
-        "relatime",
-        "norelatime",
-        "strictatime",
-        "nostrictatime",
-        "mand",
-        "nomand",
-        "tmpcopyup",
-        "notmpcopyup",
-    ];
+    let (mut size, mut mode, mut read_only) = (None, None, false);
+    let mut options = vec!["noexec".to_string()];
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         let bad = |why: String| ctx.err(format!("invalid tmpfs {entry:?}: {why}"));
         match opt.split_once('=') {
@@ -618,14 +593,23 @@ fn parse_tmpfs(entry: &str, ctx: &Ctx) -> Result<MountSpec, SpecError> {
                         .ok_or_else(|| bad(format!("invalid mode {v:?}")))?,
                 )
             }
-            Some(("uid" | "gid" | "nr_inodes" | "nr_blocks" | "mpol", _)) => {}
-            None if opt == "ro" => mount.read_only = true,
-            None if FLAGS.contains(&opt) => {}
-            _ => return Err(bad(format!("unknown option {opt:?}"))),
+            None if opt == "ro" => read_only = true,
+            _ => {
+                crate::engine::runtime::tmpfs::check(opt).map_err(bad)?;
+                options.push(opt.to_string());
+            }
         }
     }
-    mount.kind = MountKind::Tmpfs { size, mode };
-    Ok(mount)
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs {
+            size,
+            mode,
+            options,
+        },
+        destination: dest.to_string(),
+        read_only,
+        create_source: false,
+    })
 }
 
 fn volume_mount(
@@ -680,6 +664,15 @@ fn volume_mount(
                 }
                 return Ok(volume(dir, subpath, false, create));
             }
+            // Refused here, before the container exists, as Docker refuses it at creation
+            // (the runtime would fail only when the container starts).
+            if !create && !Path::new(&source).exists() {
+                return Err(ctx.err(format!(
+                    "bind mount source path {source} does not exist (mount at {}): create it, \
+                     or set bind.create_host_path: true",
+                    v.target
+                )));
+            }
             let recursive = !matches!(opts.and_then(|b| b.recursive.as_deref()), Some("disabled"));
             Ok(bind(
                 PathBuf::from(source),
@@ -730,6 +723,8 @@ fn volume_mount(
                 kind: MountKind::Tmpfs {
                     size,
                     mode: t.and_then(|t| t.mode),
+                    // Docker's default for every tmpfs (with nosuid,nodev).
+                    options: vec!["noexec".to_string()],
                 },
                 destination: v.target.clone(),
                 read_only: v.read_only,
@@ -794,6 +789,7 @@ fn mounts_for(
     for t in &input.service.tmpfs {
         mounts.push(parse_tmpfs(t, ctx)?);
     }
+    mounts.extend(input.file_mounts.iter().cloned());
     let mut seen = HashSet::new();
     for m in &mounts {
         if !m.destination.starts_with('/') {
@@ -806,6 +802,11 @@ fn mounts_for(
             return Err(ctx.err(format!("duplicate mount point: {}", m.destination)));
         }
         proc_destination_allowed(m).map_err(|why| ctx.err(why))?;
+    }
+    for m in input.volumes_from {
+        if seen.insert(m.destination.trim_end_matches('/').to_string()) {
+            mounts.push(m.clone());
+        }
     }
     // The image's VOLUMEs not covered by a mount get anonymous volumes, as with Docker.
     let mut image_volumes: Vec<String> =
@@ -1310,6 +1311,8 @@ mod tests {
             host: &f.host,
             host_gateway: None,
             join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
         })
         .map(|mut s| {
             // The fixture's paths differ per call: make them comparable.
@@ -1599,6 +1602,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: Some(1 << 20),
                     mode: Some(0o700),
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1608,6 +1612,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: Some(64 << 20),
                     mode: Some(0o1777),
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1616,6 +1621,7 @@ mod tests {
                 MountKind::Tmpfs {
                     size: None,
                     mode: None,
+                    options: vec!["noexec".into()],
                 },
                 false,
             ),
@@ -1665,6 +1671,8 @@ mod tests {
             host: &f.host,
             host_gateway: None,
             join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
         })
         .unwrap();
         let got: Vec<(&str, PathBuf)> = spec
@@ -1746,6 +1754,7 @@ mod tests {
         let tmpfs = || MountKind::Tmpfs {
             size: None,
             mode: None,
+            options: Vec::new(),
         };
         for dest in [
             "/proc",
@@ -1936,11 +1945,68 @@ mod tests {
     }
 
     #[test]
-    fn volumes_from_is_refused_until_the_lifecycle_exists() {
-        assert_eq!(
-            err("volumes_from: [db]"),
-            "service web: volumes_from (db) is not supported yet: it needs containers started by `compose up`"
+    fn secrets_and_volumes_from_join_the_mounts() {
+        let f = fixture();
+        let svc = service("volumes: ['/host/a:/own']");
+        let img = image(serde_json::json!({"Cmd": ["sh"], "Volumes": {"/shared": {}}}));
+        let bind = |src: &str, dest: &str| MountSpec {
+            kind: MountKind::Bind {
+                source: src.into(),
+                propagation: None,
+                recursive: true,
+            },
+            destination: dest.into(),
+            read_only: true,
+            create_source: false,
+        };
+        let build = |files: &[MountSpec], from: &[MountSpec]| {
+            build_container_spec(&ContainerInput {
+                project: "proj",
+                service_name: "web",
+                service: &svc,
+                image: &img,
+                layers: &f.layers,
+                rootfs_files: &f.files,
+                container_id: ID,
+                container_name: "proj-web-1",
+                number: 1,
+                volumes_dir: &f.volumes_dir,
+                inherited_volumes: &f.inherited,
+                volume_names: &f.names,
+                one_off: None,
+                host: &f.host,
+                host_gateway: None,
+                join_container: None,
+                file_mounts: files,
+                volumes_from: from,
+            })
+        };
+        let spec = build(
+            &[bind("/c/files/0", "/run/secrets/s")],
+            &[
+                bind("/other/own", "/own"),
+                bind("/other/shared", "/shared/"),
+            ],
+        )
+        .unwrap();
+        let got: Vec<(&str, &MountKind)> = spec
+            .mounts
+            .iter()
+            .map(|m| (m.destination.as_str(), &m.kind))
+            .collect();
+        // The service's own /own wins; /shared comes from the other container, so the image's
+        // VOLUME there gets no anonymous volume.
+        assert_eq!(got.len(), 3);
+        assert!(
+            matches!(got[0], ("/own", MountKind::Bind { source, .. }) if source == Path::new("/host/a"))
         );
+        assert!(
+            matches!(got[1], ("/shared/", MountKind::Bind { source, .. }) if source == Path::new("/other/shared"))
+        );
+        assert_eq!(got[2].0, "/run/secrets/s");
+        // A secret where the service mounts something already is an error, as in Docker.
+        let err = build(&[bind("/c/files/0", "/own")], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "service web: duplicate mount point: /own");
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::planner::container::{
     build_container_spec, is_own_anonymous_volume, ContainerInput, HostInfo, OneOffOverrides,
 };
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
+use crate::planner::secrets;
 
 /// `<project>-<service>-<n>`, or `container_name`.
 pub fn container_name(project: &str, service: &str, svc: &ServiceConfig, n: u32) -> String {
@@ -317,6 +318,11 @@ impl<'a> Creator<'a> {
             .first()
             .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
             .map(|g| g.0);
+        let dir = state::container_dir(&self.ctx.root, &id);
+        let own_files =
+            secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
+        let file_mounts = secrets::mounts(&own_files, &dir);
+        let volumes_from = self.volumes_from(service, svc)?;
         let spec: ContainerSpec = build_container_spec(&ContainerInput {
             project: self.name,
             service_name: service,
@@ -334,6 +340,8 @@ impl<'a> Creator<'a> {
             host: &self.host,
             host_gateway,
             join_container: join_container.as_deref(),
+            file_mounts: &file_mounts,
+            volumes_from: &volumes_from,
         })
         .map_err(|e| invalid(e.to_string()))?;
 
@@ -511,6 +519,7 @@ impl<'a> Creator<'a> {
         held.dir = Some(state::container_dir(&self.ctx.root, &id));
         container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
             .map_err(|e| invalid(e.to_string()))?;
+        secrets::write(&own_files, &dir, service).map_err(|e| invalid(e.to_string()))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
         labels.insert("com.docker.compose.project".into(), self.name.to_string());
@@ -593,6 +602,23 @@ impl<'a> Creator<'a> {
                     "network_mode service:{service}: service {service} has no container"
                 ))
             })
+    }
+
+    /// The mounts that `volumes_from` repeats from other containers.
+    fn volumes_from(
+        &self,
+        service: &str,
+        svc: &ServiceConfig,
+    ) -> Result<Vec<crate::engine::spec::MountSpec>, StackError> {
+        if svc.volumes_from.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = state::list(&self.ctx.root, None)?;
+        let records: Vec<_> = all.iter().map(|o| &o.record).collect();
+        crate::planner::volumes_from::mounts_for(&svc.volumes_from, self.name, &records, |id| {
+            state::container_dir(&self.ctx.root, id)
+        })
+        .map_err(|m| invalid(format!("service {service}: {m}")))
     }
 
     fn container_by_name(&self, name: &str) -> Result<String, StackError> {

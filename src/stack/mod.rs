@@ -320,6 +320,7 @@ pub fn up(
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
+        crate::planner::preflight::check(project, s).map_err(invalid)?;
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;

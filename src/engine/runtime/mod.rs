@@ -18,5 +18,6 @@ pub mod seccomp;
 pub mod security;
 pub mod stdio;
 pub mod sysctl;
+pub mod tmpfs;
 pub mod user;
 pub mod volume;

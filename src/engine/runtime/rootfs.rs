@@ -519,15 +519,16 @@ pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError>
             MountKind::Volume {
                 volume, subpath, ..
             } => super::volume::mount(root, m, volume, subpath.as_deref())?,
-            MountKind::Tmpfs { size, mode } => {
+            MountKind::Tmpfs {
+                size,
+                mode,
+                options,
+            } => {
                 let mut data = format!("mode={:o}", mode.unwrap_or(0o1777));
                 if let Some(s) = size {
                     data.push_str(&format!(",size={s}"));
                 }
-                let mut flags = MountFlags::NOSUID | MountFlags::NODEV;
-                if m.read_only {
-                    flags |= MountFlags::RDONLY;
-                }
+                let (flags, data) = super::tmpfs::apply(options, m.read_only, data);
                 mount_in_root(
                     root,
                     &m.destination,

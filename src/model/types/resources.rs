@@ -26,6 +26,11 @@ pub struct Project {
     /// that `ls` shows, as Docker Compose's do.
     #[serde(skip)]
     pub config_files: Vec<std::path::PathBuf>,
+    /// The values of the variables that secrets' and configs' `environment` sources name, read
+    /// from the project's environment (process and `.env`) by the loader, as Docker Compose
+    /// reads them; never read from a file nor printed.
+    #[serde(skip)]
+    pub source_values: SourceValues,
     /// Obsolete; accepted and ignored (the loader warns about it). Never printed.
     #[serde(default, skip_serializing)]
     pub version: Option<String>,
@@ -232,6 +237,17 @@ pub struct VolumeConfig {
         skip_serializing_if = "IndexMap::is_empty"
     )]
     pub extensions: Extensions,
+}
+
+/// Variable values that secrets and configs are made of: kept out of `Debug` output, so a
+/// logged or printed project never shows them.
+#[derive(Clone, PartialEq, Default)]
+pub struct SourceValues(pub IndexMap<String, String>);
+
+impl std::fmt::Debug for SourceValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// A top-level secret. Its content (read from `file` or `environment`) is never printed.

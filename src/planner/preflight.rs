@@ -1,0 +1,58 @@
+//! What `up` checks of each service before it changes anything, so that a service that cannot
+//! be created stops the whole `up` before any container exists (Docker Compose's creation of
+//! one service would fail after others were created): its secrets and configs (sources,
+//! modes, owners), its `volumes_from` entries, and bind sources that must exist
+//! (`bind.create_host_path: false`).
+
+use std::path::Path;
+
+use crate::model::types::mounts::VolumeType;
+use crate::model::types::resources::Project;
+
+/// Checks `service` of `project`; the error names the service and the key.
+pub fn check(project: &Project, service: &str) -> Result<(), String> {
+    let Some(svc) = project.services.get(service) else {
+        return Ok(());
+    };
+    super::secrets::service_files(project, service).map_err(|e| e.to_string())?;
+    for entry in &svc.volumes_from {
+        super::volumes_from::parse(entry).map_err(|m| format!("service {service}: {m}"))?;
+    }
+    for v in svc.volumes.iter().filter(|v| v.kind == VolumeType::Bind) {
+        let create = v.bind.as_ref().and_then(|b| b.create_host_path) == Some(true);
+        let Some(source) = v.source.as_deref().filter(|s| s.starts_with('/')) else {
+            continue;
+        };
+        if !create && !Path::new(source).exists() {
+            return Err(format!(
+                "service {service}: bind mount source path {source} does not exist (mount at {}): \
+                 create it, or set bind.create_host_path: true",
+                v.target
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(yaml: &str) -> Project {
+        crate::model::types::fields::test_support::load(yaml).expect("project")
+    }
+
+    #[test]
+    fn a_missing_bind_source_is_refused_unless_it_may_be_created() {
+        let p = project(
+            "services:\n  a:\n    image: x\n    volumes:\n      - {type: bind, source: /nonexistent/x, target: /x, bind: {create_host_path: false}}\n  b:\n    image: x\n    volumes: ['/nonexistent/y:/y']\n  c:\n    image: x\n    volumes_from: ['db:rx']\n",
+        );
+        assert_eq!(
+            check(&p, "a").unwrap_err(),
+            "service a: bind mount source path /nonexistent/x does not exist (mount at /x): \
+             create it, or set bind.create_host_path: true"
+        );
+        check(&p, "b").unwrap();
+        assert!(check(&p, "c").unwrap_err().contains("invalid mode \"rx\""));
+    }
+}

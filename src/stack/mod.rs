@@ -26,6 +26,7 @@ use crate::engine::state::{self, Observed, StateError, Status};
 use crate::engine::supervisor::{self, SuperviseError};
 use crate::model::types::resources::Project;
 use crate::planner::network::{self as netplan, NetPlanError, NetworkChoice, ServiceNetMode};
+use crate::planner::support;
 
 /// Where state lives and how containers are placed.
 #[derive(Debug, Clone)]
@@ -320,6 +321,11 @@ pub fn up(
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
+        for w in support::check_service(s, svc, &support::Facts::of(&image.config))
+            .map_err(|e| invalid(e.to_string()))?
+        {
+            rep.warn(&w);
+        }
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;

@@ -280,3 +280,83 @@ fn label_file_labels_reach_the_service_as_docker_compose_reads_them() {
         text(&o)
     );
 }
+
+/// The other keys the table refuses, through `up` over one fixture (the file rewritten for
+/// each): the error names service and key, and nothing is created.
+#[test]
+fn other_refused_keys_name_service_and_key_and_create_nothing() {
+    require_engine!();
+    let mut f = Fixture::new(&project(""));
+    for (extra, key, top) in [
+        ("credential_spec: {file: spec.json}", "credential_spec", ""),
+        ("models: [m]", "models", "models:\n  m:\n    model: ai/smollm2\n"),
+        ("provider: {type: awesomecloud}", "provider", ""),
+        ("pre_start: [{command: [\"true\"]}]", "pre_start", ""),
+        (
+            "networks: {default: {interface_name: wan0}}",
+            "networks.*.interface_name",
+            "",
+        ),
+        (
+            "volumes: [{type: image, source: busybox, target: /img}]",
+            "volumes[].type",
+            "",
+        ),
+        (
+            "volumes: [{type: bind, source: ., target: /x, read_only: true, bind: {recursive: readonly}}]",
+            "volumes[].bind.recursive",
+            "",
+        ),
+        ("pull_policy: build", "pull_policy", ""),
+    ] {
+        std::fs::write(
+            f.project_dir.join("compose.yaml"),
+            project(extra) + top,
+        )
+        .expect("write compose.yaml");
+        let o = f.compose(&["up", "-d"]);
+        assert!(!o.status.success(), "{extra}: up must fail: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&format!("service web: {key}: ")),
+            "{extra}: {}",
+            text(&o)
+        );
+        let ps = ok(&f, &["ps", "-a", "-q"]);
+        assert!(ps.trim().is_empty(), "{extra}: nothing may be created: {ps}");
+    }
+    f.assert_clean();
+}
+
+/// The other keys the table warns about: one line each naming service and key, and the
+/// service runs.
+#[test]
+fn other_warned_keys_give_one_line_each_and_the_service_runs() {
+    require_engine!();
+    let mut f = Fixture::new(&project(
+        "cpu_count: 2\n\
+         pull_refresh_after: daily\n\
+         logging: {driver: json-file, options: {max-size: 1m, compress: 'true'}}\n\
+         networks: {default: {driver_opts: {com.docker.network.endpoint.sysctls: 'net.ipv4.conf.IFNAME.log_martians=1'}}}\n\
+         volumes: [{type: bind, source: ., target: /x, bind: {selinux: z}}, {type: volume, target: /v, volume: {labels: {a: b}}}]",
+    ));
+    let o = f.compose(&["up", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for key in [
+        "cpu_count",
+        "pull_refresh_after",
+        "logging.options",
+        "networks.*.driver_opts",
+        "volumes[].bind.selinux",
+        "volumes[].volume.labels",
+    ] {
+        let n = err
+            .lines()
+            .filter(|l| l.contains(&format!("service web: {key}: ")))
+            .count();
+        assert_eq!(n, 1, "{key}: one warning line: {}", text(&o));
+    }
+    assert_eq!(ok(&f, &["ps", "-q"]).lines().count(), 1, "the service runs");
+    ok(&f, &["down", "-t", "0", "-v"]);
+    f.assert_clean();
+}

@@ -79,10 +79,11 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    /// The facts for a service of `image` on this host.
-    pub fn of(image: &'a ImageConfiguration) -> Facts<'a> {
+    /// The facts for a service on this host, before its image is known (the image's checks
+    /// wait for [`check_image`]).
+    pub fn host() -> Facts<'a> {
         Facts {
-            image: Some(image),
+            image: None,
             host: &RealHost,
         }
     }
@@ -293,7 +294,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     // issue 12: landing with files
     rule("volumes[].bind.create_host_path", Applied("issue 12: landing with files")),
     rule("volumes[].bind.selinux", Warned("SELinux relabelling (z/Z) is not done: this engine applies no SELinux labels")),
-    rule("volumes[].bind.recursive", Applied("planner::container (recursive binds)")),
+    rule("volumes[].bind.recursive", Checked(check_bind_recursive)),
     rule("volumes[].bind.x-*", Inert("extensions")),
     rule("volumes[].volume", Nested),
     rule("volumes[].volume.labels", Warned("labels of a volume made by a mount are not recorded")),
@@ -372,6 +373,27 @@ pub fn check_service(
         }
     }
     Ok(warnings)
+}
+
+/// The checks that need the service's image (`platform`), once it is resolved: a key refused
+/// without the image is reported by [`check_service`] before the image is looked for.
+pub fn check_image(
+    name: &str,
+    svc: &ServiceConfig,
+    image: &ImageConfiguration,
+) -> Result<(), SupportError> {
+    let facts = Facts {
+        image: Some(image),
+        host: &RealHost,
+    };
+    match check_platform(svc, &facts).into_iter().next() {
+        Some(Finding::Error { key, why }) => Err(SupportError {
+            service: name.to_string(),
+            key,
+            why,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `path` is set somewhere in `tree` (any list item, any mapping value for `*`).
@@ -590,6 +612,33 @@ fn check_volume_type(svc: &ServiceConfig, _: &Facts) -> Vec<Finding> {
                 format!(
                     "{} (at {}): this kind of mount is not supported",
                     v.kind, v.target
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `volumes[].bind.recursive`: `enabled` (the default) and `disabled` choose a recursive or a
+/// plain bind, and `writable` is what a read-only bind is here (only the mount itself is
+/// read-only); `readonly` asks that the mounts beneath be read-only too, which the engine does
+/// not do yet: refused, since a writable submount where the author wrote read-only is a
+/// hole they did not expect.
+fn check_bind_recursive(svc: &ServiceConfig, _: &Facts) -> Vec<Finding> {
+    svc.volumes
+        .iter()
+        .filter(|v| {
+            v.bind
+                .as_ref()
+                .and_then(|b| b.recursive.as_deref())
+                .is_some_and(|r| r == "readonly")
+        })
+        .map(|v| {
+            error(
+                "volumes[].bind.recursive",
+                format!(
+                    "readonly (at {}): recursively read-only binds are not supported yet \
+                     (the mounts beneath would stay writable)",
+                    v.target
                 ),
             )
         })

@@ -264,6 +264,10 @@ fn refused_keys_name_service_and_key() {
             "volumes: [{type: image, source: busybox, target: /img}]",
             "volumes[].type",
         ),
+        (
+            "volumes: [{type: bind, source: /tmp, target: /x, read_only: true, bind: {recursive: readonly}}]",
+            "volumes[].bind.recursive",
+        ),
     ] {
         let e = check(yaml, true).expect_err(yaml);
         assert_eq!(e.service, "web", "{yaml}");
@@ -283,6 +287,7 @@ fn accepted_forms_pass_silently() {
         "blkio_config: {weight: 300}",
         "deploy: {placement: {constraints: ['node.role==manager']}, resources: {reservations: {cpus: '0.5'}}}",
         "ports: ['80']\nvolumes: [{type: bind, source: /tmp, target: /x, consistency: cached}]",
+        "volumes: [{type: bind, source: /tmp, target: /x, read_only: true, bind: {recursive: writable}}]",
     ] {
         assert_eq!(check(yaml, true).expect(yaml), Vec::<String>::new(), "{yaml}");
     }

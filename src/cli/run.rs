@@ -75,6 +75,14 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         bail!("no such service: {}", args.service);
     };
 
+    let warnings = crate::planner::support::check_service(
+        &args.service,
+        service,
+        &crate::planner::support::Facts::host(),
+    )?;
+    for w in warnings {
+        super::progress::reporter(global).warn(&w);
+    }
     let root = global.root.as_path();
     let store = ImageStore::open(root.join("images"))?;
     let image_ref = service
@@ -84,6 +92,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     let image = store.resolve(&image_ref).with_context(|| {
         format!("image {image_ref} for service {} is not in the image store (load it with `compose image load`)", args.service)
     })?;
+    crate::planner::support::check_image(&args.service, service, &image.config)?;
 
     let tty = !args.detach && !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
     let entrypoint = match &args.entrypoint {

@@ -211,7 +211,37 @@ pub fn resolve_environment(
         }
         svc.environment = merged;
         svc.env_file.clear();
+        resolve_label_files(name, svc, &lookup)?;
     }
+    Ok(())
+}
+
+/// Reads a service's `label_file`s (`KEY=VALUE` lines in the .env syntax, later files winning)
+/// under its `labels` (which win over them), as Docker Compose does; the list is consumed. A
+/// missing file is an error: the labels are what tools select the container by.
+fn resolve_label_files(
+    name: &str,
+    svc: &mut crate::model::types::service::ServiceConfig,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    if svc.label_file.is_empty() {
+        return Ok(());
+    }
+    let mut merged: IndexMap<String, String> = IndexMap::new();
+    for (i, file) in svc.label_file.iter().enumerate() {
+        let path = Path::new(file);
+        if !path.exists() {
+            return Err(LoadError::new(
+                Span::default(),
+                format!("services.{name}.label_file[{i}]"),
+                ErrorKind::Other(format!("label file {} not found", path.display())),
+            ));
+        }
+        merged.extend(dotenv::read_file(path, lookup)?);
+    }
+    merged.extend(std::mem::take(&mut svc.labels));
+    svc.labels = merged;
+    svc.label_file.clear();
     Ok(())
 }
 

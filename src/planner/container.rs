@@ -16,8 +16,8 @@
 //!   image's `/etc/passwd` and `/etc/group` ([`crate::engine::runtime::user`]).
 //! - **security**: capabilities as Docker computes them, Docker's default seccomp profile unless
 //!   `seccomp=unconfined` or `seccomp=FILE`, none when privileged; `no-new-privileges`;
-//!   `label=...` (SELinux) is accepted and has no effect (no SELinux support);
-//!   `apparmor=...` is accepted but not enforced (no AppArmor support); `systempaths=unconfined`
+//!   `label=` and `apparmor=` parse here, and [`crate::planner::support`] refuses those that
+//!   ask for confinement (no SELinux or AppArmor support); `systempaths=unconfined`
 //!   drops the masked and read-only paths, as in Docker.
 //! - **mounts** are sorted by destination depth, parents first, as Docker does; named volumes
 //!   live at `<volumes_dir>/<volume name>/_data` (volume name `<project>_<key>` unless given),

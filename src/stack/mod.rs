@@ -26,6 +26,7 @@ use crate::engine::state::{self, Observed, StateError, Status};
 use crate::engine::supervisor::{self, SuperviseError};
 use crate::model::types::resources::Project;
 use crate::planner::network::{self as netplan, NetPlanError, NetworkChoice, ServiceNetMode};
+use crate::planner::support;
 
 /// Where state lives and how containers are placed.
 #[derive(Debug, Clone)]
@@ -310,6 +311,11 @@ pub fn up(
     let mut images = BTreeMap::new();
     for s in &order {
         let svc = &project.services[s];
+        for w in support::check_service(s, svc, &support::Facts::host())
+            .map_err(|e| invalid(e.to_string()))?
+        {
+            rep.warn(&w);
+        }
         let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
         let image = store.resolve(&image_ref).map_err(|e| StackError::Failed {
             context: format!("service {s}"),
@@ -321,6 +327,7 @@ pub fn up(
         netplan::net_mode(s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
         crate::planner::preflight::check(project, s).map_err(invalid)?;
+        support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;

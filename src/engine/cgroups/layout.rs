@@ -226,6 +226,22 @@ impl Layout {
     pub fn v1_hierarchy(&self, controller: &str) -> Option<&Hierarchy> {
         self.v1.iter().find(|h| h.has(controller))
     }
+
+    /// Whether block I/O can be weighted here: v1's `blkio.weight` (CFQ) or `blkio.bfq.weight`
+    /// (BFQ), or v2's io controller. Asked before a service with `blkio_config.weight` starts,
+    /// so the weight is warned about rather than dropped in the monitor unseen.
+    pub fn block_io_weight(&self) -> bool {
+        if let Some(h) = self.v1_hierarchy("blkio") {
+            let dir = h.own_dir();
+            return ["blkio.weight", "blkio.bfq.weight"]
+                .iter()
+                .any(|f| dir.join(f).exists() || h.mount_point.join(f).exists());
+        }
+        self.unified.as_ref().is_some_and(|u| {
+            std::fs::read_to_string(u.mount_point.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"))
+        })
+    }
 }
 
 /// Of two mounts of one hierarchy, the one that shows more of it (the shortest root), the

@@ -286,8 +286,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("volumes[].consistency", Inert("a macOS file-sharing hint; Docker ignores it on Linux")),
     rule("volumes[].bind", Nested),
     rule("volumes[].bind.propagation", Applied("engine::runtime::rootfs (propagation)")),
-    // issue 12: landing with files
-    rule("volumes[].bind.create_host_path", Applied("issue 12: landing with files")),
+    rule("volumes[].bind.create_host_path", Applied("planner::preflight (a missing source is refused)")),
     rule("volumes[].bind.selinux", Warned("SELinux relabelling (z/Z) is not done: this engine applies no SELinux labels")),
     rule("volumes[].bind.recursive", Checked(check_bind_recursive)),
     rule("volumes[].bind.x-*", Inert("extensions")),
@@ -304,7 +303,6 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("volumes[].image.subpath", Refused("image mounts (type: image) are not supported yet")),
     rule("volumes[].image.x-*", Inert("extensions")),
     rule("volumes[].x-*", Inert("extensions")),
-    // issue 12: landing with files
     rule("volumes_from", Applied("planner::volumes_from")),
     rule("working_dir", Applied("planner::container (cwd)")),
     rule("pre_start", Refused("pre_start hooks are not supported yet")),

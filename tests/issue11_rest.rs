@@ -1,0 +1,101 @@
+//! End-to-end tests of the rest of issue 11 (root; skipped with a reason otherwise): what `up`
+//! does to a changed service's dependents, `run` and `cp` on paused containers, two state roots
+//! running one project, `run --rm`'s anonymous volumes, and the order of attached `up`'s
+//! graceful stop. Each test has its own state root, project, cgroup parent and stand-in host.
+
+mod support {
+    #[path = "engine.rs"]
+    pub mod engine;
+}
+
+use std::collections::BTreeMap;
+
+use support::engine::{ok_all as ok, Fixture};
+
+/// Service -> (container id, PID) of the project's running containers.
+fn running(f: &Fixture) -> BTreeMap<String, (String, i32)> {
+    compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .into_iter()
+        .filter(|o| !o.record.one_off)
+        .filter_map(|o| {
+            let pid = o.state.live_pid()?;
+            Some((o.record.service.clone(), (o.record.id.clone(), pid)))
+        })
+        .collect()
+}
+
+fn netns_of(pid: i32) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("netns link")
+}
+
+/// Issue 11 item 10: when `up` recreates a changed service, Docker Compose's convergence
+/// recreates the services that share its namespaces (`network_mode: service:db`): their
+/// resolved configuration names the old container, so their hash changes. A dependent with
+/// `depends_on.db.restart: true` is stopped before db is replaced and started again after as
+/// the same container (its writable layer kept: Docker's `stopDependentContainers`); a plain
+/// `depends_on` dependent is left running as it was.
+#[test]
+fn a_recreated_service_takes_the_services_sharing_its_namespace_with_it_as_docker_compose() {
+    require_engine!();
+    let yaml = "services:
+  db:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    environment: {V: '1'}
+  app:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    network_mode: service:db
+  web:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    depends_on: [db]
+  side:
+    image: busybox
+    command: [sh, -c, 'echo run >> /layer; exec sleep 1000']
+    stop_signal: KILL
+    depends_on:
+      db: {condition: service_started, restart: true}
+";
+    let mut f = Fixture::with_netns(yaml);
+    ok(&f, &["up", "-d"]);
+    let before = running(&f);
+    assert_eq!(before.len(), 4, "{before:?}");
+    assert_eq!(netns_of(before["app"].1), netns_of(before["db"].1));
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        yaml.replace("V: '1'", "V: '2'"),
+    )
+    .expect("rewrite compose.yaml");
+    let out = ok(&f, &["up", "-d"]);
+    let after = running(&f);
+    assert_eq!(after.len(), 4, "{after:?}\n{out}");
+    assert_ne!(after["db"].0, before["db"].0, "db not recreated: {out}");
+    assert_ne!(after["app"].0, before["app"].0, "app not recreated: {out}");
+    assert_eq!(
+        netns_of(after["app"].1),
+        netns_of(after["db"].1),
+        "app is not in the new db's network namespace: {out}"
+    );
+    assert_eq!(after["web"], before["web"], "web was touched: {out}");
+    assert_eq!(
+        after["side"].0, before["side"].0,
+        "side was recreated: {out}"
+    );
+    assert_ne!(
+        after["side"].1, before["side"].1,
+        "side not restarted: {out}"
+    );
+    let (code, layer, err) = {
+        let o = f.compose(&["exec", "-T", "side", "cat", "/layer"]);
+        let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code(), t(&o.stdout), t(&o.stderr))
+    };
+    assert_eq!((code, layer.as_str()), (Some(0), "run\nrun\n"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -140,6 +140,26 @@ fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
         .unwrap_or(1)
 }
 
+/// The services whose first container `svc`'s configuration names: `service:X` namespaces and
+/// `volumes_from: X`. Docker Compose resolves these to X's container id before hashing, so
+/// `up` recreates `svc` whenever that container is new.
+fn shared_targets(svc: &crate::model::types::service::ServiceConfig) -> Vec<String> {
+    let namespaces = [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts, &svc.cgroup];
+    let mut out: Vec<String> = namespaces
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.strip_prefix("service:"))
+        .map(str::to_string)
+        .collect();
+    out.extend(
+        svc.volumes_from
+            .iter()
+            .filter(|v| !v.starts_with("container:"))
+            .map(|v| v.split(':').next().unwrap_or(v).to_string()),
+    );
+    out
+}
+
 /// The services `service` depends on: `depends_on`, `links`, `network_mode: service:`,
 /// `volumes_from`.
 pub fn service_deps(project: &Project, service: &str) -> Vec<String> {
@@ -361,6 +381,7 @@ pub fn up(
                         .filter(|(_, d)| d.restart)
                         .map(|(k, _)| k.clone())
                         .collect(),
+                    shares_with: shared_targets(svc),
                     depends_on: svc.depends_on.keys().cloned().collect(),
                 },
             )
@@ -401,6 +422,7 @@ pub fn up(
                 ),
                 Action::Recreate { name, .. } => (name.clone(), "Recreated"),
                 Action::Start { name, .. } => (name.clone(), "Started"),
+                Action::Restart { name, .. } => (name.clone(), "Restarted"),
                 Action::Keep { name, .. } => (name.clone(), "Running"),
                 Action::Remove { name, .. } => (name.clone(), "Removed"),
             };
@@ -435,6 +457,7 @@ pub fn up(
             Action::Create { service, .. }
             | Action::Recreate { service, .. }
             | Action::Start { service, .. }
+            | Action::Restart { service, .. }
             | Action::Keep { service, .. } => Some(service.as_str()),
             Action::Remove { id, .. } => by_id
                 .get(id.as_str())
@@ -464,6 +487,19 @@ pub fn up(
         level.insert(s.as_str(), l);
     }
     let max_level = level.values().copied().max().unwrap_or(0);
+    // `restart: true` dependents of a recreated service stop before anything is replaced
+    // (dependents first), as Docker Compose's convergence does; each starts again at its level.
+    let restarting: Vec<&Observed> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Restart { id, .. } => by_id.get(id.as_str()).copied(),
+            _ => None,
+        })
+        .collect();
+    for wave in stop_waves(Some(project), &restarting) {
+        ops::stop_all(ctx, &wave, opts.timeout, &mut Shared(&shared))?;
+    }
     let run_service = |s: &str, actions: &[&Action]| -> Result<(), StackError> {
         let mut r = Shared(&shared);
         let mut waited = false;
@@ -472,7 +508,10 @@ pub fn up(
             limits.check(None)?;
             let starts = matches!(
                 a,
-                Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }
+                Action::Create { .. }
+                    | Action::Recreate { .. }
+                    | Action::Start { .. }
+                    | Action::Restart { .. }
             );
             if starts && !opts.no_start && !waited {
                 // A service's dependencies' conditions hold before its first container starts.
@@ -497,7 +536,7 @@ pub fn up(
                     r.event("Container", name, "Running");
                     None
                 }
-                Action::Start { id, name, .. } => {
+                Action::Start { id, name, .. } | Action::Restart { id, name, .. } => {
                     // Published ports go with a reboot (or an `nft flush`): put them back.
                     if let Some(o) = by_id.get(id.as_str()) {
                         for port in &o.record.ports {

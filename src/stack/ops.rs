@@ -139,7 +139,7 @@ pub fn start(
 
 /// Stops `targets` together: every one signalled first, then waited for. A paused container is
 /// thawed after the signal so it can act on it.
-fn stop_all(
+pub(crate) fn stop_all(
     ctx: &Ctx,
     targets: &[&Observed],
     timeout: Option<u64>,

@@ -9,8 +9,9 @@ mod support {
 }
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use support::engine::{ok_all as ok, Fixture};
+use support::engine::{ok_all as ok, text, Fixture};
 
 /// Service -> (container id, PID) of the project's running containers.
 fn running(f: &Fixture) -> BTreeMap<String, (String, i32)> {
@@ -96,6 +97,88 @@ fn a_recreated_service_takes_the_services_sharing_its_namespace_with_it_as_docke
         (o.status.code(), t(&o.stdout), t(&o.stderr))
     };
     assert_eq!((code, layer.as_str()), (Some(0), "run\nrun\n"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Runs `compose ARGS` to its end, at most `limit`; panics (after killing it) when longer.
+fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = f
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn compose");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("output");
+            // A helper stuck in a frozen cgroup is freed by unpausing.
+            let _ = f.compose(&["unpause"]);
+            panic!("compose {args:?} ran over {limit:?}: {}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Issue 11 item 6: with `db` paused, `run` of a service that depends on it fails at once with
+/// Docker's message (Docker Compose's `run` starts the dependencies, and Docker refuses to start
+/// a paused container: "cannot start a paused container, try unpause instead"), as does `up`,
+/// before anything is created; `run --no-deps` of a service sharing db's network namespace
+/// joins it (Docker joins a paused container's namespace too). `cp` with a paused container
+/// works as Docker's does (tests/manage_cli.rs).
+#[test]
+fn run_with_a_paused_dependency_fails_at_once_with_dockers_message() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  db:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+  app:
+    image: busybox
+    network_mode: service:db
+  web:
+    image: busybox
+    depends_on: [db]
+",
+    );
+    ok(&f, &["up", "-d", "db"]);
+    ok(&f, &["pause", "db"]);
+    let limit = Duration::from_secs(10);
+    let docker = "Error response from daemon: cannot start a paused container, try unpause instead";
+    for args in [
+        &["run", "--rm", "-T", "web", "true"][..],
+        &["run", "--rm", "-T", "app", "true"],
+        &["up", "-d"],
+    ] {
+        let o = compose_within(&f, args, limit);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(docker),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert_eq!(running(&f).len(), 1, "{args:?} started something");
+        let all = compose::engine::state::list(&f.root, Some(&f.project)).expect("state");
+        assert_eq!(all.len(), 1, "{args:?} left a container: {}", text(&o));
+    }
+    let db_ns = netns_of(running(&f)["db"].1);
+    let o = compose_within(
+        &f,
+        &["run", "--rm", "-T", "--no-deps", "app", "ls", "-l", "/proc/self/ns/net"],
+        limit,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&*db_ns.to_string_lossy()),
+        "not in db's {db_ns:?}: {}",
+        text(&o)
+    );
+    ok(&f, &["unpause", "db"]);
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }

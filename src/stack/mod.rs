@@ -406,6 +406,19 @@ pub fn up(
             plan.orphans.join(", ")
         ));
     }
+    // Docker's start of a paused container fails, and with it Docker Compose's `up` (and `run`,
+    // which brings its dependencies up): said before anything changes.
+    for a in &plan.actions {
+        if let Action::Keep { id, .. } = a {
+            if let Some(o) = observed.iter().find(|o| &o.record.id == id) {
+                if ops::is_paused(&o.record) {
+                    return Err(invalid(
+                        "Error response from daemon: cannot start a paused container, try unpause instead",
+                    ));
+                }
+            }
+        }
+    }
     if opts.dry_run {
         for choice in networks.values() {
             if let NetworkChoice::Managed(def) = choice {

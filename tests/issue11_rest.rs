@@ -169,7 +169,16 @@ fn run_with_a_paused_dependency_fails_at_once_with_dockers_message() {
     let db_ns = netns_of(running(&f)["db"].1);
     let o = compose_within(
         &f,
-        &["run", "--rm", "-T", "--no-deps", "app", "ls", "-l", "/proc/self/ns/net"],
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "--no-deps",
+            "app",
+            "ls",
+            "-l",
+            "/proc/self/ns/net",
+        ],
         limit,
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -181,4 +190,60 @@ fn run_with_a_paused_dependency_fails_at_once_with_dockers_message() {
     ok(&f, &["unpause", "db"]);
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
+}
+
+/// The cgroup directories (every hierarchy) of the container whose PID 1 is `pid`.
+fn cgroups_of(pid: i32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .expect("cgroup file")
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2).map(str::to_string))
+        .filter(|p| p != "/")
+        .collect()
+}
+
+/// Issue 11 item 9: a project of the same name under two state roots (and one cgroup parent)
+/// gets a project cgroup directory per root, as it gets a bridge per root: `down` in one leaves
+/// the other's containers running in their cgroups.
+#[test]
+fn two_state_roots_running_one_project_have_their_own_cgroups() {
+    require_engine!();
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: KILL\n";
+    let mut a = Fixture::with_netns(yaml);
+    let mut b = a.twin();
+    b.cgroup_parent = a.cgroup_parent.clone();
+    ok(&a, &["up", "-d"]);
+    ok(&b, &["up", "-d"]);
+    let (pa, pb) = (running(&a)["web"].1, running(&b)["web"].1);
+    let project_dirs = |pid: i32| -> Vec<String> {
+        cgroups_of(pid)
+            .iter()
+            .filter_map(|p| p.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+            .collect()
+    };
+    let (da, db) = (project_dirs(pa), project_dirs(pb));
+    assert!(!da.is_empty(), "no cgroup of {pa}");
+    for d in &da {
+        assert!(
+            d.contains(&a.cgroup_parent),
+            "{d} is not under the test's parent"
+        );
+        assert!(!db.contains(d), "both roots use {d}: {da:?} {db:?}");
+    }
+    let before = cgroups_of(pb);
+    ok(&a, &["down", "-t", "0"]);
+    assert_eq!(running(&b)["web"].1, pb, "b's container stopped");
+    assert_eq!(cgroups_of(pb), before);
+    for p in &before {
+        let dir = std::path::Path::new("/sys/fs/cgroup");
+        let exists = std::fs::read_dir(dir)
+            .expect("cgroup hierarchies")
+            .flatten()
+            .any(|h| h.path().join(p.trim_start_matches('/')).is_dir())
+            || dir.join(p.trim_start_matches('/')).is_dir();
+        assert!(exists, "b's cgroup {p} is gone");
+    }
+    ok(&b, &["down", "-t", "0"]);
+    a.assert_clean();
+    b.assert_clean();
 }

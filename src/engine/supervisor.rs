@@ -327,7 +327,7 @@ fn cleanup_orphan(root: &Path, id: &str) -> Result<(), SuperviseError> {
                 ..CgroupOptions::default()
             },
         ) {
-            if let Ok(cg) = m.open(&rec.project, &rec.id) {
+            if let Ok(cg) = m.open(rec.cgroup_group(), &rec.id) {
                 let _ = cg.kill_all(Signal::KILL);
                 let _ = cg.remove();
             }
@@ -586,7 +586,11 @@ impl Monitor {
         )
         .map_err(cg_err)?;
         let (cg, _warnings) = m
-            .create(&self.rec.project, &self.rec.id, &self.rec.spec.resources)
+            .create(
+                self.rec.cgroup_group(),
+                &self.rec.id,
+                &self.rec.spec.resources,
+            )
             .map_err(cg_err)?;
         Ok(cg)
     }

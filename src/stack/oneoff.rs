@@ -77,7 +77,7 @@ pub fn run_foreground(
     )
     .map_err(|e| failed(rec, e))?;
     let (cgroup, warnings) = manager
-        .create(&rec.project, &rec.id, &rec.spec.resources)
+        .create(rec.cgroup_group(), &rec.id, &rec.spec.resources)
         .map_err(|e| failed(rec, e))?;
     for w in warnings {
         eprintln!("WARN {w}");

@@ -59,7 +59,7 @@ fn cgroup_of(rec: &ContainerRecord) -> Result<Box<dyn ContainerCgroup>, cgroups:
             ..CgroupOptions::default()
         },
     )?;
-    m.open(&rec.project, &rec.id)
+    m.open(rec.cgroup_group(), &rec.id)
 }
 
 /// Whether the container is paused: its cgroup is frozen. Read from the freezer each time

@@ -496,6 +496,24 @@ impl Backoff {
     }
 }
 
+/// The directory of a project's container cgroups under the parent: the project name and 8 hex
+/// digits of a hash of the canonical state root. Cgroups are host-wide while projects live in a
+/// state root: two roots running a project of the same name get a directory each, so nothing
+/// done to one project's cgroups (its last container's `rmdir` of the directory, a future
+/// project-wide limit) reaches the other's.
+pub fn project_group(canonical_root: &Path, project: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(canonical_root.as_os_str().as_encoded_bytes());
+    h.update([0u8]);
+    h.update(project.as_bytes());
+    let tag: String = h.finalize()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{project}-{tag}")
+}
+
 /// A project name or container id used as one directory name.
 pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
@@ -575,3 +593,20 @@ mod tests_v1_real;
 mod tests_v2_devices_real;
 #[cfg(test)]
 mod tests_v2_fake;
+
+#[cfg(test)]
+mod project_group_tests {
+    use super::*;
+
+    #[test]
+    fn a_project_gets_a_directory_per_state_root() {
+        let a = project_group(Path::new("/var/lib/compose"), "shop");
+        assert_eq!(a, project_group(Path::new("/var/lib/compose"), "shop"));
+        assert_ne!(a, project_group(Path::new("/srv/ci/root"), "shop"));
+        assert!(
+            a.starts_with("shop-") && a.len() == "shop-".len() + 8,
+            "{a}"
+        );
+        assert!(check_name("project", &a).is_ok());
+    }
+}

@@ -247,3 +247,52 @@ fn two_state_roots_running_one_project_have_their_own_cgroups() {
     a.assert_clean();
     b.assert_clean();
 }
+
+/// The anonymous volume directories under the fixture's state root.
+fn volume_dirs(f: &Fixture) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(f.root.join("volumes"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Known gap of issue 11: `run --rm` removes the anonymous volumes its container made
+/// (`volumes: [/data]`), in the foreground and detached, as Docker's auto-remove does; a `run`
+/// without `--rm` keeps them for `rm -v`.
+#[test]
+fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
+    require_engine!();
+    let mut f =
+        Fixture::with_netns("services:\n  app:\n    image: busybox\n    volumes: [/data]\n");
+    let (code, _, err) = f.run("app", &["sh", "-c", "echo x > /data/f"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(volume_dirs(&f), Vec::<String>::new());
+    let name = ok(
+        &f,
+        &["run", "-d", "--rm", "app", "sh", "-c", "echo x > /data/f"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while compose::engine::state::list(&f.root, Some(&f.project))
+        .expect("state")
+        .iter()
+        .any(|o| name.contains(&o.record.name))
+    {
+        assert!(Instant::now() < deadline, "{name} still there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The monitor removes the volumes right after the container's state.
+    while !volume_dirs(&f).is_empty() {
+        assert!(Instant::now() < deadline, "{:?} left", volume_dirs(&f));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = f.compose(&["run", "-T", "app", "true"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(volume_dirs(&f).len(), 1);
+    ok(&f, &["down", "-v"]);
+    assert_eq!(volume_dirs(&f), Vec::<String>::new());
+    f.assert_clean();
+}

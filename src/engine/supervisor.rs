@@ -546,6 +546,9 @@ impl Monitor {
                 self.save();
                 if self.rec.auto_remove {
                     self.forget();
+                    // `run -d --rm`: its anonymous volumes go too, as with Docker's auto-remove.
+                    // Detached, with its state gone: there is no one left to tell of a failure.
+                    let _ = crate::stack::anon_volumes::remove_of(&self.root, &self.rec);
                 }
                 return 0;
             }

@@ -91,6 +91,9 @@ pub fn run_foreground(
     }
     if rec.auto_remove || result.is_err() {
         super::forget_container(ctx, nets, rec)?;
+        // As Docker's auto-remove does: the anonymous volumes it made go with it (nothing
+        // could reach them once the container is gone).
+        super::anon_volumes::remove_of(&ctx.root, rec)?;
     }
     result
 }

@@ -296,3 +296,63 @@ fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
     assert_eq!(volume_dirs(&f), Vec::<String>::new());
     f.assert_clean();
 }
+
+/// Known gap of issue 11: attached `up`'s graceful stop (Ctrl-C) stops dependents before their
+/// dependencies, as Docker Compose does (and as `stop` and `down` do): `app` takes half a
+/// second to stop and `db` must outlive it.
+#[test]
+fn ctrl_c_on_attached_up_stops_dependents_first_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  db:
+    image: busybox
+    command: [sh, -c, 'trap \"echo db >> /shared/order; exit 0\" TERM; while true; do sleep 0.05; done']
+    volumes: [./shared:/shared]
+  app:
+    image: busybox
+    command: [sh, -c, 'trap \"sleep 0.5; echo app >> /shared/order; exit 0\" TERM; touch /shared/ready; while true; do sleep 0.05; done']
+    volumes: [./shared:/shared]
+    depends_on: [db]
+",
+    );
+    let shared = f.project_dir.join("shared");
+    std::fs::create_dir_all(&shared).expect("shared dir");
+    let mut child = f
+        .command(&["up"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !shared.join("ready").exists() || running(&f).len() < 2 {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = f.compose(&["down", "-t", "0"]);
+            panic!("the stack did not come up");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The traps are set once the shells run their loops.
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = f.compose(&["down", "-t", "0"]);
+            panic!("up did not stop after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let order = std::fs::read_to_string(shared.join("order")).unwrap_or_default();
+    ok(&f, &["down", "-t", "0"]);
+    assert_eq!(order, "app\ndb\n");
+    f.assert_clean();
+}

@@ -1016,7 +1016,7 @@ fn wait_services(
 
 /// Each service's level in the dependency graph: 0 without dependencies, else one more than
 /// its highest dependency. Empty for a project with a dependency cycle (it could not start).
-fn service_levels(project: &Project) -> BTreeMap<String, usize> {
+pub fn service_levels(project: &Project) -> BTreeMap<String, usize> {
     let mut level: BTreeMap<String, usize> = BTreeMap::new();
     for s in start_order(project, &[]).unwrap_or_default() {
         let l = service_deps(project, &s)

@@ -1,6 +1,7 @@
 //! Control groups: one cgroup per container under a per-project parent
-//! (`<parent>/<project>/<container id>`, `compose/…` by default), behind one trait with a v1 and a
-//! v2 backend chosen from the host's layout.
+//! (`<parent>/<project group>/<container id>`, `compose/…` by default; the group is the project
+//! name and a hash of the state root, [`project_group`]), behind one trait with a v1 and a v2
+//! backend chosen from the host's layout.
 //!
 //! Usage: [`Layout::detect`] once per process, [`manager`] once, then per container
 //! [`CgroupManager::create`] (or [`CgroupManager::open`] from a later command), and on the
@@ -145,7 +146,8 @@ pub struct CgroupStats {
 pub trait CgroupManager: Send + Sync + Debug {
     fn kind(&self) -> LayoutKind;
 
-    /// Creates `<parent>/<project>/<container_id>` (parents as needed), applies `resources` and
+    /// Creates `<parent>/<project>/<container_id>` (parents as needed; `project` is the
+    /// project's group, see [`project_group`]), applies `resources` and
     /// returns the cgroup with warnings about limits this host cannot apply. On error nothing of
     /// the container's cgroup is left.
     fn create(

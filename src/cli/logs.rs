@@ -183,6 +183,7 @@ pub(crate) fn up_attached(
         exit_code_from: args.exit_code_from.clone(),
         one_shots,
         timeout: args.timeout,
+        levels: crate::stack::service_levels(project),
         since,
         format: FormatOptions {
             color: use_color(global, false),

@@ -174,6 +174,10 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub cgroup_mounts: Vec<CgroupMount>,
     pub cgroup_parent: String,
+    /// The project's directory under `cgroup_parent` ([`crate::engine::cgroups::project_group`]);
+    /// empty in records of versions that used the bare project name (see [`Self::cgroup_group`]).
+    #[serde(default)]
+    pub cgroup_project: String,
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     #[serde(default)]
@@ -210,6 +214,17 @@ pub struct ContainerRecord {
     /// `logging.driver: none`: no log is kept.
     #[serde(default)]
     pub log_disabled: bool,
+}
+
+impl ContainerRecord {
+    /// The directory of its cgroup under `cgroup_parent`: the root-specific one it was created
+    /// with, or the project name for a container an older version created.
+    pub fn cgroup_group(&self) -> &str {
+        match self.cgroup_project.as_str() {
+            "" => &self.project,
+            g => g,
+        }
+    }
 }
 
 /// A container's healthcheck, resolved from the service and its image (`CMD-SHELL` already

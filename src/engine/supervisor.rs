@@ -330,7 +330,7 @@ fn cleanup_orphan(root: &Path, id: &str) -> Result<(), SuperviseError> {
                 ..CgroupOptions::default()
             },
         ) {
-            if let Ok(cg) = m.open(&rec.project, &rec.id) {
+            if let Ok(cg) = m.open(rec.cgroup_group(), &rec.id) {
                 let _ = cg.kill_all(Signal::KILL);
                 let _ = cg.remove();
             }
@@ -548,6 +548,9 @@ impl Monitor {
                 self.save();
                 if self.rec.auto_remove {
                     self.forget();
+                    // `run -d --rm`: its anonymous volumes go too, as with Docker's auto-remove.
+                    // Detached, with its state gone: there is no one left to tell of a failure.
+                    let _ = crate::stack::anon_volumes::remove_of(&self.root, &self.rec);
                 }
                 return 0;
             }
@@ -588,7 +591,11 @@ impl Monitor {
         )
         .map_err(cg_err)?;
         let (cg, _warnings) = m
-            .create(&self.rec.project, &self.rec.id, &self.rec.spec.resources)
+            .create(
+                self.rec.cgroup_group(),
+                &self.rec.id,
+                &self.rec.spec.resources,
+            )
             .map_err(cg_err)?;
         Ok(cg)
     }

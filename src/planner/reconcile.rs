@@ -6,8 +6,13 @@
 //! Rules:
 //! - a missing replica is created; a replica above the wanted count is removed (highest first);
 //! - a container whose hash differs is recreated (`--force-recreate`: all; `--no-recreate`:
-//!   none), and so are the containers of services that depend on a recreated one with
-//!   `depends_on.<svc>.restart: true` (or with `--always-recreate-deps`);
+//!   none), and so are the containers of services that name a replaced one's container
+//!   (`network_mode`/`ipc`/`pid: service:X`, `volumes_from: X`: Docker Compose resolves those
+//!   to X's container id before hashing, so a new X changes their hash) and, with
+//!   `--always-recreate-deps`, every dependent of a recreated service;
+//! - a running, unchanged dependent with `depends_on.<svc>.restart: true` on a recreated
+//!   service is restarted, not recreated: Docker Compose's convergence stops it before the
+//!   dependency is replaced and starts the same container after (its writable layer kept);
 //! - an unchanged container is kept: running ones untouched, stopped ones (a one-shot service
 //!   that completed included) started again, never recreated;
 //! - containers of services no longer in the project are orphans: removed with
@@ -34,6 +39,9 @@ pub struct Wanted {
     pub replicas: u32,
     /// Services this one depends on with `restart: true`.
     pub restart_with: Vec<String>,
+    /// Services whose (first) container this one's configuration names: `service:X`
+    /// namespaces and `volumes_from`. A new container there means a new one here.
+    pub shares_with: Vec<String>,
     /// Every service this one depends on (for `--always-recreate-deps`).
     pub depends_on: Vec<String>,
 }
@@ -61,6 +69,13 @@ pub enum Action {
         name: String,
     },
     Start {
+        service: String,
+        id: String,
+        name: String,
+    },
+    /// Running and unchanged, but a `restart: true` dependency is recreated: stopped before
+    /// any container is replaced, started again at its turn (the same container).
+    Restart {
         service: String,
         id: String,
         name: String,
@@ -106,7 +121,11 @@ pub fn plan(
             }
         }
     }
+    // Services with a container created or recreated (for `--always-recreate-deps`), with one
+    // recreated (`restart: true`), and whose first container is new (`service:X` sharers).
+    let mut changed_any: Vec<&str> = Vec::new();
     let mut recreated: Vec<&str> = Vec::new();
+    let mut first_new: Vec<&str> = Vec::new();
     for s in order {
         let Some(w) = wanted.get(s) else { continue };
         let mut mine: Vec<&Existing> = existing.iter().filter(|e| &e.service == s).collect();
@@ -117,11 +136,11 @@ pub fn plan(
                 name: e.name.clone(),
             });
         }
-        let deps_recreated = recreated.iter().any(|r| {
-            w.restart_with.iter().any(|d| d == r)
-                || (opts.always_recreate_deps && w.depends_on.iter().any(|d| d == r))
-        });
-        let mut any = false;
+        let hit = |list: &[&str], deps: &[String]| list.iter().any(|r| deps.iter().any(|d| d == r));
+        let deps_recreated = hit(&first_new, &w.shares_with)
+            || (opts.always_recreate_deps && hit(&changed_any, &w.depends_on));
+        let restart = hit(&recreated, &w.restart_with);
+        let (mut any, mut any_recreated) = (false, false);
         for n in 1..=w.replicas {
             // The lowest-numbered duplicate wins; others (a crash mid-recreate) go.
             let same: Vec<&&Existing> = mine.iter().filter(|e| e.number == n).collect();
@@ -138,6 +157,9 @@ pub fn plan(
                         number: n,
                     });
                     any = true;
+                    if n == 1 {
+                        first_new.push(s.as_str());
+                    }
                 }
                 Some(e) => {
                     let changed = opts.force_recreate || e.hash != w.hash || deps_recreated;
@@ -149,6 +171,16 @@ pub fn plan(
                             name: e.name.clone(),
                         });
                         any = true;
+                        any_recreated = true;
+                        if n == 1 {
+                            first_new.push(s.as_str());
+                        }
+                    } else if e.running && restart {
+                        out.actions.push(Action::Restart {
+                            service: s.clone(),
+                            id: e.id.clone(),
+                            name: e.name.clone(),
+                        });
                     } else if e.running {
                         out.actions.push(Action::Keep {
                             service: s.clone(),
@@ -166,6 +198,9 @@ pub fn plan(
             }
         }
         if any {
+            changed_any.push(s.as_str());
+        }
+        if any_recreated {
             recreated.push(s.as_str());
         }
     }
@@ -186,6 +221,7 @@ mod tests {
                         hash: h.to_string(),
                         replicas: *n,
                         restart_with: restart.iter().map(|r| r.to_string()).collect(),
+                        shares_with: Vec::new(),
                         depends_on: restart.iter().map(|r| r.to_string()).collect(),
                     },
                 )
@@ -254,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_service_is_recreated_and_only_dependents_with_restart_follow() {
+    fn a_changed_service_is_recreated_and_only_dependents_with_restart_are_restarted() {
         let w = wanted(&[
             ("db", "NEW", 1, &[]),
             ("api", "h2", 1, &["db"]),
@@ -268,8 +304,22 @@ mod tests {
         let all = strs(&["db", "api", "web"]);
         let p = plan(&all, &w, &all, &existing, Options::default());
         assert!(matches!(&p.actions[0], Action::Recreate { service, .. } if service == "db"));
-        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "api"));
+        // Docker Compose stops and starts a `restart: true` dependent; it is not recreated.
+        assert!(matches!(&p.actions[1], Action::Restart { service, .. } if service == "api"));
         assert!(matches!(&p.actions[2], Action::Keep { service, .. } if service == "web"));
+        // A stopped one is started, as every stopped container of the project.
+        let stopped = [
+            ex("db", 1, "old", true),
+            ex("api", 1, "h2", false),
+            ex("web", 1, "h3", true),
+        ];
+        let p = plan(&all, &w, &all, &stopped, Options::default());
+        assert!(matches!(&p.actions[1], Action::Start { service, .. } if service == "api"));
+        // A changed dependent is recreated all the same.
+        let mut w2 = w.clone();
+        w2["api"].hash = "h2-new".into();
+        let p = plan(&all, &w2, &all, &existing, Options::default());
+        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "api"));
         // --no-recreate keeps all; --force-recreate recreates all.
         let opts = Options {
             no_recreate: true,
@@ -352,5 +402,28 @@ mod tests {
         assert!(p.orphans.is_empty());
         assert_eq!(p.actions.len(), 2);
         assert!(matches!(&p.actions[0], Action::Remove { id, .. } if id == "dup"));
+    }
+
+    /// Docker Compose resolves `network_mode: service:db` (and `ipc`, `pid`, `volumes_from`) to
+    /// db's first container id before hashing: a new first container of db recreates the sharer;
+    /// a scaled-up db (replica 2 created) leaves it alone.
+    #[test]
+    fn sharers_follow_a_new_first_container_only() {
+        let mut w = wanted(&[("db", "NEW", 1, &[]), ("app", "h2", 1, &[])]);
+        w["app"].shares_with = vec!["db".into()];
+        let all = strs(&["db", "app"]);
+        let existing = [ex("db", 1, "old", true), ex("app", 1, "h2", true)];
+        let p = plan(&all, &w, &all, &existing, Options::default());
+        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "app"));
+        // db's first container created anew (it was removed): app follows too.
+        let p = plan(&all, &w, &all, &existing[1..], Options::default());
+        assert!(matches!(&p.actions[0], Action::Create { service, .. } if service == "db"));
+        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "app"));
+        // Scaling db to 2 adds a replica; app still names replica 1.
+        w["db"].hash = "old".into();
+        w["db"].replicas = 2;
+        let p = plan(&all, &w, &all, &existing, Options::default());
+        assert!(matches!(&p.actions[1], Action::Create { number: 2, .. }));
+        assert!(matches!(&p.actions[2], Action::Keep { service, .. } if service == "app"));
     }
 }

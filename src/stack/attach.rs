@@ -914,6 +914,9 @@ pub struct AttachOptions {
     pub one_shots: BTreeSet<String>,
     /// `-t/--timeout` for stopping; else each container's `stop_grace_period`.
     pub timeout: Option<u64>,
+    /// Each service's level in the dependency graph ([`super::service_levels`]): the graceful
+    /// stop takes the highest (dependents) first.
+    pub levels: BTreeMap<String, usize>,
     /// Lines before this time (the start of this `up`) are not shown.
     pub since: i64,
     pub format: FormatOptions,
@@ -926,40 +929,51 @@ struct ExitWatch {
     reported: Option<String>,
 }
 
-/// Stops the project's containers of `scope` (all with an empty scope) as `stop` does: every
-/// one signalled first, then waited for together.
+/// Stops the project's containers of `scope` (all with an empty scope) as `stop` does: in
+/// waves by `levels`, dependents before the services they depend on (as Docker Compose's
+/// graceful stop), each wave signalled first, then waited for together. Each wave is listed
+/// afresh, so containers a second Ctrl-C killed meanwhile are not stopped again.
 fn stop_all(
     root: &Path,
     project: &str,
     scope: &[String],
+    levels: &BTreeMap<String, usize>,
     timeout: Option<u64>,
     rep: &mut dyn Reporter,
 ) -> Result<(), AttachError> {
     let _lock = state::lock_project(root, project)?;
-    let mut stopping = Vec::new();
-    for o in state::list(root, Some(project))? {
-        if o.record.one_off || !(scope.is_empty() || scope.contains(&o.record.service)) {
-            continue;
-        }
-        if o.state.pid.is_none() && o.state.live_monitor().is_none() {
-            continue;
-        }
-        let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(|m| {
-            AttachError::Stop {
-                container: o.record.name.clone(),
-                message: m,
+    // Services no level is known for go first, as with `stop`.
+    let first = levels.values().copied().max().map_or(0, |m| m + 1);
+    let level_of = |service: &str| levels.get(service).copied().unwrap_or(first);
+    for wave in (0..=first).rev() {
+        let mut stopping = Vec::new();
+        for o in state::list(root, Some(project))? {
+            if o.record.one_off
+                || !(scope.is_empty() || scope.contains(&o.record.service))
+                || level_of(&o.record.service) != wave
+            {
+                continue;
             }
-        })?;
-        let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
-        rep.event("Container", &o.record.name, "Stopping");
-        stopping.push((
-            o.record.name.clone(),
-            supervisor::begin_stop(root, &o.record.id, sig, grace)?,
-        ));
-    }
-    for (name, s) in stopping {
-        supervisor::finish_stop(root, s)?;
-        rep.event("Container", &name, "Stopped");
+            if o.state.pid.is_none() && o.state.live_monitor().is_none() {
+                continue;
+            }
+            let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(|m| {
+                AttachError::Stop {
+                    container: o.record.name.clone(),
+                    message: m,
+                }
+            })?;
+            let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
+            rep.event("Container", &o.record.name, "Stopping");
+            stopping.push((
+                o.record.name.clone(),
+                supervisor::begin_stop(root, &o.record.id, sig, grace)?,
+            ));
+        }
+        for (name, s) in stopping {
+            supervisor::finish_stop(root, s)?;
+            rep.event("Container", &name, "Stopped");
+        }
     }
     Ok(())
 }
@@ -1044,14 +1058,22 @@ pub fn attached_up(
     let mut last_discover = Instant::now();
     let start_stop = |stopper: &mut Option<std::thread::JoinHandle<Result<(), AttachError>>>| {
         if stopper.is_none() {
-            let (root, project, scope, timeout) = (
+            let (root, project, scope, levels, timeout) = (
                 root.to_path_buf(),
                 project.to_string(),
                 opts.scope.clone(),
+                opts.levels.clone(),
                 opts.timeout,
             );
             *stopper = Some(std::thread::spawn(move || {
-                stop_all(&root, &project, &scope, timeout, &mut PlainReporter)
+                stop_all(
+                    &root,
+                    &project,
+                    &scope,
+                    &levels,
+                    timeout,
+                    &mut PlainReporter,
+                )
             }));
         }
     };

@@ -558,6 +558,10 @@ impl<'a> Creator<'a> {
             spec,
             cgroup_mounts: CgroupMount::for_layout(&self.layout),
             cgroup_parent: self.ctx.cgroup_parent.clone(),
+            cgroup_project: crate::engine::cgroups::project_group(
+                &std::fs::canonicalize(&self.ctx.root).unwrap_or_else(|_| self.ctx.root.clone()),
+                self.name,
+            ),
             endpoints,
             ports,
             expose: svc.expose.clone(),

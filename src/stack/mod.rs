@@ -141,6 +141,26 @@ fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
         .unwrap_or(1)
 }
 
+/// The services whose first container `svc`'s configuration names: `service:X` namespaces and
+/// `volumes_from: X`. Docker Compose resolves these to X's container id before hashing, so
+/// `up` recreates `svc` whenever that container is new.
+fn shared_targets(svc: &crate::model::types::service::ServiceConfig) -> Vec<String> {
+    let namespaces = [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts, &svc.cgroup];
+    let mut out: Vec<String> = namespaces
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.strip_prefix("service:"))
+        .map(str::to_string)
+        .collect();
+    out.extend(
+        svc.volumes_from
+            .iter()
+            .filter(|v| !v.starts_with("container:"))
+            .map(|v| v.split(':').next().unwrap_or(v).to_string()),
+    );
+    out
+}
+
 /// The services `service` depends on: `depends_on`, `links`, `network_mode: service:`,
 /// `volumes_from`.
 pub fn service_deps(project: &Project, service: &str) -> Vec<String> {
@@ -369,6 +389,7 @@ pub fn up(
                         .filter(|(_, d)| d.restart)
                         .map(|(k, _)| k.clone())
                         .collect(),
+                    shares_with: shared_targets(svc),
                     depends_on: svc.depends_on.keys().cloned().collect(),
                 },
             )
@@ -393,6 +414,19 @@ pub fn up(
             plan.orphans.join(", ")
         ));
     }
+    // Docker's start of a paused container fails, and with it Docker Compose's `up` (and `run`,
+    // which brings its dependencies up): said before anything changes.
+    for a in &plan.actions {
+        if let Action::Keep { id, .. } = a {
+            if let Some(o) = observed.iter().find(|o| &o.record.id == id) {
+                if ops::is_paused(&o.record) {
+                    return Err(invalid(
+                        "Error response from daemon: cannot start a paused container, try unpause instead",
+                    ));
+                }
+            }
+        }
+    }
     if opts.dry_run {
         for choice in networks.values() {
             if let NetworkChoice::Managed(def) = choice {
@@ -409,6 +443,7 @@ pub fn up(
                 ),
                 Action::Recreate { name, .. } => (name.clone(), "Recreated"),
                 Action::Start { name, .. } => (name.clone(), "Started"),
+                Action::Restart { name, .. } => (name.clone(), "Restarted"),
                 Action::Keep { name, .. } => (name.clone(), "Running"),
                 Action::Remove { name, .. } => (name.clone(), "Removed"),
             };
@@ -443,6 +478,7 @@ pub fn up(
             Action::Create { service, .. }
             | Action::Recreate { service, .. }
             | Action::Start { service, .. }
+            | Action::Restart { service, .. }
             | Action::Keep { service, .. } => Some(service.as_str()),
             Action::Remove { id, .. } => by_id
                 .get(id.as_str())
@@ -472,6 +508,19 @@ pub fn up(
         level.insert(s.as_str(), l);
     }
     let max_level = level.values().copied().max().unwrap_or(0);
+    // `restart: true` dependents of a recreated service stop before anything is replaced
+    // (dependents first), as Docker Compose's convergence does; each starts again at its level.
+    let restarting: Vec<&Observed> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Restart { id, .. } => by_id.get(id.as_str()).copied(),
+            _ => None,
+        })
+        .collect();
+    for wave in stop_waves(Some(project), &restarting) {
+        ops::stop_all(ctx, &wave, opts.timeout, &mut Shared(&shared))?;
+    }
     let run_service = |s: &str, actions: &[&Action]| -> Result<(), StackError> {
         let mut r = Shared(&shared);
         let mut waited = false;
@@ -480,7 +529,10 @@ pub fn up(
             limits.check(None)?;
             let starts = matches!(
                 a,
-                Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }
+                Action::Create { .. }
+                    | Action::Recreate { .. }
+                    | Action::Start { .. }
+                    | Action::Restart { .. }
             );
             if starts && !opts.no_start && !waited {
                 // A service's dependencies' conditions hold before its first container starts.
@@ -505,7 +557,7 @@ pub fn up(
                     r.event("Container", name, "Running");
                     None
                 }
-                Action::Start { id, name, .. } => {
+                Action::Start { id, name, .. } | Action::Restart { id, name, .. } => {
                     // Published ports go with a reboot (or an `nft flush`): put them back.
                     if let Some(o) = by_id.get(id.as_str()) {
                         for port in &o.record.ports {
@@ -972,7 +1024,7 @@ fn wait_services(
 
 /// Each service's level in the dependency graph: 0 without dependencies, else one more than
 /// its highest dependency. Empty for a project with a dependency cycle (it could not start).
-fn service_levels(project: &Project) -> BTreeMap<String, usize> {
+pub fn service_levels(project: &Project) -> BTreeMap<String, usize> {
     let mut level: BTreeMap<String, usize> = BTreeMap::new();
     for s in start_order(project, &[]).unwrap_or_default() {
         let l = service_deps(project, &s)

@@ -77,7 +77,7 @@ pub fn run_foreground(
     )
     .map_err(|e| failed(rec, e))?;
     let (cgroup, warnings) = manager
-        .create(&rec.project, &rec.id, &rec.spec.resources)
+        .create(rec.cgroup_group(), &rec.id, &rec.spec.resources)
         .map_err(|e| failed(rec, e))?;
     for w in warnings {
         eprintln!("WARN {w}");
@@ -91,6 +91,9 @@ pub fn run_foreground(
     }
     if rec.auto_remove || result.is_err() {
         super::forget_container(ctx, nets, rec)?;
+        // As Docker's auto-remove does: the anonymous volumes it made go with it (nothing
+        // could reach them once the container is gone).
+        super::anon_volumes::remove_of(&ctx.root, rec)?;
     }
     result
 }
@@ -109,6 +112,14 @@ fn run_in(
     };
     let mut spec = rec.spec.clone();
     spec.process.terminal = tty;
+    if let crate::engine::spec::NetworkMode::Join { container, netns } = &mut spec.network {
+        // As the monitor does for a detached container: the other container's PID 1 now (a
+        // paused one included: entering its network namespace does not touch its cgroup).
+        let st = state::read_state(&state::container_dir(&ctx.root, container)).observed();
+        *netns = st
+            .live_pid()
+            .map(|p| std::path::PathBuf::from(format!("/proc/{p}/ns/net")));
+    }
     let cfg = InitConfig {
         spec,
         container_dir: dir.clone(),

@@ -59,7 +59,7 @@ fn cgroup_of(rec: &ContainerRecord) -> Result<Box<dyn ContainerCgroup>, cgroups:
             ..CgroupOptions::default()
         },
     )?;
-    m.open(&rec.project, &rec.id)
+    m.open(rec.cgroup_group(), &rec.id)
 }
 
 /// Whether the container is paused: its cgroup is frozen. Read from the freezer each time
@@ -139,7 +139,7 @@ pub fn start(
 
 /// Stops `targets` together: every one signalled first, then waited for. A paused container is
 /// thawed after the signal so it can act on it.
-fn stop_all(
+pub(crate) fn stop_all(
     ctx: &Ctx,
     targets: &[&Observed],
     timeout: Option<u64>,

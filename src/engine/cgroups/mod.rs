@@ -1,6 +1,7 @@
 //! Control groups: one cgroup per container under a per-project parent
-//! (`<parent>/<project>/<container id>`, `compose/…` by default), behind one trait with a v1 and a
-//! v2 backend chosen from the host's layout.
+//! (`<parent>/<project group>/<container id>`, `compose/…` by default; the group is the project
+//! name and a hash of the state root, [`project_group`]), behind one trait with a v1 and a v2
+//! backend chosen from the host's layout.
 //!
 //! Usage: [`Layout::detect`] once per process, [`manager`] once, then per container
 //! [`CgroupManager::create`] (or [`CgroupManager::open`] from a later command), and on the
@@ -145,7 +146,8 @@ pub struct CgroupStats {
 pub trait CgroupManager: Send + Sync + Debug {
     fn kind(&self) -> LayoutKind;
 
-    /// Creates `<parent>/<project>/<container_id>` (parents as needed), applies `resources` and
+    /// Creates `<parent>/<project>/<container_id>` (parents as needed; `project` is the
+    /// project's group, see [`project_group`]), applies `resources` and
     /// returns the cgroup with warnings about limits this host cannot apply. On error nothing of
     /// the container's cgroup is left.
     fn create(
@@ -496,6 +498,24 @@ impl Backoff {
     }
 }
 
+/// The directory of a project's container cgroups under the parent: the project name and 8 hex
+/// digits of a hash of the canonical state root. Cgroups are host-wide while projects live in a
+/// state root: two roots running a project of the same name get a directory each, so nothing
+/// done to one project's cgroups (its last container's `rmdir` of the directory, a future
+/// project-wide limit) reaches the other's.
+pub fn project_group(canonical_root: &Path, project: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(canonical_root.as_os_str().as_encoded_bytes());
+    h.update([0u8]);
+    h.update(project.as_bytes());
+    let tag: String = h.finalize()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{project}-{tag}")
+}
+
 /// A project name or container id used as one directory name.
 pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
@@ -575,3 +595,20 @@ mod tests_v1_real;
 mod tests_v2_devices_real;
 #[cfg(test)]
 mod tests_v2_fake;
+
+#[cfg(test)]
+mod project_group_tests {
+    use super::*;
+
+    #[test]
+    fn a_project_gets_a_directory_per_state_root() {
+        let a = project_group(Path::new("/var/lib/compose"), "shop");
+        assert_eq!(a, project_group(Path::new("/var/lib/compose"), "shop"));
+        assert_ne!(a, project_group(Path::new("/srv/ci/root"), "shop"));
+        assert!(
+            a.starts_with("shop-") && a.len() == "shop-".len() + 8,
+            "{a}"
+        );
+        assert!(check_name("project", &a).is_ok());
+    }
+}

@@ -238,11 +238,9 @@ pub fn spawn(
         (err_w.as_raw_fd(), ERROR_FD),
     ];
 
-    let mut flags = libc::CLONE_NEWPID
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_PIDFD;
+    let mut flags = libc::CLONE_NEWNS
+        | libc::CLONE_PIDFD
+        | super::namespaces::clone_flags(&cfg.spec.namespaces);
     if cfg.spec.network == NetworkMode::Loopback {
         flags |= libc::CLONE_NEWNET;
     }
@@ -254,6 +252,7 @@ pub fn spawn(
         ..Default::default()
     };
 
+    let pid_ns = super::namespaces::PidForChildren::enter(&cfg.spec.namespaces)?;
     // SAFETY: clone3 without CLONE_VM is a fork; the child branch below only makes raw system
     // calls on memory prepared before the call and ends in execveat or _exit.
     let ret = unsafe {
@@ -263,16 +262,16 @@ pub fn spawn(
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    let clone_err = std::io::Error::last_os_error();
     if ret == 0 {
         // Child.
         unsafe { child_exec(&fds, exe, empty.as_ptr(), &argv, &envp) }
     }
+    // The child was made (or not) in the other container's PID namespace; this thread's later
+    // children must not be.
+    let restored = pid_ns.map_or(Ok(()), |p| p.restore());
     if ret < 0 {
-        return Err(InitError::io(
-            Step::Spawn,
-            None,
-            &std::io::Error::last_os_error(),
-        ));
+        return Err(InitError::io(Step::Spawn, None, &clone_err));
     }
     let pid = Pid::from_raw(ret as i32)
         .ok_or_else(|| InitError::msg(Step::Spawn, None, "clone3 gave pid 0"))?;
@@ -287,6 +286,9 @@ pub fn spawn(
         let _ = rustix::process::waitpid(Some(child.pid), rustix::process::WaitOptions::empty());
         e
     };
+    if let Err(e) = restored {
+        return Err(fail(&child, e));
+    }
 
     if let Err(e) = place(pid) {
         return Err(fail(&child, e));

@@ -1,0 +1,154 @@
+//! End-to-end tests of the namespaces a container shares with the host or with another container
+//! (`pid`, `ipc`, `uts`, `cgroup`, `userns_mode`), of `depends_on.restart`, of the embedded DNS
+//! beside a container's own port 53 and of the network keys of issue 12 (root; skipped with a
+//! reason otherwise). Each effect is observed from inside the containers. Host namespaces are
+//! only looked at, never changed: nothing here signals or writes anything outside the test's
+//! containers.
+
+mod support {
+    #[path = "engine.rs"]
+    pub mod engine;
+}
+
+use support::engine::{ok, text, Fixture};
+
+/// `compose exec -T SERVICE sh -c SCRIPT`: (exit code, stdout + stderr).
+fn sh(f: &Fixture, service: &str, script: &str) -> (i32, String) {
+    let o = f.compose(&["exec", "-T", service, "sh", "-c", script]);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+/// The output of a script that must succeed, trimmed.
+fn out(f: &Fixture, service: &str, script: &str) -> String {
+    let (code, o) = sh(f, service, script);
+    assert_eq!(code, 0, "{service}: {script}: {o}");
+    o.trim().to_string()
+}
+
+/// This test process's own namespace `kind` (`pid:[4026531836]`).
+fn host_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .expect("own namespace")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Docker Compose's `pid: service:`, `ipc: service:` (System V and POSIX shared memory both
+/// shared), `ipc: none`, and the service they name started first (listed after its dependent).
+#[test]
+fn pid_and_ipc_of_another_service_are_shared_and_ipc_none_has_no_shm_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  joiner:
+    image: busybox
+    command: sleep 300
+    pid: service:donor
+    ipc: service:donor
+  donor:
+    image: busybox
+    command: sleep 300
+    ipc: shareable
+  lonely:
+    image: busybox
+    command: sleep 300
+    ipc: none
+",
+    );
+    ok(&f, &["up", "-d"]);
+    for kind in ["pid", "ipc"] {
+        let theirs = out(&f, "donor", &format!("readlink /proc/self/ns/{kind}"));
+        let ours = out(&f, "joiner", &format!("readlink /proc/self/ns/{kind}"));
+        assert_eq!(theirs, ours, "{kind} namespace not shared");
+        let lonely = out(&f, "lonely", &format!("readlink /proc/self/ns/{kind}"));
+        assert_ne!(
+            theirs, lonely,
+            "{kind} namespace shared with an unrelated container"
+        );
+    }
+    // The donor's PID 1 is seen (and is the donor's `sleep`), the joiner's own process too.
+    let ps = out(
+        &f,
+        "joiner",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'",
+    );
+    assert!(ps.starts_with("sleep 300"), "{ps}");
+    // POSIX shared memory: what one writes in /dev/shm the other reads.
+    out(&f, "donor", "echo shared > /dev/shm/token");
+    assert_eq!(out(&f, "joiner", "cat /dev/shm/token"), "shared");
+    // `ipc: none`: no /dev/shm mount at all.
+    let mounts = out(&f, "lonely", "grep -c ' /dev/shm ' /proc/mounts || true");
+    assert_eq!(mounts, "0", "ipc: none still has /dev/shm");
+    assert_eq!(out(&f, "donor", "grep -c ' /dev/shm ' /proc/mounts"), "1");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Docker Compose's `pid: host`, `ipc: host`, `uts: host`, `cgroup: host` and `userns_mode:
+/// host`: the container sees the host's namespaces (only read here).
+#[test]
+fn host_pid_ipc_uts_and_cgroup_namespaces_are_the_hosts_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  h:
+    image: busybox
+    command: sleep 300
+    pid: host
+    ipc: host
+    uts: host
+    cgroup: host
+    userns_mode: host
+  p:
+    image: busybox
+    command: sleep 300
+    cgroup: private
+",
+    );
+    ok(&f, &["up", "-d"]);
+    for kind in ["pid", "ipc", "uts", "cgroup"] {
+        let inside = out(&f, "h", &format!("readlink /proc/self/ns/{kind}"));
+        assert_eq!(inside, host_ns(kind), "{kind}: not the host's");
+        let private = out(&f, "p", &format!("readlink /proc/self/ns/{kind}"));
+        assert_ne!(
+            private,
+            host_ns(kind),
+            "{kind}: a private container got the host's"
+        );
+    }
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(out(&f, "h", "hostname"), host);
+    // The host's processes are visible: this test's own PID is there.
+    let me = std::process::id();
+    out(&f, "h", &format!("test -d /proc/{me}"));
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Forms the engine cannot honour are refused by service and key, and nothing starts.
+#[test]
+fn namespace_modes_that_cannot_be_honoured_are_refused_by_key() {
+    require_engine!();
+    for (body, key) in [
+        ("pid: bogus", "pid"),
+        ("userns_mode: keep-id", "userns_mode"),
+        ("uts: host\n    hostname: named", "uts"),
+    ] {
+        let mut f = Fixture::new(&format!(
+            "services:\n  s:\n    image: busybox\n    command: sleep 300\n    {body}\n"
+        ));
+        let o = f.compose(&["up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "{body}: {}", text(&o));
+        assert!(err.contains(&format!("service s: {key}")), "{body}: {err}");
+        let ps = ok(&f, &["ps", "-a", "-q"]);
+        assert!(ps.trim().is_empty(), "{body}: a container was made: {ps}");
+        f.assert_clean();
+    }
+}

@@ -152,3 +152,88 @@ fn namespace_modes_that_cannot_be_honoured_are_refused_by_key() {
         f.assert_clean();
     }
 }
+
+/// When the container's PID 1 started (clock ticks since boot): changes with each restart.
+fn started(f: &Fixture, service: &str) -> String {
+    out(f, service, "cut -d' ' -f22 /proc/1/stat")
+}
+
+const RESTART_WITH_DB: &str = "services:
+  api:
+    image: busybox
+    command: sleep 300
+    depends_on:
+      db: {condition: service_started, restart: true}
+  other:
+    image: busybox
+    command: sleep 300
+    depends_on: [db]
+  db:
+    image: busybox
+    command: sleep 300
+    environment: {GEN: '1'}
+";
+
+/// Docker Compose's `depends_on.<svc>.restart: true`: `compose restart db` restarts `api` too
+/// (after `db`), and leaves `other` (a plain dependency) alone.
+#[test]
+fn restarting_a_dependency_restarts_its_dependents_with_restart_true_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(RESTART_WITH_DB);
+    ok(&f, &["up", "-d"]);
+    let before: Vec<String> = ["api", "other", "db"]
+        .iter()
+        .map(|s| started(&f, s))
+        .collect();
+    // Clock ticks are 10 ms: a restart must be seen as a later start.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let o = f.compose(&["restart", "-t", "0", "db"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let db_at = err.find("db-1").expect("db restarted");
+    let api_at = err.find("api-1").expect("api restarted");
+    assert!(db_at < api_at, "api restarted before db:\n{err}");
+    assert_ne!(started(&f, "db"), before[2], "db not restarted");
+    assert_ne!(
+        started(&f, "api"),
+        before[0],
+        "api (restart: true) not restarted"
+    );
+    assert_eq!(
+        started(&f, "other"),
+        before[1],
+        "other (no restart: true) restarted"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Docker Compose's `depends_on.<svc>.restart: true` on `up`: a changed `db` is recreated, and
+/// `api` is restarted with it (recreated here), `other` left running.
+#[test]
+fn recreating_a_dependency_on_up_restarts_its_dependents_with_restart_true_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(RESTART_WITH_DB);
+    ok(&f, &["up", "-d"]);
+    let before: Vec<String> = ["api", "other"].iter().map(|s| started(&f, s)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        RESTART_WITH_DB.replace("GEN: '1'", "GEN: '2'"),
+    )
+    .expect("compose.yaml");
+    ok(&f, &["up", "-d"]);
+    assert_eq!(out(&f, "db", "echo $GEN"), "2");
+    assert_ne!(
+        started(&f, "api"),
+        before[0],
+        "api (restart: true) not restarted"
+    );
+    assert_eq!(
+        started(&f, "other"),
+        before[1],
+        "other (no restart: true) restarted"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

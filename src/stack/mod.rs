@@ -12,6 +12,7 @@ pub mod cp_stream;
 pub mod create;
 pub mod oneoff;
 pub mod ops;
+pub mod restart_deps;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -1403,7 +1404,10 @@ pub fn restart(
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
     let _lock = state::lock_project(&ctx.root, project)?;
-    for o in state::list(&ctx.root, Some(project))? {
+    let mut all = state::list(&ctx.root, Some(project))?;
+    // In the order given (dependencies first, see `restart_deps`), as Docker Compose restarts.
+    all.sort_by_key(|o| services.iter().position(|s| *s == o.record.service));
+    for o in all {
         if o.record.one_off || (!services.is_empty() && !services.contains(&o.record.service)) {
             continue;
         }

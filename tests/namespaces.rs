@@ -237,3 +237,55 @@ fn recreating_a_dependency_on_up_restarts_its_dependents_with_restart_true_as_do
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// The network namespace of `service`'s container (its PID 1's), opened from the test.
+fn netns_of(f: &Fixture, service: &str) -> std::os::fd::OwnedFd {
+    let list = compose::engine::state::list(&f.root, Some(&f.project)).expect("state");
+    let o = list
+        .iter()
+        .find(|o| o.record.service == service)
+        .expect("container");
+    let pid = o.state.live_pid().expect("running");
+    compose::engine::network::link::open_netns(pid as u32).expect("netns")
+}
+
+/// Docker's embedded DNS leaves the container's port 53 free: a DNS server of the container's
+/// own binds `0.0.0.0:53` (TCP here by busybox `httpd`, UDP by a socket this test makes in the
+/// container's namespace), and `nslookup other 127.0.0.11` is still answered by the resolver.
+#[test]
+fn a_container_binds_port_53_itself_and_the_embedded_dns_still_answers_as_docker() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  dns:
+    image: busybox
+    command: httpd -f -p 53
+  other:
+    image: busybox
+    command: sleep 300
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let tcp = out(&f, "dns", "netstat -ltn | grep -c ':53 '");
+    assert_eq!(tcp, "1", "the container could not listen on tcp port 53");
+    let ns = netns_of(&f, "dns");
+    use std::os::fd::AsFd;
+    let udp = compose::engine::network::link::in_netns(ns.as_fd(), || {
+        std::net::UdpSocket::bind("0.0.0.0:53")
+    })
+    .expect("enter the container's namespace");
+    let udp = udp.expect("udp 0.0.0.0:53 in the container's namespace is taken");
+    let other_ip = out(
+        &f,
+        "other",
+        "ip -4 -o addr show eth0 | sed 's/.*inet \\([0-9.]*\\).*/\\1/'",
+    );
+    let answer = out(&f, "dns", "nslookup other 127.0.0.11");
+    assert!(
+        answer.contains(&other_ip),
+        "other ({other_ip}) not resolved: {answer}"
+    );
+    drop(udp);
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

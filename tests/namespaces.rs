@@ -289,3 +289,146 @@ fn a_container_binds_port_53_itself_and_the_embedded_dns_still_answers_as_docker
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// `network_mode: bridge` (Docker's daemon-wide bridge) is refused by service and key before
+/// anything is created, not "refers to undefined network default".
+#[test]
+fn network_mode_bridge_is_a_clear_error_and_nothing_starts() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  a:
+    image: busybox
+    command: sleep 300
+  b:
+    image: busybox
+    command: sleep 300
+    network_mode: bridge
+",
+    );
+    let o = f.compose(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        err.contains("service b: network_mode \"bridge\""),
+        "no clear error: {err}"
+    );
+    assert!(!err.contains("undefined network"), "{err}");
+    let ps = ok(&f, &["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "a container was made: {ps}");
+    f.assert_clean();
+}
+
+/// Docker's `networks.<net>.link_local_ips`: the addresses are on the container's interface of
+/// that network (with Docker's /16), beside its own address, and not published for discovery.
+#[test]
+fn link_local_ips_are_on_the_containers_interface_as_docker() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  a:
+    image: busybox
+    command: sleep 300
+    networks:
+      default:
+        link_local_ips: [169.254.10.20]
+  b:
+    image: busybox
+    command: sleep 300
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let addrs = out(&f, "a", "ip -4 -o addr show eth0");
+    assert!(addrs.contains("inet 169.254.10.20/16"), "{addrs}");
+    // The project address is still the first, and the only one found by name.
+    let first = out(&f, "a", "ip -4 -o addr show eth0 | head -1");
+    assert!(!first.contains("169.254"), "{first}");
+    let answer = out(&f, "b", "nslookup a 127.0.0.11");
+    assert!(!answer.contains("169.254.10.20"), "{answer}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// Docker Compose's `external_links`: a container of another project, on a network both share,
+/// is found by its name and by the alias given; one that does not exist is a clear error
+/// before anything is created.
+#[test]
+fn external_links_resolve_a_container_outside_the_project_as_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  web:
+    image: busybox
+    command: sleep 300
+    external_links: [OTHER-db-1:database]
+    networks: [shared]
+networks:
+  shared: {external: true, name: OTHER-shared}
+",
+    );
+    // The other project: its own name, and the network it makes, both unique to this test.
+    let other = format!("{}x", f.project);
+    let yaml = std::fs::read_to_string(f.project_dir.join("compose.yaml")).expect("yaml");
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        yaml.replace("OTHER", &other),
+    )
+    .expect("yaml");
+    std::fs::write(
+        f.project_dir.join("other.yaml"),
+        format!(
+            "services:
+  db:
+    image: busybox
+    command: sleep 300
+    networks: [shared]
+networks:
+  shared: {{name: {other}-shared}}
+"
+        ),
+    )
+    .expect("other.yaml");
+    let other_args = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-p", &other, "-f", "other.yaml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(cmd.iter().map(|s| s.to_string()));
+        v
+    };
+    // Without the other container: refused, nothing made.
+    let o = f.compose(&["up", "-d"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("service web: external_links") && err.contains("no such container"),
+        "{err}"
+    );
+    let args = other_args(&["up", "-d"]);
+    ok(&f, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&f, &["up", "-d"]);
+    let db_ip = {
+        let args = other_args(&[
+            "exec",
+            "-T",
+            "db",
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0 | sed 's/.*inet \\([0-9.]*\\).*/\\1/'",
+        ]);
+        ok(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            .trim()
+            .to_string()
+    };
+    for name in ["database", &format!("{other}-db-1")] {
+        let answer = out(&f, "web", &format!("nslookup {name} 127.0.0.11"));
+        assert!(
+            answer.contains(&db_ip),
+            "{name} not resolved to {db_ip}: {answer}"
+        );
+    }
+    ok(&f, &["down", "-t", "0"]);
+    let args = other_args(&["down", "-t", "0"]);
+    ok(&f, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    f.assert_clean();
+}

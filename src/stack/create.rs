@@ -294,6 +294,7 @@ impl<'a> Creator<'a> {
                         }
                         _ => netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
                     },
+                    link_local: req.link_local.clone(),
                 });
                 internal_of.push(info.def.internal);
             }

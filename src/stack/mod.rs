@@ -10,6 +10,7 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+pub mod external_links;
 pub mod oneoff;
 pub mod ops;
 pub mod restart_deps;
@@ -320,6 +321,8 @@ pub fn up(
         })?;
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
+        netplan::check_endpoints(s, svc)?;
+        external_links::check(&ctx.root, &name, project, s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
         images.insert(s.clone(), (image_ref, image));
     }

@@ -79,6 +79,13 @@ fn pid_and_ipc_of_another_service_are_shared_and_ipc_none_has_no_shm_as_docker_c
     // POSIX shared memory: what one writes in /dev/shm the other reads.
     out(&f, "donor", "echo shared > /dev/shm/token");
     assert_eq!(out(&f, "joiner", "cat /dev/shm/token"), "shared");
+    // A one-off container of the service joins them too.
+    let (code, stdout, stderr) = f.run(
+        "joiner",
+        &["sh", "-c", "cat /dev/shm/token; cat /proc/1/cmdline"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("shared\nsleep"), "{stdout}");
     // `ipc: none`: no /dev/shm mount at all.
     let mounts = out(&f, "lonely", "grep -c ' /dev/shm ' /proc/mounts || true");
     assert_eq!(mounts, "0", "ipc: none still has /dev/shm");

@@ -109,6 +109,12 @@ fn run_in(
     };
     let mut spec = rec.spec.clone();
     spec.process.terminal = tty;
+    // The containers whose namespaces it shares (`pid`/`ipc: service:`), as they run now.
+    crate::engine::runtime::namespaces::resolve_joins(&mut spec.namespaces, |id| {
+        state::read_state(&state::container_dir(&ctx.root, id))
+            .observed()
+            .live_pid()
+    });
     let cfg = InitConfig {
         spec,
         container_dir: dir.clone(),

@@ -262,7 +262,8 @@ pub fn spawn(
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    let clone_err = std::io::Error::last_os_error();
+    // Read before restoring the PID namespace can change errno (never in the child: ret is 0).
+    let clone_err = (ret < 0).then(std::io::Error::last_os_error);
     if ret == 0 {
         // Child.
         unsafe { child_exec(&fds, exe, empty.as_ptr(), &argv, &envp) }
@@ -270,8 +271,12 @@ pub fn spawn(
     // The child was made (or not) in the other container's PID namespace; this thread's later
     // children must not be.
     let restored = pid_ns.map_or(Ok(()), |p| p.restore());
-    if ret < 0 {
-        return Err(InitError::io(Step::Spawn, None, &clone_err));
+    if let Some(clone_err) = clone_err {
+        let mut e = InitError::io(Step::Spawn, None, &clone_err);
+        if let Err(r) = restored {
+            e.message = format!("{}; then {r}", e.message);
+        }
+        return Err(e);
     }
     let pid = Pid::from_raw(ret as i32)
         .ok_or_else(|| InitError::msg(Step::Spawn, None, "clone3 gave pid 0"))?;

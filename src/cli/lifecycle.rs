@@ -386,10 +386,17 @@ pub struct RestartArgs {
 
 pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32> {
     let name = project_name_for(global, &args.services)?;
+    // With the Compose file: dependents with `depends_on.<svc>.restart: true` follow.
+    let services = match load(&load_options(global, &args.services)?) {
+        Ok(l) if !args.services.is_empty() => {
+            stack::restart_deps::restart_set(&l.project, &args.services)?
+        }
+        _ => args.services.clone(),
+    };
     stack::restart(
         &ctx(global),
         &name,
-        &args.services,
+        &services,
         args.timeout,
         &mut *super::progress::reporter(global),
     )?;

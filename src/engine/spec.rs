@@ -49,6 +49,36 @@ pub struct ContainerSpec {
     /// `extra_hosts` as (name, address) lines for /etc/hosts.
     #[serde(default)]
     pub extra_hosts: Vec<(String, String)>,
+    /// The PID, IPC, UTS and cgroup namespaces: the container's own, the host's or another
+    /// container's (`pid`, `ipc`, `uts`, `cgroup`).
+    #[serde(default)]
+    pub namespaces: Namespaces,
+}
+
+/// Which PID, IPC, UTS and cgroup namespaces a container uses (see
+/// [`crate::engine::runtime::namespaces`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Namespaces {
+    pub pid: NsMode,
+    pub ipc: NsMode,
+    pub uts: NsMode,
+    pub cgroup: NsMode,
+    /// `ipc: none`: no /dev/shm at all.
+    pub no_shm: bool,
+}
+
+/// One namespace of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum NsMode {
+    /// A new namespace of its own.
+    #[default]
+    Private,
+    /// The host's (no new namespace).
+    Host,
+    /// The namespace of another container (`service:NAME` / `container:NAME`): `container` is
+    /// its id; `pid` its PID 1, filled in when this container starts (it changes with each of
+    /// the other one's restarts), from the other container's recorded state.
+    Join { container: String, pid: Option<i32> },
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

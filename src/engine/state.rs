@@ -115,6 +115,9 @@ pub struct Endpoint {
     /// Names other containers on this network find it by (service, container name, short id,
     /// aliases).
     pub dns_names: Vec<String>,
+    /// `link_local_ips`: put on the interface, never published for discovery.
+    #[serde(default)]
+    pub link_local: Vec<(IpAddr, u8)>,
 }
 
 /// A published port, resolved (a random host port chosen once, at creation).

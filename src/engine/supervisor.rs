@@ -637,6 +637,11 @@ impl Monitor {
                 .live_pid()
                 .map(|p| PathBuf::from(format!("/proc/{p}/ns/net")));
         }
+        super::runtime::namespaces::resolve_joins(&mut spec.namespaces, |id| {
+            state::read_state(&state::container_dir(&self.root, id))
+                .observed()
+                .live_pid()
+        });
         let cfg = InitConfig {
             spec,
             container_dir: self.dir.clone(),

@@ -409,6 +409,8 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
         devices,
         shm_size,
         init: svc.init.unwrap_or(false),
+        // Needs the other containers' ids: filled in by the stack (`planner::namespaces`).
+        namespaces: Default::default(),
         network,
         resources,
         seccomp: seccomp_filter,

@@ -48,7 +48,20 @@ pub enum ServiceNetMode {
 pub fn net_mode(name: &str, svc: &ServiceConfig) -> Result<ServiceNetMode, NetPlanError> {
     let ctx = format!("service {name}");
     match svc.network_mode.as_deref() {
-        None | Some("bridge") | Some("default") => {}
+        None => {}
+        // Docker's daemon-wide `bridge` network (what `default` means there too) does not
+        // exist without a daemon; joining the project's network instead would change which
+        // containers can reach this one, so it is refused rather than substituted.
+        Some(m @ ("bridge" | "default")) => {
+            return Err(err(
+                &ctx,
+                format!(
+                    "network_mode {m:?} (Docker's shared default bridge network) is not \
+                     supported: leave network_mode out to join the project's default network, \
+                     or list the service's networks"
+                ),
+            ))
+        }
         Some("none") => return Ok(ServiceNetMode::None),
         Some("host") => return Ok(ServiceNetMode::Host),
         Some(m) => {
@@ -94,6 +107,16 @@ pub fn gateway_network<'a>(svc: &ServiceConfig, ordered: &'a [String]) -> Option
     ordered.iter().find(|k| prio(k) == best)
 }
 
+/// Every per-network setting of the service is valid (checked before anything is created).
+pub fn check_endpoints(name: &str, svc: &ServiceConfig) -> Result<(), NetPlanError> {
+    if let ServiceNetMode::Networks(keys) = net_mode(name, svc)? {
+        for (i, key) in keys.iter().enumerate() {
+            endpoint_request(name, svc, key, i == 0)?;
+        }
+    }
+    Ok(())
+}
+
 /// What the service asks for on one network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointRequest {
@@ -101,6 +124,8 @@ pub struct EndpointRequest {
     pub ipv6: Option<Ipv6Addr>,
     pub mac: Option<[u8; 6]>,
     pub aliases: Vec<String>,
+    /// `link_local_ips`, with the prefix Docker gives them (/16 for IPv4, /64 for IPv6).
+    pub link_local: Vec<(IpAddr, u8)>,
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.
@@ -150,6 +175,13 @@ pub fn endpoint_request(
             );
         }
         out.aliases = c.aliases.clone();
+        for a in &c.link_local_ips {
+            let ip: IpAddr = a
+                .parse()
+                .map_err(|_| err(&ctx, format!("link_local_ips {a:?} is not an IP address")))?;
+            out.link_local
+                .push((ip, if ip.is_ipv4() { 16 } else { 64 }));
+        }
     }
     if out.mac.is_none() && first {
         if let Some(m) = &svc.mac_address {
@@ -188,11 +220,12 @@ pub fn dns_names(
     out
 }
 
-/// `links: [svc:alias]` as (alias, target service or container); a link without alias is the
-/// name itself, which needs no entry.
+/// `links: [svc:alias]` and `external_links: [container:alias]` as (alias, target service or
+/// container); a link without alias is the name itself, which needs no entry.
 pub fn link_aliases(svc: &ServiceConfig) -> Vec<(String, String)> {
     svc.links
         .iter()
+        .chain(&svc.external_links)
         .filter_map(|l| {
             let (target, alias) = l.split_once(':')?;
             Some((alias.to_string(), target.to_string()))
@@ -376,6 +409,9 @@ mod tests {
         );
         let s = svc("image: x\nnetwork_mode: weird\n");
         assert!(net_mode("web", &s).is_err());
+        let s = svc("image: x\nnetwork_mode: bridge\n");
+        let e = net_mode("web", &s).unwrap_err().to_string();
+        assert!(e.starts_with("service web: network_mode \"bridge\""), "{e}");
     }
 
     #[test]

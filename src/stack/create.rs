@@ -295,6 +295,7 @@ impl<'a> Creator<'a> {
                         }
                         _ => netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
                     },
+                    link_local: req.link_local.clone(),
                 });
                 internal_of.push(info.def.internal);
             }
@@ -323,7 +324,7 @@ impl<'a> Creator<'a> {
             secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
-        let spec: ContainerSpec = build_container_spec(&ContainerInput {
+        let mut spec: ContainerSpec = build_container_spec(&ContainerInput {
             project: self.name,
             service_name: service,
             service: svc,
@@ -344,6 +345,8 @@ impl<'a> Creator<'a> {
             volumes_from: &volumes_from,
         })
         .map_err(|e| invalid(e.to_string()))?;
+        crate::planner::namespaces::apply(&mut spec, service, svc, &|t| self.ns_target(t))
+            .map_err(|e| invalid(e.to_string()))?;
 
         // Its anonymous volumes: new ones named after it, and those it took over.
         let anonymous_volumes: IndexMap<String, PathBuf> = spec
@@ -623,6 +626,32 @@ impl<'a> Creator<'a> {
             state::container_dir(&self.ctx.root, id)
         })
         .map_err(|m| invalid(format!("service {service}: {m}")))
+    }
+
+    /// The id of the container a `pid`/`ipc` `service:`/`container:` form names.
+    fn ns_target(&self, target: crate::planner::namespaces::Target) -> Result<String, String> {
+        use crate::planner::namespaces::Target;
+        let all = state::list(
+            &self.ctx.root,
+            match target {
+                Target::Service(_) => Some(self.name),
+                Target::Container(_) => None,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        match target {
+            Target::Service(s) => all
+                .into_iter()
+                .filter(|o| o.record.service == s && !o.record.one_off)
+                .min_by_key(|o| o.record.number)
+                .map(|o| o.record.id)
+                .ok_or_else(|| format!("service {s} has no container")),
+            Target::Container(c) => all
+                .into_iter()
+                .find(|o| o.record.name == c || o.record.id.starts_with(c))
+                .map(|o| o.record.id)
+                .ok_or_else(|| format!("no such container {c}")),
+        }
     }
 
     fn container_by_name(&self, name: &str) -> Result<String, StackError> {

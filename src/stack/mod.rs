@@ -10,8 +10,10 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+pub mod external_links;
 pub mod oneoff;
 pub mod ops;
+pub mod restart_deps;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -345,6 +347,8 @@ pub fn up(
         })?;
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
+        netplan::check_endpoints(s, svc)?;
+        external_links::check(&ctx.root, &name, project, s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
         crate::planner::preflight::check(project, s).map_err(invalid)?;
         support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
@@ -1463,7 +1467,10 @@ pub fn restart(
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
     let _lock = state::lock_project(&ctx.root, project)?;
-    for o in state::list(&ctx.root, Some(project))? {
+    let mut all = state::list(&ctx.root, Some(project))?;
+    // In the order given (dependencies first, see `restart_deps`), as Docker Compose restarts.
+    all.sort_by_key(|o| services.iter().position(|s| *s == o.record.service));
+    for o in all {
         if o.record.one_off || (!services.is_empty() && !services.contains(&o.record.service)) {
             continue;
         }

@@ -120,6 +120,12 @@ fn run_in(
             .live_pid()
             .map(|p| std::path::PathBuf::from(format!("/proc/{p}/ns/net")));
     }
+    // The containers whose namespaces it shares (`pid`/`ipc: service:`), as they run now.
+    crate::engine::runtime::namespaces::resolve_joins(&mut spec.namespaces, |id| {
+        state::read_state(&state::container_dir(&ctx.root, id))
+            .observed()
+            .live_pid()
+    });
     let cfg = InitConfig {
         spec,
         container_dir: dir.clone(),

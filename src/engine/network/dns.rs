@@ -43,10 +43,13 @@
 //!   non-blocking write; an answer that does not fit the socket's send buffer (tens of KiB on a
 //!   fresh connection) is dropped with the connection, which only a huge forwarded answer can hit.
 //!
-//! Known limits: the listeners take port 53 of `127.0.0.11` inside the container, so a
-//! container that binds `0.0.0.0:53` itself (a DNS server) would fail with `EADDRINUSE`;
-//! [`Resolver::bind_at`] can listen elsewhere for the day a DNAT rule redirects `127.0.0.11:53`
-//! there (Docker's approach). Forwarded answers truncated by an upstream (TC) are relayed as is.
+//! - **Port 53 stays the container's.** The listeners take a random port of `127.0.0.11`, and a
+//!   DNAT rule in the container's own namespace (nftables `output`, see
+//!   [`crate::engine::network::nft::resolver_redirect_rules`]) sends `127.0.0.11:53` there, as
+//!   Docker does: a container that runs a DNS server on `0.0.0.0:53` binds it, and its queries to
+//!   `127.0.0.11` are still answered here.
+//!
+//! Known limits: forwarded answers truncated by an upstream (TC) are relayed as is.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -584,19 +587,31 @@ fn question(packet: &[u8]) -> Option<&[u8]> {
 }
 
 impl Resolver {
-    /// Listens on `127.0.0.11:53` (UDP and TCP) inside `container_netns`; upstream sockets are
-    /// created in the calling thread's namespace.
+    /// Answers `127.0.0.11:53` (UDP and TCP) inside `container_netns`, as Docker does: the
+    /// listeners take a random port of `127.0.0.11` and a DNAT rule of the container's namespace
+    /// sends `:53` there, so the container may bind port 53 itself (a DNS server of its own).
+    /// Upstream sockets are created in the calling thread's namespace.
     pub fn bind(
         container_netns: BorrowedFd<'_>,
         store: EndpointStore,
         cfg: ResolverConfig,
     ) -> io::Result<Resolver> {
-        Resolver::bind_at(
-            container_netns,
-            SocketAddrV4::new(RESOLVER_IP, DNS_PORT),
-            store,
-            cfg,
-        )
+        let (udp, tcp) = in_netns(container_netns, || -> io::Result<_> {
+            let (udp, tcp) = listeners(SocketAddrV4::new(RESOLVER_IP, 0))?;
+            let port = udp.local_addr()?.port();
+            let redirect = |e: crate::engine::network::nft::NftError| {
+                socket_err(
+                    format!("redirect {RESOLVER_IP}:{DNS_PORT} to port {port}"),
+                    io::Error::other(e.to_string()),
+                )
+            };
+            crate::engine::network::nft::Nft::new()
+                .map_err(redirect)?
+                .add_resolver_redirect(RESOLVER_IP, DNS_PORT, port)
+                .map_err(redirect)?;
+            Ok((udp, tcp))
+        })??;
+        Resolver::with_listeners(udp, tcp, store, cfg)
     }
 
     /// [`Resolver::bind`] on another address of the container's namespace (port 0: a random
@@ -608,6 +623,15 @@ impl Resolver {
         cfg: ResolverConfig,
     ) -> io::Result<Resolver> {
         let (udp, tcp) = in_netns(container_netns, move || listeners(listen))??;
+        Resolver::with_listeners(udp, tcp, store, cfg)
+    }
+
+    fn with_listeners(
+        udp: UdpSocket,
+        tcp: TcpListener,
+        store: EndpointStore,
+        cfg: ResolverConfig,
+    ) -> io::Result<Resolver> {
         let up4 = if cfg.upstreams.iter().any(SocketAddr::is_ipv4) {
             Some(upstream_socket(Ipv4Addr::UNSPECIFIED.into())?)
         } else {
@@ -1291,10 +1315,10 @@ mod tests {
                 .and_then(|mut nl| nl.set_up(1))
                 .expect("lo up");
             resolver.set_forward_timeout(timeout);
-            assert_eq!(
-                resolver.local_addr().unwrap(),
-                SocketAddr::from((RESOLVER_IP, DNS_PORT))
-            );
+            // Port 53 stays free: queries to it are redirected to the resolver's own port.
+            let at = resolver.local_addr().unwrap();
+            assert_eq!(at.ip(), IpAddr::V4(RESOLVER_IP));
+            assert_ne!(at.port(), DNS_PORT);
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
             let thread = std::thread::spawn(move || {

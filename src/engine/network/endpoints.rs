@@ -34,7 +34,7 @@ pub fn connect(nl: &mut Netlink, endpoints: &[Endpoint], pid: u32) -> io::Result
                     container_if: ep.container_if.clone(),
                     mtu: ep.bridge.mtu,
                     mac: ep.mac,
-                    addresses: ep.addresses.clone(),
+                    addresses: ep.addresses.iter().chain(&ep.link_local).copied().collect(),
                     default_gateways: ep.default_gateways.clone(),
                 },
             )

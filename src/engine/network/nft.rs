@@ -757,6 +757,46 @@ pub fn network_rules(net: &NetworkRules) -> Vec<Rule> {
 /// loopback address gets no `prerouting` DNAT (only the host's own connections may use it, and
 /// those pass `output`) but a drop in `raw_prerouting` of what arrives for it on any other
 /// interface.
+/// Tag of the rules that send a container's queries for the embedded resolver to its port.
+pub const RESOLVER_TAG: &str = "compose:dns";
+
+/// In a container's own network namespace: `ip daddr ADDR udp|tcp dport FROM dnat to ADDR:TO`
+/// in `output`, so the container's queries for `ADDR:FROM` (`127.0.0.11:53`) reach the embedded
+/// resolver listening on port `TO`, and the container's own port `FROM` stays free for its own
+/// DNS server (Docker's approach). Conntrack rewrites the answers back to `FROM`.
+pub fn resolver_redirect_rules(addr: Ipv4Addr, from: u16, to: u16) -> Vec<Rule> {
+    [Protocol::Udp, Protocol::Tcp]
+        .into_iter()
+        .map(|proto| Rule {
+            chain: Chain::Output,
+            position: Position::Tail,
+            exprs: [
+                match_nfproto(NFPROTO_IPV4).to_vec(),
+                match_addr(false, IpAddr::V4(addr), 32),
+                match_dport(proto, from).to_vec(),
+                vec![
+                    Expr::Immediate {
+                        dreg: REG_1,
+                        data: addr.octets().to_vec(),
+                    },
+                    Expr::Immediate {
+                        dreg: REG_2,
+                        data: to.to_be_bytes().to_vec(),
+                    },
+                    Expr::Nat {
+                        dnat: true,
+                        family: u32::from(NFPROTO_IPV4),
+                        reg_addr: REG_1,
+                        reg_proto: REG_2,
+                    },
+                ],
+            ]
+            .concat(),
+            tag: RESOLVER_TAG.to_string(),
+        })
+        .collect()
+}
+
 pub fn port_rules(p: &PortMapping) -> Result<Vec<Rule>, NftError> {
     let tag = port_tag(p);
     let op = format!("rules for {tag}");
@@ -1769,6 +1809,30 @@ impl Nft {
         let tag = port_tag(p);
         let legacy = legacy_port_tag(p);
         self.replace(&|t| t == tag || legacy.as_deref() == Some(t), &[], false)
+    }
+
+    /// In a container's fresh network namespace: our table with only its `output` chain, and
+    /// [`resolver_redirect_rules`], in one transaction.
+    pub fn add_resolver_redirect(
+        &mut self,
+        addr: Ipv4Addr,
+        from: u16,
+        to: u16,
+    ) -> Result<(), NftError> {
+        let mut msgs = vec![
+            table_msg(
+                TABLE,
+                NFPROTO_INET,
+                NFT_MSG_NEWTABLE,
+                format!("create table inet {TABLE}"),
+            ),
+            chain_msg(Chain::Output),
+        ];
+        msgs.extend(Self::rule_msgs(
+            &resolver_redirect_rules(addr, from, to),
+            "redirect the embedded resolver's port",
+        )?);
+        self.batch(&msgs)
     }
 
     /// Deletes our table with everything in it; false when there was none.

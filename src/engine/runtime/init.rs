@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
-use super::{net, rootfs, volume};
+use super::{namespaces, net, rootfs, volume};
 use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
 
 /// The hidden argument that selects this entry point.
@@ -157,15 +157,25 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         own_netns = netns_id()? != ours;
     }
 
+    namespaces::join_ipc(&spec.namespaces)?;
     // The cgroup namespace is made now that the parent has put us in our cgroup, so that its
     // root is the container's own cgroup.
-    // SAFETY: a single-threaded process; a new cgroup namespace changes no file descriptor.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
-        .map_err(|e| InitError::sys(Step::Namespaces, None, e))?;
+    if namespaces::own_cgroupns(&spec.namespaces) {
+        // SAFETY: a single-threaded process; a new cgroup namespace changes no file descriptor.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+            .map_err(|e| InitError::sys(Step::Namespaces, None, e))?;
+    }
 
-    rustix::system::sethostname(spec.hostname.as_bytes())
-        .map_err(|e| InitError::sys(Step::Hostname, None, e))?;
-    if let Some(d) = &spec.domainname {
+    // With `uts: host` the name is the host's, and stays so.
+    if namespaces::own_uts(&spec.namespaces) {
+        rustix::system::sethostname(spec.hostname.as_bytes())
+            .map_err(|e| InitError::sys(Step::Hostname, None, e))?;
+    }
+    if let Some(d) = spec
+        .domainname
+        .as_ref()
+        .filter(|_| namespaces::own_uts(&spec.namespaces))
+    {
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| InitError::sys(Step::Hostname, None, e))?;
     }
@@ -181,6 +191,7 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     rootfs::mount_overlay(spec, &cfg.container_dir, &merged)?;
     let root = rootfs::open_root(&merged)?;
     rootfs::mount_system(&root, spec)?;
+    namespaces::mount_shared_shm(&root, &spec.namespaces)?;
     // Before any user mount can cover or replace it.
     let null = super::masks::open_null(&root)?;
     rootfs::mount_cgroups(&root, &cfg.cgroup_mounts, spec.privileged)?;

@@ -10,6 +10,7 @@ pub mod fds;
 pub mod init;
 pub mod masks;
 pub mod monitor;
+pub mod namespaces;
 pub mod net;
 pub mod process;
 pub mod pty;

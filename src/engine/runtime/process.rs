@@ -238,11 +238,9 @@ pub fn spawn(
         (err_w.as_raw_fd(), ERROR_FD),
     ];
 
-    let mut flags = libc::CLONE_NEWPID
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_PIDFD;
+    let mut flags = libc::CLONE_NEWNS
+        | libc::CLONE_PIDFD
+        | super::namespaces::clone_flags(&cfg.spec.namespaces);
     if cfg.spec.network == NetworkMode::Loopback {
         flags |= libc::CLONE_NEWNET;
     }
@@ -254,6 +252,7 @@ pub fn spawn(
         ..Default::default()
     };
 
+    let pid_ns = super::namespaces::PidForChildren::enter(&cfg.spec.namespaces)?;
     // SAFETY: clone3 without CLONE_VM is a fork; the child branch below only makes raw system
     // calls on memory prepared before the call and ends in execveat or _exit.
     let ret = unsafe {
@@ -263,16 +262,21 @@ pub fn spawn(
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    // Read before restoring the PID namespace can change errno (never in the child: ret is 0).
+    let clone_err = (ret < 0).then(std::io::Error::last_os_error);
     if ret == 0 {
         // Child.
         unsafe { child_exec(&fds, exe, empty.as_ptr(), &argv, &envp) }
     }
-    if ret < 0 {
-        return Err(InitError::io(
-            Step::Spawn,
-            None,
-            &std::io::Error::last_os_error(),
-        ));
+    // The child was made (or not) in the other container's PID namespace; this thread's later
+    // children must not be.
+    let restored = pid_ns.map_or(Ok(()), |p| p.restore());
+    if let Some(clone_err) = clone_err {
+        let mut e = InitError::io(Step::Spawn, None, &clone_err);
+        if let Err(r) = restored {
+            e.message = format!("{}; then {r}", e.message);
+        }
+        return Err(e);
     }
     let pid = Pid::from_raw(ret as i32)
         .ok_or_else(|| InitError::msg(Step::Spawn, None, "clone3 gave pid 0"))?;
@@ -287,6 +291,9 @@ pub fn spawn(
         let _ = rustix::process::waitpid(Some(child.pid), rustix::process::WaitOptions::empty());
         e
     };
+    if let Err(e) = restored {
+        return Err(fail(&child, e));
+    }
 
     if let Err(e) = place(pid) {
         return Err(fail(&child, e));

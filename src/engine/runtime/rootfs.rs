@@ -334,8 +334,10 @@ pub fn mount_system(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitErro
         MountFlags::NOSUID | MountFlags::NOEXEC,
         "newinstance,ptmxmode=0666,mode=0620,gid=5",
     )?;
-    let shm = format!("mode=1777,size={}", spec.shm_size.max(4096));
-    mount_in_root(root, "/dev/shm", TargetKind::Dir, "shm", "tmpfs", nsd, &shm)?;
+    if super::namespaces::own_shm(&spec.namespaces) {
+        let shm = format!("mode=1777,size={}", spec.shm_size.max(4096));
+        mount_in_root(root, "/dev/shm", TargetKind::Dir, "shm", "tmpfs", nsd, &shm)?;
+    }
     mount_in_root(
         root,
         "/dev/mqueue",

@@ -123,8 +123,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("cap_drop", Applied("engine::runtime::caps")),
     // issue 12: landing with keys
     rule("cgroup_parent", Applied("issue 12: landing with keys")),
-    // issue 12: landing with ns
-    rule("cgroup", Applied("issue 12: landing with ns")),
+    rule("cgroup", Applied("planner::namespaces (host or a private cgroup namespace)")),
     rule("cpu_count", Warned("Windows-only in Docker, not applied to Linux containers: use cpus")),
     rule("cpu_percent", Warned("Windows-only in Docker, not applied to Linux containers: use cpus")),
     rule("cpu_period", Applied("engine::cgroups (cpu.cfs_period_us / cpu.max)")),
@@ -142,8 +141,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("credential_spec", Refused("credential specs (gMSA) exist only for Windows containers")),
     rule("depends_on", Nested),
     rule("depends_on.*.condition", Applied("stack::up waits for it")),
-    // issue 12: landing with ns
-    rule("depends_on.*.restart", Applied("issue 12: landing with ns")),
+    rule("depends_on.*.restart", Applied("stack::restart_deps and planner::reconcile (dependents restarted with it)")),
     rule("depends_on.*.required", Applied("stack::start_order")),
     rule("depends_on.*.x-*", Inert("extensions")),
     rule("deploy", Nested),
@@ -190,8 +188,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     // issue 12: landing with keys
     rule("expose", Applied("issue 12: landing with keys")),
     rule("extends", Applied("model::extends (merged at load)")),
-    // issue 12: landing with ns
-    rule("external_links", Applied("issue 12: landing with ns")),
+    rule("external_links", Applied("stack::external_links (names resolved by the embedded DNS)")),
     rule("extra_hosts", Applied("engine::runtime::etc (/etc/hosts)")),
     // issue 12: landing with keys (primary group kept)
     rule("group_add", Applied("engine::runtime::user (supplementary groups)")),
@@ -208,8 +205,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("healthcheck.x-*", Inert("extensions")),
     rule("image", Applied("stack::up (the stored image)")),
     rule("init", Applied("engine::runtime (init process)")),
-    // issue 12: landing with ns
-    rule("ipc", Applied("issue 12: landing with ns")),
+    rule("ipc", Applied("planner::namespaces (host, private, none, service:, container:)")),
     rule("isolation", Checked(check_isolation)),
     rule("labels", Applied("stack::create (container labels)")),
     rule("label_file", Applied("model::normalize (read under labels at load, as env_file)")),
@@ -233,16 +229,14 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("networks.*.interface_name", Refused("interfaces are named eth0, eth1... in network order; another name cannot be given yet")),
     rule("networks.*.ipv4_address", Applied("planner::network (static address)")),
     rule("networks.*.ipv6_address", Applied("planner::network (static address)")),
-    // issue 12: landing with ns
-    rule("networks.*.link_local_ips", Applied("issue 12: landing with ns")),
+    rule("networks.*.link_local_ips", Applied("engine::network (addresses on the interface)")),
     rule("networks.*.mac_address", Applied("planner::network")),
     rule("networks.*.priority", Applied("planner::network (connection order)")),
     rule("networks.*.x-*", Inert("extensions")),
     // issue 12: landing with keys
     rule("oom_kill_disable", Applied("issue 12: landing with keys")),
     rule("oom_score_adj", Applied("engine::runtime (oom_score_adj)")),
-    // issue 12: landing with ns
-    rule("pid", Applied("issue 12: landing with ns")),
+    rule("pid", Applied("planner::namespaces (host, service:, container:)")),
     rule("pids_limit", Applied("engine::cgroups (pids.max)")),
     rule("platform", Checked(check_platform)),
     rule("ports", Nested),
@@ -274,10 +268,8 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("ulimits", Applied("planner::container (rlimits)")),
     rule("use_api_socket", Refused("there is no Docker API socket to give a container: this tool has no daemon")),
     rule("user", Applied("engine::runtime::user")),
-    // issue 12: landing with ns
-    rule("userns_mode", Applied("issue 12: landing with ns")),
-    // issue 12: landing with ns
-    rule("uts", Applied("issue 12: landing with ns")),
+    rule("userns_mode", Applied("planner::namespaces (host: what containers run in; other modes refused)")),
+    rule("uts", Applied("planner::namespaces (host)")),
     rule("volumes", Nested),
     rule("volumes[].type", Checked(check_volume_type)),
     rule("volumes[].source", Applied("planner::container (mounts)")),

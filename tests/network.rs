@@ -542,3 +542,31 @@ fn the_same_project_under_two_state_roots_keeps_two_networks() {
     f.assert_clean();
     g.assert_clean();
 }
+
+/// A command that looks a name up the moment it starts gets an answer: the embedded resolver
+/// listens before the command runs (it came up just after, so `nslookup` at once found
+/// 127.0.0.11 silent and failed). Docker's resolver is there before the container starts too.
+#[test]
+fn a_lookup_made_the_moment_a_container_starts_is_answered() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:\n  db:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: KILL\n  \
+         app:\n    image: busybox\n    depends_on: [db]\n    restart: 'no'\n    \
+         command: [sh, -c, 'for i in 1 2 3 4 5; do nslookup db >/dev/null 2>&1 || exit 7; done']\n",
+    );
+    let links_before = f.host_links();
+    for round in 0..5 {
+        ok(&f, &["up", "-d", "--force-recreate"]);
+        let exited = wait_for(10, || {
+            let ps = ok(&f, &["ps", "-a", "app", "--format", "json"]);
+            ps.contains("exited").then_some(ps)
+        })
+        .expect("app never exited");
+        assert!(
+            exited.contains("\"ExitCode\":0"),
+            "round {round}: the first lookups went unanswered: {exited}"
+        );
+    }
+    down_and_check(&f, &links_before);
+    f.assert_clean();
+}

@@ -660,7 +660,9 @@ impl Monitor {
             endpoints::disconnect(nl, &self.rec.endpoints);
         }
         let eps = self.rec.endpoints.clone();
-        let mut netns: Option<OwnedFd> = None;
+        let dns = self.rec.dns.clone();
+        let dns_store = dns_dir(&self.root);
+        let mut resolver: Option<Resolver> = None;
         let child = process::spawn(&cfg, &stdio, &mut |pid| {
             cgroup
                 .add_pid(pid.as_raw_nonzero().get())
@@ -668,7 +670,29 @@ impl Monitor {
             if let Some(nl) = host.as_mut() {
                 let ns = endpoints::connect(nl, &eps, pid.as_raw_nonzero().get() as u32)
                     .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
-                netns = Some(ns);
+                // The resolver answers before the command runs (the child still waits in its
+                // handshake): a lookup the command makes at once must not find 127.0.0.11
+                // silent, as it did when the resolver came up after the start.
+                if let Some(dns) = &dns {
+                    resolver = Some(
+                        Resolver::bind(
+                            ns.as_fd(),
+                            EndpointStore::new(&dns_store),
+                            ResolverConfig {
+                                networks: dns.networks.clone(),
+                                links: dns.links.clone(),
+                                upstreams: dns.upstreams.clone(),
+                            },
+                        )
+                        .map_err(|e| {
+                            InitError::msg(
+                                Step::Network,
+                                None,
+                                format!("starting the embedded DNS resolver: {e}"),
+                            )
+                        })?,
+                    );
+                }
             }
             Ok(())
         });
@@ -682,30 +706,6 @@ impl Monitor {
                 return Err(e);
             }
         };
-        let resolver = match (&self.rec.dns, &netns) {
-            (Some(dns), Some(ns)) => Some(
-                Resolver::bind(
-                    ns.as_fd(),
-                    EndpointStore::new(&dns_dir(&self.root)),
-                    ResolverConfig {
-                        networks: dns.networks.clone(),
-                        links: dns.links.clone(),
-                        upstreams: dns.upstreams.clone(),
-                    },
-                )
-                .map_err(|e| {
-                    let _ = process::signal(&child, Signal::KILL);
-                    let _ = process::wait(&child);
-                    InitError::msg(
-                        Step::Network,
-                        None,
-                        format!("starting the embedded DNS resolver: {e}"),
-                    )
-                })?,
-            ),
-            _ => None,
-        };
-        drop(netns);
         let pid = child.pid.as_raw_nonzero().get();
         self.state.status = Status::Running;
         self.state.pid = Some(pid);

@@ -549,8 +549,15 @@ impl Monitor {
                 if self.rec.auto_remove {
                     self.forget();
                     // `run -d --rm`: its anonymous volumes go too, as with Docker's auto-remove.
-                    // Detached, with its state gone: there is no one left to tell of a failure.
-                    let _ = crate::stack::anon_volumes::remove_of(&self.root, &self.rec);
+                    // Detached, with its state gone, a failure is told to `compose events`.
+                    if let Err(e) = super::anon_volumes::remove_of(&self.root, &self.rec) {
+                        crate::engine::events::emit(
+                            &self.root,
+                            &self.rec,
+                            "warning",
+                            &[("message", e.to_string())],
+                        );
+                    }
                 }
                 return 0;
             }

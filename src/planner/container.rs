@@ -754,15 +754,7 @@ fn anonymous_volume(input: &ContainerInput, destination: &str, anon: &mut usize)
         .join(format!("{}-{}", input.container_id, *anon))
 }
 
-/// Whether `volume` is an anonymous volume directory of container `id` (`<id>-<n>`).
-pub fn is_own_anonymous_volume(volume: &Path, id: &str) -> bool {
-    volume
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix(id))
-        .and_then(|n| n.strip_prefix('-'))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
+pub use crate::engine::anon_volumes::is_own_anonymous_volume;
 
 fn mounts_for(
     input: &ContainerInput,

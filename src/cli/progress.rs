@@ -114,6 +114,11 @@ impl Reporter for TtyReporter {
     fn warn(&mut self, message: &str) {
         let _ = self.multi.println(format!("WARN[0000] {message}"));
     }
+
+    fn output(&mut self, source: &str, line: &str) {
+        // Above the live lines, which a plain write would tear.
+        let _ = self.multi.println(format!("{source} {line}"));
+    }
 }
 
 impl Drop for TtyReporter {

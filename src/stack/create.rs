@@ -570,6 +570,8 @@ impl<'a> Creator<'a> {
             log_max_size: rotation.0,
             log_max_file: rotation.1,
             log_disabled: svc.logging.as_ref().and_then(|l| l.driver.as_deref()) == Some("none"),
+            hooks: crate::planner::hooks::hooks(svc)
+                .map_err(|m| invalid(format!("service {service}: {m}")))?,
         };
         state::write_record(&self.ctx.root, &rec)?;
         crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);

@@ -81,7 +81,11 @@ fn a_failing_post_start_fails_up_like_docker_compose() {
     assert!(!o.status.success(), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     // Docker Compose's message, and the hook's own words.
-    assert!(err.contains("web hook exited with status 3"), "{}", text(&o));
+    assert!(
+        err.contains("web hook exited with status 3"),
+        "{}",
+        text(&o)
+    );
     assert!(err.contains("web-1 -> broken"), "{}", text(&o));
     // A command that cannot run fails it too (Docker's 127).
     std::fs::write(

@@ -51,7 +51,10 @@ fn mem_limit_without_memswap_limit_allows_as_much_swap_like_docker() {
     let mib = 1u64 << 20;
     match v1_dir(&f, &f.cgroup_parent, "memory") {
         Some(dir) => {
-            assert_eq!(read(dir.join("memory.limit_in_bytes")), (32 * mib).to_string());
+            assert_eq!(
+                read(dir.join("memory.limit_in_bytes")),
+                (32 * mib).to_string()
+            );
             if dir.join("memory.memsw.limit_in_bytes").exists() {
                 // memory + swap = 2 x the limit, as Docker sets it.
                 assert_eq!(
@@ -108,7 +111,10 @@ fn expose_is_shown_in_ps_ports_like_docker() {
     );
     ok(&f, &["up", "-d"]);
     let ps = ok(&f, &["ps"]);
-    let line = ps.lines().find(|l| l.contains("-web-1")).expect("web in ps");
+    let line = ps
+        .lines()
+        .find(|l| l.contains("-web-1"))
+        .expect("web in ps");
     assert!(line.contains("8080/tcp"), "{ps}");
     assert!(line.contains("53/udp"), "{ps}");
     assert!(line.contains("->80/tcp"), "{ps}");

@@ -1035,6 +1035,11 @@ fn resources_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Resources, SpecError>
             r.memory_reservation = Some(m);
         }
     }
+    // Docker's default: a memory limit without `memswap_limit` allows as much swap again.
+    r.memory_swap = crate::engine::cgroups::convert::compose_memory_swap(
+        r.memory_limit,
+        bytes(svc.memswap_limit),
+    );
     r.pids_limit = pids.map(|p| if p < 0 { -1 } else { p });
     if let Some(c) = cpus {
         // Docker's NanoCPUs: a quota over its fixed 100 ms period.
@@ -1446,7 +1451,7 @@ mod tests {
         let img = serde_json::json!({"Cmd": ["sh"], "User": "app", "WorkingDir": "/srv"});
         let spec = build("image: x", img.clone()).unwrap();
         assert_eq!((spec.process.user.uid, spec.process.user.gid), (1000, 1000));
-        assert_eq!(spec.process.user.additional_gids, vec![50]);
+        assert_eq!(spec.process.user.additional_gids, vec![1000, 50]);
         assert_eq!(spec.process.cwd, "/srv");
         assert_eq!(spec.hostname, "0123456789ab");
         assert_eq!(spec.domainname, None);
@@ -1948,6 +1953,8 @@ mod tests {
         .unwrap();
         let r = &spec.resources;
         assert_eq!(r.memory_limit, Some(1 << 30));
+        // No memswap_limit: as much swap as memory (Docker's memory + swap = 2 x limit).
+        assert_eq!(r.memory_swap, Some(2 << 30));
         assert_eq!(r.memory_reservation, Some(64 << 20));
         assert_eq!(r.pids_limit, Some(7));
         assert_eq!(r.cpu_quota, Some(50_000));

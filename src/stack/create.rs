@@ -496,11 +496,13 @@ impl<'a> Creator<'a> {
                     .first()
                     .map(|a| a.0.to_string())
                     .unwrap_or_else(|| "127.0.1.1".into());
-                let mut resolver_spec = spec.clone();
-                resolver_spec.dns = vec![RESOLVER_IP.to_string()];
                 (
                     etc::hosts(&spec, &own),
-                    etc::resolv_conf(&resolver_spec, &self.host_resolv),
+                    etc::resolv_conf_with_resolver(
+                        &spec,
+                        &self.host_resolv,
+                        &RESOLVER_IP.to_string(),
+                    ),
                 )
             }
             (None, None) => (
@@ -551,7 +553,14 @@ impl<'a> Creator<'a> {
             cgroup_parent: self.ctx.cgroup_parent.clone(),
             endpoints,
             ports,
-            expose: svc.expose.clone(),
+            // The service's, then the image's `EXPOSE` (`80/tcp`), as Docker lists them.
+            expose: (svc.expose.iter().cloned())
+                .chain(
+                    (image.config.config().as_ref())
+                        .and_then(|c| c.exposed_ports().clone())
+                        .unwrap_or_default(),
+                )
+                .collect(),
             dns: dns_setup,
             restart: match one_off {
                 Some(_) => RestartPolicy::No,

@@ -10,6 +10,7 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+pub mod expose;
 pub mod hooks;
 pub mod oneoff;
 pub mod ops;
@@ -1342,7 +1343,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         } else {
             o.state.status.as_str()
         };
-        let publishers: Vec<Publisher> = live_ports(&o)
+        let mut publishers: Vec<Publisher> = live_ports(&o)
             .iter()
             .map(|p| Publisher {
                 url: p
@@ -1354,14 +1355,11 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
                 protocol: p.protocol.name().to_string(),
             })
             .collect();
-        let ports = publishers
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}->{}/{}",
-                    p.url, p.published_port, p.target_port, p.protocol
-                )
-            })
+        if o.state.status == Status::Running {
+            let exposed = expose::publishers(&o.record.expose, &publishers);
+            publishers.extend(exposed);
+        }
+        let ports = (publishers.iter().map(expose::display))
             .collect::<Vec<_>>()
             .join(", ");
         out.push(PsEntry {

@@ -1040,6 +1040,13 @@ fn resources_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Resources, SpecError>
         r.memory_limit,
         bytes(svc.memswap_limit),
     );
+    r.oom_kill_disable = svc.oom_kill_disable;
+    r.cpu_rt_runtime = svc.cpu_rt_runtime.filter(|v| *v != 0);
+    match svc.cpu_rt_period {
+        Some(p) if p < 0 => return Err(ctx.err(format!("cpu_rt_period {p} is negative"))),
+        Some(p) if p > 0 => r.cpu_rt_period = Some(p as u64),
+        _ => {}
+    }
     r.pids_limit = pids.map(|p| if p < 0 { -1 } else { p });
     if let Some(c) = cpus {
         // Docker's NanoCPUs: a quota over its fixed 100 ms period.
@@ -1964,5 +1971,17 @@ mod tests {
             (Some(20_000), Some(50_000))
         );
         assert!(err("cpus: 1\ncpu_quota: 1000").contains("conflicting"));
+        let spec = build(
+            "oom_kill_disable: true\ncpu_rt_runtime: 10ms\ncpu_rt_period: 500000",
+            serde_json::json!({"Cmd": ["sh"]}),
+        )
+        .unwrap();
+        let r = &spec.resources;
+        assert!(r.oom_kill_disable);
+        assert_eq!(
+            (r.cpu_rt_runtime, r.cpu_rt_period),
+            (Some(10_000), Some(500_000))
+        );
+        assert!(err("cpu_rt_period: -5").contains("cpu_rt_period -5 is negative"));
     }
 }

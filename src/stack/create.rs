@@ -46,6 +46,27 @@ pub fn mapping(p: &PublishedPort) -> PortMapping {
 }
 
 /// The restart policy: `restart:`, else `deploy.restart_policy`.
+/// The cgroup parent of a service's containers: its `cgroup_parent` (a path from the top of
+/// each hierarchy, as Docker's cgroupfs driver takes it), else the command's; checked here so
+/// that a bad one is refused before the container exists.
+fn cgroup_parent(
+    name: &str,
+    svc: &ServiceConfig,
+    default: &str,
+    layout: &Layout,
+) -> Result<String, StackError> {
+    let Some(parent) = svc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) else {
+        return Ok(default.to_string());
+    };
+    let options = crate::engine::cgroups::CgroupOptions {
+        parent: parent.to_string(),
+        ..Default::default()
+    };
+    crate::engine::cgroups::manager(layout, &options)
+        .map_err(|e| invalid(format!("service {name}: cgroup_parent: {e}")))?;
+    Ok(parent.to_string())
+}
+
 fn restart_policy(name: &str, svc: &ServiceConfig) -> Result<RestartPolicy, StackError> {
     if let Some(r) = &svc.restart {
         return RestartPolicy::parse(r).map_err(|m| invalid(format!("service {name}: {m}")));
@@ -550,7 +571,7 @@ impl<'a> Creator<'a> {
             created: crate::engine::fsutil::now_secs(),
             spec,
             cgroup_mounts: CgroupMount::for_layout(&self.layout),
-            cgroup_parent: self.ctx.cgroup_parent.clone(),
+            cgroup_parent: cgroup_parent(service, svc, &self.ctx.cgroup_parent, &self.layout)?,
             endpoints,
             ports,
             // The service's, then the image's `EXPOSE` (`80/tcp`), as Docker lists them.

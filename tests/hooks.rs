@@ -152,3 +152,39 @@ fn pre_stop_runs_before_the_stop_signal_and_a_failing_one_is_warned_about() {
     assert_eq!(log(), "pre_stop set\nsignal\n".repeat(2));
     f.assert_clean();
 }
+
+#[test]
+fn run_runs_post_start_too_like_docker_compose() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  web:
+    image: busybox
+    command: [sh, -c, 'for i in $$(seq 100); do test -e /tmp/hooked && exit 0; sleep 0.05; done; exit 9']
+    post_start:
+      - command: [touch, /tmp/hooked]
+  broken:
+    image: busybox
+    command: [sleep, '1000']
+    post_start:
+      - command: [sh, -c, 'exit 4']
+",
+    );
+    // The container waits for the file its hook makes: exit 0 only if the hook ran in it.
+    let (code, _, err) = f.run("web", &[]);
+    assert_eq!(code, 0, "{err}");
+    // A failing hook fails the run (its container cannot outlive a foreground run).
+    let (code, _, err) = f.run("broken", &[]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("broken hook exited with status 4"), "{err}");
+    // Detached: the same failure, the container left running as with `up -d`.
+    let o = f.compose(&["run", "-d", "broken"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("broken hook exited with status 4"),
+        "{}",
+        text(&o)
+    );
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -2,9 +2,10 @@
 //! (Docker Compose 2.30+ `post_start` / `pre_stop`; the running is [`crate::engine::hooks`]).
 //!
 //! - `post_start` hooks run one after the other right after each start by a command (`up`,
-//!   `start`, `restart`; not the restarts of a restart policy, which no command sees, as with
-//!   Docker). A hook that exits non-zero fails the command with Docker Compose's message
-//!   (`<service> hook exited with status N`); the container keeps running, as there.
+//!   `start`, `restart`, `run`; not the restarts of a restart policy, which no command sees, as
+//!   with Docker). A hook that exits non-zero fails the command with Docker Compose's message
+//!   (`<service> hook exited with status N`); the container keeps running, as there, except
+//!   a foreground `run`'s, which cannot outlive the command that failed.
 //! - `pre_stop` hooks run before the stop signal of `stop`, `down`, a recreation, an attached
 //!   `up`'s Ctrl-C, and `restart` (Docker Compose skips them on `restart`; a hook that must run
 //!   before every stop is better served by running it there too). A failing one is warned about
@@ -45,8 +46,31 @@ pub fn post_start(root: &Path, id: &str, rep: &mut dyn Reporter) -> Result<(), S
     let Some(rec) = state::read_record(root, id)? else {
         return Ok(());
     };
+    post_start_of(root, &rec, rep, false)
+}
+
+/// The `post_start` hooks of a foreground `run`'s container, run beside it: one that ended
+/// before a hook could enter it leaves nothing to do (its own exit is what `run` reports).
+pub fn post_start_beside(
+    root: &Path,
+    rec: &ContainerRecord,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    post_start_of(root, rec, rep, true)
+}
+
+fn post_start_of(
+    root: &Path,
+    rec: &ContainerRecord,
+    rep: &mut dyn Reporter,
+    gone_is_done: bool,
+) -> Result<(), StackError> {
     for hook in &rec.hooks.post_start {
-        let code = run_one(root, &rec, hook, rep).map_err(|e| invalid(e.to_string()))?;
+        let code = match run_one(root, rec, hook, rep) {
+            Ok(code) => code,
+            Err(hooks::HookError::NotRunning { .. }) if gone_is_done => return Ok(()),
+            Err(e) => return Err(invalid(e.to_string())),
+        };
         if code != 0 {
             return Err(invalid(format!(
                 "{} hook exited with status {code}",

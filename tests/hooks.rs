@@ -188,3 +188,31 @@ fn run_runs_post_start_too_like_docker_compose() {
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+#[test]
+fn hook_output_keeps_the_json_progress_stream_json() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:
+  web:
+    image: busybox
+    command: [sleep, '1000']
+    stop_signal: KILL
+    post_start:
+      - command: [echo, 'said by the hook']
+",
+    );
+    let o = f.compose(&["--progress", "json", "up", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}\n{err}"));
+        if v["text"] == "said by the hook" {
+            assert_eq!(v["id"], "web-1", "{line}");
+        }
+    }
+    assert!(err.contains("said by the hook"), "{err}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

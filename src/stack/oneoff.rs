@@ -138,85 +138,65 @@ fn run_in(
     let mut serving: Option<std::thread::JoinHandle<()>> = None;
     let me = std::process::id() as i32;
     let raw = if tty { RawMode::enable() } else { None };
-    // A failing post_start hook, run beside the container (it needs the container running).
-    let hook_failed: std::sync::Mutex<Option<StackError>> = std::sync::Mutex::new(None);
-    let exit = std::thread::scope(|hooks_scope| {
-        container::run_foreground(
-            &cfg,
-            &stdio,
-            pty.as_ref(),
-            &mut |pid| {
-                cgroup
-                    .add_pid(pid.as_raw_nonzero().get())
-                    .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
-                let Some(nl) = nl.as_mut() else {
-                    return Ok(());
-                };
-                let ns = endpoints::connect(nl, &rec.endpoints, pid.as_raw_nonzero().get() as u32)
-                    .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
-                if let Some(dns) = &rec.dns {
-                    let mut resolver = Resolver::bind(
-                        ns.as_fd(),
-                        store.clone(),
-                        ResolverConfig {
-                            networks: dns.networks.clone(),
-                            links: dns.links.clone(),
-                            upstreams: dns.upstreams.clone(),
-                        },
+    // The post_start hooks run beside the container (they need it running): see `beside`.
+    let mut hook: Option<std::thread::JoinHandle<Result<(), StackError>>> = None;
+    let exit = container::run_foreground(
+        &cfg,
+        &stdio,
+        pty.as_ref(),
+        &mut |pid| {
+            cgroup
+                .add_pid(pid.as_raw_nonzero().get())
+                .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
+            let Some(nl) = nl.as_mut() else {
+                return Ok(());
+            };
+            let ns = endpoints::connect(nl, &rec.endpoints, pid.as_raw_nonzero().get() as u32)
+                .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
+            if let Some(dns) = &rec.dns {
+                let mut resolver = Resolver::bind(
+                    ns.as_fd(),
+                    store.clone(),
+                    ResolverConfig {
+                        networks: dns.networks.clone(),
+                        links: dns.links.clone(),
+                        upstreams: dns.upstreams.clone(),
+                    },
+                )
+                .map_err(|e| {
+                    InitError::msg(
+                        Step::Network,
+                        None,
+                        format!("starting the embedded DNS resolver: {e}"),
                     )
-                    .map_err(|e| {
-                        InitError::msg(
-                            Step::Network,
-                            None,
-                            format!("starting the embedded DNS resolver: {e}"),
-                        )
-                    })?;
-                    if let Some(wake) = wake_r.take() {
-                        serving =
-                            Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
-                    }
+                })?;
+                if let Some(wake) = wake_r.take() {
+                    serving = Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
                 }
-                endpoints::publish_names(&store, &rec.id, &rec.endpoints);
-                Ok(())
-            },
-            &mut |child| {
-                let pid = child.pid.as_raw_nonzero().get();
-                let st = RunState {
-                    status: Status::Running,
-                    pid: Some(pid),
-                    pid_start: state::pid_start_time(pid),
-                    monitor_pid: Some(me),
-                    monitor_start: state::pid_start_time(me),
-                    boot_id: state::boot_id(),
-                    started_at: Some(now_rfc3339_nanos()),
-                    ..RunState::default()
-                };
-                let _ = state::write_state(&dir, &st);
-                if !rec.hooks.post_start.is_empty() {
-                    let container = rustix::process::pidfd_open(
-                        child.pid,
-                        rustix::process::PidfdFlags::empty(),
-                    )
-                    .ok();
-                    let hook_failed = &hook_failed;
-                    hooks_scope.spawn(move || {
-                        let mut rep = super::PlainReporter;
-                        if let Err(e) = super::hooks::post_start_beside(&ctx.root, rec, &mut rep) {
-                            *super::lock(hook_failed) = Some(e);
-                            // The start failed: the container ends with this command.
-                            if let Some(fd) = container {
-                                let _ = rustix::process::pidfd_send_signal(
-                                    &fd,
-                                    rustix::process::Signal::KILL,
-                                );
-                            }
-                        }
-                    });
-                }
-            },
-        )
-    });
+            }
+            endpoints::publish_names(&store, &rec.id, &rec.endpoints);
+            Ok(())
+        },
+        &mut |child| {
+            let pid = child.pid.as_raw_nonzero().get();
+            let st = RunState {
+                status: Status::Running,
+                pid: Some(pid),
+                pid_start: state::pid_start_time(pid),
+                monitor_pid: Some(me),
+                monitor_start: state::pid_start_time(me),
+                boot_id: state::boot_id(),
+                started_at: Some(now_rfc3339_nanos()),
+                ..RunState::default()
+            };
+            let _ = state::write_state(&dir, &st);
+            if !rec.hooks.post_start.is_empty() {
+                hook = Some(beside(&ctx.root, rec, child.pid));
+            }
+        },
+    );
     drop(raw);
+    let hook_failed = hook.and_then(|h| h.join().ok()).and_then(Result::err);
     drop(wake_w);
     if let Some(t) = serving {
         let _ = t.join();
@@ -246,10 +226,30 @@ fn run_in(
         ..RunState::default()
     };
     let _ = state::write_state(&dir, &st);
-    match hook_failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    match hook_failed {
         Some(e) => Err(e),
         None => Ok(code),
     }
+}
+
+/// Runs the container's `post_start` hooks from a thread while the CLI attends the container;
+/// a failing one ends the container, which cannot outlive the command that failed.
+fn beside(
+    root: &std::path::Path,
+    rec: &ContainerRecord,
+    pid: rustix::process::Pid,
+) -> std::thread::JoinHandle<Result<(), StackError>> {
+    let container = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    let (root, rec) = (root.to_path_buf(), rec.clone());
+    std::thread::spawn(move || {
+        let result = super::hooks::post_start_beside(&root, &rec, &mut super::PlainReporter);
+        if result.is_err() {
+            if let Some(fd) = container {
+                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+            }
+        }
+        result
+    })
 }
 
 /// Serves the one-off container's DNS queries until `wake` reports end-of-file (its write end

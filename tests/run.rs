@@ -574,7 +574,9 @@ fn dns_settings_and_extra_hosts_reach_the_container() {
     );
     assert_eq!(
         out,
-        format!("nameserver 127.0.0.11\nsearch svc.example\n10.0.0.5\tdb\n{ip}\tweb\nweb\n")
+        format!(
+            "nameserver 127.0.0.11\nsearch svc.example\noptions ndots:0\n10.0.0.5\tdb\n{ip}\tweb\nweb\n"
+        )
     );
     // Without a network (network_mode: none) the resolvers are written as they are.
     std::fs::write(

@@ -48,6 +48,13 @@ impl Reporter for JsonReporter {
             serde_json::json!({ "level": "warning", "text": message })
         );
     }
+    fn output(&mut self, source: &str, line: &str) {
+        // Still one JSON object per line: a hook's output must not break the stream's readers.
+        eprintln!(
+            "{}",
+            serde_json::json!({ "id": source.trim_end_matches(" ->"), "text": line })
+        );
+    }
 }
 
 /// Whether an action is a resource's final state in this command.
@@ -113,6 +120,11 @@ impl Reporter for TtyReporter {
 
     fn warn(&mut self, message: &str) {
         let _ = self.multi.println(format!("WARN[0000] {message}"));
+    }
+
+    fn output(&mut self, source: &str, line: &str) {
+        // Above the live lines, which a plain write would tear.
+        let _ = self.multi.println(format!("{source} {line}"));
     }
 }
 

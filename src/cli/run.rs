@@ -168,6 +168,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
             let _ = stack::forget_container(&ctx, &nets, &rec);
             return Err(e.into());
         }
+        // A failing post_start fails the command; the container runs on, as with `up -d`.
+        stack::hooks::post_start(root, &rec.id, &mut *super::progress::reporter(global))?;
         println!("{}", rec.name);
         return Ok(0);
     }

@@ -270,6 +270,14 @@ pub struct Resources {
     pub blkio_throttle_write_iops: Vec<(String, u64)>,
     /// Device rules for the devices controller (v1) / eBPF program (v2): `c 1:3 rwm`.
     pub device_rules: Vec<String>,
+    /// `oom_kill_disable`: the OOM killer spares the container (v1 `memory.oom_control`).
+    #[serde(default)]
+    pub oom_kill_disable: bool,
+    /// `cpu_rt_runtime` / `cpu_rt_period`, microseconds (v1 `cpu.rt_*`).
+    #[serde(default)]
+    pub cpu_rt_runtime: Option<i64>,
+    #[serde(default)]
+    pub cpu_rt_period: Option<u64>,
 }
 
 /// A compiled seccomp BPF program (the `sock_filter` instructions), built in the parent so the

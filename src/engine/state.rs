@@ -217,6 +217,9 @@ pub struct ContainerRecord {
     /// `logging.driver: none`: no log is kept.
     #[serde(default)]
     pub log_disabled: bool,
+    /// `post_start` and `pre_stop`, run by the commands that start and stop it.
+    #[serde(default, skip_serializing_if = "crate::engine::hooks::Hooks::is_empty")]
+    pub hooks: crate::engine::hooks::Hooks,
 }
 
 impl ContainerRecord {

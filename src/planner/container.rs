@@ -1034,6 +1034,18 @@ fn resources_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Resources, SpecError>
             r.memory_reservation = Some(m);
         }
     }
+    // Docker's default: a memory limit without `memswap_limit` allows as much swap again.
+    r.memory_swap = crate::engine::cgroups::convert::compose_memory_swap(
+        r.memory_limit,
+        bytes(svc.memswap_limit),
+    );
+    r.oom_kill_disable = svc.oom_kill_disable;
+    r.cpu_rt_runtime = svc.cpu_rt_runtime.filter(|v| *v != 0);
+    match svc.cpu_rt_period {
+        Some(p) if p < 0 => return Err(ctx.err(format!("cpu_rt_period {p} is negative"))),
+        Some(p) if p > 0 => r.cpu_rt_period = Some(p as u64),
+        _ => {}
+    }
     r.pids_limit = pids.map(|p| if p < 0 { -1 } else { p });
     if let Some(c) = cpus {
         // Docker's NanoCPUs: a quota over its fixed 100 ms period.
@@ -1470,7 +1482,7 @@ mod tests {
         let img = serde_json::json!({"Cmd": ["sh"], "User": "app", "WorkingDir": "/srv"});
         let spec = build("image: x", img.clone()).unwrap();
         assert_eq!((spec.process.user.uid, spec.process.user.gid), (1000, 1000));
-        assert_eq!(spec.process.user.additional_gids, vec![50]);
+        assert_eq!(spec.process.user.additional_gids, vec![1000, 50]);
         assert_eq!(spec.process.cwd, "/srv");
         assert_eq!(spec.hostname, "0123456789ab");
         assert_eq!(spec.domainname, None);
@@ -2035,6 +2047,8 @@ mod tests {
         .unwrap();
         let r = &spec.resources;
         assert_eq!(r.memory_limit, Some(1 << 30));
+        // No memswap_limit: as much swap as memory (Docker's memory + swap = 2 x limit).
+        assert_eq!(r.memory_swap, Some(2 << 30));
         assert_eq!(r.memory_reservation, Some(64 << 20));
         assert_eq!(r.pids_limit, Some(7));
         assert_eq!(r.cpu_quota, Some(50_000));
@@ -2044,5 +2058,17 @@ mod tests {
             (Some(20_000), Some(50_000))
         );
         assert!(err("cpus: 1\ncpu_quota: 1000").contains("conflicting"));
+        let spec = build(
+            "oom_kill_disable: true\ncpu_rt_runtime: 10ms\ncpu_rt_period: 500000",
+            serde_json::json!({"Cmd": ["sh"]}),
+        )
+        .unwrap();
+        let r = &spec.resources;
+        assert!(r.oom_kill_disable);
+        assert_eq!(
+            (r.cpu_rt_runtime, r.cpu_rt_period),
+            (Some(10_000), Some(500_000))
+        );
+        assert!(err("cpu_rt_period: -5").contains("cpu_rt_period -5 is negative"));
     }
 }

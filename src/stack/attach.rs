@@ -965,6 +965,7 @@ fn stop_all(
             })?;
             let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
             rep.event("Container", &o.record.name, "Stopping");
+            super::hooks::pre_stop(root, &o, rep);
             stopping.push((
                 o.record.name.clone(),
                 supervisor::begin_stop(root, &o.record.id, sig, grace)?,

@@ -47,6 +47,27 @@ pub fn mapping(p: &PublishedPort) -> PortMapping {
 }
 
 /// The restart policy: `restart:`, else `deploy.restart_policy`.
+/// The cgroup parent of a service's containers: its `cgroup_parent` (a path from the top of
+/// each hierarchy, as Docker's cgroupfs driver takes it), else the command's; checked here so
+/// that a bad one is refused before the container exists.
+fn cgroup_parent(
+    name: &str,
+    svc: &ServiceConfig,
+    default: &str,
+    layout: &Layout,
+) -> Result<String, StackError> {
+    let Some(parent) = svc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) else {
+        return Ok(default.to_string());
+    };
+    let options = crate::engine::cgroups::CgroupOptions {
+        parent: parent.to_string(),
+        ..Default::default()
+    };
+    crate::engine::cgroups::manager(layout, &options)
+        .map_err(|e| invalid(format!("service {name}: cgroup_parent: {e}")))?;
+    Ok(parent.to_string())
+}
+
 fn restart_policy(name: &str, svc: &ServiceConfig) -> Result<RestartPolicy, StackError> {
     if let Some(r) = &svc.restart {
         return RestartPolicy::parse(r).map_err(|m| invalid(format!("service {name}: {m}")));
@@ -507,11 +528,13 @@ impl<'a> Creator<'a> {
                     .first()
                     .map(|a| a.0.to_string())
                     .unwrap_or_else(|| "127.0.1.1".into());
-                let mut resolver_spec = spec.clone();
-                resolver_spec.dns = vec![RESOLVER_IP.to_string()];
                 (
                     etc::hosts(&spec, &own),
-                    etc::resolv_conf(&resolver_spec, &self.host_resolv),
+                    etc::resolv_conf_with_resolver(
+                        &spec,
+                        &self.host_resolv,
+                        &RESOLVER_IP.to_string(),
+                    ),
                 )
             }
             (None, None) => (
@@ -560,14 +583,21 @@ impl<'a> Creator<'a> {
             created: crate::engine::fsutil::now_secs(),
             spec,
             cgroup_mounts: CgroupMount::for_layout(&self.layout),
-            cgroup_parent: self.ctx.cgroup_parent.clone(),
+            cgroup_parent: cgroup_parent(service, svc, &self.ctx.cgroup_parent, &self.layout)?,
             cgroup_project: crate::engine::cgroups::project_group(
                 &std::fs::canonicalize(&self.ctx.root).unwrap_or_else(|_| self.ctx.root.clone()),
                 self.name,
             ),
             endpoints,
             ports,
-            expose: svc.expose.clone(),
+            // The service's, then the image's `EXPOSE` (`80/tcp`), as Docker lists them.
+            expose: (svc.expose.iter().cloned())
+                .chain(
+                    (image.config.config().as_ref())
+                        .and_then(|c| c.exposed_ports().clone())
+                        .unwrap_or_default(),
+                )
+                .collect(),
             dns: dns_setup,
             restart: match one_off {
                 Some(_) => RestartPolicy::No,
@@ -586,6 +616,8 @@ impl<'a> Creator<'a> {
             log_max_size: rotation.0,
             log_max_file: rotation.1,
             log_disabled: svc.logging.as_ref().and_then(|l| l.driver.as_deref()) == Some("none"),
+            hooks: crate::planner::hooks::hooks(svc)
+                .map_err(|m| invalid(format!("service {service}: {m}")))?,
         };
         state::write_record(&self.ctx.root, &rec)?;
         crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);

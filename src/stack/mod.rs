@@ -10,7 +10,9 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+pub mod expose;
 pub mod external_links;
+pub mod hooks;
 pub mod oneoff;
 pub mod ops;
 pub mod restart_deps;
@@ -68,6 +70,11 @@ pub trait Reporter: Send {
     /// `kind` is `Network`, `Container` or `Volume`.
     fn event(&mut self, kind: &str, name: &str, action: &str);
     fn warn(&mut self, message: &str);
+    /// A line a lifecycle hook wrote, from `source` (`web-1 ->`): the hook's output is the
+    /// user's, so it is shown whatever the progress mode.
+    fn output(&mut self, source: &str, line: &str) {
+        eprintln!("{source} {line}");
+    }
 }
 
 /// A reporter that prints Docker Compose's plain progress lines on standard error.
@@ -595,7 +602,7 @@ pub fn up(
                     let mut previous = IndexMap::new();
                     if let Some(o) = by_id.get(id.as_str()) {
                         previous = anon_volumes::of(&o.record);
-                        remove_container(ctx, &nets, o, opts.timeout, &mut Quiet)?;
+                        remove_container(ctx, &nets, o, opts.timeout, &mut Muted(&mut r))?;
                     }
                     let (image_ref, image) = &images[service];
                     let inherited = match opts.renew_anon_volumes {
@@ -641,7 +648,7 @@ pub fn up(
                         // Its monitor writes the `start` event.
                         supervisor::launch(&ctx.root, id)?;
                         r.event("Container", cname, "Started");
-                        Ok(())
+                        hooks::post_start(&ctx.root, id, &mut r)
                     })
                 })
                 .collect();
@@ -687,6 +694,9 @@ impl Reporter for Shared<'_, '_> {
     fn warn(&mut self, message: &str) {
         lock(self.0).warn(message);
     }
+    fn output(&mut self, source: &str, line: &str) {
+        lock(self.0).output(source, line);
+    }
 }
 
 /// Locks `m`; a thread that panicked holding it left nothing half-done that matters here.
@@ -712,12 +722,18 @@ fn first_error(
     first
 }
 
-/// A reporter that says nothing (inner steps of an action already reported).
-struct Quiet;
+/// A reporter that drops progress events but passes on warnings and hook output (a recreation
+/// reports only `Recreate`/`Recreated`, yet a `pre_stop` hook's output and failure are shown).
+struct Muted<'a>(&'a mut dyn Reporter);
 
-impl Reporter for Quiet {
+impl Reporter for Muted<'_> {
     fn event(&mut self, _: &str, _: &str, _: &str) {}
-    fn warn(&mut self, _: &str) {}
+    fn warn(&mut self, message: &str) {
+        self.0.warn(message);
+    }
+    fn output(&mut self, source: &str, line: &str) {
+        self.0.output(source, line);
+    }
 }
 
 /// How often waits look at the containers' state (their monitors write it).
@@ -1076,6 +1092,7 @@ fn remove_container(
     let rec = &o.record;
     if !matches!(o.state.status, Status::Exited | Status::Created) || o.state.pid.is_some() {
         rep.event("Container", &rec.name, "Stopping");
+        hooks::pre_stop(&ctx.root, o, rep);
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
         let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
@@ -1152,6 +1169,7 @@ pub fn down(
             let running = o.state.pid.is_some() || o.state.live_monitor().is_some();
             if running {
                 lock(&shared).event("Container", &rec.name, "Stopping");
+                hooks::pre_stop(&ctx.root, o, &mut Shared(&shared));
             }
             let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
             let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
@@ -1389,7 +1407,7 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
         } else {
             o.state.status.as_str()
         };
-        let publishers: Vec<Publisher> = live_ports(&o)
+        let mut publishers: Vec<Publisher> = live_ports(&o)
             .iter()
             .map(|p| Publisher {
                 url: p
@@ -1401,14 +1419,11 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
                 protocol: p.protocol.name().to_string(),
             })
             .collect();
-        let ports = publishers
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}->{}/{}",
-                    p.url, p.published_port, p.target_port, p.protocol
-                )
-            })
+        if o.state.status == Status::Running {
+            let exposed = expose::publishers(&o.record.expose, &publishers);
+            publishers.extend(exposed);
+        }
+        let ports = (publishers.iter().map(expose::display))
             .collect::<Vec<_>>()
             .join(", ");
         out.push(PsEntry {
@@ -1475,6 +1490,7 @@ pub fn restart(
             continue;
         }
         rep.event("Container", &o.record.name, "Restarting");
+        hooks::pre_stop(&ctx.root, &o, rep);
         let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
         // Docker's events: kill, die (the monitor's), stop, start (the monitor's), restart.
@@ -1491,6 +1507,7 @@ pub fn restart(
         supervisor::launch(&ctx.root, &o.record.id)?;
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");
+        hooks::post_start(&ctx.root, &o.record.id, rep)?;
     }
     Ok(())
 }

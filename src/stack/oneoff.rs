@@ -155,6 +155,8 @@ fn run_in(
     let mut serving: Option<std::thread::JoinHandle<()>> = None;
     let me = std::process::id() as i32;
     let raw = if tty { RawMode::enable() } else { None };
+    // The post_start hooks run beside the container (they need it running): see `beside`.
+    let mut hook: Option<std::thread::JoinHandle<Result<(), StackError>>> = None;
     let exit = container::run_foreground(
         &cfg,
         &stdio,
@@ -205,9 +207,13 @@ fn run_in(
                 ..RunState::default()
             };
             let _ = state::write_state(&dir, &st);
+            if !rec.hooks.post_start.is_empty() {
+                hook = Some(beside(&ctx.root, rec, child.pid));
+            }
         },
     );
     drop(raw);
+    let hook_failed = hook.and_then(|h| h.join().ok()).and_then(Result::err);
     drop(wake_w);
     if let Some(t) = serving {
         let _ = t.join();
@@ -237,7 +243,30 @@ fn run_in(
         ..RunState::default()
     };
     let _ = state::write_state(&dir, &st);
-    Ok(code)
+    match hook_failed {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
+}
+
+/// Runs the container's `post_start` hooks from a thread while the CLI attends the container;
+/// a failing one ends the container, which cannot outlive the command that failed.
+fn beside(
+    root: &std::path::Path,
+    rec: &ContainerRecord,
+    pid: rustix::process::Pid,
+) -> std::thread::JoinHandle<Result<(), StackError>> {
+    let container = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    let (root, rec) = (root.to_path_buf(), rec.clone());
+    std::thread::spawn(move || {
+        let result = super::hooks::post_start_beside(&root, &rec, &mut super::PlainReporter);
+        if result.is_err() {
+            if let Some(fd) = container {
+                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+            }
+        }
+        result
+    })
 }
 
 /// Serves the one-off container's DNS queries until `wake` reports end-of-file (its write end

@@ -132,6 +132,7 @@ pub fn start(
             rep.event("Container", &o.record.name, "Starting");
             supervisor::launch(&ctx.root, &o.record.id)?;
             rep.event("Container", &o.record.name, "Started");
+            super::hooks::post_start(&ctx.root, &o.record.id, rep)?;
         }
     }
     Ok(())
@@ -149,6 +150,7 @@ pub(crate) fn stop_all(
     for o in targets {
         let rec = &o.record;
         rep.event("Container", &rec.name, "Stopping");
+        super::hooks::pre_stop(&ctx.root, o, rep);
         let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
         // Docker's events of a stop: `kill` (the stop signal), the monitor's `die`, `stop`.

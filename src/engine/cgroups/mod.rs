@@ -19,6 +19,7 @@
 pub mod convert;
 mod fs;
 pub mod layout;
+mod rt;
 mod v1;
 mod v2;
 pub mod v2_devices;

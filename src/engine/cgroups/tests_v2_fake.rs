@@ -49,6 +49,9 @@ fn full_resources() -> Resources {
         blkio_throttle_read_iops: vec![],
         blkio_throttle_write_iops: vec![("8:16".into(), 100)],
         device_rules: vec![],
+        oom_kill_disable: false,
+        cpu_rt_runtime: None,
+        cpu_rt_period: None,
     }
 }
 
@@ -421,4 +424,27 @@ fn detected_unified_layout_picks_v2() {
         "1048576"
     );
     cg.remove().unwrap();
+}
+
+#[test]
+fn v2_warns_about_oom_kill_disable_and_refuses_a_real_time_budget() {
+    let (_tmp, _fake, mgr) = setup("cpu memory pids", "");
+    let r = Resources {
+        oom_kill_disable: true,
+        ..Resources::default()
+    };
+    let (cg, warnings) = mgr.create("p", ID, &r).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("oom_kill_disable discarded")),
+        "{warnings:?}"
+    );
+    cg.remove().unwrap();
+    let r = Resources {
+        cpu_rt_runtime: Some(10_000),
+        ..Resources::default()
+    };
+    let e = mgr.create("p", ID, &r).unwrap_err();
+    assert!(e.to_string().contains("cpu_rt_runtime"), "{e}");
 }

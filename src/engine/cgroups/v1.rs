@@ -204,10 +204,24 @@ impl V1Cgroup {
         let mut w = Vec::new();
         self.apply_memory(r, &mut w)?;
         self.apply_cpu(r, &mut w)?;
+        self.apply_v1_only(r)?;
         self.apply_pids(r, &mut w)?;
         self.apply_blkio(r, &mut w)?;
         self.apply_devices(r, &mut w)?;
         Ok(w)
+    }
+
+    /// `oom_kill_disable` and the real-time CPU budget, which only v1 has; the author relies
+    /// on them, so a host that cannot apply them is an error.
+    fn apply_v1_only(&self, r: &Resources) -> Result<()> {
+        if r.oom_kill_disable {
+            self.ctx
+                .write(&self.need("memory")?.join("memory.oom_control"), "1")?;
+        }
+        if r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() {
+            super::rt::apply(self.need("cpu")?, r.cpu_rt_runtime, r.cpu_rt_period)?;
+        }
+        Ok(())
     }
 
     fn apply_memory(&self, r: &Resources, w: &mut Vec<String>) -> Result<()> {
@@ -234,7 +248,7 @@ impl V1Cgroup {
         if swap.is_some() && !self.ctx.fs.exists(&memsw_path) {
             if r.memory_swap.is_some_and(|s| s > 0) {
                 w.push(
-                    "the kernel has no swap accounting (memory.memsw.*): memswap_limit discarded"
+                    "the kernel has no swap accounting (memory.memsw.*): memory limited without swap"
                         .to_string(),
                 );
             }

@@ -204,10 +204,20 @@ impl V2Cgroup {
             // memory.swap.max exists only with swap accounting; unlimited needs no file.
             if !self.ctx.write_opt(&self.file("memory.swap.max"), &v)? && swap != SwapMax::Max {
                 w.push(
-                    "memory.swap.max is missing (no swap accounting): memswap_limit discarded"
+                    "memory.swap.max is missing (no swap accounting): memory limited without swap"
                         .into(),
                 );
             }
+        }
+        if r.oom_kill_disable {
+            w.push("cgroup v2 cannot disable the OOM killer: oom_kill_disable discarded".into());
+        }
+        if r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() {
+            // No real-time group scheduling on v2: the budget the author asked for cannot hold.
+            return Err(CgroupError::Unsupported {
+                what: "cpu_rt_runtime/cpu_rt_period (real-time group scheduling needs cgroup v1)",
+                path: self.file("cpu.rt_runtime_us"),
+            });
         }
         if r.memory_swappiness.is_some() {
             w.push("cgroup v2 has no per-cgroup swappiness: mem_swappiness discarded".into());

@@ -78,6 +78,41 @@ pub fn resolv_conf(spec: &ContainerSpec, host: &str) -> String {
     out
 }
 
+/// `resolv.conf` for a container whose names the embedded resolver answers at `resolver`: the
+/// service's (or host's) search domains and options, plus Docker's `options ndots:0` when no
+/// `ndots` is given, so a short name is first asked as it is (a service name answers at once
+/// instead of after every search domain was tried upstream).
+pub fn resolv_conf_with_resolver(spec: &ContainerSpec, host: &str, resolver: &str) -> String {
+    let mut s = spec.clone();
+    s.dns = vec![resolver.to_string()];
+    with_ndots_zero(resolv_conf(&s, host))
+}
+
+fn with_ndots_zero(text: String) -> String {
+    let options = |l: &str| l.split_whitespace().next() == Some("options");
+    if text
+        .lines()
+        .filter(|l| options(l))
+        .any(|l| l.split_whitespace().any(|w| w.starts_with("ndots:")))
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut added = false;
+    for l in text.lines() {
+        out.push_str(l);
+        if options(l) && !added {
+            out.push_str(" ndots:0");
+            added = true;
+        }
+        out.push('\n');
+    }
+    if !added {
+        out.push_str("options ndots:0\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +136,25 @@ mod tests {
         assert!(h.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
         assert!(h.contains("162.242.195.82\tsomehost\n::1\tv6\n"), "{h}");
         assert!(h.ends_with("127.0.1.1\tweb.example.org web\n"), "{h}");
+    }
+
+    #[test]
+    fn the_embedded_resolver_gets_dockers_ndots_0_unless_one_is_given() {
+        let host = "nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n";
+        assert_eq!(
+            resolv_conf_with_resolver(&spec(), host, "127.0.0.11"),
+            "nameserver 127.0.0.11\nsearch corp.example\noptions edns0 ndots:0\n"
+        );
+        assert_eq!(
+            resolv_conf_with_resolver(&spec(), "nameserver 10.0.0.2\n", "127.0.0.11"),
+            "nameserver 127.0.0.11\noptions ndots:0\n"
+        );
+        let mut s = spec();
+        s.dns_options = vec!["ndots:3".into()];
+        assert_eq!(
+            resolv_conf_with_resolver(&s, host, "127.0.0.11"),
+            "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:3\n"
+        );
     }
 
     #[test]

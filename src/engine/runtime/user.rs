@@ -7,7 +7,8 @@
 //! - an explicit group (`:staff`, `:50`) sets the gid and no supplementary groups are added; without
 //!   one, the gid is the passwd entry's and every group listing the user's name is a
 //!   supplementary group;
-//! - `group_add` entries (names or numbers) are appended to the supplementary groups.
+//! - `group_add` entries (names or numbers) are appended to the supplementary groups;
+//! - the primary group always leads the supplementary groups, as Docker's daemon sets them.
 //!
 //! The files are read from the image's layers without mounting anything, through
 //! [`RootfsFiles`], so the planner can resolve users before the container exists.
@@ -347,9 +348,23 @@ pub fn resolve_user(
     Ok(UserSpec {
         uid,
         gid,
-        additional_gids,
+        additional_gids: with_primary(gid, additional_gids),
         home: Some(if home.is_empty() { "/".into() } else { home }),
     })
+}
+
+/// The supplementary groups with the primary group first, as Docker sets them (`Groups:` of
+/// `/proc/self/status` shows it): a process that drops its primary group with `setgid` keeps
+/// the access that group gave, and files that deny that group stay denied to it.
+fn with_primary(gid: u32, sgids: Vec<u32>) -> Vec<u32> {
+    let mut all = Vec::with_capacity(sgids.len() + 1);
+    all.push(gid);
+    for g in sgids {
+        if !all.contains(&g) {
+            all.push(g);
+        }
+    }
+    all
 }
 
 #[cfg(test)]
@@ -383,11 +398,12 @@ mod tests {
         ]))
     }
 
+    /// The primary group is always the first supplementary one (see [`with_primary`]).
     fn spec(uid: u32, gid: u32, sgids: &[u32], home: &str) -> UserSpec {
         UserSpec {
             uid,
             gid,
-            additional_gids: sgids.to_vec(),
+            additional_gids: with_primary(gid, sgids.to_vec()),
             home: Some(home.into()),
         }
     }
@@ -415,6 +431,12 @@ mod tests {
                 Ok(spec(1000, 1000, &[50, 29, 999, 7], "/home/app")),
             ),
             ("4242", &["staff"], Ok(spec(4242, 0, &[50], "/"))),
+            // A group_add naming the primary group does not list it twice.
+            (
+                "app",
+                &["app"],
+                Ok(spec(1000, 1000, &[50, 29], "/home/app")),
+            ),
             ("nobody", &[], Err(UserError::NoUser("nobody".into()))),
             ("app:wheel", &[], Err(UserError::NoGroup("wheel".into()))),
             ("app", &["wheel"], Err(UserError::NoGroup("wheel".into()))),
@@ -429,6 +451,14 @@ mod tests {
             let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
             assert_eq!(resolve_user(user, &add, &files()), want, "user {user:?}");
         }
+    }
+
+    #[test]
+    fn the_primary_group_leads_the_supplementary_ones_like_docker() {
+        let u = resolve_user("1000", &["docker".into()], &files()).expect("user");
+        assert_eq!(u.additional_gids, vec![1000, 50, 29, 999]);
+        let u = resolve_user("4242:4343", &[], &files()).expect("user");
+        assert_eq!(u.additional_gids, vec![4343]);
     }
 
     #[test]

@@ -102,8 +102,7 @@ impl Host for RealHost {
 
 use Support::*;
 
-/// Every key of a service, and what is done with it. Keys other helpers of issue 12 are making
-/// work carry the comment `issue 12: landing with <part>`.
+/// Every key of a service, and what is done with it.
 pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("x-*", Inert("extensions are for the author's tools; Docker Compose ignores them too")),
     rule("profiles", Applied("model::profiles (which services are enabled)")),
@@ -121,17 +120,14 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("blkio_config.device_write_iops", Applied("engine::cgroups (blkio throttle / io.max)")),
     rule("cap_add", Applied("engine::runtime::caps")),
     rule("cap_drop", Applied("engine::runtime::caps")),
-    // issue 12: landing with keys
-    rule("cgroup_parent", Applied("issue 12: landing with keys")),
+    rule("cgroup_parent", Applied("stack::create (the container cgroup under that parent)")),
     rule("cgroup", Applied("planner::namespaces (host or a private cgroup namespace)")),
     rule("cpu_count", Warned("Windows-only in Docker, not applied to Linux containers: use cpus")),
     rule("cpu_percent", Warned("Windows-only in Docker, not applied to Linux containers: use cpus")),
     rule("cpu_period", Applied("engine::cgroups (cpu.cfs_period_us / cpu.max)")),
     rule("cpu_quota", Applied("engine::cgroups (cpu.cfs_quota_us / cpu.max)")),
-    // issue 12: landing with keys
-    rule("cpu_rt_period", Applied("issue 12: landing with keys")),
-    // issue 12: landing with keys
-    rule("cpu_rt_runtime", Applied("issue 12: landing with keys")),
+    rule("cpu_rt_period", Applied("engine::cgroups::rt (cpu.rt_period_us on v1; v2 refused)")),
+    rule("cpu_rt_runtime", Applied("engine::cgroups::rt (cpu.rt_runtime_us on v1; v2 refused)")),
     rule("cpus", Applied("engine::cgroups (a quota over a 100 ms period)")),
     rule("cpuset", Applied("engine::cgroups (cpuset.cpus)")),
     rule("cpu_shares", Applied("engine::cgroups (cpu.shares / cpu.weight)")),
@@ -185,12 +181,10 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("provider", Refused("provider services run an external plugin, which this tool does not support")),
     rule("environment", Applied("planner::container (environment)")),
     rule("env_file", Applied("model::normalize (read into environment)")),
-    // issue 12: landing with keys
-    rule("expose", Applied("issue 12: landing with keys")),
+    rule("expose", Applied("stack::expose (recorded, shown in ps PORTS)")),
     rule("extends", Applied("model::extends (merged at load)")),
     rule("external_links", Applied("stack::external_links (names resolved by the embedded DNS)")),
     rule("extra_hosts", Applied("engine::runtime::etc (/etc/hosts)")),
-    // issue 12: landing with keys (primary group kept)
     rule("group_add", Applied("engine::runtime::user (supplementary groups)")),
     rule("gpus", Refused("GPUs are not supported yet (no device requests)")),
     rule("hostname", Applied("engine::runtime (UTS hostname)")),
@@ -216,7 +210,6 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("logging.x-*", Inert("extensions")),
     rule("mem_limit", Applied("engine::cgroups (memory limit)")),
     rule("mem_reservation", Applied("engine::cgroups (soft limit)")),
-    // issue 12: landing with keys (the default of twice the limit)
     rule("memswap_limit", Applied("engine::cgroups (memsw / memory.swap.max)")),
     rule("mem_swappiness", Applied("engine::cgroups (memory.swappiness)")),
     rule("mac_address", Applied("planner::network (first network's MAC)")),
@@ -233,8 +226,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("networks.*.mac_address", Applied("planner::network")),
     rule("networks.*.priority", Applied("planner::network (connection order)")),
     rule("networks.*.x-*", Inert("extensions")),
-    // issue 12: landing with keys
-    rule("oom_kill_disable", Applied("issue 12: landing with keys")),
+    rule("oom_kill_disable", Applied("engine::cgroups (memory.oom_control on v1; warned on v2)")),
     rule("oom_score_adj", Applied("engine::runtime (oom_score_adj)")),
     rule("pid", Applied("planner::namespaces (host, service:, container:)")),
     rule("pids_limit", Applied("engine::cgroups (pids.max)")),
@@ -298,10 +290,8 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("volumes_from", Applied("planner::volumes_from")),
     rule("working_dir", Applied("planner::container (cwd)")),
     rule("pre_start", Refused("pre_start hooks are not supported yet")),
-    // issue 12: landing with keys
-    rule("post_start", Applied("issue 12: landing with keys")),
-    // issue 12: landing with keys
-    rule("pre_stop", Applied("issue 12: landing with keys")),
+    rule("post_start", Applied("stack::hooks (run in the container after each start)")),
+    rule("pre_stop", Applied("stack::hooks (run in the container before the stop signal)")),
 ];
 
 const fn rule(path: &'static str, support: Support) -> KeyRule {

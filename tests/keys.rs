@@ -25,7 +25,13 @@ fn v1_dir(f: &Fixture, parent: &str, controller: &str) -> Option<PathBuf> {
     if !base.join("tasks").exists() {
         return None;
     }
-    Some(base.join(parent).join(&f.project).join(only_id(f)))
+    Some(base.join(parent).join(group(f)).join(only_id(f)))
+}
+
+/// The project's cgroup directory name (the project and a tag of the state root).
+fn group(f: &Fixture) -> String {
+    let all = compose::engine::state::list(&f.root, Some(&f.project)).expect("state");
+    all[0].record.cgroup_group().to_string()
 }
 
 fn read(p: PathBuf) -> String {
@@ -152,7 +158,7 @@ fn cgroup_parent_puts_the_container_under_that_parent_like_docker() {
     let pid = all[0].state.live_pid().expect("running");
     // The container's PID 1 lives in the cgroup under the service's parent.
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let want = format!("/{parent}/{}/{}", f.project, only_id(&f));
+    let want = format!("/{parent}/{}/{}", group(&f), only_id(&f));
     assert!(
         cgroup.lines().any(|l| l.ends_with(&want)),
         "{want} not in\n{cgroup}"

@@ -186,7 +186,8 @@ pub fn inspect(
                 .map(|(i, _)| i)
                 .collect();
             if hit.len() > 1 {
-                let ids: Vec<&str> = hit.iter().map(|&i| &all[i].record.id[..12]).collect();
+                let short = |id: &str| id.get(..12).unwrap_or(id).to_string();
+                let ids: Vec<String> = hit.iter().map(|&i| short(&all[i].record.id)).collect();
                 return Err(InspectError::Ambiguous {
                     name: name.clone(),
                     ids: ids.join(", "),
@@ -615,5 +616,40 @@ mod tests {
             serde_json::json!(["/entry", "serve", "-v"])
         );
         assert_eq!(v["Config"]["User"], "");
+    }
+
+    #[test]
+    fn names_select_by_service_container_name_or_unique_id_prefix() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for (id, name, service) in [("ab", "p-web-1", "web"), ("ac", "p-db-1", "db")] {
+            let mut rec = record();
+            rec.id = format!("{id}{}", "0".repeat(62));
+            rec.name = name.into();
+            rec.service = service.into();
+            state::write_record(root, &rec).expect("record");
+        }
+        let names = |args: &[&str], known: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+            inspect(root, "p", &args, &known)
+                .map(|v| v.into_iter().map(|c| c.name).collect::<Vec<_>>())
+        };
+        assert_eq!(names(&[], &[]).expect("all"), ["/p-db-1", "/p-web-1"]);
+        assert_eq!(names(&["web"], &[]).expect("service"), ["/p-web-1"]);
+        assert_eq!(names(&["p-db-1"], &[]).expect("name"), ["/p-db-1"]);
+        assert_eq!(names(&["ab"], &[]).expect("id prefix"), ["/p-web-1"]);
+        assert!(matches!(
+            names(&["a"], &[]),
+            Err(InspectError::Ambiguous { .. })
+        ));
+        assert!(matches!(names(&["nosuch"], &[]), Err(InspectError::NoSuch(n)) if n == "nosuch"));
+        // A service of the file without a container selects nothing, without an error.
+        assert_eq!(
+            names(&["cache"], &["cache"]).expect("known"),
+            Vec::<String>::new()
+        );
+        // Another project's containers are never shown.
+        assert!(inspect(root, "q", &[], &[]).expect("other").is_empty());
     }
 }

@@ -14,12 +14,6 @@ pub enum InspectFormat {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    about = "Display detailed information on containers, as `docker inspect` does",
-    long_about = "Display detailed information on the project's containers (stopped ones \
-                  included) as a JSON array in the shape of `docker inspect`. Docker Compose v2 \
-                  has no such command: this one is compose's own."
-)]
 pub struct InspectArgs {
     /// Format the output (only JSON)
     #[arg(long, value_enum, default_value_t = InspectFormat::Json)]

@@ -220,6 +220,24 @@ pub struct ContainerRecord {
     /// `post_start` and `pre_stop`, run by the commands that start and stop it.
     #[serde(default, skip_serializing_if = "crate::engine::hooks::Hooks::is_empty")]
     pub hooks: crate::engine::hooks::Hooks,
+    /// The service's `annotations`, interpolated: Docker keeps them with the container (OCI
+    /// spec annotations) and `inspect` shows them under `HostConfig.Annotations`.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub annotations: indexmap::IndexMap<String, String>,
+    /// What `inspect` shows as Docker's `Config` and the resolved spec no longer says: the
+    /// user as written and where the entrypoint ends in the process's args.
+    #[serde(default)]
+    pub requested: Requested,
+}
+
+/// Docker's `Config.User`, `Config.Entrypoint` and `Config.Cmd` of a container, which the
+/// planner resolved away (a user into ids, entrypoint and command into one argv).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Requested {
+    /// `user:` (or `run --user`) as written; `None` when unset.
+    pub user: Option<String>,
+    /// How many of `spec.process.args` are the entrypoint; the rest is the command.
+    pub entrypoint_len: usize,
 }
 
 impl ContainerRecord {

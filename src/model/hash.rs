@@ -250,6 +250,11 @@ image: nginx:1.27
                 "post_start",
                 format!("{BASE}post_start: [{{command: [echo]}}]\n"),
             ),
+            // Docker Compose's hash covers them too: a changed annotation recreates.
+            (
+                "annotations",
+                format!("{BASE}annotations: {{com.example.k: v}}\n"),
+            ),
         ];
         let mut failures = Vec::new();
         let mut seen = vec![base];

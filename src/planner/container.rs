@@ -277,12 +277,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
         )
     })?;
 
-    let user_text = run
-        .user
-        .clone()
-        .or_else(|| svc.user.clone())
-        .or_else(|| image.and_then(|c| c.user().clone()))
-        .unwrap_or_default();
+    let user_text = user_text(svc, run, image).unwrap_or_default();
     let user = user::resolve_user(&user_text, &svc.group_add, input.rootfs_files)?;
 
     let mut env = environment(svc, run, image, &hostname, tty);
@@ -422,6 +417,18 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     })
 }
 
+/// The user the process runs as, as written: `run --user`, the service's, the image's.
+pub(crate) fn user_text(
+    svc: &ServiceConfig,
+    run: &OneOffOverrides,
+    image: Option<&oci_spec::image::Config>,
+) -> Option<String> {
+    run.user
+        .clone()
+        .or_else(|| svc.user.clone())
+        .or_else(|| image.and_then(|c| c.user().clone()))
+}
+
 /// The process's argv, by Docker's merge rules (see the module documentation); `None` when
 /// there is nothing to run.
 fn argv(
@@ -429,6 +436,21 @@ fn argv(
     run: &OneOffOverrides,
     image: Option<&oci_spec::image::Config>,
 ) -> Option<Vec<String>> {
+    let (entrypoint, command) = argv_parts(svc, run, image);
+    let args: Vec<String> = entrypoint.into_iter().chain(command).collect();
+    if args.is_empty() {
+        None
+    } else {
+        Some(args)
+    }
+}
+
+/// The entrypoint and the command of the process's argv (see [`argv`]).
+pub(crate) fn argv_parts(
+    svc: &ServiceConfig,
+    run: &OneOffOverrides,
+    image: Option<&oci_spec::image::Config>,
+) -> (Vec<String>, Vec<String>) {
     let mut entrypoint: Option<Vec<String>> = svc.entrypoint.as_ref().map(|c| c.0.clone());
     let mut command: Option<Vec<String>> = svc.command.as_ref().map(|c| c.0.clone());
     if let Some(cmd) = run.command.as_ref().filter(|c| !c.is_empty()) {
@@ -444,7 +466,7 @@ fn argv(
     let image_ep = image
         .and_then(|c| c.entrypoint().clone())
         .unwrap_or_default();
-    let (entrypoint, command) = if entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+    if entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
         let command = match command {
             Some(c) if !c.is_empty() => c,
             _ => image_cmd,
@@ -453,12 +475,6 @@ fn argv(
         (entrypoint, command)
     } else {
         (entrypoint.unwrap_or_default(), command.unwrap_or_default())
-    };
-    let args: Vec<String> = entrypoint.into_iter().chain(command).collect();
-    if args.is_empty() {
-        None
-    } else {
-        Some(args)
     }
 }
 

@@ -106,8 +106,7 @@ use Support::*;
 pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("x-*", Inert("extensions are for the author's tools; Docker Compose ignores them too")),
     rule("profiles", Applied("model::profiles (which services are enabled)")),
-    // issue 12: landing with keys (stored and shown by inspect)
-    rule("annotations", Applied("issue 12: landing with keys")),
+    rule("annotations", Applied("stack::create records them; `inspect` shows them (HostConfig.Annotations)")),
     rule("attach", Applied("cli::logs (which services attached `up` follows)")),
     rule("build", Applied("stack::up uses the stored image; a missing one is an error (builds: issue 14)")),
     rule("develop", Inert("used only by `watch`/`up --watch`, which this tool does not accept; Docker Compose's plain `up` ignores it too")),

@@ -618,6 +618,12 @@ impl<'a> Creator<'a> {
             log_disabled: svc.logging.as_ref().and_then(|l| l.driver.as_deref()) == Some("none"),
             hooks: crate::planner::hooks::hooks(svc)
                 .map_err(|m| invalid(format!("service {service}: {m}")))?,
+            annotations: svc.annotations.clone(),
+            requested: crate::planner::requested::requested(
+                svc,
+                one_off.map(|o| o.overrides),
+                &image.config,
+            ),
         };
         state::write_record(&self.ctx.root, &rec)?;
         crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);

@@ -13,6 +13,7 @@ pub mod create;
 pub mod expose;
 pub mod external_links;
 pub mod hooks;
+pub mod inspect;
 pub mod oneoff;
 pub mod ops;
 pub mod restart_deps;

@@ -131,3 +131,60 @@ fn published_ports_answer_on_ipv6_loopback_like_docker() {
     assert!(!listening(&f, "127.0.0.1:18181"), "IPv4 after down");
     f.assert_clean();
 }
+
+/// The same for UDP, as docker-proxy relays it: `19191:9999/udp` echoes on `[::1]` and on
+/// 127.0.0.1, and nothing answers on `[::1]` once the stack is down.
+#[test]
+fn published_udp_ports_answer_on_ipv6_loopback_like_docker() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  udp:
+    image: busybox
+    command: [/udp_echo, '9999']
+    volumes: ['./udp_echo:/udp_echo:ro']
+    ports: ['19191:9999/udp']
+",
+    );
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/udp_echo.c");
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(f.project_dir.join("udp_echo"))
+        .arg(src)
+        .output()
+        .expect("run cc (the tests need gcc and libc6-dev)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&f, &["up", "-d"]);
+    let echo = |f: &Fixture, host: &str, secs: u64| {
+        let to = addr(&format!("{host}:19191"));
+        f.in_host(|| {
+            let s = std::net::UdpSocket::bind(if to.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })
+                .expect("udp");
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .expect("timeout");
+            wait_for(secs, || {
+                s.send_to(b"hello", to).ok()?;
+                let mut buf = [0u8; 64];
+                let (n, from) = s.recv_from(&mut buf).ok()?;
+                Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from))
+            })
+        })
+    };
+    assert_eq!(
+        echo(&f, "[::1]", 5),
+        Some(("hello".to_string(), addr("[::1]:19191"))),
+        "UDP on IPv6"
+    );
+    assert_eq!(
+        echo(&f, "127.0.0.1", 5).map(|e| e.0).as_deref(),
+        Some("hello"),
+        "UDP on IPv4"
+    );
+    ok(&f, &["down", "-t", "0"]);
+    assert_eq!(echo(&f, "[::1]", 1), None, "UDP on IPv6 after down");
+    f.assert_clean();
+}

@@ -812,6 +812,7 @@ impl Monitor {
                 drain_until,
                 probe.as_ref().map(|p| p.deadline),
                 next_probe.filter(|_| probe.is_none() && !exited),
+                r.proxy.as_ref().and_then(|p| p.next_deadline()),
             ];
             for d in deadlines.into_iter().flatten() {
                 let left = d.saturating_duration_since(now);

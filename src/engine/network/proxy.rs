@@ -1,4 +1,4 @@
-//! Published TCP ports on the host's IPv6 addresses, forwarded to the container's IPv4 address.
+//! Published ports on the host's IPv6 addresses, forwarded to the container's IPv4 address.
 //!
 //! Docker Compose's `ports: ["8080:80"]` answers on `[::1]:8080` and the host's other IPv6
 //! addresses too: docker-proxy listens on `[::]` and relays to the container's IPv4 address.
@@ -14,10 +14,15 @@
 //!
 //! The listening sockets are `IPV6_V6ONLY`, so IPv4 keeps going through the DNAT rules, and
 //! close-on-exec, so no container process inherits them.
+//!
+//! UDP is relayed per client address, as docker-proxy does: each client gets a socket connected
+//! to the container (so the answers come back to it), dropped after [`UDP_IDLE`] without
+//! traffic.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType};
@@ -33,9 +38,16 @@ const MAX_CONNS: usize = 400;
 /// of the loop.
 const ACCEPT_BATCH: usize = 32;
 
+/// Most UDP clients relayed at once per port.
+const MAX_FLOWS: usize = 256;
+
+/// How long a UDP client's relay lives without traffic (docker-proxy's 90 s).
+pub const UDP_IDLE: Duration = Duration::from_secs(90);
+
 /// One IPv6 listening address and where its connections go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
+    pub protocol: Protocol,
     pub listen: SocketAddr,
     pub target: SocketAddr,
 }
@@ -46,24 +58,29 @@ pub enum ProxyError {
     /// Docker's wording for a taken host port.
     #[error("Bind for {addr} failed: port is already allocated")]
     InUse { addr: SocketAddr },
-    #[error("listening on {addr}/tcp to publish the port on IPv6: {source}")]
-    Listen { addr: SocketAddr, source: io::Error },
+    #[error("listening on {addr}/{proto} to publish the port on IPv6: {source}")]
+    Listen {
+        addr: SocketAddr,
+        proto: &'static str,
+        source: io::Error,
+    },
 }
 
-/// The IPv6 relays a container's published ports need: TCP ports published on every address
+/// The IPv6 relays a container's published ports need: ports published on every address
 /// (no host IP, or `::`) to an IPv4 container address. A port bound to one address
 /// (`127.0.0.1:8080:80`, `0.0.0.0:8080:80`) stays on that address, as with Docker; one whose
 /// container address is IPv6 is served by ip6 DNAT already.
 pub fn forwards(ports: &[PublishedPort]) -> Vec<Forward> {
     ports
         .iter()
-        .filter(|p| p.protocol == Protocol::Tcp && p.container_ip.is_ipv4())
+        .filter(|p| p.container_ip.is_ipv4())
         .filter(|p| match p.host_ip {
             None => true,
             Some(IpAddr::V6(a)) => a.is_unspecified(),
             Some(IpAddr::V4(_)) => false,
         })
         .map(|p| Forward {
+            protocol: p.protocol,
             listen: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p.host_port),
             target: SocketAddr::new(p.container_ip, p.container_port),
         })
@@ -74,6 +91,21 @@ pub fn forwards(ports: &[PublishedPort]) -> Vec<Forward> {
 pub struct PortProxy {
     listeners: Vec<(OwnedFd, SocketAddr)>,
     conns: Vec<Conn>,
+    udp: Vec<UdpPort>,
+}
+
+/// A UDP port and its clients.
+struct UdpPort {
+    fd: OwnedFd,
+    target: SocketAddr,
+    flows: Vec<Flow>,
+}
+
+/// One UDP client: its address and our socket connected to the container for it.
+struct Flow {
+    client: SocketAddr,
+    up: OwnedFd,
+    last: Instant,
 }
 
 /// One relayed connection: the client's socket and ours to the container.
@@ -100,24 +132,34 @@ impl PortProxy {
     /// port, or a host without IPv6).
     pub fn bind(forwards: &[Forward]) -> Result<Option<PortProxy>, ProxyError> {
         let mut listeners = Vec::new();
+        let mut udp = Vec::new();
         for f in forwards {
-            match listen(f.listen) {
-                Ok(fd) => listeners.push((fd, f.target)),
+            match listen(f.protocol, f.listen) {
+                Ok(fd) if f.protocol == Protocol::Tcp => listeners.push((fd, f.target)),
+                Ok(fd) => udp.push(UdpPort {
+                    fd,
+                    target: f.target,
+                    flows: Vec::new(),
+                }),
                 // No IPv6 on this host: nothing to publish there, as Docker does.
                 Err(Errno::AFNOSUPPORT) | Err(Errno::ADDRNOTAVAIL) => {}
                 Err(Errno::ADDRINUSE) => return Err(ProxyError::InUse { addr: f.listen }),
                 Err(e) => {
                     return Err(ProxyError::Listen {
                         addr: f.listen,
+                        proto: f.protocol.name(),
                         source: e.into(),
                     })
                 }
             }
         }
-        Ok((!listeners.is_empty()).then_some(PortProxy {
-            listeners,
-            conns: Vec::new(),
-        }))
+        Ok(
+            (!listeners.is_empty() || !udp.is_empty()).then_some(PortProxy {
+                listeners,
+                conns: Vec::new(),
+                udp,
+            }),
+        )
     }
 
     /// Appends the descriptors to poll and their events; [`PortProxy::handle`] takes the same
@@ -150,12 +192,41 @@ impl PortProxy {
                 out.push(pollfd(fd, events));
             }
         }
+        for u in &self.udp {
+            out.push(pollfd(&u.fd, libc::POLLIN));
+            for f in &u.flows {
+                out.push(pollfd(&f.up, libc::POLLIN));
+            }
+        }
+    }
+
+    /// When the next idle UDP client is due to be dropped (for the poll's timeout).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        (self.udp.iter())
+            .flat_map(|u| u.flows.iter().map(|f| f.last + UDP_IDLE))
+            .min()
     }
 
     /// Acts on the poll's results for the entries [`PortProxy::poll_fds`] added; `buf` is the
     /// loop's read buffer.
     pub fn handle(&mut self, ready: &[libc::pollfd], buf: &mut [u8]) {
+        let rev = |i: usize| ready.get(i).map_or(0, |p| p.revents);
         let n = self.listeners.len();
+        let mut at = n + 2 * self.conns.len();
+        let now = Instant::now();
+        for u in &mut self.udp {
+            let flows = u.flows.len();
+            for k in 0..flows {
+                if rev(at + 1 + k) != 0 {
+                    u.answer(k, buf, now);
+                }
+            }
+            if rev(at) != 0 {
+                u.receive(buf, now);
+            }
+            u.flows.retain(|f| now.duration_since(f.last) < UDP_IDLE);
+            at += 1 + flows;
+        }
         let mut keep = Vec::with_capacity(self.conns.len());
         for (k, c) in self.conns.iter_mut().enumerate() {
             let rev = [
@@ -274,6 +345,76 @@ impl Conn {
     }
 }
 
+impl UdpPort {
+    /// Passes the container's answers on flow `k` back to its client.
+    fn answer(&mut self, k: usize, buf: &mut [u8], now: Instant) {
+        let f = &mut self.flows[k];
+        for _ in 0..ACCEPT_BATCH {
+            match rustix::net::recv(&f.up, &mut *buf, RecvFlags::empty()) {
+                Ok((got, _)) => {
+                    f.last = now;
+                    // A datagram the client cannot take now is lost, as on any UDP path.
+                    let _ =
+                        rustix::net::sendto(&self.fd, &buf[..got], SendFlags::NOSIGNAL, &f.client);
+                }
+                // Nothing more, or the container refused it (ICMP): the client retries.
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Passes clients' datagrams to the container, each client through its own socket.
+    fn receive(&mut self, buf: &mut [u8], now: Instant) {
+        for _ in 0..ACCEPT_BATCH {
+            let (got, client) = match rustix::net::recvfrom(&self.fd, &mut *buf, RecvFlags::empty())
+            {
+                Ok((got, _, Some(a))) => match SocketAddr::try_from(a) {
+                    Ok(c) => (got, c),
+                    Err(_) => continue,
+                },
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            let k = match self.flows.iter().position(|f| f.client == client) {
+                Some(k) => k,
+                None if self.flows.len() < MAX_FLOWS => match udp_to(self.target) {
+                    Ok(up) => {
+                        self.flows.push(Flow {
+                            client,
+                            up,
+                            last: now,
+                        });
+                        self.flows.len() - 1
+                    }
+                    Err(_) => continue,
+                },
+                // Too many clients: this one's datagram is dropped until one goes idle.
+                None => continue,
+            };
+            let f = &mut self.flows[k];
+            f.last = now;
+            let _ = rustix::net::send(&f.up, &buf[..got], SendFlags::NOSIGNAL);
+        }
+    }
+}
+
+/// A non-blocking UDP socket connected to `target`, so only its answers come back on it.
+fn udp_to(target: SocketAddr) -> Result<OwnedFd, Errno> {
+    let family = if target.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::DGRAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&fd, &target)?;
+    Ok(fd)
+}
+
 /// Sends as much of `data` as the socket takes now; how much that was.
 fn send_all(fd: &OwnedFd, data: &[u8]) -> Result<usize, Errno> {
     let mut sent = 0;
@@ -288,19 +429,28 @@ fn send_all(fd: &OwnedFd, data: &[u8]) -> Result<usize, Errno> {
     Ok(sent)
 }
 
-/// A non-blocking, close-on-exec TCP socket listening on `addr` (IPv6 only).
-fn listen(addr: SocketAddr) -> Result<OwnedFd, Errno> {
+/// A non-blocking, close-on-exec socket listening on `addr` (IPv6 only).
+fn listen(protocol: Protocol, addr: SocketAddr) -> Result<OwnedFd, Errno> {
+    let kind = match protocol {
+        Protocol::Tcp => SocketType::STREAM,
+        Protocol::Udp => SocketType::DGRAM,
+    };
     let fd = rustix::net::socket_with(
         AddressFamily::INET6,
-        SocketType::STREAM,
+        kind,
         SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
         None,
     )?;
     rustix::net::sockopt::set_ipv6_v6only(&fd, true)?;
-    // A restart rebinds at once while the last run's connections sit in TIME_WAIT.
-    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    // TCP: a restart rebinds at once while the last run's connections sit in TIME_WAIT. Never
+    // on UDP, where it would let a second socket share the port unnoticed.
+    if protocol == Protocol::Tcp {
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    }
     rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, 128)?;
+    if protocol == Protocol::Tcp {
+        rustix::net::listen(&fd, 128)?;
+    }
     Ok(fd)
 }
 
@@ -330,8 +480,8 @@ mod tests {
         }
     }
 
-    /// Docker listens on `[::]` for a port published without a host IP (and on `::`), never
-    /// for one bound to an IPv4 address; UDP and IPv6 container addresses need no relay here.
+    /// Docker listens on `[::]` for a port published without a host IP (and on `::`), TCP or
+    /// UDP, never for one bound to an IPv4 address; IPv6 container addresses need no relay.
     #[test]
     fn only_ports_published_on_every_address_get_an_ipv6_relay() {
         let all = [
@@ -342,11 +492,19 @@ mod tests {
             port(None, Protocol::Udp, "10.1.0.2"),
             port(Some("::1"), Protocol::Tcp, "fd00::2"),
         ];
-        let want = Forward {
+        let want = |protocol| Forward {
+            protocol,
             listen: "[::]:8080".parse().unwrap(),
             target: "10.1.0.2:80".parse().unwrap(),
         };
-        assert_eq!(forwards(&all), vec![want, want]);
+        assert_eq!(
+            forwards(&all),
+            vec![
+                want(Protocol::Tcp),
+                want(Protocol::Tcp),
+                want(Protocol::Udp)
+            ]
+        );
     }
 
     /// Drives the relay's poll loop the way the monitor does.
@@ -379,11 +537,19 @@ mod tests {
         let port = probe.local_addr().unwrap().port();
         drop(probe);
         let listen = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
-        let mut p = PortProxy::bind(&[Forward { listen, target }])
-            .unwrap()
-            .expect("listening");
+        let mut p = PortProxy::bind(&[Forward {
+            protocol: Protocol::Tcp,
+            listen,
+            target,
+        }])
+        .unwrap()
+        .expect("listening");
         assert!(matches!(
-            PortProxy::bind(&[Forward { listen, target }]),
+            PortProxy::bind(&[Forward {
+                protocol: Protocol::Tcp,
+                listen,
+                target
+            }]),
             Err(ProxyError::InUse { .. })
         ));
         let server = std::thread::spawn(move || {
@@ -410,5 +576,55 @@ mod tests {
         assert_eq!(reader.join().unwrap(), "got 1000");
         server.join().unwrap();
         pump(&mut p, |p| p.conns.is_empty());
+    }
+
+    /// A UDP client on `[::1]` reaches an IPv4 echo server through the relay and gets the
+    /// answer back from the published address; a second client gets its own flow.
+    #[test]
+    fn relays_udp_per_client() {
+        let upstream = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let target = upstream.local_addr().unwrap();
+        let probe = match std::net::UdpSocket::bind("[::1]:0") {
+            Ok(s) => s,
+            Err(_) => return, // no IPv6 here
+        };
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let listen = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
+        let fwd = Forward {
+            protocol: Protocol::Udp,
+            listen,
+            target,
+        };
+        let mut p = PortProxy::bind(&[fwd]).unwrap().expect("listening");
+        assert!(matches!(
+            PortProxy::bind(&[fwd]),
+            Err(ProxyError::InUse { .. })
+        ));
+        let server = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..2 {
+                let (n, from) = upstream.recv_from(&mut buf).unwrap();
+                upstream.send_to(&buf[..n], from).unwrap();
+            }
+        });
+        for msg in ["one", "two"] {
+            let c = std::net::UdpSocket::bind("[::1]:0").unwrap();
+            c.set_nonblocking(true).unwrap();
+            c.send_to(msg.as_bytes(), listen).unwrap();
+            let got = std::cell::RefCell::new(None);
+            pump(&mut p, |_| {
+                let mut buf = [0u8; 64];
+                if let Ok((n, from)) = c.recv_from(&mut buf) {
+                    *got.borrow_mut() =
+                        Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
+                }
+                got.borrow().is_some()
+            });
+            assert_eq!(got.into_inner(), Some((msg.to_string(), listen)));
+        }
+        server.join().unwrap();
+        assert_eq!(p.udp[0].flows.len(), 2);
+        assert!(p.next_deadline().is_some());
     }
 }

@@ -42,6 +42,7 @@ use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
 use crate::engine::network::endpoints;
 use crate::engine::network::link::Netlink;
 use crate::engine::network::manager::Networks;
+use crate::engine::network::proxy::{self, PortProxy};
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::exec::{self, ExecChild, ExecConfig};
 use crate::engine::runtime::init::InitConfig;
@@ -424,6 +425,8 @@ struct Running {
     cgroup: Box<dyn ContainerCgroup>,
     streams: Held,
     resolver: Option<Resolver>,
+    /// The published ports' IPv6 side, while the container runs.
+    proxy: Option<PortProxy>,
 }
 
 impl Monitor {
@@ -609,6 +612,9 @@ impl Monitor {
 
     /// Starts the container once: cgroup, process, network attachments, resolver.
     fn start(&mut self, null: &std::fs::File) -> Result<Running, InitError> {
+        // Listening first: a port taken on IPv6 stops the start before anything is made.
+        let proxy = PortProxy::bind(&proxy::forwards(&self.rec.ports))
+            .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
         let cgroup = self.cgroup()?;
         let started = self.start_in(null, cgroup.as_ref());
         match started {
@@ -617,6 +623,7 @@ impl Monitor {
                 cgroup,
                 streams,
                 resolver,
+                proxy,
             }),
             Err(e) => {
                 after_exit(&self.root, &self.rec, None);
@@ -795,12 +802,17 @@ impl Monitor {
             for fd in &dns_fds {
                 pfds.push(fd_or_none(Some(*fd)));
             }
+            let proxy_at = pfds.len();
+            if let Some(p) = r.proxy.as_ref() {
+                p.poll_fds(&mut pfds);
+            }
             let mut timeout = r.resolver.as_ref().and_then(|res| res.next_timeout());
             let now = Instant::now();
             let deadlines = [
                 drain_until,
                 probe.as_ref().map(|p| p.deadline),
                 next_probe.filter(|_| probe.is_none() && !exited),
+                r.proxy.as_ref().and_then(|p| p.next_deadline()),
             ];
             for d in deadlines.into_iter().flatten() {
                 let left = d.saturating_duration_since(now);
@@ -862,6 +874,8 @@ impl Monitor {
             }
             if !exited && pfds[2].revents != 0 {
                 exited = true;
+                // Nothing listens for a container that is gone.
+                r.proxy = None;
                 r.streams.container_exited();
                 // Whatever is still writing (nothing, normally: PID 1's end took the namespace
                 // with it) gets a moment, not forever.
@@ -910,6 +924,9 @@ impl Monitor {
                         res.handle_ready(*fd);
                     }
                 }
+            }
+            if let Some(p) = r.proxy.as_mut() {
+                p.handle(&pfds[proxy_at..], &mut buf);
             }
         }
         if let Some(mut p) = probe.take() {

@@ -7,4 +7,5 @@ pub mod ipam;
 pub mod link;
 pub mod manager;
 pub mod nft;
+pub mod proxy;
 pub mod routes;

@@ -88,6 +88,13 @@ fn published_ports_answer_on_ipv6_loopback_like_docker() {
         !listening(&f, "[::1]:18182"),
         "a port published on 127.0.0.1 must not listen on IPv6"
     );
+    // `ps` lists both sides, as Docker Compose's: `0.0.0.0:18181->80/tcp, [::]:18181->80/tcp`.
+    let ps = ok(&f, &["ps"]);
+    assert!(
+        ps.contains("0.0.0.0:18181->80/tcp, [::]:18181->80/tcp"),
+        "{ps}"
+    );
+    assert!(!ps.contains("[::]:18182"), "{ps}");
 
     // The restart policy brings the container back, and its IPv6 side with it.
     let pid = live_pid(&f, "web").expect("web runs");

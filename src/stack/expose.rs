@@ -46,6 +46,12 @@ pub fn publishers(entries: &[String], published: &[Publisher]) -> Vec<Publisher>
 pub fn display(p: &Publisher) -> String {
     if p.published_port == 0 {
         format!("{}/{}", p.target_port, p.protocol)
+    } else if p.url.contains(':') {
+        // An IPv6 address, bracketed as Docker writes it: `[::]:8080->80/tcp`.
+        format!(
+            "[{}]:{}->{}/{}",
+            p.url, p.published_port, p.target_port, p.protocol
+        )
     } else {
         format!(
             "{}:{}->{}/{}",
@@ -60,6 +66,18 @@ mod tests {
 
     fn strs(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_ipv6_address_is_bracketed_as_docker_writes_it() {
+        let p = |url: &str| Publisher {
+            url: url.into(),
+            target_port: 80,
+            published_port: 8080,
+            protocol: "tcp".into(),
+        };
+        assert_eq!(display(&p("0.0.0.0")), "0.0.0.0:8080->80/tcp");
+        assert_eq!(display(&p("::")), "[::]:8080->80/tcp");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use indexmap::IndexMap;
 
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::{NetworkError, Networks};
+use crate::engine::network::proxy;
 use crate::engine::state::{self, Observed, StateError, Status};
 use crate::engine::supervisor::{self, SuperviseError};
 use crate::model::types::resources::Project;
@@ -1420,6 +1421,15 @@ pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackEr
                 protocol: p.protocol.name().to_string(),
             })
             .collect();
+        if o.state.status == Status::Running && proxy::host_has_ipv6() {
+            // What its monitor relays on IPv6, as Docker lists `[::]:8080->80/tcp` too.
+            publishers.extend(proxy::forwards(&o.record.ports).iter().map(|f| Publisher {
+                url: f.listen.ip().to_string(),
+                target_port: f.target.port(),
+                published_port: f.listen.port(),
+                protocol: f.protocol.name().to_string(),
+            }));
+        }
         if o.state.status == Status::Running {
             let exposed = expose::publishers(&o.record.expose, &publishers);
             publishers.extend(exposed);

@@ -87,6 +87,18 @@ pub fn forwards(ports: &[PublishedPort]) -> Vec<Forward> {
         .collect()
 }
 
+/// Whether this host can listen on IPv6 at all (a kernel booted with `ipv6.disable=1` cannot):
+/// where it cannot, no relay listens, and `ps` lists no `[::]` address.
+pub fn host_has_ipv6() -> bool {
+    rustix::net::socket_with(
+        rustix::net::AddressFamily::INET6,
+        rustix::net::SocketType::DGRAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .is_ok()
+}
+
 /// The listening sockets and the connections being relayed.
 pub struct PortProxy {
     listeners: Vec<(OwnedFd, SocketAddr)>,

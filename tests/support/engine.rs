@@ -376,9 +376,16 @@ impl Fixture {
                     }
                 }
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            for d in &dirs {
-                let _ = std::fs::remove_dir(d);
+            // Killed processes leave their cgroups only once they have exited: retry for a
+            // while, or a failed test leaves its cgroups behind.
+            for _ in 0..100 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                for d in &dirs {
+                    let _ = std::fs::remove_dir(d);
+                }
+                if dirs.iter().all(|d| !d.exists()) {
+                    break;
+                }
             }
             if had_content {
                 problems.push(format!("cgroup: {}", cg.display()));

@@ -744,3 +744,76 @@ fn ls_shows_the_config_files() {
     ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// As Docker: `cp` from an exited container reads what its volumes and binds hold at their
+/// destinations, not the image's directory beneath them (test reports written to a volume are
+/// the common case), and a copy into a read-only mount fails as in the running container.
+#[test]
+fn cp_with_an_exited_container_sees_its_volumes_and_binds() {
+    require_engine!();
+    let host = tempfile::tempdir().expect("temp dir");
+    std::fs::write(host.path().join("config.txt"), "from the host\n").expect("write");
+    let hostp = host.path().to_str().expect("utf-8").to_string();
+    let mut f = Fixture::with_netns(&format!(
+        "services:
+  job:
+    image: busybox
+    command: [sh, -c, 'echo passed > /reports/junit.xml; mkdir -p /reports/deep && echo deep > /reports/deep/x']
+    volumes:
+      - reports:/reports
+      - {hostp}:/etc/app:ro
+volumes:
+  reports: {{}}
+"
+    ));
+    ok(&f, &["up", "-d"]);
+    wait_exited(&f);
+
+    let out = f.dir.path().join("out");
+    let outp = out.to_str().expect("utf-8");
+    ok(&f, &["cp", "job:/reports", outp]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("junit.xml")).expect("copied out of the volume"),
+        "passed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("deep/x")).expect("nested"),
+        "deep\n"
+    );
+    let one = f.dir.path().join("one.xml");
+    ok(
+        &f,
+        &[
+            "cp",
+            "job:/reports/deep/../junit.xml",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(&one).unwrap(), "passed\n");
+    let cfg = f.dir.path().join("cfg");
+    ok(
+        &f,
+        &["cp", "job:/etc/app/config.txt", cfg.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "from the host\n");
+
+    // In: into the volume; never into the read-only bind (nor its host directory).
+    let input = f.dir.path().join("in.txt");
+    std::fs::write(&input, "in\n").expect("write");
+    ok(&f, &["cp", input.to_str().unwrap(), "job:/reports/in.txt"]);
+    let (code, _, err) = compose(&f, &["cp", input.to_str().unwrap(), "job:/etc/app/in.txt"]);
+    assert_ne!(code, 0, "a read-only bind took a file: {err}");
+    assert!(!host.path().join("in.txt").exists());
+    ok(&f, &["down", "-t", "0"]);
+    let data = f
+        .root
+        .join("volumes")
+        .join(format!("{}_reports", f.project))
+        .join("_data");
+    assert_eq!(
+        std::fs::read_to_string(data.join("in.txt")).expect("in the volume"),
+        "in\n"
+    );
+    ok(&f, &["down", "-v"]);
+    f.assert_clean();
+}

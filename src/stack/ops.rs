@@ -859,7 +859,36 @@ pub fn projects(root: &Path, all: bool) -> Result<Vec<ProjectEntry>, StackError>
 /// symlinks (absolute or not) never lead out of the container's root.
 pub enum Side {
     Host,
-    Container { name: String, root: OwnedFd },
+    Container {
+        name: String,
+        root: OwnedFd,
+        /// A stopped container's volumes and directory binds, which no running mount table
+        /// joins to its root: a path beneath one of them is resolved inside it.
+        mounts: Vec<SubMount>,
+    },
+}
+
+/// A volume or bind of a stopped container: its destination (lexical, absolute) and a detached
+/// clone of what is mounted there, read-only when the mount is.
+pub struct SubMount {
+    destination: Vec<String>,
+    root: OwnedFd,
+}
+
+/// The components of `path` taken lexically, `..` stopping at the root, as `RESOLVE_IN_ROOT`
+/// takes them.
+fn components(path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c.to_string()),
+        }
+    }
+    out
 }
 
 impl Side {
@@ -880,7 +909,11 @@ impl Side {
         if !state::same_process(Some(pid), o.state.pid_start) {
             return Err(invalid(format!("container {name} is not running")));
         }
-        Ok(Side::Container { name, root })
+        Ok(Side::Container {
+            name,
+            root,
+            mounts: Vec::new(),
+        })
     }
 
     /// The root of a stopped (or never started) container: its image layers under its upper
@@ -922,15 +955,36 @@ impl Side {
                 | MountAttrFlags::MOUNT_ATTR_NOEXEC,
         )
         .map_err(|e| err("fsmount", e))?;
-        Ok(Side::Container { name, root })
+        let mounts = sub_mounts(&o.record.spec.mounts).map_err(|e| {
+            failed(
+                format!("container {name}"),
+                format!("opening its volumes: {e}"),
+            )
+        })?;
+        Ok(Side::Container { name, root, mounts })
     }
 
     pub(super) fn open(&self, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC;
         match self {
             Side::Host => Ok(rustix::fs::open(path, flags, Mode::empty())?),
-            Side::Container { root, .. } => {
-                let p = if path.is_empty() { "/" } else { path };
+            Side::Container { root, mounts, .. } => {
+                // The deepest volume or bind the path lies in, and the path inside it.
+                let parts = components(path);
+                let inner = mounts
+                    .iter()
+                    .filter(|m| parts.starts_with(&m.destination))
+                    .max_by_key(|m| m.destination.len());
+                let (root, rest) = match inner {
+                    Some(m) => (&m.root, parts[m.destination.len()..].join("/")),
+                    None => (root, String::new()),
+                };
+                let p = match (inner, path.is_empty()) {
+                    (Some(_), _) if rest.is_empty() => ".",
+                    (Some(_), _) => rest.as_str(),
+                    (None, true) => "/",
+                    (None, false) => path,
+                };
                 loop {
                     // No magic links either: a container's /proc/<pid>/fd/N or /proc/<pid>/root
                     // may lead to anything its processes hold, on the host too.
@@ -951,6 +1005,59 @@ impl Side {
             Side::Container { name, .. } => format!("{name}:{path}"),
         }
     }
+}
+
+/// Detached clones of a stopped container's volumes and directory binds (files, tmpfs and
+/// what is gone are left out), read-only where the mount is, so a copy into a read-only
+/// volume fails as it does in the running container.
+fn sub_mounts(mounts: &[crate::engine::spec::MountSpec]) -> io::Result<Vec<SubMount>> {
+    use crate::engine::spec::MountKind;
+    use rustix::mount::OpenTreeFlags;
+    let mut out = Vec::new();
+    for m in mounts {
+        let source = match &m.kind {
+            MountKind::Volume {
+                volume, subpath, ..
+            } => {
+                match crate::engine::runtime::volume::open_source(volume, subpath.as_deref(), false)
+                {
+                    Ok(fd) => fd,
+                    // Not made yet (never started) or removed: the container shows the image's.
+                    Err(_) => continue,
+                }
+            }
+            MountKind::Bind { source, .. } => match rustix::fs::open(
+                source,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        if !rustix::fs::fstat(&source)
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let root = rustix::mount::open_tree(
+            &source,
+            "",
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_EMPTY_PATH,
+        )?;
+        if m.read_only {
+            crate::engine::runtime::process::set_readonly(&root)?;
+        }
+        out.push(SubMount {
+            destination: components(&m.destination),
+            root,
+        });
+    }
+    Ok(out)
 }
 
 /// Options of `cp`.
@@ -1231,6 +1338,14 @@ mod tests {
         assert_eq!(split_cp_arg("./web:x"), (None, "./web:x"));
         assert_eq!(split_cp_arg("file"), (None, "file"));
         assert_eq!(split_cp_arg("dir/web:x"), (None, "dir/web:x"));
+    }
+
+    #[test]
+    fn paths_are_taken_lexically_as_in_root_resolution_does() {
+        assert_eq!(components("/reports/deep/../x"), ["reports", "x"]);
+        assert_eq!(components("/../../etc//./app/"), ["etc", "app"]);
+        assert!(components("/").is_empty());
+        assert!(components("").is_empty());
     }
 
     #[test]

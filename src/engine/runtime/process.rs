@@ -163,6 +163,13 @@ fn readonly_mount_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )
     .map_err(|e| InitError::sys(Step::Spawn, Some(path), e))?;
+    set_readonly(&fd).map_err(|e| InitError::io(Step::Spawn, Some(path), &e))?;
+    Ok(fd)
+}
+
+/// Makes the detached mount `fd` (from `open_tree(OPEN_TREE_CLONE)`) read-only: nothing done
+/// through it, or through any descriptor opened beneath it, can write.
+pub fn set_readonly(fd: &OwnedFd) -> std::io::Result<()> {
     const MOUNT_ATTR_RDONLY: u64 = 0x1;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
@@ -183,13 +190,9 @@ fn readonly_mount_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {
         )
     };
     if r < 0 {
-        return Err(InitError::io(
-            Step::Spawn,
-            Some(path),
-            &std::io::Error::last_os_error(),
-        ));
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(fd)
+    Ok(())
 }
 
 fn memfd_copy_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {

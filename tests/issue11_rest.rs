@@ -248,18 +248,6 @@ fn two_state_roots_running_one_project_have_their_own_cgroups() {
     b.assert_clean();
 }
 
-/// The anonymous volume directories under the fixture's state root.
-fn volume_dirs(f: &Fixture) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(f.root.join("volumes"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Known gap of issue 11: `run --rm` removes the anonymous volumes its container made
 /// (`volumes: [/data]`), in the foreground and detached, as Docker's auto-remove does; a `run`
 /// without `--rm` keeps them for `rm -v`.
@@ -270,7 +258,7 @@ fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
         Fixture::with_netns("services:\n  app:\n    image: busybox\n    volumes: [/data]\n");
     let (code, _, err) = f.run("app", &["sh", "-c", "echo x > /data/f"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(volume_dirs(&f), Vec::<String>::new());
+    assert_eq!(f.volume_dirs(), Vec::<String>::new());
     let name = ok(
         &f,
         &["run", "-d", "--rm", "app", "sh", "-c", "echo x > /data/f"],
@@ -285,15 +273,15 @@ fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // The monitor removes the volumes right after the container's state.
-    while !volume_dirs(&f).is_empty() {
-        assert!(Instant::now() < deadline, "{:?} left", volume_dirs(&f));
+    while !f.volume_dirs().is_empty() {
+        assert!(Instant::now() < deadline, "{:?} left", f.volume_dirs());
         std::thread::sleep(Duration::from_millis(20));
     }
     let o = f.compose(&["run", "-T", "app", "true"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(volume_dirs(&f).len(), 1);
+    assert_eq!(f.volume_dirs().len(), 1);
     ok(&f, &["down", "-v"]);
-    assert_eq!(volume_dirs(&f), Vec::<String>::new());
+    assert_eq!(f.volume_dirs(), Vec::<String>::new());
     f.assert_clean();
 }
 

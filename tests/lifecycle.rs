@@ -513,18 +513,6 @@ fn a_killed_monitor_is_reported_and_its_container_replaced_by_the_next_up() {
     f.assert_clean();
 }
 
-/// The volume directories under the state root.
-fn volume_dirs(f: &Fixture) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(f.root.join("volumes"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// As with Docker Compose: a recreated container takes its predecessor's anonymous volumes (a
 /// service's `volumes: [/data]` and the image's VOLUME), `up -V` gives fresh ones, `rm -v` and
 /// `down -v` remove them, and a plain `down` keeps them.
@@ -584,7 +572,7 @@ fn anonymous_volumes_survive_recreation_and_go_with_down_v_like_docker_compose()
             "echo one > /data/f; echo two > /vol/f",
         ],
     );
-    let before = volume_dirs(&f);
+    let before = f.volume_dirs();
     assert_eq!(before.len(), 2, "{before:?}");
     let id = running(&f).values().next().expect("db runs").0.clone();
 
@@ -597,23 +585,23 @@ fn anonymous_volumes_survive_recreation_and_go_with_down_v_like_docker_compose()
     // And with --force-recreate.
     ok(&f, &["up", "-d", "--force-recreate"]);
     assert_eq!(read(&f), "one\ntwo\n");
-    assert_eq!(volume_dirs(&f), before, "no volume is made or lost");
+    assert_eq!(f.volume_dirs(), before, "no volume is made or lost");
 
     // -V: fresh ones, and the old ones are not left behind.
     ok(&f, &["up", "-d", "--force-recreate", "-V"]);
     assert_eq!(read(&f), "", "renewed volumes are empty");
-    let renewed = volume_dirs(&f);
+    let renewed = f.volume_dirs();
     assert_eq!(renewed.len(), 2, "{renewed:?}");
     assert!(renewed.iter().all(|v| !before.contains(v)), "{renewed:?}");
 
     // rm -v removes them with the container.
     ok(&f, &["rm", "-s", "--force", "-v"]);
-    assert_eq!(volume_dirs(&f), Vec::<String>::new());
+    assert_eq!(f.volume_dirs(), Vec::<String>::new());
 
     // down keeps them; down -v removes them, cycle after cycle.
     ok(&f, &["up", "-d"]);
     ok(&f, &["down", "-t", "0"]);
-    let kept = volume_dirs(&f);
+    let kept = f.volume_dirs();
     assert_eq!(kept.len(), 2, "{kept:?}");
     for v in &kept {
         std::fs::remove_dir_all(f.root.join("volumes").join(v)).expect("remove");
@@ -621,7 +609,7 @@ fn anonymous_volumes_survive_recreation_and_go_with_down_v_like_docker_compose()
     for _ in 0..3 {
         ok(&f, &["up", "-d"]);
         ok(&f, &["down", "-v", "-t", "0"]);
-        assert_eq!(volume_dirs(&f), Vec::<String>::new());
+        assert_eq!(f.volume_dirs(), Vec::<String>::new());
     }
     f.assert_clean();
 }

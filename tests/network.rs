@@ -10,10 +10,10 @@ mod support {
 }
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::time::Duration;
 
-use support::engine::{ok, Fixture};
+use support::engine::{http_get, ok, wait_for, Fixture};
 
 /// The stand-in host's own (non-loopback) address, put on its `lo`.
 const HOST_ADDR: &str = "10.200.0.1";
@@ -249,29 +249,6 @@ fn build_udp_echo(f: &Fixture) {
         "cc -static: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs`.
-fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn http_get(addr: SocketAddr) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
 }
 
 #[test]

@@ -47,6 +47,32 @@ pub fn ok_all(f: &Fixture, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
+/// Calls `f` every 50 ms until it gives a value or `secs` have passed.
+pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The body of an HTTP/1.0 `GET /` to `addr`, trimmed; `None` when nothing answers in 2 s.
+pub fn http_get(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(2);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
+}
+
 /// Why an engine test cannot run here, if it cannot.
 pub fn skip_reason() -> Option<&'static str> {
     if !rustix::process::geteuid().is_root() {
@@ -169,6 +195,18 @@ impl Fixture {
             .as_ref()
             .expect("a fixture with a network namespace");
         compose::engine::network::link::in_netns(ns.as_fd(), f).expect("enter the namespace")
+    }
+
+    /// The volume directories under the state root, sorted.
+    pub fn volume_dirs(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root.join("volumes"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
     }
 
     /// The stand-in host's interfaces, by name.

@@ -310,6 +310,21 @@ pub fn stop(root: &Path, id: &str, signal: Signal, grace: Duration) -> Result<()
 
 /// What the monitor would have done after the container's exit, for a container whose monitor
 /// is gone: kill what is left, withdraw its names, remove its veths and cgroup, record the end.
+/// Points `spec`'s joins (`network_mode: service:`/`container:`, `pid`/`ipc` of another
+/// container) at the other containers' PID 1 as they run now: it changes with each of their
+/// restarts. A paused one is joined too (entering its namespaces does not touch its cgroup).
+pub fn resolve_shared_namespaces(root: &Path, spec: &mut crate::engine::spec::ContainerSpec) {
+    let live_pid = |id: &str| {
+        state::read_state(&state::container_dir(root, id))
+            .observed()
+            .live_pid()
+    };
+    if let NetworkMode::Join { container, netns } = &mut spec.network {
+        *netns = live_pid(container).map(|p| PathBuf::from(format!("/proc/{p}/ns/net")));
+    }
+    super::runtime::namespaces::resolve_joins(&mut spec.namespaces, live_pid);
+}
+
 fn cleanup_orphan(root: &Path, id: &str) -> Result<(), SuperviseError> {
     let Some(rec) = state::read_record(root, id)? else {
         return Ok(());
@@ -644,18 +659,7 @@ impl Monitor {
         let process = &self.rec.spec.process;
         let streams = Streams::open(process.terminal, process.stdin_open, null.as_fd())?;
         let mut spec = self.rec.spec.clone();
-        if let NetworkMode::Join { container, netns } = &mut spec.network {
-            // The other container's PID now: it changes with each of its restarts.
-            let st = state::read_state(&state::container_dir(&self.root, container)).observed();
-            *netns = st
-                .live_pid()
-                .map(|p| PathBuf::from(format!("/proc/{p}/ns/net")));
-        }
-        super::runtime::namespaces::resolve_joins(&mut spec.namespaces, |id| {
-            state::read_state(&state::container_dir(&self.root, id))
-                .observed()
-                .live_pid()
-        });
+        resolve_shared_namespaces(&self.root, &mut spec);
         let cfg = InitConfig {
             spec,
             container_dir: self.dir.clone(),

@@ -46,7 +46,6 @@ pub fn mapping(p: &PublishedPort) -> PortMapping {
     p.mapping()
 }
 
-/// The restart policy: `restart:`, else `deploy.restart_policy`.
 /// The cgroup parent of a service's containers: its `cgroup_parent` (a path from the top of
 /// each hierarchy, as Docker's cgroupfs driver takes it), else the command's; checked here so
 /// that a bad one is refused before the container exists.
@@ -68,6 +67,7 @@ fn cgroup_parent(
     Ok(parent.to_string())
 }
 
+/// The restart policy: `restart:`, else `deploy.restart_policy`.
 fn restart_policy(name: &str, svc: &ServiceConfig) -> Result<RestartPolicy, StackError> {
     if let Some(r) = &svc.restart {
         return RestartPolicy::parse(r).map_err(|m| invalid(format!("service {name}: {m}")));
@@ -637,16 +637,28 @@ impl<'a> Creator<'a> {
 
     /// The id of the (first) container of `service` in this project.
     fn service_container(&self, service: &str) -> Result<String, StackError> {
-        state::list(&self.ctx.root, Some(self.name))?
+        self.first_of_service(service)?.ok_or_else(|| {
+            invalid(format!(
+                "network_mode service:{service}: service {service} has no container"
+            ))
+        })
+    }
+
+    /// The id of this project's first container of `service`, if it has one.
+    fn first_of_service(&self, service: &str) -> Result<Option<String>, StackError> {
+        Ok(state::list(&self.ctx.root, Some(self.name))?
             .into_iter()
             .filter(|o| o.record.service == service && !o.record.one_off)
             .min_by_key(|o| o.record.number)
-            .map(|o| o.record.id)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "network_mode service:{service}: service {service} has no container"
-                ))
-            })
+            .map(|o| o.record.id))
+    }
+
+    /// The id of the container named `name` (or whose id starts with it), any project's.
+    fn find_container(&self, name: &str) -> Result<Option<String>, StackError> {
+        Ok(state::list(&self.ctx.root, None)?
+            .into_iter()
+            .find(|o| o.record.name == name || o.record.id.starts_with(name))
+            .map(|o| o.record.id))
     }
 
     /// The mounts that `volumes_from` repeats from other containers.
@@ -669,34 +681,20 @@ impl<'a> Creator<'a> {
     /// The id of the container a `pid`/`ipc` `service:`/`container:` form names.
     fn ns_target(&self, target: crate::planner::namespaces::Target) -> Result<String, String> {
         use crate::planner::namespaces::Target;
-        let all = state::list(
-            &self.ctx.root,
-            match target {
-                Target::Service(_) => Some(self.name),
-                Target::Container(_) => None,
-            },
-        )
-        .map_err(|e| e.to_string())?;
         match target {
-            Target::Service(s) => all
-                .into_iter()
-                .filter(|o| o.record.service == s && !o.record.one_off)
-                .min_by_key(|o| o.record.number)
-                .map(|o| o.record.id)
+            Target::Service(s) => self
+                .first_of_service(s)
+                .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("service {s} has no container")),
-            Target::Container(c) => all
-                .into_iter()
-                .find(|o| o.record.name == c || o.record.id.starts_with(c))
-                .map(|o| o.record.id)
+            Target::Container(c) => self
+                .find_container(c)
+                .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no such container {c}")),
         }
     }
 
     fn container_by_name(&self, name: &str) -> Result<String, StackError> {
-        state::list(&self.ctx.root, None)?
-            .into_iter()
-            .find(|o| o.record.name == name || o.record.id.starts_with(name))
-            .map(|o| o.record.id)
+        self.find_container(name)?
             .ok_or_else(|| invalid(format!("network_mode container:{name}: no such container")))
     }
 }

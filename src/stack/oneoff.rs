@@ -112,20 +112,7 @@ fn run_in(
     };
     let mut spec = rec.spec.clone();
     spec.process.terminal = tty;
-    if let crate::engine::spec::NetworkMode::Join { container, netns } = &mut spec.network {
-        // As the monitor does for a detached container: the other container's PID 1 now (a
-        // paused one included: entering its network namespace does not touch its cgroup).
-        let st = state::read_state(&state::container_dir(&ctx.root, container)).observed();
-        *netns = st
-            .live_pid()
-            .map(|p| std::path::PathBuf::from(format!("/proc/{p}/ns/net")));
-    }
-    // The containers whose namespaces it shares (`pid`/`ipc: service:`), as they run now.
-    crate::engine::runtime::namespaces::resolve_joins(&mut spec.namespaces, |id| {
-        state::read_state(&state::container_dir(&ctx.root, id))
-            .observed()
-            .live_pid()
-    });
+    crate::engine::supervisor::resolve_shared_namespaces(&ctx.root, &mut spec);
     let cfg = InitConfig {
         spec,
         container_dir: dir.clone(),

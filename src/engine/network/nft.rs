@@ -752,11 +752,6 @@ pub fn network_rules(net: &NetworkRules) -> Vec<Rule> {
     rules
 }
 
-/// The rules of one published port: DNAT in `prerouting` and `output`, accept in `forward`,
-/// and (IPv4) the masquerade of 127.0.0.0/8 towards the container. A port published on a
-/// loopback address gets no `prerouting` DNAT (only the host's own connections may use it, and
-/// those pass `output`) but a drop in `raw_prerouting` of what arrives for it on any other
-/// interface.
 /// Tag of the rules that send a container's queries for the embedded resolver to its port.
 pub const RESOLVER_TAG: &str = "compose:dns";
 
@@ -797,6 +792,11 @@ pub fn resolver_redirect_rules(addr: Ipv4Addr, from: u16, to: u16) -> Vec<Rule> 
         .collect()
 }
 
+/// The rules of one published port: DNAT in `prerouting` and `output`, accept in `forward`,
+/// and (IPv4) the masquerade of 127.0.0.0/8 towards the container. A port published on a
+/// loopback address gets no `prerouting` DNAT (only the host's own connections may use it, and
+/// those pass `output`) but a drop in `raw_prerouting` of what arrives for it on any other
+/// interface.
 pub fn port_rules(p: &PortMapping) -> Result<Vec<Rule>, NftError> {
     let tag = port_tag(p);
     let op = format!("rules for {tag}");

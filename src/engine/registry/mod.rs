@@ -1,0 +1,15 @@
+//! Images from registries: the OCI distribution API (through `oci-client`), registry
+//! configuration (mirrors, insecure hosts, CA certificates), Docker's credential store, pull and
+//! push into and out of the [`ImageStore`](crate::engine::image::ImageStore).
+//!
+//! The rest of the program sees synchronous functions: each call runs its own small tokio
+//! runtime, because nothing else in the engine is async.
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod pull;
+
+pub use config::{RegistryConfig, RegistryConfigError};
+pub use credentials::{Credential, CredentialError, DockerConfig};
+pub use error::RegistryError;
+pub use pull::{pull_images, PullEvent, PullOptions, PullProgress, PullRequest, Pulled};

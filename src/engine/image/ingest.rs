@@ -147,7 +147,11 @@ impl ImageStore {
 }
 
 /// Decompresses and unpacks a layer from `reader` into `dest`; checks its diff id.
-fn unpack_from<R: io::BufRead>(reader: R, diff_id: &str, dest: &PathBuf) -> Result<u64, ImageError> {
+fn unpack_from<R: io::BufRead>(
+    reader: R,
+    diff_id: &str,
+    dest: &std::path::Path,
+) -> Result<u64, ImageError> {
     let layer_err = |source| ImageError::Layer {
         diff_id: diff_id.to_string(),
         source,

@@ -657,7 +657,10 @@ impl ImageStore {
 
     /// The directory name and size of the layer `diff_id` when it is unpacked and complete.
     /// Call with the lock held (an incomplete left-over is removed).
-    pub(crate) fn existing_layer(&self, diff_id: &str) -> Result<Option<(String, u64)>, ImageError> {
+    pub(crate) fn existing_layer(
+        &self,
+        diff_id: &str,
+    ) -> Result<Option<(String, u64)>, ImageError> {
         let hex = hex_of(diff_id);
         if hex.len() != 64 || !diff_id.starts_with("sha256:") {
             return Err(ImageError::InvalidArchive(format!(

@@ -107,7 +107,11 @@ impl Connections {
         }
         let certs = self.config.ca_certs(host)?;
         let scheme = probe_scheme(image, host, &certs, self.config.allows_http(host)).await?;
-        let cred_key = if host == api_host(domain) { domain } else { host };
+        let cred_key = if host == api_host(domain) {
+            domain
+        } else {
+            host
+        };
         let auth = match self.credentials.get(cred_key)? {
             Some(c) => RegistryAuth::Basic(c.username, c.secret),
             None => RegistryAuth::Anonymous,
@@ -173,15 +177,14 @@ async fn probe_scheme(
         Ok(_) => return Ok("https"),
         Err(e) => e,
     };
-    if allows_http {
-        if client
+    if allows_http
+        && client
             .get(format!("http://{host}/v2/"))
             .send()
             .await
             .is_ok()
-        {
-            return Ok("http");
-        }
+    {
+        return Ok("http");
     }
     Err(unreachable(error_chain(&https_err)))
 }
@@ -203,7 +206,12 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// One line naming image and registry for what `oci-client` reports; `what` is the object
 /// asked for (`manifest for busybox:1`, `blob sha256:…`).
-pub fn map_error(image: &str, registry: &str, what: &str, e: OciDistributionError) -> RegistryError {
+pub fn map_error(
+    image: &str,
+    registry: &str,
+    what: &str,
+    e: OciDistributionError,
+) -> RegistryError {
     let image_s = image.to_string();
     let registry_s = registry.to_string();
     match e {
@@ -215,7 +223,10 @@ pub fn map_error(image: &str, registry: &str, what: &str, e: OciDistributionErro
         OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized {
             image: image_s,
             registry: registry_s,
-            detail: format!("the token service refused the credentials: {}", reason.trim()),
+            detail: format!(
+                "the token service refused the credentials: {}",
+                reason.trim()
+            ),
         },
         OciDistributionError::RegistryError { envelope, .. } => {
             let first = envelope.errors.first();

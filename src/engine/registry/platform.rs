@@ -28,7 +28,9 @@ pub struct IndexPlatform {
 
 fn normalize_arch(arch: &str, variant: Option<&str>) -> (String, Option<String>) {
     let arch = arch.to_ascii_lowercase();
-    let variant = variant.map(str::to_ascii_lowercase).filter(|v| !v.is_empty());
+    let variant = variant
+        .map(str::to_ascii_lowercase)
+        .filter(|v| !v.is_empty());
     match arch.as_str() {
         "x86_64" | "x86-64" => ("amd64".into(), None),
         "i386" => ("386".into(), None),
@@ -159,8 +161,14 @@ mod tests {
     fn parses_docker_spellings() {
         let p = Platform::parse("linux/arm64/v8").unwrap();
         assert_eq!(p.to_string(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/x86_64").unwrap().to_string(), "linux/amd64");
-        assert_eq!(Platform::parse("linux/arm").unwrap().to_string(), "linux/arm/v7");
+        assert_eq!(
+            Platform::parse("linux/x86_64").unwrap().to_string(),
+            "linux/amd64"
+        );
+        assert_eq!(
+            Platform::parse("linux/arm").unwrap().to_string(),
+            "linux/arm/v7"
+        );
         assert_eq!(Platform::parse("arm64").unwrap().to_string(), "linux/arm64");
         for bad in ["", "linux", "linux/", "/amd64", "a/b/c/d", "linux/arm/"] {
             assert!(Platform::parse(bad).is_err(), "{bad:?} accepted");

@@ -24,7 +24,6 @@ use super::platform::{self, IndexPlatform, Platform};
 use crate::engine::fsutil;
 use crate::engine::image::{BlobRef, ImageError, ImageRecord, ImageStore, LayerRef, Reference};
 
-
 /// One image to pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {
@@ -52,18 +51,36 @@ pub enum PullEvent {
     /// The manifest is being fetched.
     Resolving,
     /// A layer to fetch; `size` is the compressed size from the manifest.
-    LayerWaiting { layer: String, size: u64 },
+    LayerWaiting {
+        layer: String,
+        size: u64,
+    },
     /// The layer is already in the store: nothing to fetch.
-    LayerExists { layer: String },
+    LayerExists {
+        layer: String,
+    },
     /// Bytes received so far.
-    LayerDownloading { layer: String, done: u64, total: u64 },
+    LayerDownloading {
+        layer: String,
+        done: u64,
+        total: u64,
+    },
     /// All bytes in; the digest is being checked.
-    LayerVerifying { layer: String },
+    LayerVerifying {
+        layer: String,
+    },
     /// Unpacking (after the download, when the layer was in the store as a blob only).
-    LayerExtracting { layer: String },
-    LayerDone { layer: String },
+    LayerExtracting {
+        layer: String,
+    },
+    LayerDone {
+        layer: String,
+    },
     /// The image is in the store.
-    Done { id: String, digest: String },
+    Done {
+        id: String,
+        digest: String,
+    },
 }
 
 pub trait PullProgress: Send + Sync {
@@ -182,9 +199,10 @@ pub fn pull_images(
     requests: &[PullRequest],
     opts: &PullOptions,
 ) -> Vec<Result<Pulled, RegistryError>> {
-    let all_fail = |e: &dyn Fn(&PullRequest) -> RegistryError| -> Vec<Result<Pulled, RegistryError>> {
-        requests.iter().map(|r| Err(e(r))).collect()
-    };
+    let all_fail =
+        |e: &dyn Fn(&PullRequest) -> RegistryError| -> Vec<Result<Pulled, RegistryError>> {
+            requests.iter().map(|r| Err(e(r))).collect()
+        };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -307,10 +325,13 @@ async fn pull_all(ctx: &Ctx<'_>) -> Vec<Result<Pulled, RegistryError>> {
         let result = match (res, store_errors.remove(&i)) {
             (Err(e), _) | (Ok(_), Some(e)) => Err(e),
             (Ok(r), None) => {
-                let failed = r.layers.iter().find_map(|(b, _)| match fetched.get(&b.digest) {
-                    Some(Err(e)) => Some(e),
-                    _ => None,
-                });
+                let failed = r
+                    .layers
+                    .iter()
+                    .find_map(|(b, _)| match fetched.get(&b.digest) {
+                        Some(Err(e)) => Some(e),
+                        _ => None,
+                    });
                 match failed {
                     Some(e) => Err(clone_for(&image, e)),
                     None => record(ctx, i, &r, &mut tags),
@@ -365,7 +386,9 @@ async fn resolve(
             Ok(r) => return Ok(r),
             Err(e) => {
                 if host != hosts.last().unwrap_or(host) {
-                    tracing_warn(&format!("{input}: mirror {host} failed, trying the next: {e}"));
+                    tracing_warn(&format!(
+                        "{input}: mirror {host} failed, trying the next: {e}"
+                    ));
                 }
                 last = Some(e);
             }
@@ -803,9 +826,7 @@ fn record(
     }
     let by_digest = Reference::parse(&format!("{}@{}", r.reference.name(), r.digest))?;
     names.push(by_digest);
-    ctx.store
-        .commit(&record, &names, tags)
-        .map_err(store_err)?;
+    ctx.store.commit(&record, &names, tags).map_err(store_err)?;
     ctx.emit(
         index,
         PullEvent::Done {

@@ -210,6 +210,17 @@ impl DockerConfig {
         Ok(found)
     }
 
+    /// Whether `registry`'s credential goes through a `docker-credential-*` helper rather than
+    /// the file (then nothing secret is written to the file).
+    pub fn uses_helper(&self, registry: &str) -> bool {
+        matches!(self.store_for(&server_key(registry)), Store::Helper(_))
+    }
+
+    /// Whether the file's `auths` lists `registry` (under any spelling of its host).
+    pub fn lists(&self, registry: &str) -> bool {
+        self.find_auth(&server_key(registry)).is_some()
+    }
+
     fn store_for(&self, key: &str) -> Store<'_> {
         let host = hostname(key);
         if let Some(Value::Object(helpers)) = self.doc.get("credHelpers") {

@@ -132,6 +132,16 @@ async fn ping(
         Err(e) if e.is_connect() && config.allows_http(host) => {
             let http = format!("http://{host}");
             match client.get(format!("{http}/v2/")).send().await {
+                // A TLS server answers plain HTTP with 400: the HTTPS error is the one to show
+                // (an unknown CA, most often).
+                Ok(resp)
+                    if !resp.status().is_success() && resp.status() != StatusCode::UNAUTHORIZED =>
+                {
+                    Err(unreachable(
+                        registry,
+                        format!("https: {}; http: HTTP {}", chain(&e), resp.status()),
+                    ))
+                }
                 Ok(resp) => Ok((http, resp)),
                 Err(e2) => Err(unreachable(
                     registry,
@@ -231,7 +241,14 @@ async fn answer(registry: &str, resp: reqwest::Response) -> Result<(), RegistryE
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(RegistryError::LoginRejected {
             registry: registry.into(),
-            detail: message.unwrap_or_else(|| "incorrect username or password".into()),
+            // The registry's own code is usually "unauthorized" too: say it once.
+            detail: message
+                .map(|m| {
+                    m.strip_prefix("unauthorized: ")
+                        .map(str::to_string)
+                        .unwrap_or(m)
+                })
+                .unwrap_or_else(|| "incorrect username or password".into()),
         });
     }
     Err(login_err(

@@ -93,25 +93,32 @@ impl RegistryConfig {
                 continue;
             }
             let de = serde_yaml_ng::Deserializer::from_str(&text);
-            let file: Option<ConfigFile> =
-                serde_path_to_error::deserialize(de).map_err(|e| {
-                    let key = e.path().to_string();
-                    let detail = e.inner().to_string();
-                    if key == "." {
-                        RegistryConfigError::File {
-                            path: path.clone(),
-                            detail: format!(
-                                "{detail} (expected a mapping with insecure_registries, mirrors, certs_d)"
-                            ),
-                        }
-                    } else {
-                        RegistryConfigError::Key {
-                            path: path.clone(),
-                            key,
-                            detail,
-                        }
+            let file: Option<ConfigFile> = serde_path_to_error::deserialize(de).map_err(|e| {
+                let key = e.path().to_string();
+                let detail = e.inner().to_string();
+                // serde_yaml_ng puts the path in front of its message: we name the key.
+                let detail = detail
+                    .strip_prefix(&format!("{key}: "))
+                    .map(str::to_string)
+                    .unwrap_or(detail);
+                if key == "." {
+                    RegistryConfigError::File {
+                        path: path.clone(),
+                        detail: if detail.contains("expected struct") {
+                            "expected a mapping with keys insecure_registries, mirrors, certs_d"
+                                .into()
+                        } else {
+                            detail
+                        },
                     }
-                })?;
+                } else {
+                    RegistryConfigError::Key {
+                        path: path.clone(),
+                        key,
+                        detail,
+                    }
+                }
+            })?;
             config.merge(path, file.unwrap_or_default())?;
         }
         Ok(config)
@@ -495,7 +502,7 @@ mod tests {
             ("mirrors:\n  docker.io: \"m.lan\"\n", "mirrors.docker.io"),
             ("mirrors:\n  \"a/b\": [\"m.lan\"]\n", "mirrors.a/b"),
             ("certs_d: relative/dir\n", "certs_d"),
-            ("- a\n- b\n", "expected a mapping"),
+            ("- a\n- b\n", "expected a mapping with keys"),
         ];
         for (i, (text, want)) in cases.iter().enumerate() {
             let f = write(dir.path(), &format!("{i}.yaml"), text);
@@ -505,6 +512,12 @@ mod tests {
             assert!(err.contains(&f.display().to_string()), "{text:?}: {err}");
             assert!(err.contains(want), "{text:?}: {err}");
         }
+        // The key is named once, by us.
+        let f = write(dir.path(), "m.yaml", "mirrors: 3\n");
+        let err = RegistryConfig::load_from(std::slice::from_ref(&f))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err.matches("mirrors").count(), 1, "{err}");
         // Empty and comment-only files are an empty configuration.
         let f = write(dir.path(), "empty.yaml", "# nothing\n");
         assert!(RegistryConfig::load_from(&[f])

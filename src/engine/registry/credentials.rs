@@ -88,7 +88,11 @@ enum Store<'a> {
 impl DockerConfig {
     /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`; a missing file is empty.
     pub fn load() -> Result<DockerConfig, CredentialError> {
-        Self::load_from(&default_path()?)
+        match default_path() {
+            Some(path) => Self::load_from(&path),
+            // No home to look in: anonymous pulls still work; storing says why it cannot.
+            None => Ok(DockerConfig::default()),
+        }
     }
 
     /// Reads `path`; a missing file is an empty configuration that [`store`](Self::store)
@@ -667,17 +671,12 @@ fn file_err(path: &Path, detail: String) -> CredentialError {
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
-fn default_path() -> Result<PathBuf, CredentialError> {
+fn default_path() -> Option<PathBuf> {
     let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     if let Some(dir) = non_empty("DOCKER_CONFIG") {
-        return Ok(PathBuf::from(dir).join("config.json"));
+        return Some(PathBuf::from(dir).join("config.json"));
     }
-    match non_empty("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".docker").join("config.json")),
-        None => Err(CredentialError::Invalid(
-            "cannot find Docker's config.json: neither DOCKER_CONFIG nor HOME is set".into(),
-        )),
-    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".docker").join("config.json"))
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
+use compose::engine::image::testimage::{ArchiveFormat, TestImage};
 use serde_json::Value;
-use support::registry::Registry;
+use support::registry::{output_text, Registry};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -125,6 +126,31 @@ fn login_with_good_credentials_writes_config_json_0600_like_docker_login() {
         doc["auths"][host.as_str()]["auth"],
         b64(&format!("{}:{}", reg.user(), reg.password()))
     );
+
+    // Cross-check with containers/image (not our code): skopeo reads the file we wrote as a
+    // Docker auth file and gets in; without it, it is refused.
+    let archive = TestImage {
+        name: "login-check".into(),
+        ..TestImage::default()
+    }
+    .write(env.dir.path(), ArchiveFormat::Oci)
+    .expect("write image");
+    reg.push_oci_archive(&archive, "login/check:1");
+    let inspect = |auth: Option<&Path>| {
+        let mut c = reg.skopeo();
+        c.args(["inspect", "--tls-verify=true"])
+            .arg(format!("--cert-dir={}", reg.cert_dir().display()));
+        match auth {
+            Some(file) => c.arg(format!("--authfile={}", file.display())),
+            None => c.arg("--no-creds"),
+        };
+        c.arg(reg.docker_ref("login/check:1"))
+            .output()
+            .expect("run skopeo")
+    };
+    let with_ours = inspect(Some(&env.config_path()));
+    assert!(with_ours.status.success(), "{}", output_text(&with_ours));
+    assert!(!inspect(None).status.success());
 
     // Docker's `docker login HOST` with nothing given re-uses what is stored.
     let out = env.compose(&["login", &host], None, None);

@@ -460,6 +460,7 @@ mod tests {
             return;
         }
         let mut auth = String::new();
+        let mut length = 0usize;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
@@ -468,10 +469,20 @@ mod tests {
             if let Some((k, v)) = h.split_once(':') {
                 if k.eq_ignore_ascii_case("authorization") {
                     auth = v.trim().to_string();
+                } else if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
                 }
             }
         }
-        let line = line.trim().to_string();
+        // A request body (a POSTed form) follows the request line after a newline.
+        let mut line = line.trim().to_string();
+        if length > 0 {
+            let mut body = vec![0u8; length.min(4096)];
+            if std::io::Read::read_exact(&mut reader, &mut body).is_ok() {
+                line.push('\n');
+                line.push_str(&String::from_utf8_lossy(&body));
+            }
+        }
         seen.lock().unwrap().push((line.clone(), auth.clone()));
         let (status, headers, body) = respond(me, &line, &auth);
         let mut out = format!(
@@ -522,6 +533,14 @@ mod tests {
         {
             return (200, vec![], r#"{"token":"t","expires_in":60}"#.into());
         }
+        // Docker's OAuth2 refresh-token grant, for identity tokens.
+        if line.starts_with("POST /token ")
+            && line.ends_with(
+                "\ngrant_type=refresh_token&service=reg%2C+test&client_id=compose&refresh_token=rt-1",
+            )
+        {
+            return (200, vec![], r#"{"access_token":"t"}"#.into());
+        }
         (
             401,
             vec![],
@@ -557,11 +576,24 @@ mod tests {
             err.to_string().contains("incorrect username or password"),
             "{err}"
         );
+        let token = |t: &str| Credential {
+            username: String::new(),
+            secret: t.into(),
+            identity_token: true,
+        };
+        verify_login(&reg.addr, &token("rt-1"), &config).unwrap();
+        let err = verify_login(&reg.addr, &token("rt-2"), &config).unwrap_err();
+        assert!(matches!(err, RegistryError::LoginRejected { .. }), "{err}");
         let seen = reg.seen.lock().unwrap();
         assert!(
             seen.iter().any(|(l, _)| l.starts_with("GET /token?")),
             "{seen:?}"
         );
+        // An identity token never goes out as basic auth.
+        assert!(seen
+            .iter()
+            .filter(|(l, _)| l.starts_with("POST"))
+            .all(|(_, a)| a.is_empty()));
     }
 
     fn http_realm_elsewhere(

@@ -77,4 +77,10 @@ pub enum RegistryError {
     },
     #[error("invalid platform {0:?}: expected os/arch[/variant], e.g. linux/arm64")]
     Platform(String),
+    /// `compose login`: the registry refused the credential.
+    #[error("login to {registry} failed: unauthorized: {detail}")]
+    LoginRejected { registry: String, detail: String },
+    /// `compose login`: anything else (unreachable, a protocol error).
+    #[error("login to {registry}: {detail}")]
+    Login { registry: String, detail: String },
 }

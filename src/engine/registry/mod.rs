@@ -8,10 +8,12 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod login;
 pub mod platform;
 pub mod pull;
 
 pub use config::{RegistryConfig, RegistryConfigError};
 pub use credentials::{Credential, CredentialError, DockerConfig};
 pub use error::RegistryError;
+pub use login::verify_login;
 pub use pull::{pull_images, PullEvent, PullOptions, PullProgress, PullRequest, Pulled};

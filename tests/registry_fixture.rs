@@ -19,7 +19,7 @@ use compose::engine::fsutil::sha256_digest;
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
 use serde_json::Value;
-use support::multiplatform::{write_multi_platform, PLATFORM_LABEL};
+use support::multiplatform::{write_multi_platform, PLATFORM_FILE, PLATFORM_LABEL};
 use support::registry::{http_get_raw, output_text, v2_status, Registry};
 
 fn temp() -> tempfile::TempDir {
@@ -256,8 +256,25 @@ fn multi_platform_archive_is_an_index_on_the_registry() {
             config["config"]["Labels"][PLATFORM_LABEL],
             Value::from(image.platform.clone())
         );
-        // Each platform has a layer of its own on top of the shared busybox one.
+        // Each platform has a layer of its own on top of the shared busybox one, holding
+        // PLATFORM_FILE.
         assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(2));
+        let own = manifest["layers"][1]["digest"]
+            .as_str()
+            .expect("layer digest");
+        let blob = std::fs::File::open(r.blob_data_path(own)).expect("layer blob");
+        let mut layer = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        let file = layer
+            .entries()
+            .expect("entries")
+            .map(|e| e.expect("entry"))
+            .find(|e| e.path().expect("path").as_ref() == Path::new(PLATFORM_FILE))
+            .map(|mut e| {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut e, &mut s).expect("read");
+                s
+            });
+        assert_eq!(file, Some(format!("{}\n", image.platform)));
     }
     let (a, b) = (&mp.images[0], &mp.images[1]);
     assert_ne!(a.config_digest, b.config_digest);

@@ -166,7 +166,9 @@ impl Registry {
                 }
                 Err(log) if log.contains("address already in use") && attempt < PORT_TRIES => {
                     // Another process took the port between our probe and the registry's bind.
-                    r.reap();
+                    for p in r.reap() {
+                        eprintln!("warning: registry fixture retry: {p}");
+                    }
                 }
                 Err(log) => panic!("docker-registry did not start on {}:\n{log}", r.host()),
             }
@@ -207,8 +209,7 @@ impl Registry {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
-    /// The CA that signed the server certificate (TLS variants; the file exists otherwise too
-    /// only if TLS was asked for).
+    /// The CA that signed the server certificate (the file exists for the TLS variants only).
     pub fn ca_cert_path(&self) -> PathBuf {
         self.dir().join("tls/ca.crt")
     }
@@ -555,13 +556,19 @@ impl Registry {
             {
                 return Err(format!("exited with {status}\n{}", self.log()));
             }
-            let ready = if self.options.tls {
-                // A TLS handshake needs a TLS client; the listener is up only once the
-                // certificate loaded, so a connection is enough.
-                TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-            } else {
-                v2_status(addr).is_some()
-            };
+            // The registry logs this once its listener is bound: what answers is then ours, not
+            // a process that took the port first.
+            let bound = self
+                .log()
+                .contains(&format!("listening on 127.0.0.1:{}", self.port));
+            let ready = bound
+                && if self.options.tls {
+                    // A TLS handshake needs a TLS client; the listener is up only once the
+                    // certificate loaded, so a connection is enough.
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+                } else {
+                    v2_status(addr).is_some()
+                };
             if ready {
                 return Ok(());
             }

@@ -182,6 +182,42 @@ fn auth_registry_refuses_wrong_and_missing_credentials() {
 }
 
 #[test]
+fn auth_over_plain_http_asks_for_credentials_and_takes_the_fixtures() {
+    require_registry!();
+    let tmp = temp();
+    let r = Registry::auth_plain();
+    assert_eq!(v2_status(addr(&r)), Some(401), "{}", r.log());
+    let (archive, digest) = gzip_image(tmp.path(), "busybox:latest");
+    let wrong = r.try_push_oci_archive_as(&archive, "app/x:1", Some((r.user(), "not-it")));
+    assert!(!wrong.status.success(), "wrong password accepted");
+    r.push_oci_archive(&archive, "app/x:1");
+    assert_eq!(r.manifest_digest("app/x:1"), digest);
+}
+
+#[test]
+fn docker_config_json_is_what_skopeo_reads_as_credentials() {
+    require_registry!();
+    assert_eq!(support::registry::base64(b"user:pw"), "dXNlcjpwdw==");
+    assert_eq!(support::registry::base64(b"ab"), "YWI=");
+    assert_eq!(support::registry::base64(b"abc"), "YWJj");
+    let tmp = temp();
+    let r = Registry::auth_plain();
+    let config = tmp.path().join("config.json");
+    std::fs::write(&config, r.docker_config_json().to_string()).expect("config.json");
+    let (archive, digest) = gzip_image(tmp.path(), "busybox:latest");
+    r.push_oci_archive(&archive, "app/x:1");
+    let o = r
+        .skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+        .arg(&config)
+        .arg(r.docker_ref("app/x:1"))
+        .output()
+        .expect("skopeo inspect");
+    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(sha256_digest(&o.stdout), digest);
+}
+
+#[test]
 fn corrupted_blob_on_disk_is_served_corrupted_and_skopeo_refuses_it() {
     require_registry!();
     let tmp = temp();

@@ -19,7 +19,7 @@ use compose::engine::fsutil::sha256_digest;
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
 use serde_json::Value;
-use support::multiplatform::{write_multi_platform, PLATFORM_LABEL};
+use support::multiplatform::{write_multi_platform, PLATFORM_FILE, PLATFORM_LABEL};
 use support::registry::{http_get_raw, output_text, v2_status, Registry};
 
 fn temp() -> tempfile::TempDir {
@@ -182,6 +182,42 @@ fn auth_registry_refuses_wrong_and_missing_credentials() {
 }
 
 #[test]
+fn auth_over_plain_http_asks_for_credentials_and_takes_the_fixtures() {
+    require_registry!();
+    let tmp = temp();
+    let r = Registry::auth_plain();
+    assert_eq!(v2_status(addr(&r)), Some(401), "{}", r.log());
+    let (archive, digest) = gzip_image(tmp.path(), "busybox:latest");
+    let wrong = r.try_push_oci_archive_as(&archive, "app/x:1", Some((r.user(), "not-it")));
+    assert!(!wrong.status.success(), "wrong password accepted");
+    r.push_oci_archive(&archive, "app/x:1");
+    assert_eq!(r.manifest_digest("app/x:1"), digest);
+}
+
+#[test]
+fn docker_config_json_is_what_skopeo_reads_as_credentials() {
+    require_registry!();
+    assert_eq!(support::registry::base64(b"user:pw"), "dXNlcjpwdw==");
+    assert_eq!(support::registry::base64(b"ab"), "YWI=");
+    assert_eq!(support::registry::base64(b"abc"), "YWJj");
+    let tmp = temp();
+    let r = Registry::auth_plain();
+    let config = tmp.path().join("config.json");
+    std::fs::write(&config, r.docker_config_json().to_string()).expect("config.json");
+    let (archive, digest) = gzip_image(tmp.path(), "busybox:latest");
+    r.push_oci_archive(&archive, "app/x:1");
+    let o = r
+        .skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+        .arg(&config)
+        .arg(r.docker_ref("app/x:1"))
+        .output()
+        .expect("skopeo inspect");
+    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(sha256_digest(&o.stdout), digest);
+}
+
+#[test]
 fn corrupted_blob_on_disk_is_served_corrupted_and_skopeo_refuses_it() {
     require_registry!();
     let tmp = temp();
@@ -256,8 +292,25 @@ fn multi_platform_archive_is_an_index_on_the_registry() {
             config["config"]["Labels"][PLATFORM_LABEL],
             Value::from(image.platform.clone())
         );
-        // Each platform has a layer of its own on top of the shared busybox one.
+        // Each platform has a layer of its own on top of the shared busybox one, holding
+        // PLATFORM_FILE.
         assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(2));
+        let own = manifest["layers"][1]["digest"]
+            .as_str()
+            .expect("layer digest");
+        let blob = std::fs::File::open(r.blob_data_path(own)).expect("layer blob");
+        let mut layer = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        let file = layer
+            .entries()
+            .expect("entries")
+            .map(|e| e.expect("entry"))
+            .find(|e| e.path().expect("path").as_ref() == Path::new(PLATFORM_FILE))
+            .map(|mut e| {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut e, &mut s).expect("read");
+                s
+            });
+        assert_eq!(file, Some(format!("{}\n", image.platform)));
     }
     let (a, b) = (&mp.images[0], &mp.images[1]);
     assert_ne!(a.config_digest, b.config_digest);

@@ -3,9 +3,9 @@
 //! storage, certificates and logs in a temporary directory of its own, so no test depends on a
 //! registry of the host (Debian's package installs one as a service on :5000) or on the network.
 //!
-//! Variants: plain HTTP; htpasswd (bcrypt) auth over TLS, from a CA this fixture generates with
-//! `openssl` (the CA file and a Docker-style `certs.d` folder are exposed for the client under
-//! test); and a pull-through mirror (`proxy.remoteurl`) of another registry.
+//! Variants: plain HTTP; TLS from a CA this fixture generates with `openssl` (the CA file and a
+//! Docker-style `certs.d` folder are exposed for the client under test); htpasswd (bcrypt) auth
+//! over either; and a pull-through mirror (`proxy.remoteurl`) of another registry.
 //!
 //! Images are put in and looked at with `skopeo` (containers/image), never with our own code: a
 //! cross-check, so a bug shared by our push and our pull cannot hide. skopeo runs with its own
@@ -80,8 +80,8 @@ pub struct Upstream {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// What to start. [`Registry::plain`], [`Registry::tls`], [`Registry::auth_tls`] and
-/// [`Registry::mirror_of`] cover what the tests need.
+/// What to start. [`Registry::plain`], [`Registry::tls`], [`Registry::auth_plain`],
+/// [`Registry::auth_tls`] and [`Registry::mirror_of`] cover what the tests need.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Serve HTTPS with a server certificate (SAN IP:127.0.0.1) from a generated CA.
@@ -115,6 +115,14 @@ impl Registry {
     pub fn tls() -> Registry {
         Registry::start(Options {
             tls: true,
+            ..Options::default()
+        })
+    }
+
+    /// htpasswd auth over plain HTTP (as a registry on loopback may be).
+    pub fn auth_plain() -> Registry {
+        Registry::start(Options {
+            auth: true,
             ..Options::default()
         })
     }
@@ -166,7 +174,9 @@ impl Registry {
                 }
                 Err(log) if log.contains("address already in use") && attempt < PORT_TRIES => {
                     // Another process took the port between our probe and the registry's bind.
-                    r.reap();
+                    for p in r.reap() {
+                        eprintln!("warning: registry fixture retry: {p}");
+                    }
                 }
                 Err(log) => panic!("docker-registry did not start on {}:\n{log}", r.host()),
             }
@@ -207,8 +217,7 @@ impl Registry {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
-    /// The CA that signed the server certificate (TLS variants; the file exists otherwise too
-    /// only if TLS was asked for).
+    /// The CA that signed the server certificate (the file exists for the TLS variants only).
     pub fn ca_cert_path(&self) -> PathBuf {
         self.dir().join("tls/ca.crt")
     }
@@ -249,6 +258,13 @@ impl Registry {
             .join(&hex[..2])
             .join(hex)
             .join("data")
+    }
+
+    /// A Docker `config.json` holding this registry's credentials as `docker login` writes
+    /// them (`auths` → HOST → base64 of `user:password`), for `$DOCKER_CONFIG` in a test.
+    pub fn docker_config_json(&self) -> serde_json::Value {
+        let auth = base64(format!("{USER}:{}", self.password).as_bytes());
+        serde_json::json!({ "auths": { self.host(): { "auth": auth } } })
     }
 
     /// This registry as another one's upstream.
@@ -555,13 +571,19 @@ impl Registry {
             {
                 return Err(format!("exited with {status}\n{}", self.log()));
             }
-            let ready = if self.options.tls {
-                // A TLS handshake needs a TLS client; the listener is up only once the
-                // certificate loaded, so a connection is enough.
-                TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-            } else {
-                v2_status(addr).is_some()
-            };
+            // The registry logs this once its listener is bound: what answers is then ours, not
+            // a process that took the port first.
+            let bound = self
+                .log()
+                .contains(&format!("listening on 127.0.0.1:{}", self.port));
+            let ready = bound
+                && if self.options.tls {
+                    // A TLS handshake needs a TLS client; the listener is up only once the
+                    // certificate loaded, so a connection is enough.
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+                } else {
+                    v2_status(addr).is_some()
+                };
             if ready {
                 return Ok(());
             }
@@ -629,6 +651,28 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("find a free port on 127.0.0.1")
+}
+
+/// Standard base64 with padding (what Docker's `auths` entries hold).
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -313,3 +313,147 @@ fn missing_tags_and_unreachable_registries_are_one_clear_line() {
     assert!(msg.contains("unreachable") && msg.contains(&host), "{msg}");
     assert!(!msg.contains('\n'), "one line: {msg}");
 }
+
+/// A `registries.yaml` in `dir` with these contents; the config read from it alone.
+fn registry_config(dir: &Path, yaml: &str) -> RegistryConfig {
+    let path = dir.join("registries.yaml");
+    std::fs::write(&path, yaml).expect("write registries.yaml");
+    RegistryConfig::load_from(&[path]).expect("load registries.yaml")
+}
+
+fn pull_with(
+    store: &ImageStore,
+    reference: &str,
+    config: RegistryConfig,
+    credentials: DockerConfig,
+) -> Result<Pulled, RegistryError> {
+    pull_images(
+        store,
+        &[PullRequest {
+            reference: reference.to_string(),
+            platform: None,
+        }],
+        &PullOptions {
+            config,
+            credentials,
+            progress: Arc::new(Recorder::default()),
+        },
+    )
+    .remove(0)
+}
+
+#[test]
+fn credentials_from_config_json_or_a_helper_reach_an_auth_tls_registry() {
+    require_registry!();
+    let tmp = temp();
+    let r = Registry::auth_tls();
+    let id = push_image(&r, tmp.path(), "busybox:latest", "test/private:1");
+    let reference = format!("{}/test/private:1", r.host());
+    let config = || registry_config(tmp.path(), &format!("certs_d: {}\n", r.certs_d().display()));
+    let store = ImageStore::open(tmp.path().join("store")).expect("store");
+
+    // No credentials, then wrong ones: one line that says to log in; nothing stored.
+    let anon = pull_with(&store, &reference, config(), DockerConfig::default())
+        .expect_err("anonymous pull of a private image");
+    let msg = anon.to_string();
+    assert!(
+        msg.contains("unauthorized") && msg.contains("compose login"),
+        "{msg}"
+    );
+    let wrong_dir = tmp.path().join("wrong");
+    std::fs::create_dir(&wrong_dir).expect("dir");
+    let wrong = serde_json::json!({"auths": {r.host(): {"auth": "Y29tcG9zZS10ZXN0Ondyb25n"}}});
+    std::fs::write(wrong_dir.join("config.json"), wrong.to_string()).expect("config.json");
+    let creds = DockerConfig::load_from(&wrong_dir.join("config.json")).expect("load");
+    let msg = pull_with(&store, &reference, config(), creds)
+        .expect_err("wrong password")
+        .to_string();
+    assert!(msg.contains("unauthorized"), "{msg}");
+    assert!(!msg.contains("wrong"), "the secret is printed: {msg}");
+    assert!(store.list().expect("list").is_empty());
+
+    // Docker's config.json.
+    let good_dir = tmp.path().join("good");
+    std::fs::create_dir(&good_dir).expect("dir");
+    std::fs::write(
+        good_dir.join("config.json"),
+        r.docker_config_json().to_string(),
+    )
+    .expect("config.json");
+    let creds = DockerConfig::load_from(&good_dir.join("config.json")).expect("load");
+    assert_eq!(
+        pull_with(&store, &reference, config(), creds)
+            .expect("pull with config.json")
+            .id,
+        id
+    );
+
+    // A `docker-credential-*` helper (credsStore), as Docker runs it.
+    let helper_dir = tmp.path().join("helpers");
+    std::fs::create_dir(&helper_dir).expect("dir");
+    let helper = helper_dir.join("docker-credential-pulltest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"{}\",\"Secret\":\"{}\"}}' \"$server\"\n",
+            r.user(),
+            r.password()
+        ),
+    )
+    .expect("helper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store_cfg = tmp.path().join("helper-config.json");
+    std::fs::write(&store_cfg, r#"{"credsStore":"pulltest"}"#).expect("config.json");
+    let creds = DockerConfig::load_from(&store_cfg)
+        .expect("load")
+        .with_helper_dir(&helper_dir);
+    let store2 = ImageStore::open(tmp.path().join("store2")).expect("store");
+    assert_eq!(
+        pull_with(&store2, &reference, config(), creds)
+            .expect("pull with a credential helper")
+            .id,
+        id
+    );
+}
+
+#[test]
+fn a_mirror_serves_a_docker_hub_name() {
+    require_registry!();
+    let tmp = temp();
+    let upstream = Registry::plain();
+    let id = push_image(
+        &upstream,
+        tmp.path(),
+        "busybox:latest",
+        "library/busybox:mirrortest",
+    );
+    let mirror = Registry::mirror_of(&upstream);
+    let config = registry_config(
+        tmp.path(),
+        &format!("mirrors:\n  docker.io:\n    - {}\n", mirror.host()),
+    );
+    let store = ImageStore::open(tmp.path().join("store")).expect("store");
+    // `busybox:mirrortest` is docker.io/library/busybox: Docker Hub itself is never asked
+    // (there is no network here), the mirror answers.
+    let got = pull_with(
+        &store,
+        "busybox:mirrortest",
+        config,
+        DockerConfig::default(),
+    )
+    .expect("pull through the mirror");
+    assert_eq!(got.id, id);
+    assert!(
+        mirror
+            .log()
+            .contains("/v2/library/busybox/manifests/mirrortest"),
+        "the mirror was not asked:\n{}",
+        mirror.log()
+    );
+    let image = store
+        .resolve("busybox:mirrortest")
+        .expect("stored under the Hub name");
+    assert_eq!(image.id, id);
+}

@@ -14,7 +14,7 @@ pub enum RegistryError {
     #[error("credentials: {0}")]
     Credentials(#[from] CredentialError),
     #[error(
-        "{image}: unauthorized at {registry}: {detail} (log in with `compose login {registry}`)"
+        "{image}: unauthorized at {registry}: {detail} (the repository may not exist, or it needs `compose login {registry}`)"
     )]
     Unauthorized {
         image: String,

@@ -13,7 +13,7 @@
 //! (isolation, a runtime, a size limit, devices, a security profile: running without it would
 //! be running something else, or something less confined); a one-line warning where skipping
 //! it changes no result the author depends on (a scheduling weight the kernel cannot apply,
-//! a pull that cannot happen when the image is already stored).
+//! a refresh interval that is not applied).
 
 use oci_spec::image::ImageConfiguration;
 use serde_json::Value;
@@ -240,8 +240,8 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("ports[].app_protocol", Inert("a hint for tools; Docker Compose passes it nowhere either")),
     rule("ports[].x-*", Inert("extensions")),
     rule("privileged", Applied("planner::container (capabilities, devices, paths)")),
-    rule("pull_policy", Checked(check_pull_policy)),
-    rule("pull_refresh_after", Warned("images are not pulled (no registry support yet): the stored image is used")),
+    rule("pull_policy", Applied("stack::pull (planner::pull_policy decides; checked at load)")),
+    rule("pull_refresh_after", Warned("not applied: `pull_policy: every_<duration>` sets how often an image is refreshed")),
     rule("read_only", Applied("engine::runtime::rootfs (read-only root)")),
     rule("restart", Applied("engine::supervisor (restart policy)")),
     rule("runtime", Checked(check_runtime)),
@@ -483,25 +483,6 @@ fn check_platform(svc: &ServiceConfig, facts: &Facts) -> Vec<Finding> {
              pulled, so no other can be had)"
         ),
     )]
-}
-
-/// `pull_policy`: with no registry, `missing`/`if_not_present`/`never` are what happens
-/// anyway; a refresh (`always`, `daily`...) is skipped with a warning (the stored image runs);
-/// `build` cannot be done and is refused.
-fn check_pull_policy(svc: &ServiceConfig, _: &Facts) -> Vec<Finding> {
-    match svc.pull_policy.as_deref() {
-        None | Some("" | "missing" | "if_not_present" | "never") => Vec::new(),
-        Some("build") => vec![error(
-            "pull_policy",
-            "build: building images is not supported yet".to_string(),
-        )],
-        Some(other) => vec![Finding::Warning {
-            key: "pull_policy".to_string(),
-            why: format!(
-                "{other}: images are not pulled (no registry support yet): the stored image is used"
-            ),
-        }],
-    }
 }
 
 /// `security_opt` `label=` and `apparmor=`: this engine applies no SELinux label and no

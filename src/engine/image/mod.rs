@@ -5,6 +5,7 @@
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
 pub mod layer;
+mod pulls;
 pub mod reference;
 mod store;
 pub mod testimage;

@@ -33,18 +33,36 @@ pub enum PullEvent {
     /// The manifest is being fetched.
     Resolving,
     /// A layer to fetch; `size` is the compressed size from the manifest.
-    LayerWaiting { layer: String, size: u64 },
+    LayerWaiting {
+        layer: String,
+        size: u64,
+    },
     /// The layer is already in the store: nothing to fetch.
-    LayerExists { layer: String },
+    LayerExists {
+        layer: String,
+    },
     /// Bytes received so far.
-    LayerDownloading { layer: String, done: u64, total: u64 },
+    LayerDownloading {
+        layer: String,
+        done: u64,
+        total: u64,
+    },
     /// All bytes in; the digest is being checked.
-    LayerVerifying { layer: String },
+    LayerVerifying {
+        layer: String,
+    },
     /// Unpacking (after the download, when the layer was in the store as a blob only).
-    LayerExtracting { layer: String },
-    LayerDone { layer: String },
+    LayerExtracting {
+        layer: String,
+    },
+    LayerDone {
+        layer: String,
+    },
     /// The image is in the store.
-    Done { id: String, digest: String },
+    Done {
+        id: String,
+        digest: String,
+    },
 }
 
 pub trait PullProgress: Send + Sync {

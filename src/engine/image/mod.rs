@@ -4,6 +4,8 @@
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
+mod ingest;
+pub(crate) use ingest::Ingest;
 pub mod layer;
 mod pulls;
 pub mod reference;

@@ -77,14 +77,15 @@ fn storage_opt_is_refused_the_storage_cannot_limit_size() {
 #[test]
 fn platform_the_stored_image_is_not_is_refused() {
     require_engine!();
-    // The store keeps the host's variant of an image only (nothing is pulled).
+    // The store keeps the host's variant of the image, and `pull_policy: never` forbids
+    // pulling the other (with `missing` it would be pulled: tests/pull_policy.rs).
     let other = if compose::engine::image::host_arch() == "arm64" {
         "linux/amd64"
     } else {
         "linux/arm64"
     };
     refused(
-        &format!("platform: {other}"),
+        &format!("platform: {other}\npull_policy: never"),
         "platform",
         "has no such variant",
     );

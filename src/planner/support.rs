@@ -446,41 +446,46 @@ fn goarch(arch: &str) -> &str {
     }
 }
 
-/// `platform`: the stored image is the only variant there is (images are not pulled), so a
-/// platform it is not is refused rather than run as something else.
-fn check_platform(svc: &ServiceConfig, facts: &Facts) -> Vec<Finding> {
-    let Some(want) = svc.platform.as_deref().filter(|p| !p.is_empty()) else {
-        return Vec::new();
-    };
+/// Whether `image` is of platform `want` (`os[/arch[/variant]]`, Go's or the kernel's arch
+/// names): the pull of a service with `platform:` skips a stored image only when it is.
+pub fn platform_matches(want: &str, image: &ImageConfiguration) -> bool {
     let mut parts = want.split('/');
     let os = parts.next().unwrap_or_default().to_ascii_lowercase();
     let arch = parts
         .next()
         .map(|a| goarch(&a.to_ascii_lowercase()).to_string());
     let variant = parts.next().map(str::to_ascii_lowercase);
+    os == image.os().to_string().to_ascii_lowercase()
+        && arch
+            .as_deref()
+            .is_none_or(|a| a == goarch(&image.architecture().to_string()))
+        && variant
+            .as_deref()
+            .is_none_or(|v| image.variant().as_deref() == Some(v))
+}
+
+/// `platform`: a stored image of another platform is pulled again for this one (stack::pull),
+/// unless the pull policy forbids it; what is left is refused rather than run as something
+/// else.
+fn check_platform(svc: &ServiceConfig, facts: &Facts) -> Vec<Finding> {
+    let Some(want) = svc.platform.as_deref().filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
     let Some(image) = facts.image else {
         return Vec::new();
     };
-    let have_os = image.os().to_string();
-    let have_arch = image.architecture().to_string();
-    let have_variant = image.variant().clone();
-    let matches = os == have_os.to_ascii_lowercase()
-        && arch.as_deref().is_none_or(|a| a == goarch(&have_arch))
-        && variant
-            .as_deref()
-            .is_none_or(|v| have_variant.as_deref() == Some(v));
-    if matches {
+    if platform_matches(want, image) {
         return Vec::new();
     }
-    let have = match &have_variant {
-        Some(v) => format!("{have_os}/{have_arch}/{v}"),
-        None => format!("{have_os}/{have_arch}"),
+    let have = match image.variant() {
+        Some(v) => format!("{}/{}/{v}", image.os(), image.architecture()),
+        None => format!("{}/{}", image.os(), image.architecture()),
     };
     vec![error(
         "platform",
         format!(
-            "{want:?}: the stored image is {have} and has no such variant (images are not \
-             pulled, so no other can be had)"
+            "{want:?}: the stored image is {have} and has no such variant (its pull policy \
+             does not let it be pulled for {want})"
         ),
     )]
 }

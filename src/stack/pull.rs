@@ -18,6 +18,7 @@ use crate::model::types::resources::Project;
 use crate::planner::pull_policy::{
     decide, decide_pull_command, Decision, ImageFacts, PullCommandDecision, PullPolicy,
 };
+use crate::planner::support;
 
 /// Progress that shows nothing (`--quiet`, and reporters without a pull display).
 pub struct SilentPull;
@@ -66,12 +67,29 @@ fn store_failed(context: String, e: impl std::fmt::Display) -> StackError {
     }
 }
 
-/// Whether `reference` is in the store; an error other than "not there" (a damaged store,
-/// an invalid reference) is one.
-fn stored(store: &ImageStore, service: &str, reference: &str) -> Result<bool, StackError> {
+/// What the store has of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    Absent,
+    /// Stored, but not of the platform asked for: as good as missing for a pull.
+    OtherPlatform,
+    Present,
+}
+
+/// What the store has of `reference`, for `platform` when one is asked for; an error other
+/// than "not there" (a damaged store, an invalid reference) is one.
+fn stored(
+    store: &ImageStore,
+    service: &str,
+    reference: &str,
+    platform: Option<&str>,
+) -> Result<Stored, StackError> {
     match store.resolve(reference) {
-        Ok(_) => Ok(true),
-        Err(ImageError::NotFound(_)) => Ok(false),
+        Ok(image) if platform.is_none_or(|p| support::platform_matches(p, &image.config)) => {
+            Ok(Stored::Present)
+        }
+        Ok(_) => Ok(Stored::OtherPlatform),
+        Err(ImageError::NotFound(_)) => Ok(Stored::Absent),
         Err(e) => Err(store_failed(
             format!("service {service}"),
             format!("image {reference}: {e}"),
@@ -183,7 +201,9 @@ pub fn ensure_images(
         };
         let policy = PullPolicy::of_service(svc.pull_policy.as_deref())
             .map_err(|e| invalid(format!("service {s}: pull_policy: {e}")))?;
-        let is_stored = stored(store, s, reference)?;
+        let platform = platform_of(svc, default_platform);
+        let found = stored(store, s, reference, platform.as_deref())?;
+        let is_stored = found == Stored::Present;
         let last_pulled = match (flag.unwrap_or(policy), is_stored) {
             (PullPolicy::Every(_), true) => store
                 .last_pulled(reference)
@@ -202,6 +222,9 @@ pub fn ensure_images(
                 reference,
                 platform_of(svc, default_platform),
             ),
+            // The image of another platform is there: the platform check says so, more
+            // precisely than "not found" would.
+            Decision::Fail(_) if found == Stored::OtherPlatform => {}
             Decision::Fail(why) => {
                 return Err(store_failed(
                     format!("service {s}"),
@@ -275,14 +298,11 @@ pub fn pull_command(
                     .map_err(|e| invalid(format!("service {s}: pull_policy: {e}")))?,
             ),
         };
-        match decide_pull_command(policy, opts.policy, stored(&store, s, reference)?) {
+        let platform = platform_of(svc, opts.default_platform.as_deref());
+        let is_stored = stored(&store, s, reference, platform.as_deref())? == Stored::Present;
+        match decide_pull_command(policy, opts.policy, is_stored) {
             PullCommandDecision::Skip(why) => rep.event("Image", s, why),
-            PullCommandDecision::Pull => want(
-                &mut wanted,
-                s,
-                reference,
-                platform_of(svc, opts.default_platform.as_deref()),
-            ),
+            PullCommandDecision::Pull => want(&mut wanted, s, reference, platform),
         }
     }
     if wanted.is_empty() {
@@ -349,5 +369,32 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].services, ["web", "worker"]);
         assert_eq!(w[1].request.platform.as_deref(), Some("linux/arm64"));
+    }
+
+    /// A stored image counts for a service only when it is of the platform asked for: one of
+    /// another platform is pulled again (Docker Compose pulls the platform it needs).
+    #[test]
+    fn a_stored_image_of_another_platform_is_not_stored_for_it() {
+        use crate::engine::image::testimage::{ArchiveFormat, TestImage};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ImageStore::open(dir.path()).expect("store");
+        let archive = TestImage::default()
+            .archive(ArchiveFormat::Oci)
+            .expect("test image");
+        store.load_archive(&archive[..]).expect("load");
+        let host = format!("linux/{}", crate::engine::image::host_arch());
+        let other = if crate::engine::image::host_arch() == "arm64" {
+            "linux/amd64"
+        } else {
+            "linux/arm64"
+        };
+        let got = |p: Option<&str>| stored(&store, "web", "busybox", p).expect("store");
+        assert_eq!(got(None), Stored::Present);
+        assert_eq!(got(Some(&host)), Stored::Present);
+        assert_eq!(got(Some(other)), Stored::OtherPlatform);
+        assert_eq!(
+            stored(&store, "web", "nothere:1", None).expect("store"),
+            Stored::Absent
+        );
     }
 }

@@ -294,3 +294,67 @@ fn compose_pull_then_up_pull_never_works_offline_and_pull_always_pulls_again() {
     assert_nothing_created(&f, "a failed pull");
     f.assert_clean();
 }
+
+/// `compose image pull` as `docker image pull`: progress on standard error (here `--progress
+/// json`: one object per line), the digest and the full reference on standard output; `-q`
+/// only the reference. `run --pull never` refuses a missing image as `up` does.
+#[test]
+fn image_pull_prints_digest_and_reference_and_json_progress_is_one_object_per_line() {
+    require_engine!();
+    require_registry!();
+    let mut f = Fixture::new("services: {}\n");
+    enter_host(&f);
+    let reg = Registry::plain();
+    push_busybox(&reg, f.dir.path(), "test/busybox:1");
+    let image = format!("{}/test/busybox:1", reg.host());
+    let digest = reg.manifest_digest("test/busybox:1");
+
+    let o = compose(&f, &["--progress", "json", "image", "pull", &image]);
+    assert!(
+        o.status.success(),
+        "{}\nregistry log:\n{}",
+        text(&o),
+        reg.log()
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out, format!("Digest: {digest}\n{image}\n"), "{}", text(&o));
+    let events: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["text"] == "Pulled" && e["status"] == "Done"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        events.iter().any(|e| e["text"] == "Pull complete"),
+        "{}",
+        text(&o)
+    );
+
+    let o = compose(&f, &["image", "pull", "-q", &image]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{image}\n"));
+    assert!(stderr(&o).is_empty(), "{}", text(&o));
+
+    std::fs::write(
+        f.project_dir.join("compose.yaml"),
+        format!(
+            "services:\n  web:\n    image: {}/test/absent:1\n",
+            reg.host()
+        ),
+    )
+    .expect("write compose.yaml");
+    let o = compose(&f, &["run", "--rm", "-T", "--pull", "never", "web", "true"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("not found and pull_policy is never"),
+        "{}",
+        text(&o)
+    );
+    assert_nothing_created(&f, "run --pull never");
+    f.assert_clean();
+}

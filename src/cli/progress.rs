@@ -26,6 +26,16 @@ pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
     }
 }
 
+/// Whether `--progress` draws live lines on the terminal (which leave the cursor on their last
+/// line: output after them starts on a new one).
+pub(crate) fn is_live(global: &GlobalOptions) -> bool {
+    match global.progress {
+        Progress::Tty => true,
+        Progress::Auto => std::io::stderr().is_terminal(),
+        _ => false,
+    }
+}
+
 /// Plain lines, pulls included (one line per event, downloads rate-limited).
 pub(crate) struct PlainCli;
 

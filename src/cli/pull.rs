@@ -122,6 +122,10 @@ pub fn image_pull(global: &GlobalOptions, args: &ImagePullArgs) -> anyhow::Resul
     )?;
     let pulled = results.pop().context("the puller returned no result")??;
     if !args.quiet {
+        if super::progress::is_live(global) {
+            // The live display ends on its last line: the result goes below it.
+            eprintln!();
+        }
         println!("Digest: {}", pulled.digest);
     }
     println!("{full}");

@@ -12,6 +12,8 @@
 mod support {
     #[path = "engine.rs"]
     pub mod engine;
+    #[path = "multiplatform.rs"]
+    pub mod multiplatform;
     #[path = "registry.rs"]
     pub mod registry;
 }
@@ -356,5 +358,75 @@ fn image_pull_prints_digest_and_reference_and_json_progress_is_one_object_per_li
         text(&o)
     );
     assert_nothing_created(&f, "run --pull never");
+    f.assert_clean();
+}
+
+/// The platform a service's image is pulled for: its `platform:`; a stored image of another
+/// platform counts as missing (Docker Compose pulls the one asked for), while under
+/// `pull_policy: never` it is refused naming both platforms, never run as something else.
+#[test]
+fn a_stored_image_of_another_platform_is_pulled_for_the_services_platform() {
+    require_engine!();
+    require_registry!();
+    let mut f = Fixture::new("services: {}\n");
+    enter_host(&f);
+    let reg = Registry::plain();
+    let (archive, mp) = support::multiplatform::write_multi_platform(
+        f.dir.path(),
+        "multi:1",
+        &["linux/amd64", "linux/arm64"],
+    )
+    .expect("multi-platform archive");
+    reg.push_oci_archive(&archive, "test/multi:1");
+    let image = format!("{}/test/multi:1", reg.host());
+    let id_of = |platform: &str| {
+        mp.images
+            .iter()
+            .find(|i| i.platform == platform)
+            .map(|i| i.config_digest.clone())
+            .expect("platform in the index")
+    };
+    let write = |platform: &str, policy: &str| {
+        let y = format!(
+            "services:\n  web:\n    image: {image}\n    platform: {platform}\n    pull_policy: {policy}\n"
+        );
+        std::fs::write(f.project_dir.join("compose.yaml"), y).expect("write compose.yaml")
+    };
+    let stored_id = || {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&f, &["image", "inspect", &image])).expect("inspect JSON");
+        v[0]["Id"].as_str().unwrap_or_default().to_string()
+    };
+
+    write("linux/amd64", "missing");
+    let o = compose(&f, &["pull"]);
+    assert!(
+        o.status.success(),
+        "{}\nregistry log:\n{}",
+        text(&o),
+        reg.log()
+    );
+    assert_eq!(stored_id(), id_of("linux/amd64"));
+    // Present for amd64: `--policy missing` skips it...
+    let gets = manifest_gets(&reg, "test/multi", "1");
+    let o = compose(&f, &["pull", "--policy", "missing"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(manifest_gets(&reg, "test/multi", "1"), gets, "skipped");
+    // ... but not for arm64, which is pulled.
+    write("linux/arm64", "missing");
+    let o = compose(&f, &["pull", "--policy", "missing"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stored_id(), id_of("linux/arm64"));
+    // `never` with only the other platform stored: refused naming both, nothing made.
+    write("linux/amd64", "never");
+    let o = compose(&f, &["create"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        stderr(&o)
+            .contains("service web: platform: \"linux/amd64\": the stored image is linux/arm64"),
+        "{}",
+        text(&o)
+    );
+    assert_nothing_created(&f, "another platform under never");
     f.assert_clean();
 }

@@ -77,14 +77,15 @@ fn storage_opt_is_refused_the_storage_cannot_limit_size() {
 #[test]
 fn platform_the_stored_image_is_not_is_refused() {
     require_engine!();
-    // The store keeps the host's variant of an image only (nothing is pulled).
+    // The store keeps the host's variant of the image, and `pull_policy: never` forbids
+    // pulling the other (with `missing` it would be pulled: tests/pull_policy.rs).
     let other = if compose::engine::image::host_arch() == "arm64" {
         "linux/amd64"
     } else {
         "linux/arm64"
     };
     refused(
-        &format!("platform: {other}"),
+        &format!("platform: {other}\npull_policy: never"),
         "platform",
         "has no such variant",
     );
@@ -209,25 +210,6 @@ fn blkio_weight_without_kernel_support_is_warned_like_docker_and_the_service_run
     f.assert_clean();
 }
 
-#[test]
-fn pull_policy_always_is_warned_the_stored_image_runs() {
-    require_engine!();
-    let mut f = Fixture::new(&project("pull_policy: always"));
-    let o = f.compose(&["run", "--rm", "-T", "web", "echo", "ran"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ran");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(
-        err.lines()
-            .filter(|l| l.contains("service web: pull_policy: always: images are not pulled"))
-            .count(),
-        1,
-        "{}",
-        text(&o)
-    );
-    f.assert_clean();
-}
-
 /// `label_file` was accepted and ignored; Docker Compose (compose-go) reads each file's
 /// `KEY=VALUE` lines under the service's labels, which win, and fails on a missing file.
 #[test]
@@ -307,7 +289,6 @@ fn other_refused_keys_name_service_and_key_and_create_nothing() {
             "volumes[].bind.recursive",
             "",
         ),
-        ("pull_policy: build", "pull_policy", ""),
     ] {
         std::fs::write(
             f.project_dir.join("compose.yaml"),

@@ -34,6 +34,8 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
+    /// Download an image from a registry
+    Pull(super::pull::ImagePullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +115,7 @@ pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i3
             store.tag(&a.source, &a.target)?;
             Ok(0)
         }
+        ImageCommand::Pull(a) => super::pull::image_pull(global, a),
     }
 }
 

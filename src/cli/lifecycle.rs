@@ -114,13 +114,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
     if args.build {
         eprintln!("WARN --build: building images is not supported yet; using the image store");
     }
-    if args
-        .pull
-        .as_deref()
-        .is_some_and(|p| p != "never" && p != "missing")
-    {
-        eprintln!("WARN --pull: pulling images is not supported yet; using the image store");
-    }
+    let pull = super::pull::pull_flag(args.pull.as_deref())?;
     let scale = parse_scale(&args.scale)?;
     let opts = UpOptions {
         services: args.services.clone(),
@@ -143,6 +137,8 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         } else {
             Some(stack::attach::catch_interrupts()?)
         },
+        pull,
+        default_platform: super::pull::default_platform(),
     };
     if attached {
         return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);

@@ -170,7 +170,7 @@ pub(crate) fn up_attached(
     // Caught before the containers start, so an interrupt during start-up stops them too.
     let interrupts = attach::catch_interrupts()?;
     let since = attach::now_nanos();
-    match crate::stack::up(ctx, project, opts, &mut crate::stack::PlainReporter) {
+    match crate::stack::up(ctx, project, opts, &mut super::progress::PlainCli) {
         // `attached_up` sees the interrupt and stops what was started.
         Ok(()) | Err(crate::stack::StackError::Interrupted) => {}
         Err(e) => return Err(e.into()),

@@ -102,6 +102,8 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         no_start: true,
         remove_orphans: args.remove_orphans,
         scale,
+        pull: super::pull::pull_flag(args.pull.as_deref())?,
+        default_platform: super::pull::default_platform(),
         ..UpOptions::default()
     };
     stack::up(

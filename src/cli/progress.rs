@@ -4,11 +4,14 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::pull_progress::{JsonPull, PlainPull, TtyPull};
 use super::{GlobalOptions, Progress};
+use crate::engine::registry::PullProgress;
 use crate::stack::{PlainReporter, Reporter};
 
 /// The reporter `--progress` asks for.
@@ -16,10 +19,35 @@ pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
     match global.progress {
         Progress::Quiet => Box::new(QuietReporter),
         Progress::Json => Box::new(JsonReporter),
-        Progress::Plain => Box::new(PlainReporter),
+        Progress::Plain => Box::new(PlainCli),
         Progress::Tty => Box::new(TtyReporter::new()),
         Progress::Auto if std::io::stderr().is_terminal() => Box::new(TtyReporter::new()),
-        Progress::Auto => Box::new(PlainReporter),
+        Progress::Auto => Box::new(PlainCli),
+    }
+}
+
+/// Whether `--progress` draws live lines on the terminal (which leave the cursor on their last
+/// line: output after them starts on a new one).
+pub(crate) fn is_live(global: &GlobalOptions) -> bool {
+    match global.progress {
+        Progress::Tty => true,
+        Progress::Auto => std::io::stderr().is_terminal(),
+        _ => false,
+    }
+}
+
+/// Plain lines, pulls included (one line per event, downloads rate-limited).
+pub(crate) struct PlainCli;
+
+impl Reporter for PlainCli {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        PlainReporter.event(kind, name, action);
+    }
+    fn warn(&mut self, message: &str) {
+        PlainReporter.warn(message);
+    }
+    fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
+        Some(Arc::new(PlainPull::new(Box::new(std::io::stderr()))))
     }
 }
 
@@ -54,6 +82,9 @@ impl Reporter for JsonReporter {
             "{}",
             serde_json::json!({ "id": source.trim_end_matches(" ->"), "text": line })
         );
+    }
+    fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
+        Some(Arc::new(JsonPull::new(Box::new(std::io::stderr()))))
     }
 }
 
@@ -125,6 +156,10 @@ impl Reporter for TtyReporter {
     fn output(&mut self, source: &str, line: &str) {
         // Above the live lines, which a plain write would tear.
         let _ = self.multi.println(format!("{source} {line}"));
+    }
+
+    fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
+        Some(Arc::new(TtyPull::new(self.multi.clone())))
     }
 }
 

@@ -59,6 +59,9 @@ pub struct RunArgs {
     /// Don't start linked services
     #[arg(long)]
     pub no_deps: bool,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
     /// Service to run
     pub service: String,
     /// Command and arguments (replace the service's command)
@@ -85,12 +88,30 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     }
     let root = global.root.as_path();
     let store = ImageStore::open(root.join("images"))?;
+    // Every image this run needs (its dependencies' too), pulled at once before anything
+    // starts; the dependencies' `up` below then finds them stored.
+    let pull = super::pull::pull_flag(args.pull.as_deref())?;
+    let mut needed = vec![args.service.clone()];
+    if !args.no_deps {
+        needed = stack::start_order(project, &needed)?;
+    }
+    stack::pull::ensure_images(
+        &store,
+        project,
+        &needed,
+        pull,
+        super::pull::default_platform().as_deref(),
+        &mut *super::progress::reporter(global),
+    )?;
     let image_ref = service
         .image
         .clone()
         .unwrap_or_else(|| format!("{project_name}-{}", args.service));
     let image = store.resolve(&image_ref).with_context(|| {
-        format!("image {image_ref} for service {} is not in the image store (load it with `compose image load`)", args.service)
+        format!(
+            "image {image_ref} for service {} is not in the image store",
+            args.service
+        )
     })?;
     crate::planner::support::check_image(&args.service, service, &image.config)?;
 

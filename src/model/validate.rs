@@ -284,6 +284,13 @@ impl Checker<'_> {
 
         self.resources_agree(name, svc)?;
 
+        // A policy nothing understands would silently become `missing`: refuse it at load.
+        if let Some(policy) = svc.pull_policy.as_deref() {
+            if let Err(e) = crate::planner::pull_policy::PullPolicy::parse(policy) {
+                return Err(self.at(&key("pull_policy"), ErrorKind::Other(e.to_string())));
+            }
+        }
+
         if let Some(develop) = &svc.develop {
             for (i, rule) in develop.watch.iter().enumerate() {
                 let needs_target =
@@ -936,5 +943,37 @@ models:
             let err = validate(&project, &tree).unwrap_err();
             assert_eq!(err.to_string(), format!("{}:6:9: {want}", path.display()), "{file}");
         }
+    }
+
+    #[test]
+    fn pull_policies_are_checked_at_load_naming_service_and_key() {
+        for ok in [
+            "always",
+            "missing",
+            "if_not_present",
+            "never",
+            "build",
+            "daily",
+            "weekly",
+            "every_12h",
+        ] {
+            let text = format!("services:\n  web:\n    image: x\n    pull_policy: {ok}\n");
+            check_with(&text, &[], false).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let err = check("services:\n  web:\n    image: x\n    pull_policy: sometimes\n")
+            .expect_err("an unknown policy");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "compose.yaml:4:5: services.web.pull_policy: invalid pull_policy \"sometimes\""
+            ),
+            "{msg}"
+        );
+        let err = check("services:\n  web:\n    image: x\n    pull_policy: every_5x\n")
+            .expect_err("a bad interval");
+        assert!(
+            err.to_string().contains("services.web.pull_policy"),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,7 @@
 //! (isolation, a runtime, a size limit, devices, a security profile: running without it would
 //! be running something else, or something less confined); a one-line warning where skipping
 //! it changes no result the author depends on (a scheduling weight the kernel cannot apply,
-//! a pull that cannot happen when the image is already stored).
+//! a refresh interval that is not applied).
 
 use oci_spec::image::ImageConfiguration;
 use serde_json::Value;
@@ -240,8 +240,8 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("ports[].app_protocol", Inert("a hint for tools; Docker Compose passes it nowhere either")),
     rule("ports[].x-*", Inert("extensions")),
     rule("privileged", Applied("planner::container (capabilities, devices, paths)")),
-    rule("pull_policy", Checked(check_pull_policy)),
-    rule("pull_refresh_after", Warned("images are not pulled (no registry support yet): the stored image is used")),
+    rule("pull_policy", Applied("stack::pull (planner::pull_policy decides; checked at load)")),
+    rule("pull_refresh_after", Warned("not applied: `pull_policy: every_<duration>` sets how often an image is refreshed")),
     rule("read_only", Applied("engine::runtime::rootfs (read-only root)")),
     rule("restart", Applied("engine::supervisor (restart policy)")),
     rule("runtime", Checked(check_runtime)),
@@ -446,62 +446,48 @@ fn goarch(arch: &str) -> &str {
     }
 }
 
-/// `platform`: the stored image is the only variant there is (images are not pulled), so a
-/// platform it is not is refused rather than run as something else.
-fn check_platform(svc: &ServiceConfig, facts: &Facts) -> Vec<Finding> {
-    let Some(want) = svc.platform.as_deref().filter(|p| !p.is_empty()) else {
-        return Vec::new();
-    };
+/// Whether `image` is of platform `want` (`os[/arch[/variant]]`, Go's or the kernel's arch
+/// names): the pull of a service with `platform:` skips a stored image only when it is.
+pub fn platform_matches(want: &str, image: &ImageConfiguration) -> bool {
     let mut parts = want.split('/');
     let os = parts.next().unwrap_or_default().to_ascii_lowercase();
     let arch = parts
         .next()
         .map(|a| goarch(&a.to_ascii_lowercase()).to_string());
     let variant = parts.next().map(str::to_ascii_lowercase);
+    os == image.os().to_string().to_ascii_lowercase()
+        && arch
+            .as_deref()
+            .is_none_or(|a| a == goarch(&image.architecture().to_string()))
+        && variant
+            .as_deref()
+            .is_none_or(|v| image.variant().as_deref() == Some(v))
+}
+
+/// `platform`: a stored image of another platform is pulled again for this one (stack::pull),
+/// unless the pull policy forbids it; what is left is refused rather than run as something
+/// else.
+fn check_platform(svc: &ServiceConfig, facts: &Facts) -> Vec<Finding> {
+    let Some(want) = svc.platform.as_deref().filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
     let Some(image) = facts.image else {
         return Vec::new();
     };
-    let have_os = image.os().to_string();
-    let have_arch = image.architecture().to_string();
-    let have_variant = image.variant().clone();
-    let matches = os == have_os.to_ascii_lowercase()
-        && arch.as_deref().is_none_or(|a| a == goarch(&have_arch))
-        && variant
-            .as_deref()
-            .is_none_or(|v| have_variant.as_deref() == Some(v));
-    if matches {
+    if platform_matches(want, image) {
         return Vec::new();
     }
-    let have = match &have_variant {
-        Some(v) => format!("{have_os}/{have_arch}/{v}"),
-        None => format!("{have_os}/{have_arch}"),
+    let have = match image.variant() {
+        Some(v) => format!("{}/{}/{v}", image.os(), image.architecture()),
+        None => format!("{}/{}", image.os(), image.architecture()),
     };
     vec![error(
         "platform",
         format!(
-            "{want:?}: the stored image is {have} and has no such variant (images are not \
-             pulled, so no other can be had)"
+            "{want:?}: the stored image is {have} and has no such variant (its pull policy \
+             does not let it be pulled for {want})"
         ),
     )]
-}
-
-/// `pull_policy`: with no registry, `missing`/`if_not_present`/`never` are what happens
-/// anyway; a refresh (`always`, `daily`...) is skipped with a warning (the stored image runs);
-/// `build` cannot be done and is refused.
-fn check_pull_policy(svc: &ServiceConfig, _: &Facts) -> Vec<Finding> {
-    match svc.pull_policy.as_deref() {
-        None | Some("" | "missing" | "if_not_present" | "never") => Vec::new(),
-        Some("build") => vec![error(
-            "pull_policy",
-            "build: building images is not supported yet".to_string(),
-        )],
-        Some(other) => vec![Finding::Warning {
-            key: "pull_policy".to_string(),
-            why: format!(
-                "{other}: images are not pulled (no registry support yet): the stored image is used"
-            ),
-        }],
-    }
 }
 
 /// `security_opt` `label=` and `apparmor=`: this engine applies no SELinux label and no

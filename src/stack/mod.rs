@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod inspect;
 pub mod oneoff;
 pub mod ops;
+pub mod pull;
 pub mod restart_deps;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +78,12 @@ pub trait Reporter: Send {
     fn output(&mut self, source: &str, line: &str) {
         eprintln!("{source} {line}");
     }
+    /// Where the progress of image pulls goes (layer by layer); `None` shows nothing.
+    fn pull_progress(
+        &mut self,
+    ) -> Option<std::sync::Arc<dyn crate::engine::registry::PullProgress>> {
+        None
+    }
 }
 
 /// A reporter that prints Docker Compose's plain progress lines on standard error.
@@ -115,6 +122,10 @@ pub struct UpOptions {
     /// SIGINT/SIGTERM counter (see [`attach::catch_interrupts`]): once it is non-zero, `up`
     /// stops at its next step or poll and returns [`StackError::Interrupted`].
     pub interrupts: Option<&'static AtomicUsize>,
+    /// `--pull`: replaces every service's `pull_policy`.
+    pub pull: Option<crate::planner::pull_policy::PullPolicy>,
+    /// `DOCKER_DEFAULT_PLATFORM`: the platform pulled for services without `platform:`.
+    pub default_platform: Option<String>,
 }
 
 /// Options of `down`.
@@ -339,19 +350,37 @@ pub fn up(
         context: "image store".into(),
         message: e.to_string(),
     })?;
-    let mut images = BTreeMap::new();
     for s in &order {
-        let svc = &project.services[s];
-        for w in support::check_service(s, svc, &support::Facts::host())
+        for w in support::check_service(s, &project.services[s], &support::Facts::host())
             .map_err(|e| invalid(e.to_string()))?
         {
             rep.warn(&w);
         }
+    }
+    // Pulls next (all at once), before the first change: a failed pull leaves nothing created.
+    if !opts.dry_run {
+        pull::ensure_images(
+            &store,
+            project,
+            &order,
+            opts.pull,
+            opts.default_platform.as_deref(),
+            rep,
+        )?;
+    }
+    let mut images = BTreeMap::new();
+    for s in &order {
+        let svc = &project.services[s];
         let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
         let image = store.resolve(&image_ref).map_err(|e| StackError::Failed {
             context: format!("service {s}"),
             message: format!(
-                "image {image_ref}: {e} (load it with `compose image load`; pulling and building are not supported yet)"
+                "image {image_ref}: {e}{}",
+                if svc.image.is_some() {
+                    ""
+                } else {
+                    " (the service has no `image:` to pull, and building images is not supported yet)"
+                }
             ),
         })?;
         netplan::port_requests(s, svc)?;

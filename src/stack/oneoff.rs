@@ -32,7 +32,8 @@ fn failed(rec: &ContainerRecord, m: impl std::fmt::Display) -> StackError {
 /// `run` without `--no-deps`: brings up the dependencies of `service` (and theirs) with `up`'s
 /// machinery, each waiting for the conditions of its own `depends_on`, then waits for the
 /// conditions `service` puts on them (healthy, completed successfully), so the one-off
-/// container starts when an `up` would have started the service.
+/// container starts when an `up` would have started the service. Their images must be in the
+/// store already ([`super::pull::ensure_images`]): nothing is pulled here.
 pub fn start_dependencies(
     ctx: &Ctx,
     project: &Project,
@@ -51,6 +52,9 @@ pub fn start_dependencies(
         project,
         &UpOptions {
             services: deps,
+            // `run` pulled every image it needs, these included, in one go before this:
+            // a service whose policy is `always` is not pulled a second time.
+            pull: Some(crate::planner::pull_policy::PullPolicy::Never),
             ..UpOptions::default()
         },
         rep,

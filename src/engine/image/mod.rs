@@ -7,6 +7,7 @@ mod archive;
 mod ingest;
 pub(crate) use ingest::Ingest;
 pub mod layer;
+mod pulls;
 pub mod reference;
 mod store;
 pub mod testimage;

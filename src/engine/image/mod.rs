@@ -4,6 +4,7 @@
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
+mod digests;
 pub mod layer;
 pub mod reference;
 mod store;

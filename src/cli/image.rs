@@ -35,6 +35,8 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
+    /// Remove unused images
+    Prune(super::image_prune::PruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +122,7 @@ pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i3
             store.tag(&a.source, &a.target)?;
             Ok(0)
         }
+        ImageCommand::Prune(a) => super::image_prune::run(global, &store, a),
     }
 }
 

@@ -6,11 +6,13 @@
 mod archive;
 mod digests;
 pub mod layer;
+mod prune;
 pub mod reference;
 mod store;
 pub mod testimage;
 
 pub use archive::host_arch;
+pub use prune::PruneReport;
 pub use reference::{Reference, ReferenceError};
 pub use store::{
     BlobRef, Image, ImageError, ImageHealthcheck, ImageRecord, ImageStore, ImageSummary, LayerRef,

@@ -5,6 +5,8 @@
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
 mod digests;
+mod ingest;
+pub(crate) use ingest::Ingest;
 pub mod layer;
 mod prune;
 pub mod reference;

@@ -655,13 +655,12 @@ impl ImageStore {
         Ok(deleted)
     }
 
-    /// Makes sure the layer `diff_id` is unpacked (from the blob `blob`); returns its
-    /// directory name and size. Call with the lock held.
-    pub(crate) fn ensure_layer(
+    /// The directory name and size of the layer `diff_id` when it is unpacked and complete.
+    /// Call with the lock held (an incomplete left-over is removed).
+    pub(crate) fn existing_layer(
         &self,
         diff_id: &str,
-        blob: &str,
-    ) -> Result<(String, u64), ImageError> {
+    ) -> Result<Option<(String, u64)>, ImageError> {
         let hex = hex_of(diff_id);
         if hex.len() != 64 || !diff_id.starts_with("sha256:") {
             return Err(ImageError::InvalidArchive(format!(
@@ -685,7 +684,7 @@ impl ImageStore {
                 )));
             }
             if dir.is_dir() {
-                return Ok((name, m.size));
+                return Ok(Some((name, m.size)));
             }
             let _ = fs::remove_file(&marker);
         }
@@ -693,20 +692,46 @@ impl ImageStore {
             // Unpacked by a writer that died before writing the marker.
             fs::remove_dir_all(&dir).map_err(io_ctx("removing", &dir))?;
         }
+        Ok(None)
+    }
+
+    /// Makes sure the layer `diff_id` is unpacked (from the blob `blob`); returns its
+    /// directory name and size. Call with the lock held.
+    pub(crate) fn ensure_layer(
+        &self,
+        diff_id: &str,
+        blob: &str,
+    ) -> Result<(String, u64), ImageError> {
+        if let Some(found) = self.existing_layer(diff_id)? {
+            return Ok(found);
+        }
         let tmp = self.tmp_dir().join(fsutil::unique_name("layer-"));
         fs::create_dir(&tmp).map_err(io_ctx("creating", &tmp))?;
-        let result = self.unpack_blob(diff_id, blob, &tmp);
-        let size = match result {
+        let size = match self.unpack_blob(diff_id, blob, &tmp) {
             Ok(size) => size,
             Err(e) => {
                 let _ = fs::remove_dir_all(&tmp);
                 return Err(e);
             }
         };
+        self.install_layer(&tmp, diff_id, size)
+    }
+
+    /// Moves a fully unpacked layer from `tmp` into place and marks it complete.
+    pub(crate) fn install_layer(
+        &self,
+        tmp: &Path,
+        diff_id: &str,
+        size: u64,
+    ) -> Result<(String, u64), ImageError> {
+        let name = hex_of(diff_id)[..12].to_string();
+        let ldir = self.layers_dir();
+        let marker = ldir.join(format!("{name}.json"));
+        let dir = ldir.join(&name);
         // One syncfs makes the whole tree durable before the marker says it is complete.
-        let f = File::open(&tmp).map_err(io_ctx("opening", &tmp))?;
-        rustix::fs::syncfs(&f).map_err(|e| io_ctx("syncing", &tmp)(e.into()))?;
-        fs::rename(&tmp, &dir).map_err(io_ctx("renaming into place", &dir))?;
+        let f = File::open(tmp).map_err(io_ctx("opening", tmp))?;
+        rustix::fs::syncfs(&f).map_err(|e| io_ctx("syncing", tmp)(e.into()))?;
+        fs::rename(tmp, &dir).map_err(io_ctx("renaming into place", &dir))?;
         let data = serde_json::to_vec(&LayerMarker {
             diff_id: diff_id.to_string(),
             size,

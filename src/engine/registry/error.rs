@@ -13,7 +13,9 @@ pub enum RegistryError {
     Config(#[from] RegistryConfigError),
     #[error("credentials: {0}")]
     Credentials(#[from] CredentialError),
-    #[error("{image}: unauthorized at {registry}: {detail} (log in with `compose login {registry}`)")]
+    #[error(
+        "{image}: unauthorized at {registry}: {detail} (log in with `compose login {registry}`)"
+    )]
     Unauthorized {
         image: String,
         registry: String,

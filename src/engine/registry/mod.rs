@@ -4,9 +4,11 @@
 //!
 //! The rest of the program sees synchronous functions: each call runs its own small tokio
 //! runtime, because nothing else in the engine is async.
+pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod platform;
 pub mod pull;
 
 pub use config::{RegistryConfig, RegistryConfigError};

@@ -37,6 +37,8 @@ pub enum ImageCommand {
     Tag(TagArgs),
     /// Remove unused images
     Prune(super::image_prune::PruneArgs),
+    /// Upload an image to a registry
+    Push(super::push::ImagePushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +125,7 @@ pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i3
             Ok(0)
         }
         ImageCommand::Prune(a) => super::image_prune::run(global, &store, a),
+        ImageCommand::Push(a) => super::push::image_push(&store, a),
     }
 }
 

@@ -77,4 +77,8 @@ pub enum RegistryError {
     },
     #[error("invalid platform {0:?}: expected os/arch[/variant], e.g. linux/arm64")]
     Platform(String),
+    #[error("An image does not exist locally with the tag: {image}")]
+    NotLocal { image: String },
+    #[error("{image}: cannot push a digest reference (push a name with a tag)")]
+    PushByDigest { image: String },
 }

@@ -10,8 +10,10 @@ pub mod credentials;
 pub mod error;
 pub mod platform;
 pub mod pull;
+pub mod push;
 
 pub use config::{RegistryConfig, RegistryConfigError};
 pub use credentials::{Credential, CredentialError, DockerConfig};
 pub use error::RegistryError;
 pub use pull::{pull_images, PullEvent, PullOptions, PullProgress, PullRequest, Pulled};
+pub use push::{push_images, PushEvent, PushOptions, PushProgress, Pushed};

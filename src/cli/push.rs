@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::GlobalOptions;
-use crate::engine::image::{ImageStore, Reference};
+use crate::engine::image::ImageStore;
 use crate::engine::registry::{
     push_images, DockerConfig, PushEvent, PushOptions, PushProgress, RegistryConfig,
 };
@@ -70,7 +70,8 @@ impl PushProgress for Silent {
 
 /// `compose image push`.
 pub fn image_push(store: &ImageStore, args: &ImagePushArgs) -> anyhow::Result<i32> {
-    let reference = Reference::parse(&args.image)?;
+    // Refused before any output: a name the store lacks, a digest reference.
+    let (reference, _) = crate::engine::registry::push::local_image(store, &args.image)?;
     let progress: Arc<dyn PushProgress> = if args.quiet {
         Arc::new(Silent)
     } else {

@@ -112,7 +112,10 @@ pub fn push_images(
 
 /// The image a reference names in the store, by name only (as `docker push`: an id or a
 /// digest names no repository to push to).
-fn local_image(store: &ImageStore, input: &str) -> Result<(Reference, ImageRecord), RegistryError> {
+pub fn local_image(
+    store: &ImageStore,
+    input: &str,
+) -> Result<(Reference, ImageRecord), RegistryError> {
     let reference = Reference::parse(input)?;
     if reference.digest().is_some() {
         return Err(RegistryError::PushByDigest {

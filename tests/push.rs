@@ -78,6 +78,12 @@ fn image() -> TestImage {
     }
 }
 
+struct NoPullProgress;
+
+impl compose::engine::registry::PullProgress for NoPullProgress {
+    fn event(&self, _: &str, _: compose::engine::registry::PullEvent) {}
+}
+
 /// Lines of `out` ending with `suffix`.
 fn count(out: &str, suffix: &str) -> usize {
     out.lines().filter(|l| l.ends_with(suffix)).count()
@@ -135,6 +141,28 @@ fn image_push_round_trip_keeps_the_digest_and_skips_what_the_registry_has() {
         serde_json::from_slice(&std::fs::read(pulled.join("index.json")).expect("index.json"))
             .expect("json");
     assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    // And with our own pull, into a fresh store: the same digest and image id.
+    let fresh = compose::engine::image::ImageStore::open(env.dir.path().join("fresh"))
+        .expect("fresh store");
+    let pulled = compose::engine::registry::pull_images(
+        &fresh,
+        &[compose::engine::registry::PullRequest {
+            reference: name.clone(),
+            platform: None,
+        }],
+        &compose::engine::registry::PullOptions {
+            config: Default::default(),
+            credentials: Default::default(),
+            progress: std::sync::Arc::new(NoPullProgress),
+        },
+    );
+    let pulled = pulled
+        .into_iter()
+        .next()
+        .expect("one result")
+        .expect("pull back");
+    assert_eq!(pulled.digest, digest);
+    assert_eq!(pulled.id, image().id().expect("id"));
 
     // Again: every blob is already there, and nothing is uploaded (the registry's log agrees).
     let before = uploads(&reg.log());

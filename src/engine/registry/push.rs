@@ -25,6 +25,9 @@ use crate::engine::image::{BlobRef, ImageError, ImageRecord, ImageStore, Referen
 
 /// Bytes read from a blob file per upload chunk.
 const READ_CHUNK: usize = 1 << 20;
+/// The largest manifest sent (read whole to be sent as one body): registries refuse bigger
+/// ones (distribution's and Docker's limit is 4 MiB).
+const MAX_MANIFEST: u64 = 4 << 20;
 
 /// Progress of a push, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +197,27 @@ async fn push_one(
     }
     // The manifest, byte for byte as stored (its digest checked: the store's file is what
     // the registry will serve under that digest).
+    let manifest_path = store.blob_path(&record.manifest.digest);
+    let manifest_size = std::fs::metadata(&manifest_path)
+        .map_err(|e| RegistryError::Store {
+            image: input.to_string(),
+            source: ImageError::Io {
+                op: "stat",
+                path: manifest_path.clone(),
+                source: e,
+            },
+        })?
+        .len();
+    if manifest_size > MAX_MANIFEST {
+        return Err(RegistryError::Protocol {
+            image: input.to_string(),
+            registry: host.clone(),
+            detail: format!(
+                "the manifest {} is {manifest_size} bytes, more than registries accept ({MAX_MANIFEST})",
+                record.manifest.digest
+            ),
+        });
+    }
     let body = store
         .read_blob(&record.manifest.digest)
         .map_err(|source| RegistryError::Store {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::stream::{self, StreamExt};
 use oci_client::errors::OciDistributionError;
 use oci_client::RegistryOperation;
 use tokio::io::AsyncReadExt;
@@ -23,6 +23,8 @@ use super::error::RegistryError;
 use crate::engine::fsutil;
 use crate::engine::image::{BlobRef, ImageError, ImageRecord, ImageStore, Reference};
 
+/// Layers sent at once per image (Docker's `max-concurrent-uploads`).
+pub const MAX_CONCURRENT_UPLOADS: usize = 5;
 /// Bytes read from a blob file per upload chunk.
 const READ_CHUNK: usize = 1 << 20;
 /// The largest manifest sent (read whole to be sent as one body): registries refuse bigger
@@ -187,13 +189,35 @@ async fn push_one(
         image: input.to_string(),
         source,
     })?;
-    let mut blobs: Vec<&BlobRef> = record.layers.iter().map(|l| &l.blob).collect();
-    blobs.push(&record.config);
-    let mut sent = std::collections::BTreeSet::new();
-    for blob in blobs {
-        if sent.insert(blob.digest.clone()) {
-            push_blob(store, &endpoint, &reference, input, blob, &sources, opts).await?;
-        }
+    // Layers a few at a time (a layer twice in one image is sent once), then the config: the
+    // manifest goes only when everything it names is there.
+    let mut seen = std::collections::BTreeSet::new();
+    let layers: Vec<&BlobRef> = record
+        .layers
+        .iter()
+        .map(|l| &l.blob)
+        .filter(|b| seen.insert(b.digest.clone()))
+        .collect();
+    let results: Vec<Result<(), RegistryError>> = stream::iter(
+        layers
+            .into_iter()
+            .map(|blob| push_blob(store, &endpoint, &reference, input, blob, &sources, opts)),
+    )
+    .buffer_unordered(MAX_CONCURRENT_UPLOADS)
+    .collect()
+    .await;
+    results.into_iter().collect::<Result<(), RegistryError>>()?;
+    if !seen.contains(&record.config.digest) {
+        push_blob(
+            store,
+            &endpoint,
+            &reference,
+            input,
+            &record.config,
+            &sources,
+            opts,
+        )
+        .await?;
     }
     // The manifest, byte for byte as stored (its digest checked: the store's file is what
     // the registry will serve under that digest).

@@ -349,11 +349,13 @@ impl Unpacker {
                 source: e,
             }
         };
-        let mode = header.mode().map_err(bad("reading the mode"))?;
-        let mut uid = header.uid().map_err(bad("reading the owner"))?;
-        let mut gid = header.gid().map_err(bad("reading the group"))?;
+        let raw = header.as_old();
+        let mode = lenient(header.mode().map(u64::from), &raw.mode)
+            .map_err(bad("reading the mode"))? as u32;
+        let mut uid = lenient(header.uid(), &raw.uid).map_err(bad("reading the owner"))?;
+        let mut gid = lenient(header.gid(), &raw.gid).map_err(bad("reading the group"))?;
         let mut mtime = Timespec {
-            tv_sec: header.mtime().map_err(bad("reading the mtime"))? as i64,
+            tv_sec: lenient(header.mtime(), &raw.mtime).map_err(bad("reading the mtime"))? as i64,
             tv_nsec: 0,
         };
         let mut xattrs = Vec::new();
@@ -690,6 +692,15 @@ fn parse_pax_time(s: &str) -> Option<Timespec> {
         tv_sec,
         tv_nsec: digits.parse().ok()?,
     })
+}
+
+/// A numeric header field, with an empty one (all NUL or spaces) read as 0, as Go's
+/// archive/tar reads it: layers written by such tools reach us from registries.
+fn lenient(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -293,14 +293,23 @@ async fn pull_all(ctx: &Ctx<'_>) -> Vec<Result<Pulled, RegistryError>> {
         }
     }
     let permits = Semaphore::new(MAX_CONCURRENT_DOWNLOADS);
-    let fetched: BTreeMap<String, Result<(), RegistryError>> =
-        join_all(jobs.values().map(|job| async {
-            let _permit = permits.acquire().await;
-            (job.blob.digest.clone(), fetch_layer(ctx, job).await)
-        }))
-        .await
-        .into_iter()
-        .collect();
+    // A failed layer: its error goes to the first image that needed it, a line naming it to
+    // the others.
+    let mut failed: BTreeMap<String, (usize, Option<RegistryError>)> = BTreeMap::new();
+    for (digest, first, result) in join_all(jobs.values().map(|job| async {
+        let _permit = permits.acquire().await;
+        (
+            job.blob.digest.clone(),
+            job.users[0],
+            fetch_layer(ctx, job).await,
+        )
+    }))
+    .await
+    {
+        if let Err(e) = result {
+            failed.insert(digest, (first, Some(e)));
+        }
+    }
 
     // (3) Record each image whose layers are all in.
     let mut tags = match ctx.store.read_tags() {
@@ -325,20 +334,34 @@ async fn pull_all(ctx: &Ctx<'_>) -> Vec<Result<Pulled, RegistryError>> {
         let result = match (res, store_errors.remove(&i)) {
             (Err(e), _) | (Ok(_), Some(e)) => Err(e),
             (Ok(r), None) => {
-                let failed = r
-                    .layers
-                    .iter()
-                    .find_map(|(b, _)| match fetched.get(&b.digest) {
-                        Some(Err(e)) => Some(e),
-                        _ => None,
-                    });
-                match failed {
-                    Some(e) => Err(clone_for(&image, e)),
+                let layer_error = r.layers.iter().find_map(|(b, _)| {
+                    let (first, err) = failed.get_mut(&b.digest)?;
+                    Some(match (*first == i, err.take()) {
+                        (true, Some(e)) => e,
+                        _ => RegistryError::Protocol {
+                            image: image.clone(),
+                            registry: r.endpoint.host.clone(),
+                            detail: format!(
+                                "layer {} failed (see {})",
+                                b.digest, ctx.requests[*first].reference
+                            ),
+                        },
+                    })
+                });
+                match layer_error {
+                    Some(e) => Err(e),
                     None => record(ctx, i, &r, &mut tags),
                 }
             }
         };
         out.push(result);
+    }
+    if out.iter().any(Result::is_err) {
+        // What only failed images brought (verified layers of an image whose other layer was
+        // corrupt, say) is not kept: a failed pull leaves the store as it was.
+        if let Err(e) = ctx.store.collect_garbage(None) {
+            eprintln!("WARN cleaning up after a failed pull: {e}");
+        }
     }
     if let Err(e) = ctx.store.write_tags(&tags) {
         let msg = e.to_string();
@@ -352,15 +375,6 @@ async fn pull_all(ctx: &Ctx<'_>) -> Vec<Result<Pulled, RegistryError>> {
         }
     }
     out
-}
-
-/// A shared layer's failure, reported for another image that needed it.
-fn clone_for(image: &str, e: &RegistryError) -> RegistryError {
-    RegistryError::Protocol {
-        image: image.to_string(),
-        registry: String::new(),
-        detail: e.to_string(),
-    }
 }
 
 /// Resolves `input` on its mirrors, then on its registry: the first that serves it wins
@@ -737,8 +751,10 @@ async fn fetch_layer(ctx: &Ctx<'_>, job: &LayerJob) -> Result<(), RegistryError>
         registry: host.clone(),
         detail: format!("{what}: the unpacking thread failed: {e}"),
     })?;
-    if let Some(e) = stream_error {
-        // A cut connection: what the writer made of the partial blob does not matter.
+    if let Some(e) = stream_error.filter(|_| done < size) {
+        // A cut connection: what the writer made of the partial blob does not matter. (With
+        // every byte in, the stream's own complaint is about the digest, which the writer
+        // reports better.)
         return Err(RegistryError::Unreachable {
             image: image.clone(),
             registry: host,

@@ -563,3 +563,29 @@ fn compression_by_magic() {
         Err(LayerError::Compression("xz"))
     ));
 }
+
+#[test]
+fn empty_numeric_fields_read_as_zero_like_go_archive_tar() {
+    // A header whose uid, gid and mtime are all NUL (as some writers leave them): Go's
+    // archive/tar, hence Docker, reads 0; a field with garbage is still refused.
+    let f = fixture();
+    let mut tar = tar_of(&[file("etc/platform", b"linux/arm64\n")]);
+    for range in [108..116, 116..124, 136..148] {
+        tar[range].fill(0);
+    }
+    let mut h = tar::Header::new_old();
+    h.as_mut_bytes().copy_from_slice(&tar[..512]);
+    h.set_cksum();
+    tar[..512].copy_from_slice(h.as_bytes());
+    f.unpack(&tar).expect("empty numeric fields are 0");
+    let m = fs::metadata(f.root.join("etc/platform")).unwrap();
+    assert_eq!(m.mtime(), 0);
+    let mut bad = tar.clone();
+    bad[108..116].copy_from_slice(b"zz\0\0\0\0\0\0");
+    let mut h = tar::Header::new_old();
+    h.as_mut_bytes().copy_from_slice(&bad[..512]);
+    h.set_cksum();
+    bad[..512].copy_from_slice(h.as_bytes());
+    let g = fixture();
+    assert!(g.unpack(&bad).is_err(), "a garbage uid was accepted");
+}

@@ -1,6 +1,7 @@
 //! `compose image load|ls|rm|inspect|save|tag`: the image store under `<--root>/images`,
 //! with Docker's flags and output.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::engine::fsutil::{self, human_duration, human_size};
-use crate::engine::image::{ImageStore, RemoveEvent};
+use crate::engine::image::{ImageStore, Reference, RemoveEvent};
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -36,6 +37,10 @@ pub enum ImageCommand {
     Tag(TagArgs),
     /// Download an image from a registry
     Pull(super::pull::ImagePullArgs),
+    /// Remove unused images
+    Prune(super::image_prune::PruneArgs),
+    /// Upload an image to a registry
+    Push(super::push::ImagePushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +67,12 @@ pub struct LsArgs {
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
+    /// Show digests (the registry's digest of each name, `<none>` for images not pulled)
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output (full image IDs)
+    #[arg(long)]
+    pub no_trunc: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +127,8 @@ pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i3
             Ok(0)
         }
         ImageCommand::Pull(a) => super::pull::image_pull(global, a),
+        ImageCommand::Prune(a) => super::image_prune::run(global, &store, a),
+        ImageCommand::Push(a) => super::push::image_push(&store, a),
     }
 }
 
@@ -147,13 +160,13 @@ fn load(store: &ImageStore, args: &LoadArgs) -> anyhow::Result<i32> {
 }
 
 /// One row of `image ls`.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct LsRow {
     containers: &'static str,
     created_at: String,
     created_since: String,
-    digest: &'static str,
+    digest: String,
     #[serde(rename = "ID")]
     id: String,
     repository: String,
@@ -164,11 +177,69 @@ struct LsRow {
     virtual_size: String,
 }
 
+/// The (repository, tag, digest) rows of one image, as Docker's formatter makes them: a row
+/// per tag, repeated per digest of the same repository when digests are shown (the digests
+/// being the `name@sha256:…` names a pull recorded); a repository known only by digest gets
+/// a `<none>` tag row; an image with no name at all one `<none>` row.
+fn name_rows(names: &[Reference], show_digests: bool) -> Vec<(String, String, String)> {
+    let none = || "<none>".to_string();
+    let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut digests: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in names {
+        match (r.tag(), r.digest()) {
+            (_, Some(d)) => digests
+                .entry(r.familiar_name())
+                .or_default()
+                .push(d.to_string()),
+            (Some(t), None) => tags
+                .entry(r.familiar_name())
+                .or_default()
+                .push(t.to_string()),
+            (None, None) => {}
+        }
+    }
+    if tags.is_empty() && digests.is_empty() {
+        return vec![(none(), none(), none())];
+    }
+    let mut rows = Vec::new();
+    for (repo, repo_tags) in &tags {
+        let repo_digests = digests.remove(repo).unwrap_or_default();
+        for tag in repo_tags {
+            if !show_digests || repo_digests.is_empty() {
+                rows.push((repo.clone(), tag.clone(), none()));
+                continue;
+            }
+            for d in &repo_digests {
+                rows.push((repo.clone(), tag.clone(), d.clone()));
+            }
+        }
+    }
+    for (repo, repo_digests) in digests {
+        if show_digests {
+            for d in repo_digests {
+                rows.push((repo.clone(), none(), d));
+            }
+        } else {
+            rows.push((repo, none(), String::new()));
+        }
+    }
+    rows
+}
+
 fn ls(store: &ImageStore, args: &LsArgs) -> anyhow::Result<i32> {
     let now = fsutil::now_secs();
     let mut rows = Vec::new();
     for image in store.list()? {
-        let short = image.id.trim_start_matches("sha256:")[..12].to_string();
+        let id = if args.no_trunc {
+            image.id.clone()
+        } else {
+            image
+                .id
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect()
+        };
         let created = image.created.as_deref().and_then(fsutil::parse_rfc3339);
         let (created_at, created_since) = match created {
             Some(t) => (
@@ -177,22 +248,13 @@ fn ls(store: &ImageStore, args: &LsArgs) -> anyhow::Result<i32> {
             ),
             None => (String::new(), "N/A".to_string()),
         };
-        let mut names: Vec<(String, String)> = image
-            .repo_tags
-            .iter()
-            .filter_map(|r| Some((r.familiar_name(), r.tag()?.to_string())))
-            .collect();
-        names.sort();
-        if names.is_empty() {
-            names.push(("<none>".into(), "<none>".into()));
-        }
-        for (repository, tag) in names {
+        for (repository, tag, digest) in name_rows(&image.repo_tags, args.digests) {
             rows.push(LsRow {
                 containers: "N/A",
                 created_at: created_at.clone(),
                 created_since: created_since.clone(),
-                digest: "<none>",
-                id: short.clone(),
+                digest,
+                id: id.clone(),
                 repository,
                 shared_size: "N/A",
                 size: human_size(image.size),
@@ -211,6 +273,25 @@ fn ls(store: &ImageStore, args: &LsArgs) -> anyhow::Result<i32> {
         for r in &rows {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
         }
+    } else if args.digests {
+        let table: Vec<[&str; 6]> = rows
+            .iter()
+            .map(|r| {
+                [
+                    &*r.repository,
+                    &*r.tag,
+                    &*r.digest,
+                    &*r.id,
+                    &*r.created_since,
+                    &*r.size,
+                ]
+            })
+            .collect();
+        write_table(
+            &mut out,
+            ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
+            &table,
+        )?;
     } else {
         let table: Vec<[&str; 5]> = rows
             .iter()
@@ -326,6 +407,49 @@ fn save(store: &ImageStore, args: &SaveArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Docker's `images` formatter (docker/cli formatter/image.go): one row per tag, repeated
+    /// per digest of the same repository with `--digests`; digest-only names get a `<none>`
+    /// tag; no name at all gives one `<none>` row.
+    #[test]
+    fn name_rows_like_docker() {
+        let d1 = format!("sha256:{}", "a".repeat(64));
+        let d2 = format!("sha256:{}", "b".repeat(64));
+        let refs = |v: &[&str]| -> Vec<Reference> {
+            v.iter().map(|s| Reference::parse(s).unwrap()).collect()
+        };
+        let row = |r: &str, t: &str, d: &str| (r.to_string(), t.to_string(), d.to_string());
+        let names = refs(&[
+            "busybox:1",
+            "busybox:latest",
+            &format!("busybox@{d1}"),
+            &format!("ghcr.io/o/app@{d2}"),
+        ]);
+        assert_eq!(
+            name_rows(&names, true),
+            vec![
+                row("busybox", "1", &d1),
+                row("busybox", "latest", &d1),
+                row("ghcr.io/o/app", "<none>", &d2),
+            ]
+        );
+        assert_eq!(
+            name_rows(&names, false),
+            vec![
+                row("busybox", "1", "<none>"),
+                row("busybox", "latest", "<none>"),
+                row("ghcr.io/o/app", "<none>", ""),
+            ]
+        );
+        assert_eq!(
+            name_rows(&refs(&["busybox:1"]), true),
+            vec![row("busybox", "1", "<none>")]
+        );
+        assert_eq!(
+            name_rows(&[], true),
+            vec![row("<none>", "<none>", "<none>")]
+        );
+    }
 
     #[test]
     fn table_like_docker() {

@@ -103,7 +103,10 @@ fn is_done(action: &str) -> bool {
             | "Killed"
             | "Paused"
             | "Unpaused"
-    )
+            | "Pushed"
+            | "Layer already exists"
+            | "Skipped"
+    ) || action.starts_with("Mounted from ")
 }
 
 /// Docker Compose's live display: one line per resource with a spinner while it works, a check

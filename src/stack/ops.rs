@@ -764,6 +764,10 @@ pub struct ImageEntry {
     pub tag: String,
     #[serde(rename = "Size")]
     pub size: u64,
+    /// The registry's digest of the image (a pulled image's `RepoDigests` entry). Docker
+    /// Compose has no such field: added to `--format json` only, its table is unchanged.
+    #[serde(rename = "Digest", skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// `images`: the image of each of the project's containers.
@@ -793,6 +797,9 @@ pub fn images(
             repository,
             tag,
             size: sizes.get(&rec.image_id).copied().unwrap_or(0),
+            digest: store
+                .registry_digest(&rec.image, &rec.image_id)
+                .map_err(|e| failed("image store", e))?,
         });
     }
     Ok(out)

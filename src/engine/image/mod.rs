@@ -4,15 +4,18 @@
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
+mod digests;
 mod ingest;
 pub(crate) use ingest::Ingest;
 pub mod layer;
 mod pulls;
+mod prune;
 pub mod reference;
 mod store;
 pub mod testimage;
 
 pub use archive::host_arch;
+pub use prune::PruneReport;
 pub use reference::{Reference, ReferenceError};
 pub use store::{
     BlobRef, Image, ImageError, ImageHealthcheck, ImageRecord, ImageStore, ImageSummary, LayerRef,

@@ -223,7 +223,7 @@ impl ImageStore {
         self.root.join("layers")
     }
 
-    fn record_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn record_path(&self, id: &str) -> PathBuf {
         self.root
             .join("images")
             .join(format!("{}.json", hex_of(id)))

@@ -83,4 +83,8 @@ pub enum RegistryError {
     /// `compose login`: anything else (unreachable, a protocol error).
     #[error("login to {registry}: {detail}")]
     Login { registry: String, detail: String },
+    #[error("An image does not exist locally with the tag: {image}")]
+    NotLocal { image: String },
+    #[error("{image}: cannot push a digest reference (push a name with a tag)")]
+    PushByDigest { image: String },
 }

@@ -11,9 +11,11 @@ pub mod error;
 pub mod login;
 pub mod platform;
 pub mod pull;
+pub mod push;
 
 pub use config::{RegistryConfig, RegistryConfigError};
 pub use credentials::{Credential, CredentialError, DockerConfig};
 pub use error::RegistryError;
 pub use login::verify_login;
 pub use pull::{pull_images, PullEvent, PullOptions, PullProgress, PullRequest, Pulled};
+pub use push::{push_images, PushEvent, PushOptions, PushProgress, Pushed};

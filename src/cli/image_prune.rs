@@ -1,0 +1,90 @@
+//! `compose image prune [-a] [-f]`: Docker's command, its prompt and its report.
+
+use std::collections::BTreeSet;
+use std::io::{self, BufRead, Write};
+
+use clap::Args;
+
+use crate::engine::fsutil::human_size;
+use crate::engine::image::{ImageStore, RemoveEvent};
+use crate::engine::state;
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Compose configuration files: only `--file` here, `-f` being `--force` (as with Docker);
+    /// the values go to the global option of the same id.
+    #[arg(id = "file", long = "file", value_name = "FILE", hide = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.\n\
+Are you sure you want to continue?";
+const ALL_WARNING: &str =
+    "WARNING! This will remove all images without at least one container associated to them.\n\
+Are you sure you want to continue?";
+
+/// Asks on standard input, like docker: anything but `y`/`yes` (or end of input) is no.
+fn confirm(prompt: &str) -> anyhow::Result<bool> {
+    let mut out = io::stdout().lock();
+    write!(out, "{prompt} [y/N] ")?;
+    out.flush()?;
+    let mut line = String::new();
+    if io::stdin().lock().read_line(&mut line)? == 0 {
+        writeln!(out)?; // end of input: finish the prompt's line
+    }
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+pub fn run(
+    global: &super::GlobalOptions,
+    store: &ImageStore,
+    args: &PruneArgs,
+) -> anyhow::Result<i32> {
+    let warning = if args.all {
+        ALL_WARNING
+    } else {
+        DANGLING_WARNING
+    };
+    if !args.force && !confirm(warning)? {
+        // As `network prune` here: a "no" is not an error.
+        return Ok(0);
+    }
+    // Every container record under the state root, of every project and state, keeps its
+    // image: a stopped container is restarted from it.
+    let in_use: BTreeSet<String> = state::list(&global.root, None)?
+        .into_iter()
+        .flat_map(|o| {
+            let by_name = store.resolve(&o.record.image).ok().map(|i| i.id);
+            [Some(o.record.image_id), by_name]
+        })
+        .flatten()
+        .filter(|id| !id.is_empty())
+        .collect();
+    let report = store.prune(args.all, &in_use)?;
+    let mut out = io::stdout().lock();
+    if !report.events.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for e in &report.events {
+            match e {
+                RemoveEvent::Untagged(r) => writeln!(out, "untagged: {r}")?,
+                RemoveEvent::Deleted(d) => writeln!(out, "deleted: {d}")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(report.reclaimed)
+    )?;
+    Ok(0)
+}

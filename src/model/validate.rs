@@ -286,7 +286,7 @@ impl Checker<'_> {
 
         // A policy nothing understands would silently become `missing`: refuse it at load.
         if let Some(policy) = svc.pull_policy.as_deref() {
-            if let Err(e) = crate::planner::pull_policy::PullPolicy::parse(policy) {
+            if let Err(e) = super::types::pull_policy::PullPolicy::parse(policy) {
                 return Err(self.at(&key("pull_policy"), ErrorKind::Other(e.to_string())));
             }
         }

@@ -9,6 +9,7 @@ pub mod duration;
 pub(crate) mod fields;
 pub mod mounts;
 pub mod ports;
+pub mod pull_policy;
 pub mod resources;
 pub mod service;
 pub mod ulimits;

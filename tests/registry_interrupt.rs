@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
-use support::registry::Registry;
+use support::registry::{files_under, Registry};
 
 /// Bytes that do not compress (xorshift), so the layer's blob is as big as its content.
 fn noise(len: usize, mut seed: u64) -> Vec<u8> {
@@ -113,21 +113,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, gate: Option<Gate>) {
         }
     }
     let _ = to.shutdown(Shutdown::Write);
-}
-
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -21,7 +21,7 @@ use compose::engine::registry::{
     RegistryConfig, RegistryError,
 };
 use support::multiplatform::write_multi_platform;
-use support::registry::Registry;
+use support::registry::{files_under, Registry};
 
 fn temp() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -88,22 +88,6 @@ fn push_image(r: &Registry, dir: &Path, name: &str, reference: &str) -> String {
     let archive = image.write(dir, ArchiveFormat::Oci).expect("archive");
     r.push_oci_archive(&archive, reference);
     image.id().expect("id")
-}
-
-/// Files under `dir`, recursively (to show that nothing was left behind).
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -7,21 +7,13 @@ use std::time::Duration;
 
 use reqwest::{header, Client, StatusCode, Url};
 
+use super::client::{api_host, error_chain};
 use super::config::RegistryConfig;
 use super::credentials::Credential;
 use super::error::RegistryError;
 
 /// Bound on the bodies read here (error documents and tokens are small).
 const MAX_BODY: usize = 64 << 10;
-
-/// The host serving the distribution API for `registry` (Docker Hub's API lives on
-/// `registry-1.docker.io`).
-pub fn api_host(registry: &str) -> &str {
-    match registry {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io",
-        r => r,
-    }
-}
 
 /// Checks that `cred` logs in to `host` (`host[:port]`, a reference's domain).
 pub fn verify_login(
@@ -95,6 +87,7 @@ fn client_for(
     host: &str,
     config: &RegistryConfig,
 ) -> Result<Client, RegistryError> {
+    super::client::install_crypto();
     let mut certs = Vec::new();
     for pem in config.ca_certs(host)? {
         let parsed = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -115,7 +108,7 @@ fn client_for(
         .redirect(reqwest::redirect::Policy::limited(5))
         .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| login_err(registry, format!("building the HTTP client: {}", chain(&e))))
+        .map_err(|e| login_err(registry, format!("building the HTTP client: {}", error_chain(&e))))
 }
 
 /// `GET /v2/` over HTTPS, or over plain HTTP when HTTPS cannot connect and `host` may be
@@ -139,17 +132,17 @@ async fn ping(
                 {
                     Err(unreachable(
                         registry,
-                        format!("https: {}; http: HTTP {}", chain(&e), resp.status()),
+                        format!("https: {}; http: HTTP {}", error_chain(&e), resp.status()),
                     ))
                 }
                 Ok(resp) => Ok((http, resp)),
                 Err(e2) => Err(unreachable(
                     registry,
-                    format!("https: {}; http: {}", chain(&e), chain(&e2)),
+                    format!("https: {}; http: {}", error_chain(&e), error_chain(&e2)),
                 )),
             }
         }
-        Err(e) => Err(unreachable(registry, chain(&e))),
+        Err(e) => Err(unreachable(registry, error_chain(&e))),
     }
 }
 
@@ -267,7 +260,7 @@ async fn send(
     request
         .send()
         .await
-        .map_err(|e| unreachable(registry, chain(&e)))
+        .map_err(|e| unreachable(registry, error_chain(&e)))
 }
 
 /// Reads at most [`MAX_BODY`] bytes of a body; a body that fails half way is what arrived.
@@ -371,21 +364,6 @@ fn parse_challenge(header: &str) -> Option<Challenge> {
         scheme: scheme.to_ascii_lowercase(),
         params,
     })
-}
-
-/// An error and its causes on one line (reqwest's own message alone says little).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 fn login_err(registry: &str, detail: String) -> RegistryError {

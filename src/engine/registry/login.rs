@@ -108,7 +108,12 @@ fn client_for(
         .redirect(reqwest::redirect::Policy::limited(5))
         .user_agent(concat!("compose/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| login_err(registry, format!("building the HTTP client: {}", error_chain(&e))))
+        .map_err(|e| {
+            login_err(
+                registry,
+                format!("building the HTTP client: {}", error_chain(&e)),
+            )
+        })
 }
 
 /// `GET /v2/` over HTTPS, or over plain HTTP when HTTPS cannot connect and `host` may be

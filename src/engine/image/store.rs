@@ -661,12 +661,14 @@ impl ImageStore {
         &self,
         diff_id: &str,
     ) -> Result<Option<(String, u64)>, ImageError> {
-        let hex = hex_of(diff_id);
-        if hex.len() != 64 || !diff_id.starts_with("sha256:") {
+        // Its first 12 hex digits name a directory: anything but `sha256:<64 lowercase hex>`
+        // (`sha256:../../x…` from a hostile config) is refused before a path is built from it.
+        if super::reference::validate_digest(diff_id).is_err() {
             return Err(ImageError::InvalidArchive(format!(
                 "unsupported diff id {diff_id:?}"
             )));
         }
+        let hex = hex_of(diff_id);
         let name = hex[..12].to_string();
         let ldir = self.layers_dir();
         let marker = ldir.join(format!("{name}.json"));
@@ -724,6 +726,11 @@ impl ImageStore {
         diff_id: &str,
         size: u64,
     ) -> Result<(String, u64), ImageError> {
+        if super::reference::validate_digest(diff_id).is_err() {
+            return Err(ImageError::InvalidArchive(format!(
+                "unsupported diff id {diff_id:?}"
+            )));
+        }
         let name = hex_of(diff_id)[..12].to_string();
         let ldir = self.layers_dir();
         let marker = ldir.join(format!("{name}.json"));

@@ -505,3 +505,24 @@ fn overlayfs_applies_whiteouts_and_opaque_dirs() {
     let passwd = fs::read_to_string(merged.join("etc/passwd")).unwrap();
     assert!(passwd.starts_with("root:x:0:0:"));
 }
+
+#[test]
+fn a_diff_id_that_is_not_hex_cannot_name_a_directory_outside_the_store() {
+    // The first 12 characters of a diff id name the layer's directory; a hostile config
+    // (from an archive or a registry) with `sha256:../../sentry…` would point it at a sibling
+    // of the store, which a left-over check then removes. It must be refused before any path
+    // is built from it.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("a/b");
+    std::fs::create_dir_all(base.join("sentry")).unwrap();
+    std::fs::write(base.join("sentry/keep"), b"x").unwrap();
+    let store = ImageStore::open(base.join("store")).unwrap();
+    let hostile = format!("sha256:../../sentry{}", "a".repeat(52));
+    assert_eq!(hostile.len(), 71);
+    assert!(store.existing_layer(&hostile).is_err());
+    assert!(store.ensure_layer(&hostile, "sha256:00").is_err());
+    assert!(
+        base.join("sentry/keep").exists(),
+        "a directory outside the store was removed"
+    );
+}

@@ -817,3 +817,72 @@ volumes:
     ok(&f, &["down", "-v"]);
     f.assert_clean();
 }
+
+/// `wait` on a container whose PID 1 has just exited, but whose monitor has not yet written how
+/// it ended, waits for that record and reports the exit code (it used to find nothing "running"
+/// and return at once, so an `ls` right after still saw the container running). The monitor is
+/// held with SIGSTOP so the window that was a race under load is held open deterministically.
+#[test]
+fn wait_sees_a_container_that_exited_before_its_monitor_recorded_it() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "\
+services:
+  job:
+    image: busybox
+    command: [sh, -c, \"sleep 1; exit 3\"]
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let id = ps(&f)[0]["ID"].as_str().expect("ID").to_string();
+    let dir = std::fs::read_dir(f.root.join("containers"))
+        .expect("containers")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&id))
+        })
+        .expect("container directory");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).expect("state"))
+            .expect("state json");
+    let monitor = state["monitor_pid"].as_i64().expect("monitor pid") as i32;
+    let pid = state["pid"].as_i64().expect("pid") as i32;
+    let stop = |sig: &str| {
+        let s = std::process::Command::new("kill")
+            .args([sig, &monitor.to_string()])
+            .status()
+            .expect("kill");
+        assert!(s.success());
+    };
+    stop("-STOP");
+    // PID 1 exits and stays a zombie: the stopped monitor can neither reap nor record it.
+    let zombie = support::engine::wait_for(10, || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        (rest.split_whitespace().next() == Some("Z")).then_some(())
+    });
+    if zombie.is_none() {
+        stop("-CONT");
+        panic!("the job did not exit");
+    }
+    let waiter = f
+        .command(&["wait", "job"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wait");
+    std::thread::sleep(Duration::from_millis(500));
+    stop("-CONT");
+    let out = waiter.wait_with_output().expect("wait");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("exited with status code 3"), "{text}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

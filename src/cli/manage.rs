@@ -558,7 +558,7 @@ pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
     let root = &global.root;
     let running: Vec<_> = ops::containers(root, &name, &args.services)?
         .into_iter()
-        .filter(|o| o.state.live_pid().is_some())
+        .filter(|o| o.state.live_pid().is_some() || ops::is_exiting(o))
         .collect();
     if running.is_empty() {
         bail!("no containers for project {name:?}");

@@ -744,7 +744,24 @@ pub fn wait_exit(root: &Path, o: &Observed) -> i32 {
         let st = wait_recorded(root, &o.record, o.state.pid, Duration::from_secs(10));
         return st.exit_code.unwrap_or(0);
     }
+    if is_exiting(o) {
+        // PID 1 is gone but its monitor has not written how it ended yet: the recorded PID
+        // (which the observed state already hides) is the one the monitor will replace.
+        let raw = state::read_state(&state::container_dir(root, &o.record.id));
+        if raw.status == Status::Running {
+            let st = wait_recorded(root, &o.record, raw.pid, Duration::from_secs(10));
+            return st.exit_code.unwrap_or(0);
+        }
+        return raw.observed().exit_code.unwrap_or(0);
+    }
     o.state.exit_code.unwrap_or(0)
+}
+
+/// A container whose PID 1 has just exited while its monitor, still alive, has not recorded
+/// the exit yet: `wait` must still wait for it, or it reports nothing for a container that
+/// ended a moment before it looked.
+pub fn is_exiting(o: &Observed) -> bool {
+    o.state.status == Status::Running && o.state.pid.is_none() && o.state.live_monitor().is_some()
 }
 
 // ---------------------------------------------------------------------------------------------

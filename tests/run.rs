@@ -679,3 +679,71 @@ fn run_starts_dependencies_and_waits_for_their_conditions_like_docker_compose() 
     support::engine::ok(&f, &["down", "-t", "0"]);
     f.assert_clean();
 }
+
+/// A `run --rm` container's record is written without syncing its name and its run state
+/// without any sync (they are removed when the command ends). After a crash of the machine
+/// the container's directory may hold no record and a torn state: every command must still
+/// work and `down` must remove what is left. The crash is played by killing the monitor and
+/// the container, removing their cgroups (a reboot's doing) and leaving the files as a crash
+/// may leave them.
+#[test]
+fn a_run_rm_container_cut_short_by_a_crash_is_reconciled_by_down() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    network_mode: none\n    command: [sleep, \"1000\"]\n",
+    );
+    support::engine::ok(&f, &["run", "-d", "--rm", "app"]);
+    let dir = std::fs::read_dir(f.root.join("containers"))
+        .expect("containers")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("the container's directory");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).expect("state"))
+            .expect("state json");
+    for key in ["monitor_pid", "pid"] {
+        let pid = state[key].as_i64().expect("pid") as i32;
+        // SAFETY: plain kill(2) of a process this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    // What a reboot does to the cgroups (deepest first, once the processes are gone).
+    let gone = support::engine::wait_for(10, || {
+        let mut dirs = Vec::new();
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let top = h.path().join(&f.cgroup_parent);
+            let mut stack = vec![top];
+            while let Some(d) = stack.pop() {
+                if d.is_dir() {
+                    for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                        if e.path().is_dir() {
+                            stack.push(e.path());
+                        }
+                    }
+                    dirs.push(d);
+                }
+            }
+        }
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.iter()
+            .all(|d| std::fs::remove_dir(d).is_ok())
+            .then_some(())
+    });
+    assert!(gone.is_some(), "the cgroups could not be removed");
+    std::fs::remove_file(dir.join("container.json")).expect("remove the record");
+    std::fs::write(dir.join("state.json"), b"{\"sta").expect("tear the state");
+    let out = f.compose(&["ps", "-a"]);
+    assert!(out.status.success(), "{}", support::engine::text(&out));
+    assert!(
+        !support::engine::text(&out).contains("app-run"),
+        "{}",
+        support::engine::text(&out)
+    );
+    support::engine::ok(&f, &["down"]);
+    assert!(!dir.exists(), "down left {}", dir.display());
+    f.assert_clean();
+}

@@ -79,10 +79,33 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// How much of a [`write_atomic_as`] must be on disk before it returns. Every kind is atomic for
+/// readers (they see the old content or the new, never a mix); they differ in what a crash of
+/// the machine may leave, and in the syncs paid for it (each one milliseconds on a busy disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Content and name on disk: the new content survives a crash once the write returns.
+    Durable,
+    /// The content reaches the disk before the name points at it, the name is not waited for:
+    /// after a crash the file holds the old content or the new, or (for a new name) is absent,
+    /// never torn. For a record that is removed when its command ends (`run --rm`), whose
+    /// absence the next command reconciles.
+    ContentOnly,
+    /// Nothing waited for: after a crash the file may be absent, empty or torn. Only for files
+    /// whose readers treat an unreadable file as "nothing recorded" and which lose their
+    /// meaning at a crash anyway (a `run --rm` container's run state).
+    Volatile,
+}
+
 /// Replaces `path` with `data` so that readers see the old or the new content, never a mix,
 /// and the new content survives a crash once this returns. The file is root's alone (0600):
 /// everything written this way is state under `--root` (see [`super::root`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_as(path, data, Durability::Durable)
+}
+
+/// [`write_atomic`] with the syncs that `durability` needs and no more.
+pub fn write_atomic_as(path: &Path, data: &[u8], durability: Durability) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path without a parent"))?;
@@ -94,9 +117,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
             .mode(super::root::PRIVATE_FILE)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durability != Durability::Volatile {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        fsync_dir(dir)
+        match durability {
+            Durability::Durable => fsync_dir(dir),
+            Durability::ContentOnly | Durability::Volatile => Ok(()),
+        }
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -276,6 +304,33 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_durability_replaces_the_file_whole_and_leaves_no_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        for (n, d) in [
+            Durability::Durable,
+            Durability::ContentOnly,
+            Durability::Volatile,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let data = format!("{{\"n\":{n}}}");
+            write_atomic_as(&path, data.as_bytes(), d).expect("write");
+            assert_eq!(std::fs::read_to_string(&path).expect("read"), data, "{d:?}");
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{d:?}");
+            let names: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("list")
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(names, ["state.json"], "{d:?}");
+        }
+    }
 
     #[test]
     fn rfc3339_roundtrip() {

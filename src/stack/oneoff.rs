@@ -197,7 +197,7 @@ fn run_in(
                 started_at: Some(now_rfc3339_nanos()),
                 ..RunState::default()
             };
-            let _ = state::write_state(&dir, &st);
+            let _ = state::write_state_as(&dir, &st, rec.state_durability());
             if !rec.hooks.post_start.is_empty() {
                 hook = Some(beside(&ctx.root, rec, child.pid));
             }
@@ -233,7 +233,7 @@ fn run_in(
         finished_at: Some(now_rfc3339_nanos()),
         ..RunState::default()
     };
-    let _ = state::write_state(&dir, &st);
+    let _ = state::write_state_as(&dir, &st, rec.state_durability());
     match hook_failed {
         Some(e) => Err(e),
         None => Ok(code),

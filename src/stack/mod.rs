@@ -32,6 +32,8 @@ use crate::engine::network::proxy;
 use crate::engine::state::{self, Observed, StateError, Status};
 use crate::engine::supervisor::{self, SuperviseError};
 use crate::model::types::resources::Project;
+pub use crate::planner::graph::{service_deps, service_levels, start_order, stop_waves};
+use crate::planner::graph::{shared_targets, GraphError};
 use crate::planner::network::{self as netplan, NetPlanError, NetworkChoice, ServiceNetMode};
 use crate::planner::support;
 
@@ -54,6 +56,8 @@ pub enum StackError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     Plan(#[from] NetPlanError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {message}")]
@@ -161,106 +165,6 @@ fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
         .and_then(|d| d.replicas)
         .map(|n| n as u32)
         .unwrap_or(1)
-}
-
-/// The services whose first container `svc`'s configuration names: `service:X` namespaces and
-/// `volumes_from: X`. Docker Compose resolves these to X's container id before hashing, so
-/// `up` recreates `svc` whenever that container is new.
-fn shared_targets(svc: &crate::model::types::service::ServiceConfig) -> Vec<String> {
-    let namespaces = [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts, &svc.cgroup];
-    let mut out: Vec<String> = namespaces
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m.strip_prefix("service:"))
-        .map(str::to_string)
-        .collect();
-    out.extend(
-        svc.volumes_from
-            .iter()
-            .filter(|v| !v.starts_with("container:"))
-            .map(|v| v.split(':').next().unwrap_or(v).to_string()),
-    );
-    out
-}
-
-/// The services `service` depends on: `depends_on`, `links`, `network_mode: service:`,
-/// `volumes_from`.
-pub fn service_deps(project: &Project, service: &str) -> Vec<String> {
-    let Some(svc) = project.services.get(service) else {
-        return Vec::new();
-    };
-    let mut deps: Vec<String> = svc.depends_on.keys().cloned().collect();
-    deps.extend(
-        svc.links
-            .iter()
-            .map(|l| l.split(':').next().unwrap_or(l.as_str()).to_string()),
-    );
-    if let Some(s) = svc
-        .network_mode
-        .as_deref()
-        .and_then(|m| m.strip_prefix("service:"))
-    {
-        deps.push(s.to_string());
-    }
-    for v in &svc.volumes_from {
-        if !v.starts_with("container:") {
-            deps.push(v.split(':').next().unwrap_or(v.as_str()).to_string());
-        }
-    }
-    deps
-}
-
-/// Services in the order they must start: dependencies (`depends_on`, `links`,
-/// `network_mode: service:`, `volumes_from`) first. Fails on a cycle, naming it.
-pub fn start_order(project: &Project, wanted: &[String]) -> Result<Vec<String>, StackError> {
-    use petgraph::graph::DiGraph;
-    let mut g = DiGraph::<&str, ()>::new();
-    let mut idx = BTreeMap::new();
-    for name in project.services.keys() {
-        idx.insert(name.as_str(), g.add_node(name.as_str()));
-    }
-    for (name, svc) in &project.services {
-        let deps = service_deps(project, name);
-        for d in deps.iter().map(String::as_str) {
-            if let Some(&di) = idx.get(d) {
-                g.add_edge(di, idx[name.as_str()], ());
-            } else if svc.depends_on.get(d).is_none_or(|dep| dep.required) {
-                return Err(invalid(format!(
-                    "service {name} depends on undefined service {d}"
-                )));
-            }
-        }
-    }
-    let order = petgraph::algo::toposort(&g, None).map_err(|c| {
-        invalid(format!(
-            "dependency cycle detected involving service {}",
-            g[c.node_id()]
-        ))
-    })?;
-    // The services asked for and everything they depend on.
-    let mut keep: BTreeSet<&str> = BTreeSet::new();
-    if wanted.is_empty() {
-        keep.extend(project.services.keys().map(String::as_str));
-    } else {
-        let mut stack: Vec<petgraph::graph::NodeIndex> = Vec::new();
-        for w in wanted {
-            let i = idx
-                .get(w.as_str())
-                .ok_or_else(|| invalid(format!("no such service: {w}")))?;
-            stack.push(*i);
-        }
-        while let Some(i) = stack.pop() {
-            if keep.insert(g[i]) {
-                stack.extend(g.neighbors_directed(i, petgraph::Direction::Incoming));
-            }
-        }
-    }
-    Ok(order
-        .into_iter()
-        .map(|i| g[i])
-        .filter(|n| keep.contains(n))
-        .map(String::from)
-        .collect())
 }
 
 /// The project's networks the given services use, keyed by their Compose key.
@@ -539,16 +443,7 @@ pub fn up(
             }
         }
     }
-    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in &order {
-        let l = service_deps(project, s)
-            .iter()
-            .filter_map(|d| level.get(d.as_str()))
-            .map(|l| l + 1)
-            .max()
-            .unwrap_or(0);
-        level.insert(s.as_str(), l);
-    }
+    let level = crate::planner::graph::levels(project, &order);
     let max_level = level.values().copied().max().unwrap_or(0);
     // `restart: true` dependents of a recreated service stop before anything is replaced
     // (dependents first), as Docker Compose's convergence does; each starts again at its level.
@@ -691,7 +586,7 @@ pub fn up(
         let services: Vec<&str> = order
             .iter()
             .map(String::as_str)
-            .filter(|s| level.get(s) == Some(&l))
+            .filter(|s| level.get(*s) == Some(&l))
             .collect();
         std::thread::scope(|sc| {
             let handles: Vec<_> = services
@@ -1071,44 +966,6 @@ fn wait_services(
         limits.check(Some(&|| pending.join(", ")))?;
         std::thread::sleep(POLL);
     }
-}
-
-/// Each service's level in the dependency graph: 0 without dependencies, else one more than
-/// its highest dependency. Empty for a project with a dependency cycle (it could not start).
-pub fn service_levels(project: &Project) -> BTreeMap<String, usize> {
-    let mut level: BTreeMap<String, usize> = BTreeMap::new();
-    for s in start_order(project, &[]).unwrap_or_default() {
-        let l = service_deps(project, &s)
-            .iter()
-            .filter_map(|d| level.get(d.as_str()))
-            .map(|l| l + 1)
-            .max()
-            .unwrap_or(0);
-        level.insert(s, l);
-    }
-    level
-}
-
-/// Containers in the waves `stop` and `down` stop them in: every service's dependents
-/// (`depends_on`, links, `network_mode: service:`, `volumes_from`) in a wave before its own,
-/// as Docker Compose does, so a database outlives the applications writing to it. Containers
-/// of services `project` does not know (orphans; all of them without a project file) and
-/// one-off containers go first.
-pub fn stop_waves<'a>(
-    project: Option<&Project>,
-    targets: &[&'a Observed],
-) -> Vec<Vec<&'a Observed>> {
-    let level = project.map(service_levels).unwrap_or_default();
-    let first = level.values().copied().max().map_or(0, |m| m + 1);
-    let mut waves: BTreeMap<std::cmp::Reverse<usize>, Vec<&'a Observed>> = BTreeMap::new();
-    for o in targets {
-        let l = match level.get(o.record.service.as_str()) {
-            Some(l) if !o.record.one_off => *l,
-            _ => first,
-        };
-        waves.entry(std::cmp::Reverse(l)).or_default().push(*o);
-    }
-    waves.into_values().collect()
 }
 
 /// Stops a container (if running) and removes it with everything it holds: published ports,

@@ -113,8 +113,8 @@ impl<'p> Graph<'p> {
                     parent.insert(start, n);
                     break 'search;
                 }
-                if !parent.contains_key(&d) {
-                    parent.insert(d, n);
+                if let std::collections::btree_map::Entry::Vacant(e) = parent.entry(d) {
+                    e.insert(n);
                     queue.push_back(d);
                 }
             }
@@ -364,5 +364,14 @@ services:
             shared_targets(&p.services["app"]),
             strs(&["net", "ipc", "data"])
         );
+    }
+
+    #[test]
+    fn dependents_are_stopped_in_a_wave_before_their_dependencies() {
+        let levels = service_levels(&project(CI));
+        assert_eq!(levels["setup"], 0);
+        assert_eq!(levels["db"], 0);
+        assert_eq!(levels["tests"], 1);
+        assert_eq!(levels["proxy"], 2);
     }
 }

@@ -176,6 +176,21 @@ pub fn start_order(project: &Project, wanted: &[String]) -> Result<Vec<String>, 
         .collect())
 }
 
+/// The services `up` acts on, dependencies first: those asked for (all when none) and what
+/// they depend on; with `--no-deps`, those asked for only (their dependencies are left as
+/// they are).
+pub fn up_scope(
+    project: &Project,
+    services: &[String],
+    no_deps: bool,
+) -> Result<Vec<String>, GraphError> {
+    let mut order = start_order(project, services)?;
+    if no_deps && !services.is_empty() {
+        order.retain(|s| services.contains(s));
+    }
+    Ok(order)
+}
+
 /// The level of each service of `order` (dependencies first) among those services: 0 without
 /// a dependency in `order`, else one more than its highest one. The services of one level do
 /// not depend on each other, so they may start together.
@@ -373,5 +388,16 @@ services:
         assert_eq!(levels["db"], 0);
         assert_eq!(levels["tests"], 1);
         assert_eq!(levels["proxy"], 2);
+    }
+
+    #[test]
+    fn no_deps_leaves_the_dependencies_out_of_the_scope() {
+        let p = project(CI);
+        let with = up_scope(&p, &strs(&["proxy"]), false).expect("acyclic");
+        assert_eq!(with.len(), 5);
+        assert_eq!(with.last().map(String::as_str), Some("proxy"));
+        assert_eq!(up_scope(&p, &strs(&["proxy"]), true), Ok(strs(&["proxy"])));
+        // Without services named, --no-deps changes nothing.
+        assert_eq!(up_scope(&p, &[], true), start_order(&p, &[]));
     }
 }

@@ -1,6 +1,9 @@
 //! Running a project: the commands' bodies (`up`, `down`, `port`, `ps`) as library functions,
 //! organized like Docker Compose's `pkg/compose`: everything is checked and planned before the
-//! first change; then networks, containers (in dependency order) and their monitors.
+//! first change; then networks, volumes, containers (in dependency order) and their monitors.
+//! `up.rs` observes and plans (the plan is the reconciler's, over the planner's dependency
+//! graph), `executor.rs` is the only code that walks a plan, `wait.rs` holds what `up` waits
+//! for (`depends_on` conditions, `--wait`).
 //!
 //! State is on disk only (see [`crate::engine::state`]), guarded by the project's lock, so two
 //! commands on one project never interleave and a command killed half-way leaves records the
@@ -10,6 +13,7 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+mod executor;
 pub mod expose;
 pub mod external_links;
 pub mod hooks;

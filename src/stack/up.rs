@@ -2,23 +2,26 @@
 //! (in dependency order) and their monitors.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
-use super::threads::{first_error, lock, Muted, Shared};
+use super::threads::{lock, Muted};
 use super::wait::{wait_dependencies, wait_services, Limits};
 use super::{
-    anon_volumes, create, external_links, hooks, invalid, ops, pull, remove_container, Ctx,
-    Reporter, StackError, UpOptions,
+    anon_volumes, create, executor, external_links, hooks, invalid, ops, pull, remove_container,
+    Ctx, Reporter, StackError, UpOptions,
 };
-use crate::engine::image::ImageStore;
-use crate::engine::network::manager::Networks;
+use crate::engine::image::{Image, ImageStore};
+use crate::engine::network::manager::{NetworkDef, Networks};
+use crate::engine::spec::VOLUME_DATA;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
+use crate::model::types::mounts::VolumeType;
 use crate::model::types::resources::Project;
-use crate::planner::graph::{shared_targets, start_order, stop_waves};
+use crate::planner::graph;
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 use crate::planner::support;
 
@@ -101,16 +104,18 @@ pub fn prepare_networks(
     Ok(nets)
 }
 
-/// `up`: creates what is missing, recreates what changed, starts what is stopped (see
-/// [`crate::planner::reconcile`]), waiting before each service for the conditions of its
-/// `depends_on`, and with `wait` for every service to be running, healthy or completed.
+/// `up`: checks everything, plans (see [`crate::planner::reconcile`]): creates what is
+/// missing, recreates what changed, starts what is stopped; then prints the plan
+/// (`--dry-run`) or executes it (see [`executor`]), waiting before each service for the
+/// conditions of its `depends_on`, and with `wait` for every service to be running, healthy
+/// or completed.
 pub fn up(
     ctx: &Ctx,
     project: &Project,
     opts: &UpOptions,
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
-    use crate::planner::reconcile::{self, Action, Existing, Wanted};
+    use crate::planner::reconcile::{self, Action, Existing, Resource, Wanted};
     let name = project_name(project)?;
     // `--wait-timeout` bounds every wait of this `up`, those for dependencies included.
     let limits = Limits {
@@ -121,10 +126,7 @@ pub fn up(
             .map(|t| Instant::now() + Duration::from_secs(t)),
         interrupts: opts.interrupts,
     };
-    let mut order = start_order(project, &opts.services)?;
-    if opts.no_deps && !opts.services.is_empty() {
-        order.retain(|s| opts.services.contains(s));
-    }
+    let order = graph::up_scope(project, &opts.services, opts.no_deps)?;
     let _lock = state::lock_project(&ctx.root, &name)?;
     let nets = Networks::open(&ctx.root)?;
 
@@ -176,15 +178,30 @@ pub fn up(
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;
+    let mut network_states = Vec::new();
     for choice in networks.values() {
-        if let NetworkChoice::External(n) = choice {
-            if nets.get(n)?.is_none() {
-                return Err(invalid(format!(
-                    "network {n} declared as external, but could not be found"
-                )));
+        match choice {
+            NetworkChoice::External(n) => {
+                if nets.get(n)?.is_none() {
+                    return Err(invalid(format!(
+                        "network {n} declared as external, but could not be found"
+                    )));
+                }
             }
+            NetworkChoice::Managed(def) => network_states.push(Resource {
+                name: def.name.clone(),
+                exists: nets.get(&def.name)?.is_some(),
+            }),
         }
     }
+    let volumes_dir = ctx.root.join("volumes");
+    let volume_states: Vec<Resource> = used_volumes(project, &name, &order)
+        .into_iter()
+        .map(|v| Resource {
+            exists: volumes_dir.join(&v).join(VOLUME_DATA).exists(),
+            name: v,
+        })
+        .collect();
 
     let observed = state::list(&ctx.root, Some(&name))?;
     let existing: Vec<Existing> = observed
@@ -214,7 +231,7 @@ pub fn up(
                         .filter(|(_, d)| d.restart)
                         .map(|(k, _)| k.clone())
                         .collect(),
-                    shares_with: shared_targets(svc),
+                    shares_with: graph::shared_targets(svc),
                     depends_on: svc.depends_on.keys().cloned().collect(),
                 },
             )
@@ -232,7 +249,8 @@ pub fn up(
             always_recreate_deps: opts.always_recreate_deps,
             remove_orphans: opts.remove_orphans,
         },
-    );
+    )
+    .with_resources(&network_states, &volume_states);
     if !plan.orphans.is_empty() {
         rep.warn(&format!(
             "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
@@ -253,238 +271,232 @@ pub fn up(
         }
     }
     if opts.dry_run {
-        for choice in networks.values() {
-            if let NetworkChoice::Managed(def) = choice {
-                if nets.get(&def.name)?.is_none() {
-                    rep.event("Network", &def.name, "DRY-RUN MODE - Created");
-                }
-            }
-        }
-        for a in &plan.actions {
-            let (n, what) = match a {
-                Action::Create { service, number } => (
-                    create::container_name(&name, service, &project.services[service], *number),
-                    "Created",
-                ),
-                Action::Recreate { name, .. } => (name.clone(), "Recreated"),
-                Action::Start { name, .. } => (name.clone(), "Started"),
-                Action::Restart { name, .. } => (name.clone(), "Restarted"),
-                Action::Keep { name, .. } => (name.clone(), "Running"),
-                Action::Remove { name, .. } => (name.clone(), "Removed"),
-            };
-            rep.event("Container", &n, &format!("DRY-RUN MODE - {what}"));
-        }
+        let container_name = |service: &str, number: u32| {
+            create::container_name(&name, service, &project.services[service], number)
+        };
+        executor::dry_run(&plan, &container_name, rep);
         return Ok(());
     }
 
-    for choice in networks.values() {
-        if let NetworkChoice::Managed(def) = choice {
-            let existed = nets.get(&def.name)?.is_some();
-            if !existed {
-                rep.event("Network", &def.name, "Creating");
-            }
-            nets.ensure(def)?;
-            if !existed {
-                rep.event("Network", &def.name, "Created");
-            }
-        }
-    }
-
-    let by_id: BTreeMap<&str, &Observed> =
-        observed.iter().map(|o| (o.record.id.as_str(), o)).collect();
-    let creator = std::sync::Mutex::new(create::Creator::new(ctx, project, &name, &nets)?);
-    let shared = std::sync::Mutex::new(rep);
-
-    // Orphans first; then the services level by level of the dependency graph, the services of
-    // one level (and the replicas of one service) concurrently.
-    let mut per_service: IndexMap<&str, Vec<&Action>> = IndexMap::new();
-    for a in &plan.actions {
-        let service = match a {
-            Action::Create { service, .. }
-            | Action::Recreate { service, .. }
-            | Action::Start { service, .. }
-            | Action::Restart { service, .. }
-            | Action::Keep { service, .. } => Some(service.as_str()),
-            Action::Remove { id, .. } => by_id
-                .get(id.as_str())
-                .map(|o| o.record.service.as_str())
-                .filter(|s| order.iter().any(|o| o == s)),
-        };
-        match service {
-            Some(s) => per_service.entry(s).or_default().push(a),
-            None => {
-                if let Action::Remove { id, .. } = a {
-                    if let Some(o) = by_id.get(id.as_str()) {
-                        let mut r = Shared(&shared);
-                        remove_container(ctx, &nets, o, opts.timeout, &mut r)?;
-                    }
-                }
-            }
-        }
-    }
-    let level = crate::planner::graph::levels(project, &order);
-    let max_level = level.values().copied().max().unwrap_or(0);
-    // `restart: true` dependents of a recreated service stop before anything is replaced
-    // (dependents first), as Docker Compose's convergence does; each starts again at its level.
-    let restarting: Vec<&Observed> = plan
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Restart { id, .. } => by_id.get(id.as_str()).copied(),
-            _ => None,
-        })
-        .collect();
-    for wave in stop_waves(Some(project), &restarting) {
-        ops::stop_all(ctx, &wave, opts.timeout, &mut Shared(&shared))?;
-    }
-    let run_service = |s: &str, actions: &[&Action]| -> Result<(), StackError> {
-        let mut r = Shared(&shared);
-        let mut waited = false;
-        let mut launches: Vec<(String, String)> = Vec::new();
-        for a in actions {
-            limits.check(None)?;
-            let starts = matches!(
-                a,
-                Action::Create { .. }
-                    | Action::Recreate { .. }
-                    | Action::Start { .. }
-                    | Action::Restart { .. }
-            );
-            if starts && !opts.no_start && !waited {
-                // A service's dependencies' conditions hold before its first container starts.
-                wait_dependencies(ctx, project, &name, s, limits, &mut r)?;
-                waited = true;
-            }
-            let start = match a {
-                Action::Remove { id, .. } => {
-                    if let Some(o) = by_id.get(id.as_str()) {
-                        remove_container(ctx, &nets, o, opts.timeout, &mut r)?;
-                    }
-                    None
-                }
-                Action::Keep { id, name, .. } => {
-                    // Its ports as this version publishes them (rules lost to an `nft flush`,
-                    // or written by an older version, are put back as they should be).
-                    if let Some(o) = by_id.get(id.as_str()) {
-                        for port in &o.record.ports {
-                            nets.ensure_published(&create::mapping(port))?;
-                        }
-                    }
-                    r.event("Container", name, "Running");
-                    None
-                }
-                Action::Start { id, name, .. } | Action::Restart { id, name, .. } => {
-                    // Published ports go with a reboot (or an `nft flush`): put them back.
-                    if let Some(o) = by_id.get(id.as_str()) {
-                        for port in &o.record.ports {
-                            nets.publish(&create::mapping(port))?;
-                        }
-                    }
-                    Some((id.clone(), name.clone()))
-                }
-                Action::Create { service, number } => {
-                    let svc = &project.services[service];
-                    let cname = create::container_name(&name, service, svc, *number);
-                    r.event("Container", &cname, "Creating");
-                    let (image_ref, image) = &images[service];
-                    let rec = lock(&creator).create(
-                        service,
-                        *number,
-                        &wanted[service].hash,
-                        image_ref,
-                        image,
-                    )?;
-                    r.event("Container", &rec.name, "Created");
-                    Some((rec.id, rec.name))
-                }
-                Action::Recreate {
-                    service,
-                    number,
-                    id,
-                    name: old,
-                } => {
-                    r.event("Container", old, "Recreate");
-                    let mut previous = IndexMap::new();
-                    if let Some(o) = by_id.get(id.as_str()) {
-                        previous = anon_volumes::of(&o.record);
-                        remove_container(ctx, &nets, o, opts.timeout, &mut Muted(&mut r))?;
-                    }
-                    let (image_ref, image) = &images[service];
-                    let inherited = match opts.renew_anon_volumes {
-                        true => IndexMap::new(),
-                        false => previous.clone(),
-                    };
-                    let rec = lock(&creator).create_replacing(
-                        service,
-                        *number,
-                        &wanted[service].hash,
-                        image_ref,
-                        image,
-                        &inherited,
-                    )?;
-                    // Those the new container did not take (`-V`, a mount gone from the
-                    // service) belong to nothing any more: no command could reach them.
-                    let unused = previous
-                        .values()
-                        .filter(|v| !rec.anonymous_volumes.values().any(|n| n == *v));
-                    if let Err(e) = anon_volumes::remove(
-                        &ctx.root.join("volumes"),
-                        unused.map(PathBuf::as_path),
-                    ) {
-                        r.warn(&e.to_string());
-                    }
-                    r.event("Container", &rec.name, "Recreated");
-                    Some((rec.id, rec.name))
-                }
-            };
-            if let (Some(l), false) = (start, opts.no_start) {
-                launches.push(l);
-            }
-        }
-        // The replicas start together.
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = launches
-                .iter()
-                .map(|(id, cname)| {
-                    let shared = &shared;
-                    sc.spawn(move || -> Result<(), StackError> {
-                        let mut r = Shared(shared);
-                        r.event("Container", cname, "Starting");
-                        // Its monitor writes the `start` event.
-                        supervisor::launch(&ctx.root, id)?;
-                        r.event("Container", cname, "Started");
-                        hooks::post_start(&ctx.root, id, &mut r)
-                    })
-                })
-                .collect();
-            first_error(handles.into_iter().map(|h| h.join()))
-        })
+    let up_ops = UpOps {
+        ctx,
+        project,
+        opts,
+        limits,
+        name: &name,
+        nets: &nets,
+        managed: networks
+            .values()
+            .filter_map(|c| match c {
+                NetworkChoice::Managed(def) => Some((def.name.as_str(), def)),
+                NetworkChoice::External(_) => None,
+            })
+            .collect(),
+        volumes_dir: &volumes_dir,
+        images: &images,
+        wanted: &wanted,
+        by_id: observed.iter().map(|o| (o.record.id.as_str(), o)).collect(),
+        creator: Mutex::new(create::Creator::new(ctx, project, &name, &nets)?),
     };
-    for l in 0..=max_level {
-        limits.check(None)?;
-        let services: Vec<&str> = order
-            .iter()
-            .map(String::as_str)
-            .filter(|s| level.get(*s) == Some(&l))
-            .collect();
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = services
-                .iter()
-                .filter_map(|s| per_service.get(s).map(|a| (*s, a)))
-                .map(|(s, actions)| {
-                    let run_service = &run_service;
-                    sc.spawn(move || run_service(s, actions))
-                })
-                .collect();
-            first_error(handles.into_iter().map(|h| h.join()))
-        })?;
-    }
-    let rep: &mut dyn Reporter = match shared.into_inner() {
-        Ok(r) => r,
-        Err(p) => p.into_inner(),
+    let levels = graph::levels(project, &order);
+    let schedule = executor::Schedule {
+        order: &order,
+        levels: &levels,
+        start: !opts.no_start,
+        limits,
     };
+    executor::execute(&plan, &schedule, &up_ops, rep)?;
     if opts.wait && !opts.no_start {
         wait_services(ctx, project, &name, &order, limits, rep)?;
     }
     Ok(())
+}
+
+/// The named volumes the given services mount (not external ones: those are the user's), by
+/// the name they have on disk.
+fn used_volumes(project: &Project, name: &str, services: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in services {
+        let keys = project.services[s]
+            .volumes
+            .iter()
+            .filter(|v| v.kind == VolumeType::Volume)
+            .filter_map(|v| v.source.as_deref().filter(|k| !k.is_empty()));
+        for key in keys {
+            let declared = project.volumes.get(key);
+            if declared.is_some_and(|v| !v.external.is_not_external()) {
+                continue;
+            }
+            // As the container's mounts name it (see `planner::container`).
+            let vname = declared
+                .and_then(|v| v.name.clone())
+                .unwrap_or_else(|| format!("{name}_{key}"));
+            if !out.contains(&vname) {
+                out.push(vname);
+            }
+        }
+    }
+    out
+}
+
+/// What the steps of `up`'s plan do, on this host.
+struct UpOps<'a> {
+    ctx: &'a Ctx,
+    project: &'a Project,
+    opts: &'a UpOptions,
+    limits: Limits,
+    name: &'a str,
+    nets: &'a Networks,
+    /// The project's networks the services use, by name.
+    managed: BTreeMap<&'a str, &'a NetworkDef>,
+    volumes_dir: &'a Path,
+    /// Each service's image reference and image.
+    images: &'a BTreeMap<String, (String, Image)>,
+    wanted: &'a IndexMap<String, crate::planner::reconcile::Wanted>,
+    by_id: BTreeMap<&'a str, &'a Observed>,
+    creator: Mutex<create::Creator<'a>>,
+}
+
+impl UpOps<'_> {
+    fn network(&self, name: &str) -> Result<&NetworkDef, StackError> {
+        self.managed
+            .get(name)
+            .copied()
+            .ok_or_else(|| invalid(format!("network {name} is not in the plan")))
+    }
+
+    fn observed(&self, id: &str) -> Option<&Observed> {
+        self.by_id.get(id).copied()
+    }
+}
+
+impl executor::Operations for UpOps<'_> {
+    fn create_network(&self, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
+        let def = self.network(name)?;
+        rep.event("Network", name, "Creating");
+        self.nets.ensure(def)?;
+        rep.event("Network", name, "Created");
+        Ok(())
+    }
+
+    fn ensure_network(&self, name: &str) -> Result<(), StackError> {
+        self.nets.ensure(self.network(name)?)?;
+        Ok(())
+    }
+
+    fn create_volume(&self, name: &str) -> Result<(), StackError> {
+        let data = self.volumes_dir.join(name).join(VOLUME_DATA);
+        crate::engine::root::create_volume_dir(self.volumes_dir, &data).map_err(|e| {
+            StackError::Failed {
+                context: format!("volume {name}"),
+                message: format!("cannot create volume directory {}: {e}", data.display()),
+            }
+        })
+    }
+
+    fn remove(&self, id: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
+        match self.observed(id) {
+            Some(o) => remove_container(self.ctx, self.nets, o, self.opts.timeout, rep),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&self, ids: &[&str], rep: &mut dyn Reporter) -> Result<(), StackError> {
+        let wave: Vec<&Observed> = ids.iter().filter_map(|id| self.observed(id)).collect();
+        ops::stop_all(self.ctx, &wave, self.opts.timeout, rep)
+    }
+
+    fn wait_dependencies(&self, service: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
+        wait_dependencies(self.ctx, self.project, self.name, service, self.limits, rep)
+    }
+
+    fn keep(&self, id: &str, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
+        // Its ports as this version publishes them (rules lost to an `nft flush`, or written
+        // by an older version, are put back as they should be).
+        if let Some(o) = self.observed(id) {
+            for port in &o.record.ports {
+                self.nets.ensure_published(&create::mapping(port))?;
+            }
+        }
+        rep.event("Container", name, "Running");
+        Ok(())
+    }
+
+    fn republish(&self, id: &str) -> Result<(), StackError> {
+        // Published ports go with a reboot (or an `nft flush`): put them back.
+        if let Some(o) = self.observed(id) {
+            for port in &o.record.ports {
+                self.nets.publish(&create::mapping(port))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn create(
+        &self,
+        service: &str,
+        number: u32,
+        rep: &mut dyn Reporter,
+    ) -> Result<(String, String), StackError> {
+        let svc = &self.project.services[service];
+        let cname = create::container_name(self.name, service, svc, number);
+        rep.event("Container", &cname, "Creating");
+        let (image_ref, image) = &self.images[service];
+        let rec = lock(&self.creator).create(
+            service,
+            number,
+            &self.wanted[service].hash,
+            image_ref,
+            image,
+        )?;
+        rep.event("Container", &rec.name, "Created");
+        Ok((rec.id, rec.name))
+    }
+
+    fn recreate(
+        &self,
+        service: &str,
+        number: u32,
+        id: &str,
+        old: &str,
+        rep: &mut dyn Reporter,
+    ) -> Result<(String, String), StackError> {
+        rep.event("Container", old, "Recreate");
+        let mut previous = IndexMap::new();
+        if let Some(o) = self.observed(id) {
+            previous = anon_volumes::of(&o.record);
+            remove_container(self.ctx, self.nets, o, self.opts.timeout, &mut Muted(rep))?;
+        }
+        let (image_ref, image) = &self.images[service];
+        let inherited = match self.opts.renew_anon_volumes {
+            true => IndexMap::new(),
+            false => previous.clone(),
+        };
+        let rec = lock(&self.creator).create_replacing(
+            service,
+            number,
+            &self.wanted[service].hash,
+            image_ref,
+            image,
+            &inherited,
+        )?;
+        // Those the new container did not take (`-V`, a mount gone from the service) belong
+        // to nothing any more: no command could reach them.
+        let unused = previous
+            .values()
+            .filter(|v| !rec.anonymous_volumes.values().any(|n| n == *v));
+        if let Err(e) = anon_volumes::remove(self.volumes_dir, unused.map(PathBuf::as_path)) {
+            rep.warn(&e.to_string());
+        }
+        rep.event("Container", &rec.name, "Recreated");
+        Ok((rec.id, rec.name))
+    }
+
+    fn launch(&self, id: &str, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
+        rep.event("Container", name, "Starting");
+        // Its monitor writes the `start` event.
+        supervisor::launch(&self.ctx.root, id)?;
+        rep.event("Container", name, "Started");
+        hooks::post_start(&self.ctx.root, id, rep)
+    }
 }

@@ -1,9 +1,13 @@
-//! The reconciler: what `up` must do to turn the containers that exist into the ones the project
-//! describes. Pure (no I/O): it compares each service's configuration hash (the one `config
-//! --hash` prints) and replica count with what is recorded on the existing containers, as
-//! Docker Compose's convergence does, and returns ordered actions.
+//! The reconciler: what `up` must do to turn the networks, volumes and containers that exist
+//! into the ones the project describes, as one [`Plan`] that `up --dry-run` prints and `up`
+//! then executes (`stack::executor`). Pure (no I/O): it compares each service's configuration
+//! hash (the one `config --hash` prints) and replica count with what is recorded on the
+//! existing containers, as Docker Compose's convergence does, and returns ordered steps.
 //!
 //! Rules:
+//! - a network the services use is created when missing, else ensured (its bridge and rules
+//!   put back as recorded, which a reboot or an `nft flush` loses); a named volume they mount
+//!   is created when missing (external ones are the user's);
 //! - a missing replica is created; a replica above the wanted count is removed (highest first);
 //! - a container whose hash differs is recreated (`--force-recreate`: all; `--no-recreate`:
 //!   none), and so are the containers of services that name a replaced one's container
@@ -86,17 +90,66 @@ pub enum Action {
         id: String,
         name: String,
     },
+    /// A replica above the wanted count or a duplicate (`service` set), or an orphan's
+    /// container (`None`: its service is gone from the project).
     Remove {
         id: String,
+        name: String,
+        service: Option<String>,
+    },
+}
+
+/// A network or named volume the services use, and whether it exists now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub name: String,
+    pub exists: bool,
+}
+
+/// What `up` does to a network before any container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkStep {
+    Create {
+        name: String,
+    },
+    /// It exists: made to match its recorded definition again, silently.
+    Ensure {
         name: String,
     },
 }
 
-/// The plan, and what deserves a warning (orphans kept).
+/// The plan: networks, then volumes, then containers (in dependency order), and what deserves
+/// a warning (orphans kept).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    pub networks: Vec<NetworkStep>,
+    /// Named volumes to create.
+    pub volumes: Vec<String>,
     pub actions: Vec<Action>,
     pub orphans: Vec<String>,
+}
+
+impl Plan {
+    /// Adds the steps for the networks and named volumes the services use.
+    pub fn with_resources(mut self, networks: &[Resource], volumes: &[Resource]) -> Plan {
+        self.networks = networks
+            .iter()
+            .map(|n| match n.exists {
+                false => NetworkStep::Create {
+                    name: n.name.clone(),
+                },
+                true => NetworkStep::Ensure {
+                    name: n.name.clone(),
+                },
+            })
+            .collect();
+        self.volumes = volumes
+            .iter()
+            .filter(|v| !v.exists)
+            .map(|v| v.name.clone())
+            .collect();
+        self
+    }
 }
 
 /// Plans `up` for the services in `order` (dependencies first). `all_services` are every
@@ -115,6 +168,7 @@ pub fn plan(
                 out.actions.push(Action::Remove {
                     id: e.id.clone(),
                     name: e.name.clone(),
+                    service: None,
                 });
             } else {
                 out.orphans.push(e.name.clone());
@@ -134,6 +188,7 @@ pub fn plan(
             out.actions.push(Action::Remove {
                 id: e.id.clone(),
                 name: e.name.clone(),
+                service: Some(s.clone()),
             });
         }
         let hit = |list: &[&str], deps: &[String]| list.iter().any(|r| deps.iter().any(|d| d == r));
@@ -148,6 +203,7 @@ pub fn plan(
                 out.actions.push(Action::Remove {
                     id: extra.id.clone(),
                     name: extra.name.clone(),
+                    service: Some(s.clone()),
                 });
             }
             match same.first() {
@@ -425,5 +481,103 @@ mod tests {
         let p = plan(&all, &w, &all, &existing, Options::default());
         assert!(matches!(&p.actions[1], Action::Create { number: 2, .. }));
         assert!(matches!(&p.actions[2], Action::Keep { service, .. } if service == "app"));
+    }
+
+    #[test]
+    fn missing_networks_and_volumes_are_created_existing_networks_ensured() {
+        let r = |name: &str, exists| Resource {
+            name: name.into(),
+            exists,
+        };
+        let p = Plan::default().with_resources(
+            &[r("p_default", false), r("p_back", true)],
+            &[r("p_data", false), r("p_cache", true)],
+        );
+        assert_eq!(
+            p.networks,
+            vec![
+                NetworkStep::Create {
+                    name: "p_default".into()
+                },
+                NetworkStep::Ensure {
+                    name: "p_back".into()
+                },
+            ]
+        );
+        assert_eq!(p.volumes, strs(&["p_data"]));
+    }
+
+    /// A fresh project: every network and volume, then every replica created, dependencies
+    /// first; an unchanged one: no step that changes anything.
+    #[test]
+    fn a_fresh_project_creates_everything_an_unchanged_one_nothing() {
+        let w = wanted(&[("db", "h1", 1, &[]), ("web", "h2", 1, &["db"])]);
+        let all = strs(&["db", "web"]);
+        let net = |exists| Resource {
+            name: "p_default".into(),
+            exists,
+        };
+        let vol = |exists| Resource {
+            name: "p_data".into(),
+            exists,
+        };
+        let fresh = plan(&all, &w, &all, &[], Options::default())
+            .with_resources(&[net(false)], &[vol(false)]);
+        assert_eq!(
+            fresh.networks,
+            vec![NetworkStep::Create {
+                name: "p_default".into()
+            }]
+        );
+        assert_eq!(fresh.volumes, strs(&["p_data"]));
+        let created: Vec<&str> = fresh
+            .actions
+            .iter()
+            .map(|a| match a {
+                Action::Create { service, .. } => service.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(created, vec!["db", "web"]);
+        let existing = [ex("db", 1, "h1", true), ex("web", 1, "h2", true)];
+        let same = plan(&all, &w, &all, &existing, Options::default())
+            .with_resources(&[net(true)], &[vol(true)]);
+        assert!(same.volumes.is_empty());
+        assert!(same
+            .networks
+            .iter()
+            .all(|n| matches!(n, NetworkStep::Ensure { .. })));
+        assert!(same
+            .actions
+            .iter()
+            .all(|a| matches!(a, Action::Keep { .. })));
+    }
+
+    /// A changed service is recreated, and with `--always-recreate-deps` its dependents too
+    /// (Docker Compose's convergence); an orphan's removal names no service.
+    #[test]
+    fn a_changed_service_takes_its_dependents_with_always_recreate_deps() {
+        let w = wanted(&[("db", "NEW", 1, &[]), ("web", "h2", 1, &[])]);
+        let mut w = w;
+        w["web"].depends_on = vec!["db".into()];
+        let all = strs(&["db", "web"]);
+        let existing = [
+            ex("db", 1, "old", true),
+            ex("web", 1, "h2", true),
+            ex("gone", 1, "x", false),
+        ];
+        let opts = Options {
+            always_recreate_deps: true,
+            remove_orphans: true,
+            ..Options::default()
+        };
+        let p = plan(&all, &w, &all, &existing, opts);
+        assert!(
+            matches!(&p.actions[0], Action::Remove { service: None, name, .. } if name == "p-gone-1")
+        );
+        assert!(matches!(&p.actions[1], Action::Recreate { service, .. } if service == "db"));
+        assert!(matches!(&p.actions[2], Action::Recreate { service, .. } if service == "web"));
+        let p = plan(&all, &w, &all, &existing, Options::default());
+        assert!(matches!(&p.actions[1], Action::Keep { service, .. } if service == "web"));
     }
 }

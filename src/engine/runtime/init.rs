@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
+use super::mounter::{Kernel, Mounter};
 use super::{namespaces, net, rootfs, volume};
 use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
 
@@ -188,32 +189,31 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     .map_err(|e| InitError::sys(Step::Rootfs, Some(Path::new("/")), e))?;
 
     let merged = cfg.container_dir.join("merged");
-    rootfs::mount_overlay(spec, &cfg.container_dir, &merged)?;
-    let root = rootfs::open_root(&merged)?;
-    rootfs::mount_system(&root, spec)?;
+    let m = &Kernel;
+    rootfs::mount_overlay(m, spec, &cfg.container_dir, &merged)?;
+    let root = m
+        .open_root(&merged)
+        .map_err(|e| InitError::sys(Step::Rootfs, Some(&merged), e))?;
+    rootfs::mount_system(m, &root, spec)?;
     namespaces::mount_shared_shm(&root, &spec.namespaces)?;
     // Before any user mount can cover or replace it.
-    let null = super::masks::open_null(&root)?;
-    rootfs::mount_cgroups(&root, &cfg.cgroup_mounts, spec.privileged)?;
+    let null = super::masks::open_null(m, &root)?;
+    rootfs::mount_cgroups(m, &root, &cfg.cgroup_mounts, spec.privileged)?;
     if let Some(console) = &cfg.console {
-        let target = rootfs::target_in_root(&root, "/dev/console", rootfs::TargetKind::File)?;
-        use std::os::fd::AsRawFd;
-        let tp = format!("/proc/self/fd/{}", target.as_raw_fd());
-        rustix::mount::mount_bind(console, tp.as_str())
-            .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))?;
+        rootfs::mount_console(m, &root, console)?;
     }
     volume::prefill(&root, spec)?;
-    rootfs::mount_user(&root, spec)?;
-    rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
+    rootfs::mount_user(m, &root, spec)?;
+    rootfs::mount_etc_files(m, &root, &cfg.container_dir, false)?;
     drop(root);
-    rootfs::pivot(&merged)?;
+    rootfs::pivot(m, &merged)?;
     // Before /proc/sys becomes read-only.
     super::sysctl::apply(&spec.sysctls, own_netns)?;
-    super::masks::apply(spec, &null)?;
+    super::masks::apply(m, spec, &null)?;
     drop(null);
 
     if spec.rootfs.read_only {
-        rootfs::make_root_readonly()?;
+        rootfs::make_root_readonly(m)?;
     }
     if spec.network == NetworkMode::Loopback {
         net::loopback_up()?;

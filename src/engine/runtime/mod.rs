@@ -10,6 +10,9 @@ pub mod fds;
 pub mod init;
 pub mod masks;
 pub mod monitor;
+pub mod mounter;
+#[cfg(test)]
+mod mounter_fake;
 pub mod namespaces;
 pub mod net;
 pub mod process;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod etc;
 pub mod exec;
 pub mod fds;
+pub mod host_devices;
 pub mod init;
 pub mod masks;
 pub mod monitor;

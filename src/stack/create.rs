@@ -20,7 +20,7 @@ use crate::engine::network::manager::Networks;
 use crate::engine::network::nft::PortMapping;
 use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
-use crate::engine::runtime::init::CgroupMount;
+use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
 use crate::engine::runtime::{caps, host_devices, seccomp};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};

@@ -21,6 +21,7 @@ pub mod pty;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;
+pub mod signals;
 pub mod stdio;
 pub mod sysctl;
 pub mod tmpfs;

@@ -69,6 +69,7 @@ fn states(f: &Fixture) -> Vec<(String, String, i64)> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn attached_up_prints_prefixed_output_and_exit_and_returns_zero() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -100,6 +101,7 @@ fn attached_up_prints_prefixed_output_and_exit_and_returns_zero() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn exit_code_from_returns_that_services_code_and_stops_the_rest() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -141,6 +143,7 @@ fn exit_code_from_returns_that_services_code_and_stops_the_rest() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn abort_on_container_exit_returns_the_first_exit_code() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -199,6 +202,7 @@ fn abort_on_container_exit_returns_the_first_exit_code() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sigint_stops_an_attached_up_gracefully_and_keeps_the_containers() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -280,6 +284,7 @@ fn sigint_stops_an_attached_up_gracefully_and_keeps_the_containers() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logs_follow_shows_lines_as_they_come() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -329,6 +334,7 @@ fn logs_follow_shows_lines_as_they_come() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logs_follow_ends_when_the_containers_have_exited() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -355,6 +361,7 @@ fn logs_follow_ends_when_the_containers_have_exited() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logs_tail_since_until_prefix_and_timestamps() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -431,6 +438,7 @@ fn logs_tail_since_until_prefix_and_timestamps() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_second_sigint_kills_at_once() {
     require_engine!();
     // `sleep` as PID 1 ignores SIGTERM: only the second Ctrl-C ends it before the grace period.
@@ -570,6 +578,7 @@ fn interrupt_when_running(
 /// leaves the started container for the next command; attached `up` stops what it started
 /// ("Gracefully Stopping...") and exits 130, as Docker Compose does.
 #[test]
+#[ignore = "needs root"]
 fn sigint_ends_an_up_waiting_for_a_healthcheck_at_once_and_exits_130_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -613,6 +622,7 @@ fn sigint_ends_an_up_waiting_for_a_healthcheck_at_once_and_exits_130_as_docker_c
 /// `service_completed_successfully`, exits 0 (Docker Compose v2.26 does, and stops `db` under
 /// `tests`): `db` is stopped only once `tests` has finished, and `up` returns its code.
 #[test]
+#[ignore = "needs root"]
 fn exit_code_from_ignores_a_one_shot_dependency_that_completed_better_than_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -651,6 +661,7 @@ fn exit_code_from_ignores_a_one_shot_dependency_that_completed_better_than_docke
 /// grep` and `logs > file` keep every line), a `\r` in a line is kept, and `logs -f` ends
 /// each container with `<name> exited with code N`.
 #[test]
+#[ignore = "needs root"]
 fn logs_prints_stderr_on_stdout_keeps_cr_and_follow_ends_with_the_exit_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -687,6 +698,7 @@ fn logs_prints_stderr_on_stdout_keeps_cr_and_follow_ends_with_the_exit_as_docker
 /// A script's background `logs -f` (started by a non-interactive shell, which ignores SIGINT
 /// for it) stops on `kill -INT`, as Docker Compose's does.
 #[test]
+#[ignore = "needs root"]
 fn a_background_logs_follow_stops_on_sigint_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -738,6 +750,7 @@ fn rss_kib(pid: u32) -> u64 {
 /// after Ctrl-C, reading the whole log at each poll) and exits within a second or two of
 /// Ctrl-C, as Docker Compose does.
 #[test]
+#[ignore = "needs root"]
 fn attached_up_follows_a_fast_writer_in_bounded_memory_and_stops_at_once() {
     require_engine!();
     let mut f = Fixture::with_netns(

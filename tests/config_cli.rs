@@ -1,9 +1,12 @@
 //! End-to-end tests of `compose config`: the real binary, run in temporary project folders with a
 //! controlled environment, checked against what a Docker Compose user expects to see.
 
-mod common;
+mod support {
+    #[path = "cli.rs"]
+    pub mod cli;
+}
 
-use common::{compose, Project};
+use support::cli::{compose, Project};
 
 /// The project name `config` printed (its first line is `name: ...`).
 #[track_caller]

@@ -3,11 +3,14 @@
 //! as those suites do, except the few that Docker Compose itself rejects: those must be rejected
 //! with the message listed here. Skipped (with a printed reason) when `../shared/corpus` is absent.
 
-mod common;
+mod support {
+    #[path = "cli.rs"]
+    pub mod cli;
+}
 
 use std::path::{Path, PathBuf};
 
-use common::{corpus_dir, Compose};
+use support::cli::{corpus_dir, Compose};
 
 /// Folders of the corpus holding Compose files.
 const ROOTS: &[&str] = &[

@@ -93,6 +93,7 @@ configs:
 /// under /run/secrets), a config at /<name>, read-only, from a file, `content` or an
 /// environment variable, and ignores mode/uid/gid of file sources; here they are applied too.
 #[test]
+#[ignore = "needs root"]
 fn secrets_and_configs_are_mounted_read_only_with_their_mode_and_owner_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(SECRETS);
@@ -175,6 +176,7 @@ fn secrets_and_configs_are_mounted_read_only_with_their_mode_and_owner_like_dock
 /// Issue 12 item 2: what cannot be given is an error before any container exists, naming the
 /// service and the secret (Docker Compose: external secrets need a swarm).
 #[test]
+#[ignore = "needs root"]
 fn a_missing_secret_file_an_unset_variable_or_an_external_secret_stops_up_before_anything_exists() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -214,6 +216,7 @@ fn a_missing_secret_file_an_unset_variable_or_an_external_secret_stops_up_before
 /// tmpfs), read-only with `:ro`, and the source service starts first, as Docker Compose does;
 /// `container:NAME` names a container.
 #[test]
+#[ignore = "needs root"]
 fn volumes_from_repeats_volumes_and_binds_read_only_with_ro_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -290,6 +293,7 @@ volumes:
 /// Issue 12 item 8: Docker mounts every tmpfs (`tmpfs:` and volumes of type tmpfs)
 /// `noexec,nosuid,nodev` unless its options say otherwise; data options reach the kernel.
 #[test]
+#[ignore = "needs root"]
 fn tmpfs_mounts_are_noexec_nosuid_nodev_unless_asked_otherwise_like_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -327,6 +331,7 @@ fn tmpfs_mounts_are_noexec_nosuid_nodev_unless_asked_otherwise_like_docker() {
 /// Issue 12 item 8: `volume.nocopy: true` leaves a new volume empty, as Docker does; without it
 /// the volume is filled from the image.
 #[test]
+#[ignore = "needs root"]
 fn a_nocopy_volume_is_left_empty_like_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -364,6 +369,7 @@ volumes:
 /// Issue 12 item 8: a bind whose source is missing and may not be created is refused before any
 /// container exists (Docker: "bind source path does not exist"); none is left Exited (125).
 #[test]
+#[ignore = "needs root"]
 fn a_missing_bind_source_without_create_host_path_is_refused_before_any_container_exists() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -417,6 +423,7 @@ fn a_missing_bind_source_without_create_host_path_is_refused_before_any_containe
 /// Issue 12 item 8: a privileged container sees the host's device nodes in /dev, as Docker
 /// gives it every host device; an unprivileged one does not.
 #[test]
+#[ignore = "needs root"]
 fn a_privileged_container_sees_the_hosts_devices_like_docker() {
     require_engine!();
     use std::os::unix::fs::FileTypeExt;

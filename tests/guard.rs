@@ -41,12 +41,14 @@ fn refused(extra: &str, key: &str, why: &str) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn runtime_other_than_runc_is_refused() {
     require_engine!();
     refused("runtime: runsc", "runtime", "\"runsc\" is not available");
 }
 
 #[test]
+#[ignore = "needs root"]
 fn runtime_runc_is_the_embedded_engine_and_runs() {
     require_engine!();
     // Docker's default runtime, by its name or its containerd shim's: what the engine does.
@@ -59,12 +61,14 @@ fn runtime_runc_is_the_embedded_engine_and_runs() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn isolation_other_than_default_is_refused_as_docker_on_linux_does() {
     require_engine!();
     refused("isolation: hyperv", "isolation", "only `default` isolation");
 }
 
 #[test]
+#[ignore = "needs root"]
 fn storage_opt_is_refused_the_storage_cannot_limit_size() {
     require_engine!();
     refused(
@@ -75,6 +79,7 @@ fn storage_opt_is_refused_the_storage_cannot_limit_size() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn platform_the_stored_image_is_not_is_refused() {
     require_engine!();
     // The store keeps the host's variant of the image, and `pull_policy: never` forbids
@@ -97,6 +102,7 @@ fn platform_the_stored_image_is_not_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn use_api_socket_is_refused_there_is_no_docker_api() {
     require_engine!();
     refused(
@@ -107,12 +113,14 @@ fn use_api_socket_is_refused_there_is_no_docker_api() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn gpus_are_refused_until_devices_are_supported() {
     require_engine!();
     refused("gpus: all", "gpus", "GPUs are not supported yet");
 }
 
 #[test]
+#[ignore = "needs root"]
 fn device_reservations_are_refused_until_devices_are_supported() {
     require_engine!();
     refused(
@@ -123,6 +131,7 @@ fn device_reservations_are_refused_until_devices_are_supported() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn selinux_label_type_is_refused_not_silently_unconfined() {
     require_engine!();
     refused(
@@ -133,6 +142,7 @@ fn selinux_label_type_is_refused_not_silently_unconfined() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn apparmor_profile_is_refused_not_silently_unconfined() {
     require_engine!();
     refused(
@@ -143,6 +153,7 @@ fn apparmor_profile_is_refused_not_silently_unconfined() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn label_disable_and_apparmor_unconfined_are_what_runs_anyway() {
     require_engine!();
     let mut f = Fixture::new(&project(
@@ -160,6 +171,7 @@ fn label_disable_and_apparmor_unconfined_are_what_runs_anyway() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn run_refuses_as_up_does() {
     require_engine!();
     let mut f = Fixture::new(&project("use_api_socket: true"));
@@ -183,6 +195,7 @@ fn host_weights_block_io() -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn blkio_weight_without_kernel_support_is_warned_like_docker_and_the_service_runs() {
     require_engine!();
     let mut f = Fixture::new(&project("blkio_config:\n  weight: 300"));
@@ -266,6 +279,7 @@ fn label_file_labels_reach_the_service_as_docker_compose_reads_them() {
 /// The other keys the table refuses, through `up` over one fixture (the file rewritten for
 /// each): the error names service and key, and nothing is created.
 #[test]
+#[ignore = "needs root"]
 fn other_refused_keys_name_service_and_key_and_create_nothing() {
     require_engine!();
     let mut f = Fixture::new(&project(""));
@@ -311,6 +325,7 @@ fn other_refused_keys_name_service_and_key_and_create_nothing() {
 /// The other keys the table warns about: one line each naming service and key, and the
 /// service runs.
 #[test]
+#[ignore = "needs root"]
 fn other_warned_keys_give_one_line_each_and_the_service_runs() {
     require_engine!();
     let mut f = Fixture::new(&project(

@@ -16,6 +16,7 @@ fn hook_log(f: &Fixture) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn post_start_runs_in_the_container_with_its_settings_on_each_start_like_docker_compose() {
     require_engine!();
     // Docker Compose runs post_start after each start by a command (up, start, restart) as an
@@ -65,6 +66,7 @@ fn post_start_runs_in_the_container_with_its_settings_on_each_start_like_docker_
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_failing_post_start_fails_up_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -112,6 +114,7 @@ fn a_failing_post_start_fails_up_like_docker_compose() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pre_stop_runs_before_the_stop_signal_and_a_failing_one_is_warned_about() {
     require_engine!();
     let mut f = Fixture::new("");
@@ -154,6 +157,7 @@ fn pre_stop_runs_before_the_stop_signal_and_a_failing_one_is_warned_about() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn run_runs_post_start_too_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -190,6 +194,7 @@ fn run_runs_post_start_too_like_docker_compose() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn hook_output_keeps_the_json_progress_stream_json() {
     require_engine!();
     let mut f = Fixture::new(

@@ -272,6 +272,7 @@ fn load_refuses_bad_input() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn ownership_and_special_files_need_root() {
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipping ownership_and_special_files_need_root: not root");

@@ -57,6 +57,7 @@ fn only(f: &Fixture, name: &str) -> Value {
 /// shown by `inspect` under HostConfig.Annotations, as `docker inspect` shows them for a
 /// Docker Compose container, with the rest of `docker inspect`'s fields this engine has.
 #[test]
+#[ignore = "needs root"]
 fn inspect_shows_annotations_state_mounts_and_network_like_docker_inspect() {
     require_engine!();
     let mut f = Fixture::new(PROJECT);
@@ -156,6 +157,7 @@ fn inspect_shows_annotations_state_mounts_and_network_like_docker_inspect() {
 /// A name that is neither a service nor a container of the project fails with exit 1 and
 /// says so (as `docker inspect nosuch` fails), printing nothing on standard output.
 #[test]
+#[ignore = "needs root"]
 fn inspect_of_an_unknown_name_fails_with_exit_1() {
     require_engine!();
     let mut f = Fixture::new(PROJECT);

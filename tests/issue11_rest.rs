@@ -37,6 +37,7 @@ fn netns_of(pid: i32) -> std::path::PathBuf {
 /// the same container (its writable layer kept: Docker's `stopDependentContainers`); a plain
 /// `depends_on` dependent is left running as it was.
 #[test]
+#[ignore = "needs root"]
 fn a_recreated_service_takes_the_services_sharing_its_namespace_with_it_as_docker_compose() {
     require_engine!();
     let yaml = "services:
@@ -130,6 +131,7 @@ fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> std::process::
 /// joins it (Docker joins a paused container's namespace too). `cp` with a paused container
 /// works as Docker's does (tests/manage_cli.rs).
 #[test]
+#[ignore = "needs root"]
 fn run_with_a_paused_dependency_fails_at_once_with_dockers_message() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -206,6 +208,7 @@ fn cgroups_of(pid: i32) -> Vec<String> {
 /// gets a project cgroup directory per root, as it gets a bridge per root: `down` in one leaves
 /// the other's containers running in their cgroups.
 #[test]
+#[ignore = "needs root"]
 fn two_state_roots_running_one_project_have_their_own_cgroups() {
     require_engine!();
     let yaml = "services:\n  web:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: KILL\n";
@@ -252,6 +255,7 @@ fn two_state_roots_running_one_project_have_their_own_cgroups() {
 /// (`volumes: [/data]`), in the foreground and detached, as Docker's auto-remove does; a `run`
 /// without `--rm` keeps them for `rm -v`.
 #[test]
+#[ignore = "needs root"]
 fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
     require_engine!();
     let mut f =
@@ -289,6 +293,7 @@ fn run_rm_removes_the_anonymous_volumes_it_made_as_docker_does() {
 /// dependencies, as Docker Compose does (and as `stop` and `down` do): `app` takes half a
 /// second to stop and `db` must outlive it.
 #[test]
+#[ignore = "needs root"]
 fn ctrl_c_on_attached_up_stops_dependents_first_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(

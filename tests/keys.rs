@@ -42,6 +42,7 @@ fn read(p: PathBuf) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn mem_limit_without_memswap_limit_allows_as_much_swap_like_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -84,6 +85,7 @@ fn mem_limit_without_memswap_limit_allows_as_much_swap_like_docker() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn user_with_group_add_keeps_the_primary_group_among_the_groups_like_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -103,6 +105,7 @@ fn user_with_group_add_keeps_the_primary_group_among_the_groups_like_docker() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn expose_is_shown_in_ps_ports_like_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -135,6 +138,7 @@ fn expose_is_shown_in_ps_ports_like_docker() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn cgroup_parent_puts_the_container_under_that_parent_like_docker() {
     require_engine!();
     let mut f = Fixture::new("");
@@ -179,6 +183,7 @@ fn cgroup_parent_puts_the_container_under_that_parent_like_docker() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn oom_kill_disable_is_applied_on_cgroup_v1() {
     require_engine!();
     let mut f = Fixture::new(
@@ -207,6 +212,7 @@ fn oom_kill_disable_is_applied_on_cgroup_v1() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn cpu_rt_runtime_and_period_are_applied_on_cgroup_v1() {
     require_engine!();
     let mut f = Fixture::new(
@@ -240,6 +246,7 @@ fn cpu_rt_runtime_and_period_are_applied_on_cgroup_v1() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_cpu_rt_runtime_beyond_the_hosts_budget_is_a_clear_error() {
     require_engine!();
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {

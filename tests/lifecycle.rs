@@ -40,6 +40,7 @@ const STACK: &str = "services:
 ";
 
 #[test]
+#[ignore = "needs root"]
 fn a_second_up_changes_nothing_and_a_changed_service_alone_is_recreated() {
     require_engine!();
     let mut f = Fixture::with_netns(STACK);
@@ -76,6 +77,7 @@ fn a_second_up_changes_nothing_and_a_changed_service_alone_is_recreated() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn scale_gives_reachable_replicas_and_scaling_down_removes_the_highest() {
     require_engine!();
     let mut f = Fixture::with_netns(STACK);
@@ -104,6 +106,7 @@ fn scale_gives_reachable_replicas_and_scaling_down_removes_the_highest() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn bad_input_fails_before_anything_starts() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -135,6 +138,7 @@ fn bad_input_fails_before_anything_starts() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_cli_killed_mid_up_leaves_nothing_after_down() {
     require_engine!();
     let mut yaml = String::from("services:\n");
@@ -173,6 +177,7 @@ fn a_cli_killed_mid_up_leaves_nothing_after_down() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn two_concurrent_ups_of_one_project_converge() {
     require_engine!();
     let mut f = Fixture::with_netns(STACK);
@@ -193,6 +198,7 @@ fn two_concurrent_ups_of_one_project_converge() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn wait_returns_once_a_one_shot_completed_and_services_run() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -239,6 +245,7 @@ fn wait_returns_once_a_one_shot_completed_and_services_run() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn run_joins_the_project_network_and_publishes_only_when_asked() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -311,6 +318,7 @@ fn run_joins_the_project_network_and_publishes_only_when_asked() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn events_follow_the_project_containers() {
     require_engine!();
     let mut f = Fixture::with_netns(STACK);
@@ -341,6 +349,7 @@ fn events_follow_the_project_containers() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_healthcheck_gated_stack_comes_up_in_order_and_answers_after_the_cli_exits() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -402,6 +411,7 @@ fn a_healthcheck_gated_stack_comes_up_in_order_and_answers_after_the_cli_exits()
 }
 
 #[test]
+#[ignore = "needs root"]
 fn after_a_crash_or_reboot_up_and_down_recover() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -476,6 +486,7 @@ fn after_a_crash_or_reboot_up_and_down_recover() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_killed_monitor_is_reported_and_its_container_replaced_by_the_next_up() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -517,6 +528,7 @@ fn a_killed_monitor_is_reported_and_its_container_replaced_by_the_next_up() {
 /// service's `volumes: [/data]` and the image's VOLUME), `up -V` gives fresh ones, `rm -v` and
 /// `down -v` remove them, and a plain `down` keeps them.
 #[test]
+#[ignore = "needs root"]
 fn anonymous_volumes_survive_recreation_and_go_with_down_v_like_docker_compose() {
     require_engine!();
     let yaml = |v: &str| {
@@ -639,6 +651,7 @@ fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> std::process::
 /// while the wait goes on, and when a service others need started exits even with 0; a
 /// `--wait-timeout` bounds the waits for dependencies too.
 #[test]
+#[ignore = "needs root"]
 fn up_wait_fails_on_services_that_die_and_honours_its_timeout_better_than_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -728,6 +741,7 @@ fn up_wait_fails_on_services_that_die_and_honours_its_timeout_better_than_docker
 /// `stop` and `down` stop a service's dependents before it, as Docker Compose does: `app`
 /// takes half a second to stop and `db` must outlive it.
 #[test]
+#[ignore = "needs root"]
 fn stop_and_down_stop_dependents_before_their_dependencies_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -760,6 +774,7 @@ fn stop_and_down_stop_dependents_before_their_dependencies_as_docker_compose() {
 /// `die` for `kill`, `kill`, `die`, `stop` for `stop`, and those then `start`, `restart` for
 /// `restart`.
 #[test]
+#[ignore = "needs root"]
 fn events_report_each_start_once_and_stop_kill_restart_as_docker_does() {
     require_engine!();
     let mut f = Fixture::with_netns(

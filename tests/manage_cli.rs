@@ -58,6 +58,7 @@ fn record(f: &Fixture) -> compose::engine::state::ContainerRecord {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn create_start_stop_kill_rm() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -152,6 +153,7 @@ fn create_start_stop_kill_rm() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pause_top_stats_images_ls() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -228,6 +230,7 @@ fn pause_top_stats_images_ls() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn cp_both_ways_stays_inside_the_container() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -327,6 +330,7 @@ fn cp_both_ways_stays_inside_the_container() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn wait_returns_the_exit_code() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -379,6 +383,7 @@ fn compose_within(f: &Fixture, args: &[&str], limit: Duration) -> (i32, String, 
 /// `unpause`: its helper joined the frozen cgroup), `pause` of a paused and `unpause` of a
 /// running container fail with Docker's messages, and `cp` (which joins nothing) still works.
 #[test]
+#[ignore = "needs root"]
 fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -427,6 +432,7 @@ fn exec_on_a_paused_container_fails_at_once_and_pause_twice_fails_as_docker() {
 /// Issue 11 item 10: `ps` counts how long a container has been up (the `Z` of the recorded
 /// time was dropped, so it was always "Less than a second"), as Docker Compose's `ps` does.
 #[test]
+#[ignore = "needs root"]
 fn ps_status_says_how_long_a_container_has_been_up() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -459,6 +465,7 @@ fn wait_exited(f: &Fixture) {
 /// finished container is a common CI step); its filesystem is mounted where nothing on the
 /// host sees it, and its symlinks still resolve inside it.
 #[test]
+#[ignore = "needs root"]
 fn cp_works_with_an_exited_container_both_ways() {
     require_engine!();
     let host = tempfile::tempdir().expect("temp dir");
@@ -510,6 +517,7 @@ fn cp_works_with_an_exited_container_both_ways() {
 /// like every other command, with Docker Compose's exit code 1 (not 0, not 15: the file is
 /// fine).
 #[test]
+#[ignore = "needs root"]
 fn unknown_services_fail_every_command_with_docker_compose_exit_code() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -540,6 +548,7 @@ fn unknown_services_fail_every_command_with_docker_compose_exit_code() {
 /// Issue 11 item 10: a stopped container publishes nothing, so `ps` shows no ports and `port`
 /// finds none, as with Docker Compose.
 #[test]
+#[ignore = "needs root"]
 fn stopped_containers_report_no_ports() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -567,6 +576,7 @@ services:
 /// Issue 11 item 10: `ls` without `-a` counts running containers only, as Docker Compose's
 /// (which looks at running containers only); `-a` counts the stopped ones too.
 #[test]
+#[ignore = "needs root"]
 fn ls_without_all_counts_running_containers_only() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -631,6 +641,7 @@ fn compose_with_input(f: &Fixture, args: &[&str], input: &[u8]) -> (i32, Vec<u8>
 /// component, links kept as links) and `cp - SERVICE:DIR` unpacks one into DIR; an entry
 /// that climbs out with `..` is refused.
 #[test]
+#[ignore = "needs root"]
 fn cp_streams_tar_archives_both_ways_as_docker() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -721,6 +732,7 @@ fn cp_streams_tar_archives_both_ways_as_docker() {
 /// Issue 11 item 10: `ls` fills CONFIG FILES from the containers'
 /// `com.docker.compose.project.config_files` label, as Docker Compose's does.
 #[test]
+#[ignore = "needs root"]
 fn ls_shows_the_config_files() {
     require_engine!();
     let mut f = Fixture::with_netns(PROJECT);
@@ -749,6 +761,7 @@ fn ls_shows_the_config_files() {
 /// destinations, not the image's directory beneath them (test reports written to a volume are
 /// the common case), and a copy into a read-only mount fails as in the running container.
 #[test]
+#[ignore = "needs root"]
 fn cp_with_an_exited_container_sees_its_volumes_and_binds() {
     require_engine!();
     let host = tempfile::tempdir().expect("temp dir");
@@ -823,6 +836,7 @@ volumes:
 /// and return at once, so an `ls` right after still saw the container running). The monitor is
 /// held with SIGSTOP so the window that was a race under load is held open deterministically.
 #[test]
+#[ignore = "needs root"]
 fn wait_sees_a_container_that_exited_before_its_monitor_recorded_it() {
     require_engine!();
     let mut f = Fixture::with_netns(

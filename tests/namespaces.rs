@@ -39,6 +39,7 @@ fn host_ns(kind: &str) -> String {
 /// Docker Compose's `pid: service:`, `ipc: service:` (System V and POSIX shared memory both
 /// shared), `ipc: none`, and the service they name started first (listed after its dependent).
 #[test]
+#[ignore = "needs root"]
 fn pid_and_ipc_of_another_service_are_shared_and_ipc_none_has_no_shm_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -97,6 +98,7 @@ fn pid_and_ipc_of_another_service_are_shared_and_ipc_none_has_no_shm_as_docker_c
 /// Docker Compose's `pid: host`, `ipc: host`, `uts: host`, `cgroup: host` and `userns_mode:
 /// host`: the container sees the host's namespaces (only read here).
 #[test]
+#[ignore = "needs root"]
 fn host_pid_ipc_uts_and_cgroup_namespaces_are_the_hosts_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -140,6 +142,7 @@ fn host_pid_ipc_uts_and_cgroup_namespaces_are_the_hosts_as_docker_compose() {
 
 /// Forms the engine cannot honour are refused by service and key, and nothing starts.
 #[test]
+#[ignore = "needs root"]
 fn namespace_modes_that_cannot_be_honoured_are_refused_by_key() {
     require_engine!();
     for (body, key) in [
@@ -184,6 +187,7 @@ const RESTART_WITH_DB: &str = "services:
 /// Docker Compose's `depends_on.<svc>.restart: true`: `compose restart db` restarts `api` too
 /// (after `db`), and leaves `other` (a plain dependency) alone.
 #[test]
+#[ignore = "needs root"]
 fn restarting_a_dependency_restarts_its_dependents_with_restart_true_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(RESTART_WITH_DB);
@@ -218,6 +222,7 @@ fn restarting_a_dependency_restarts_its_dependents_with_restart_true_as_docker_c
 /// Docker Compose's `depends_on.<svc>.restart: true` on `up`: a changed `db` is recreated, and
 /// `api` is restarted with it (recreated here), `other` left running.
 #[test]
+#[ignore = "needs root"]
 fn recreating_a_dependency_on_up_restarts_its_dependents_with_restart_true_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(RESTART_WITH_DB);
@@ -260,6 +265,7 @@ fn netns_of(f: &Fixture, service: &str) -> std::os::fd::OwnedFd {
 /// own binds `0.0.0.0:53` (TCP here by busybox `httpd`, UDP by a socket this test makes in the
 /// container's namespace), and `nslookup other 127.0.0.11` is still answered by the resolver.
 #[test]
+#[ignore = "needs root"]
 fn a_container_binds_port_53_itself_and_the_embedded_dns_still_answers_as_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -300,6 +306,7 @@ fn a_container_binds_port_53_itself_and_the_embedded_dns_still_answers_as_docker
 /// `network_mode: bridge` (Docker's daemon-wide bridge) is refused by service and key before
 /// anything is created, not "refers to undefined network default".
 #[test]
+#[ignore = "needs root"]
 fn network_mode_bridge_is_a_clear_error_and_nothing_starts() {
     require_engine!();
     let mut f = Fixture::new(
@@ -329,6 +336,7 @@ fn network_mode_bridge_is_a_clear_error_and_nothing_starts() {
 /// Docker's `networks.<net>.link_local_ips`: the addresses are on the container's interface of
 /// that network (with Docker's /16), beside its own address, and not published for discovery.
 #[test]
+#[ignore = "needs root"]
 fn link_local_ips_are_on_the_containers_interface_as_docker() {
     require_engine!();
     let mut f = Fixture::new(
@@ -360,6 +368,7 @@ fn link_local_ips_are_on_the_containers_interface_as_docker() {
 /// is found by its name and by the alias given; one that does not exist is a clear error
 /// before anything is created.
 #[test]
+#[ignore = "needs root"]
 fn external_links_resolve_a_container_outside_the_project_as_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(

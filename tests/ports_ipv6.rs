@@ -38,6 +38,7 @@ fn live_pid(f: &Fixture, service: &str) -> Option<i32> {
 /// after a restart (policy or `restart`), gone when it is stopped, and a port someone else holds
 /// on IPv6 stops its start with Docker's "port is already allocated".
 #[test]
+#[ignore = "needs root"]
 fn published_ports_answer_on_ipv6_loopback_like_docker() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -119,6 +120,7 @@ fn published_ports_answer_on_ipv6_loopback_like_docker() {
 /// The same for UDP, as docker-proxy relays it: `19191:9999/udp` echoes on `[::1]` and on
 /// 127.0.0.1, and nothing answers on `[::1]` once the stack is down.
 #[test]
+#[ignore = "needs root"]
 fn published_udp_ports_answer_on_ipv6_loopback_like_docker() {
     require_engine!();
     let mut f = Fixture::with_netns(

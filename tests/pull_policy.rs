@@ -112,6 +112,7 @@ fn stack(image: &str, pull_policy: Option<&str>) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pull_policy_never_with_a_missing_image_fails_before_anything_is_created() {
     require_engine!();
     let mut f = Fixture::new(&stack("nothere.invalid/app:1", Some("never")));
@@ -185,6 +186,7 @@ fn a_bad_pull_policy_is_refused_at_load_naming_the_key() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn up_pulls_a_missing_image_from_the_registry_then_starts_the_stack() {
     require_engine!();
     require_registry!();
@@ -223,6 +225,7 @@ fn up_pulls_a_missing_image_from_the_registry_then_starts_the_stack() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn compose_pull_then_up_pull_never_works_offline_and_pull_always_pulls_again() {
     require_engine!();
     require_registry!();
@@ -301,6 +304,7 @@ fn compose_pull_then_up_pull_never_works_offline_and_pull_always_pulls_again() {
 /// json`: one object per line), the digest and the full reference on standard output; `-q`
 /// only the reference. `run --pull never` refuses a missing image as `up` does.
 #[test]
+#[ignore = "needs root"]
 fn image_pull_prints_digest_and_reference_and_json_progress_is_one_object_per_line() {
     require_engine!();
     require_registry!();
@@ -365,6 +369,7 @@ fn image_pull_prints_digest_and_reference_and_json_progress_is_one_object_per_li
 /// platform counts as missing (Docker Compose pulls the one asked for), while under
 /// `pull_policy: never` it is refused naming both platforms, never run as something else.
 #[test]
+#[ignore = "needs root"]
 fn a_stored_image_of_another_platform_is_pulled_for_the_services_platform() {
     require_engine!();
     require_registry!();

@@ -5,17 +5,18 @@
 //! same registry is mounted, and `compose push` pushes services' images (as Docker Compose's
 //! flags say). Skipped (with a reason) where the registry programs are missing.
 
-mod common;
 mod support {
+    #[path = "cli.rs"]
+    pub mod cli;
     #[path = "registry.rs"]
     pub mod registry;
 }
 
 use std::path::Path;
 
-use common::{Compose, Output};
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+use support::cli::{Compose, Output};
 use support::registry::Registry;
 
 struct Env {

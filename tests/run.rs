@@ -12,6 +12,7 @@ use support::engine::Fixture;
 const BASIC: &str = "services:\n  app:\n    image: busybox\n";
 
 #[test]
+#[ignore = "needs root"]
 fn exit_codes_propagate() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -32,6 +33,7 @@ fn exit_codes_propagate() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn signals_to_the_cli_reach_the_container_and_death_is_128_plus_signal() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: busybox\n    init: true\n");
@@ -72,6 +74,7 @@ fn signals_to_the_cli_reach_the_container_and_death_is_128_plus_signal() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn the_command_is_pid_1_with_its_own_hostname_and_proc() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: busybox\n    hostname: inside\n");
@@ -95,6 +98,7 @@ fn the_command_is_pid_1_with_its_own_hostname_and_proc() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn writes_land_in_the_upper_dir_only_and_read_only_refuses_them() {
     require_engine!();
     let mut f = Fixture::new(
@@ -142,6 +146,7 @@ fn writes_land_in_the_upper_dir_only_and_read_only_refuses_them() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn memory_limit_oom_kill_is_reported() {
     require_engine!();
     let mut f = Fixture::new(
@@ -158,6 +163,7 @@ fn memory_limit_oom_kill_is_reported() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pids_limit_stops_a_fork_bomb() {
     require_engine!();
     let mut f = Fixture::new(
@@ -179,6 +185,7 @@ fn pids_limit_stops_a_fork_bomb() {
 const DOCKER_CAPEFF: &str = "00000000a80425fb";
 
 #[test]
+#[ignore = "needs root"]
 fn capabilities_are_dockers_and_cap_add_drop_change_them() {
     require_engine!();
     let mut f = Fixture::new(
@@ -204,6 +211,7 @@ fn capabilities_are_dockers_and_cap_add_drop_change_them() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn default_seccomp_blocks_and_unconfined_allows() {
     require_engine!();
     let mut f = Fixture::new(
@@ -236,6 +244,7 @@ fn default_seccomp_blocks_and_unconfined_allows() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn masked_paths_are_unreadable_and_proc_sys_is_read_only() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -256,6 +265,7 @@ fn masked_paths_are_unreadable_and_proc_sys_is_read_only() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn user_is_resolved_from_the_image() {
     require_engine!();
     let mut f = Fixture::new(
@@ -284,6 +294,7 @@ fn user_is_resolved_from_the_image() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn command_not_found_is_127_with_a_clear_message() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -295,6 +306,7 @@ fn command_not_found_is_127_with_a_clear_message() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn volumes_binds_and_environment() {
     require_engine!();
     let mut f = Fixture::new(
@@ -328,6 +340,7 @@ fn volumes_binds_and_environment() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn the_host_binary_cannot_be_reached_from_the_container() {
     require_engine!();
     // With init: true our set-up process stays PID 1, running the compose binary. The container
@@ -358,6 +371,7 @@ fn the_host_binary_cannot_be_reached_from_the_container() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_new_named_volume_is_filled_from_the_image() {
     require_engine!();
     let mut f = Fixture::new(
@@ -388,6 +402,7 @@ fn a_new_named_volume_is_filled_from_the_image() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn the_cgroup_filesystem_shows_the_containers_own_limits() {
     require_engine!();
     let mut f = Fixture::new(
@@ -409,6 +424,7 @@ fn the_cgroup_filesystem_shows_the_containers_own_limits() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_terminal_on_stdin_gives_the_container_a_tty() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -473,6 +489,7 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn detached_run_outlives_the_cli_and_records_logs_and_exit() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -528,6 +545,7 @@ fn detached_run_outlives_the_cli_and_records_logs_and_exit() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn detached_run_with_rm_leaves_nothing_once_done() {
     require_engine!();
     let mut f = Fixture::new(BASIC);
@@ -547,6 +565,7 @@ fn detached_run_with_rm_leaves_nothing_once_done() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn dns_settings_and_extra_hosts_reach_the_container() {
     require_engine!();
     let mut f = Fixture::new(
@@ -603,6 +622,7 @@ fn dns_settings_and_extra_hosts_reach_the_container() {
 /// As Docker Compose's `run`: the service's dependencies are brought up first, honouring their
 /// conditions (a healthy `db`, a one-shot `init` that completed), unless `--no-deps`.
 #[test]
+#[ignore = "needs root"]
 fn run_starts_dependencies_and_waits_for_their_conditions_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(

@@ -46,6 +46,7 @@ fn down(f: &mut Fixture) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn healthcheck_goes_starting_healthy_unhealthy() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -84,6 +85,7 @@ fn healthcheck_goes_starting_healthy_unhealthy() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn probe_output_and_timeouts_are_recorded() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -134,6 +136,7 @@ fn probe_output_and_timeouts_are_recorded() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn restart_on_failure_stops_after_its_count() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -161,6 +164,7 @@ fn restart_on_failure_stops_after_its_count() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logs_rotate_at_max_size_keeping_max_file() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -214,6 +218,7 @@ fn logs_rotate_at_max_size_keeping_max_file() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn image_healthcheck_applies_unless_the_service_disables_it() {
     require_engine!();
     let mut f = Fixture::with_netns(
@@ -279,6 +284,7 @@ fn image_healthcheck_applies_unless_the_service_disables_it() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logging_driver_none_keeps_no_log_and_the_container_never_blocks() {
     require_engine!();
     let mut f = Fixture::with_netns(

@@ -86,6 +86,7 @@ const TTY_PROBE: &str = "services:
 /// and `logs` shows what it wrote; the json-file log records it as stream stdout with the
 /// terminal's `\r\n` line ends, as Docker's does.
 #[test]
+#[ignore = "needs root"]
 fn tty_service_detached_runs_on_a_terminal_and_logs_its_output_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(TTY_PROBE);
@@ -130,6 +131,7 @@ fn tty_service_detached_runs_on_a_terminal_and_logs_its_output_like_docker_compo
 /// The terminal's master side stays with the monitor: the container's PID 1 holds its three
 /// standard descriptors, all the terminal, and nothing else of the host.
 #[test]
+#[ignore = "needs root"]
 fn tty_service_holds_only_its_terminal_and_no_master() {
     require_engine!();
     let mut f = Fixture::new(
@@ -170,6 +172,7 @@ fn tty_service_holds_only_its_terminal_and_no_master() {
 
 /// Docker Compose: attached `up` shows a tty service's output and returns when it exits.
 #[test]
+#[ignore = "needs root"]
 fn tty_service_attached_up_shows_its_output_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -191,6 +194,7 @@ fn tty_service_attached_up_shows_its_output_like_docker_compose() {
 
 /// Docker Compose: `restart` of a tty service starts it again on a (new) terminal.
 #[test]
+#[ignore = "needs root"]
 fn tty_service_restarts_on_a_terminal_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -220,6 +224,7 @@ fn tty_service_restarts_on_a_terminal_like_docker_compose() {
 /// engine holds), so `cat` waits for input instead of ending at once on /dev/null's end of
 /// file; without it `cat` ends, as with Docker.
 #[test]
+#[ignore = "needs root"]
 fn stdin_open_keeps_standard_input_open_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -250,6 +255,7 @@ fn stdin_open_keeps_standard_input_open_like_docker_compose() {
 /// `stdin_open` with `tty`: standard input is the terminal, held open by the engine, so a shell
 /// waits at its prompt as under Docker instead of exiting.
 #[test]
+#[ignore = "needs root"]
 fn stdin_open_with_tty_keeps_a_shell_waiting_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -275,6 +281,7 @@ fn stdin_open_with_tty_keeps_a_shell_waiting_like_docker_compose() {
 /// Docker Compose's `run` keeps standard input open (`-i` is on by default and applies over the
 /// service's `stdin_open`): detached, `cat` waits for input instead of ending at once.
 #[test]
+#[ignore = "needs root"]
 fn run_detached_keeps_standard_input_open_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(
@@ -295,6 +302,7 @@ fn run_detached_keeps_standard_input_open_like_docker_compose() {
 /// As with Docker (runc gives a container's stdio to its user): a tty service that runs as
 /// another user owns its terminal and can reopen it by name.
 #[test]
+#[ignore = "needs root"]
 fn tty_service_user_owns_its_terminal_like_docker_compose() {
     require_engine!();
     let mut f = Fixture::new(

@@ -233,7 +233,8 @@ pub struct DeviceSpec {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum NetworkMode {
-    /// A new network namespace with loopback only (until the networking issue).
+    /// A network namespace of its own with loopback up; the container's project networks, if
+    /// any, are attached to it afterwards.
     #[default]
     Loopback,
     /// No network namespace of its own (`network_mode: host`).

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::fsutil::{self, Durability};
 use crate::engine::network::nft::Protocol;
-use crate::engine::runtime::init::CgroupMount;
+use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::spec::ContainerSpec;
 
 /// Why a state operation failed, with the file involved.

@@ -23,7 +23,7 @@
 use indexmap::map::MutableKeys;
 
 use super::error::{join_index, join_key, ErrorKind, LoadError, Result};
-use super::yaml::{Key, Mapping, MergeTag, Node, Value};
+use super::node::{Key, Mapping, MergeTag, Node, Value};
 
 /// Merges `over` onto `base` (later file wins). `path` is the key path of these nodes ("" = top level).
 ///

@@ -1,6 +1,6 @@
 //! Compose files -> typed, validated, normalized project. No I/O beyond reading files.
 //!
-//! The loading pipeline, one module a step: [`yaml`] (parse with positions) -> [`interpolate`]
+//! The loading pipeline, one module a step: [`yaml`] (parse into [`node`]s with positions) -> [`interpolate`]
 //! (`${VAR}` from [`environment`], fed by [`dotenv`]) -> [`include`] -> [`extends`] -> [`merge`]
 //! (several `-f` files) -> [`profiles`] -> [`normalize`] -> [`types`] (typed model) ->
 //! [`validate`]; [`load`] runs the pipeline, [`discovery`] finds the files and the project name.
@@ -15,6 +15,7 @@ pub mod include;
 pub mod interpolate;
 pub mod load;
 pub mod merge;
+pub mod node;
 pub mod normalize;
 pub mod output;
 pub mod paths;

@@ -29,13 +29,13 @@
 //!   A volume is filled from the image on its first mount unless `nocopy` or a subpath.
 
 use std::collections::HashSet;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use oci_spec::image::ImageConfiguration;
 
 use crate::engine::runtime::caps as capabilities;
+use crate::engine::runtime::host_devices::{DeviceFacts, DeviceSource, HostNode};
 use crate::engine::runtime::seccomp::{self, SeccompChoice};
 use crate::engine::runtime::user::{self, RootfsFiles};
 use crate::engine::spec::{
@@ -107,23 +107,29 @@ pub struct OneOffOverrides {
     pub stdin_open: Option<bool>,
 }
 
-/// Facts about the host the spec is built for.
+/// Facts about the host the spec is built for, read by the stack (the planner makes no system
+/// calls).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostInfo {
     /// `/proc/sys/kernel/cap_last_cap`.
     pub last_cap: u8,
     /// The running kernel's (major, minor), for seccomp rules with `minKernel`.
     pub kernel: (u32, u32),
+    /// The host's name (`uname`), which a container on the host's network takes.
+    pub hostname: String,
 }
 
-impl HostInfo {
-    pub fn detect() -> Result<HostInfo, SpecError> {
-        let last_cap = capabilities::kernel_last_cap()?;
-        Ok(HostInfo {
-            last_cap,
-            kernel: seccomp::Target::running(&[]).kernel,
-        })
-    }
+/// The host paths a service's devices name (`devices:` sources), and whether it needs the whole
+/// of the host's /dev (`privileged`): what the stack reads into
+/// [`ContainerInput::devices`] before planning it.
+pub fn device_paths(svc: &ServiceConfig) -> (Vec<&str>, bool) {
+    let sources = svc
+        .devices
+        .iter()
+        .map(|d| d.source.as_str())
+        .filter(|s| s.starts_with('/'))
+        .collect();
+    (sources, svc.privileged)
 }
 
 /// Everything [`build_container_spec`] needs.
@@ -152,6 +158,8 @@ pub struct ContainerInput<'a> {
     pub volume_names: &'a IndexMap<String, String>,
     pub one_off: Option<&'a OneOffOverrides>,
     pub host: &'a HostInfo,
+    /// The host's device nodes at [`device_paths`].
+    pub devices: &'a DeviceFacts,
     /// The host's address as seen from the container (its first network's gateway), for
     /// `extra_hosts: name:host-gateway`; `None` while the container has no network.
     pub host_gateway: Option<std::net::IpAddr>,
@@ -254,10 +262,7 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     };
     let hostname = match &svc.hostname {
         Some(h) => h.clone(),
-        None if network == NetworkMode::Host => rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned(),
+        None if network == NetworkMode::Host => input.host.hostname.clone(),
         None => input
             .container_id
             .get(..12)
@@ -330,14 +335,13 @@ pub fn build_container_spec(input: &ContainerInput) -> Result<ContainerSpec, Spe
     };
 
     let mounts = mounts_for(input, run, image, &ctx)?;
-    let mut devices = devices_for(svc, &ctx)?;
+    let mut devices = devices_for(svc, input.devices, &ctx)?;
     if privileged {
-        let host = super::host_devices::host_devices(Path::new("/dev")).map_err(|source| {
-            SpecError::Device {
-                path: "/dev".into(),
-                source,
-            }
-        })?;
+        let host = match &input.devices.dev {
+            Some(Ok(nodes)) => super::host_devices::host_devices(nodes),
+            Some(Err(e)) => return Err(device_error("/dev", &e.source)),
+            None => return Err(not_read("/dev")),
+        };
         devices.extend(host);
     }
     let mut resources = resources_for(svc, &ctx)?;
@@ -906,8 +910,32 @@ fn proc_destination_allowed(m: &MountSpec) -> Result<(), String> {
     ))
 }
 
+/// A read error of the stack's, as this spec's error (the facts are shared, their errors not
+/// handed over).
+fn device_error(path: &str, e: &std::io::Error) -> SpecError {
+    SpecError::Device {
+        path: path.to_string(),
+        source: match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), e.to_string()),
+        },
+    }
+}
+
+/// A device path the stack did not read before planning (see [`device_paths`]).
+fn not_read(path: &str) -> SpecError {
+    SpecError::Device {
+        path: path.to_string(),
+        source: std::io::Error::other("not read from the host before planning"),
+    }
+}
+
 /// The device nodes for `devices` entries; a directory adds every device under it.
-fn devices_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<DeviceSpec>, SpecError> {
+fn devices_for(
+    svc: &ServiceConfig,
+    facts: &DeviceFacts,
+    ctx: &Ctx,
+) -> Result<Vec<DeviceSpec>, SpecError> {
     let mut out = Vec::new();
     for d in &svc.devices {
         let perms = if d.permissions.is_empty() {
@@ -928,73 +956,42 @@ fn devices_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<DeviceSpec>, SpecEr
             )));
         }
         let target = d.target_path();
-        let meta = std::fs::metadata(&d.source).map_err(|source| SpecError::Device {
-            path: d.source.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            let mut found = Vec::new();
-            walk_devices(Path::new(&d.source), &mut found)?;
-            for (host, meta) in found {
-                let rel = host.strip_prefix(&d.source).unwrap_or(&host);
-                let path = Path::new(target).join(rel).to_string_lossy().into_owned();
-                if let Some(dev) = device_spec(path, &meta, perms) {
-                    out.push(dev);
+        let found = match facts.sources.get(&d.source) {
+            Some(Ok(found)) => found,
+            Some(Err(e)) => return Err(device_error(&e.path, &e.source)),
+            None => return Err(not_read(&d.source)),
+        };
+        match found {
+            DeviceSource::Dir(nodes) => {
+                for n in nodes {
+                    let rel = n.path.strip_prefix(&d.source).unwrap_or(&n.path);
+                    let path = Path::new(target).join(rel).to_string_lossy().into_owned();
+                    out.push(device_spec(path, n, perms));
                 }
             }
-        } else {
-            let dev = device_spec(target.to_string(), &meta, perms).ok_or_else(|| {
-                ctx.err(format!(
+            DeviceSource::Node(n) => out.push(device_spec(target.to_string(), n, perms)),
+            DeviceSource::NotADevice => {
+                return Err(ctx.err(format!(
                     "device {}: not a character or block device",
                     d.source
-                ))
-            })?;
-            out.push(dev);
+                )))
+            }
         }
     }
     Ok(out)
 }
 
-fn walk_devices(dir: &Path, out: &mut Vec<(PathBuf, std::fs::Metadata)>) -> Result<(), SpecError> {
-    let io = |source| SpecError::Device {
-        path: dir.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let meta = e.metadata().map_err(io)?;
-        if meta.is_dir() {
-            walk_devices(&e.path(), out)?;
-        } else if meta.file_type().is_char_device() || meta.file_type().is_block_device() {
-            out.push((e.path(), meta));
-        }
-    }
-    Ok(())
-}
-
-fn device_spec(path: String, meta: &std::fs::Metadata, perms: &str) -> Option<DeviceSpec> {
-    let kind = if meta.file_type().is_char_device() {
-        'c'
-    } else if meta.file_type().is_block_device() {
-        'b'
-    } else {
-        return None;
-    };
-    let rdev = meta.rdev();
-    Some(DeviceSpec {
+fn device_spec(path: String, n: &HostNode, perms: &str) -> DeviceSpec {
+    DeviceSpec {
         path,
-        kind,
-        major: rustix::fs::major(rdev) as u64,
-        minor: rustix::fs::minor(rdev) as u64,
-        file_mode: meta.mode() & 0o777,
-        uid: meta.uid(),
-        gid: meta.gid(),
+        kind: if n.block { 'b' } else { 'c' },
+        major: n.major,
+        minor: n.minor,
+        file_mode: n.mode & 0o777,
+        uid: n.uid,
+        gid: n.gid,
         permissions: perms.to_string(),
-    })
+    }
 }
 
 fn resources_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Resources, SpecError> {
@@ -1290,6 +1287,7 @@ mod tests {
             host: HostInfo {
                 last_cap: 40,
                 kernel: (6, 1),
+                hostname: "the-host".into(),
             },
             names: IndexMap::new(),
             inherited: IndexMap::new(),
@@ -1316,6 +1314,8 @@ mod tests {
         one_off: Option<&OneOffOverrides>,
     ) -> Result<ContainerSpec, SpecError> {
         let f = fixture();
+        let (sources, whole_dev) = device_paths(svc);
+        let devices = crate::engine::runtime::host_devices::gather(sources, whole_dev);
         build_container_spec(&ContainerInput {
             project: "proj",
             service_name: "web",
@@ -1331,6 +1331,7 @@ mod tests {
             volume_names: &f.names,
             one_off,
             host: &f.host,
+            devices: &devices,
             host_gateway: None,
             join_container: None,
             file_mounts: &[],
@@ -1691,6 +1692,7 @@ mod tests {
             volume_names: &f.names,
             one_off: None,
             host: &f.host,
+            devices: &DeviceFacts::default(),
             host_gateway: None,
             join_container: None,
             file_mounts: &[],
@@ -1997,6 +1999,7 @@ mod tests {
                 volume_names: &f.names,
                 one_off: None,
                 host: &f.host,
+                devices: &DeviceFacts::default(),
                 host_gateway: None,
                 join_container: None,
                 file_mounts: files,
@@ -2086,5 +2089,136 @@ mod tests {
             (Some(10_000), Some(500_000))
         );
         assert!(err("cpu_rt_period: -5").contains("cpu_rt_period -5 is negative"));
+    }
+
+    /// Builds `yaml` with `devices` as the host's device facts (no host is read).
+    fn build_on(yaml: &str, devices: &DeviceFacts) -> Result<ContainerSpec, SpecError> {
+        let f = fixture();
+        let svc = service(yaml);
+        let img = image(serde_json::json!({"Cmd": ["sh"]}));
+        build_container_spec(&ContainerInput {
+            project: "proj",
+            service_name: "web",
+            service: &svc,
+            image: &img,
+            layers: &f.layers,
+            rootfs_files: &f.files,
+            container_id: ID,
+            container_name: "proj-web-1",
+            number: 1,
+            volumes_dir: &f.volumes_dir,
+            inherited_volumes: &f.inherited,
+            volume_names: &f.names,
+            one_off: None,
+            host: &f.host,
+            devices,
+            host_gateway: None,
+            join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
+        })
+    }
+
+    fn host_node(path: &str, major: u64, minor: u64) -> HostNode {
+        HostNode {
+            path: path.into(),
+            block: false,
+            major,
+            minor,
+            mode: 0o020666 | 0o1000,
+            uid: 0,
+            gid: 29,
+        }
+    }
+
+    #[test]
+    fn device_paths_are_the_absolute_sources_and_privileged_asks_for_dev() {
+        let svc = service("devices: ['/dev/snd', 'vendor.com/gpu=all']\nprivileged: true");
+        assert_eq!(device_paths(&svc), (vec!["/dev/snd"], true));
+        assert_eq!(device_paths(&service("image: x")), (vec![], false));
+    }
+
+    #[test]
+    fn devices_come_from_the_facts_the_stack_read() {
+        let mut facts = DeviceFacts::default();
+        facts.sources.insert(
+            "/dev/snd".into(),
+            Ok(DeviceSource::Dir(vec![
+                host_node("/dev/snd/controlC0", 116, 1),
+                host_node("/dev/snd/timer", 116, 33),
+            ])),
+        );
+        facts.sources.insert(
+            "/dev/fuse".into(),
+            Ok(DeviceSource::Node(host_node("/dev/fuse", 10, 229))),
+        );
+        let spec = build_on("devices: ['/dev/snd:/dev/audio:r', '/dev/fuse']", &facts).unwrap();
+        let got: Vec<(&str, u64, u64, u32, u32, &str)> = spec
+            .devices
+            .iter()
+            .map(|d| {
+                (
+                    d.path.as_str(),
+                    d.major,
+                    d.minor,
+                    d.file_mode,
+                    d.gid,
+                    d.permissions.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/dev/audio/controlC0", 116, 1, 0o666, 29, "r"),
+                ("/dev/audio/timer", 116, 33, 0o666, 29, "r"),
+                ("/dev/fuse", 10, 229, 0o666, 29, "rwm"),
+            ]
+        );
+        assert_eq!(
+            spec.resources.device_rules,
+            strs(&["c 116:1 r", "c 116:33 r", "c 10:229 rwm"])
+        );
+    }
+
+    #[test]
+    fn device_read_errors_and_unread_paths_fail_the_spec_with_the_path() {
+        let mut facts = DeviceFacts::default();
+        facts.sources.insert(
+            "/dev/gone".into(),
+            Err(crate::engine::runtime::host_devices::ReadError {
+                path: "/dev/gone".into(),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            }),
+        );
+        let e = build_on("devices: ['/dev/gone']", &facts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("device /dev/gone: No such file"), "{e}");
+        let e = build_on("devices: ['/dev/other']", &facts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("device /dev/other: not read"), "{e}");
+        let e = build_on("privileged: true", &facts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("device /dev: not read"), "{e}");
+    }
+
+    #[test]
+    fn a_privileged_container_gets_the_host_dev_and_the_host_network_its_name() {
+        let facts = DeviceFacts {
+            dev: Some(Ok(vec![
+                host_node("/dev/kmsg", 1, 11),
+                host_node("/dev/pts/0", 136, 0),
+            ])),
+            ..DeviceFacts::default()
+        };
+        let spec = build_on("privileged: true\nnetwork_mode: host", &facts).unwrap();
+        let paths: Vec<&str> = spec.devices.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["/dev/kmsg"]);
+        assert_eq!(spec.devices[0].file_mode, 0o1666);
+        assert_eq!(spec.hostname, "the-host");
+        assert_eq!(spec.resources.device_rules, strs(&["a *:* rwm"]));
     }
 }

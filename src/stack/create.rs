@@ -20,8 +20,9 @@ use crate::engine::network::manager::Networks;
 use crate::engine::network::nft::PortMapping;
 use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
-use crate::engine::runtime::init::CgroupMount;
+use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
+use crate::engine::runtime::{caps, host_devices, seccomp};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
 use crate::engine::state::{
     self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
@@ -29,7 +30,8 @@ use crate::engine::state::{
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
 use crate::planner::container::{
-    build_container_spec, is_own_anonymous_volume, ContainerInput, HostInfo, OneOffOverrides,
+    build_container_spec, device_paths, is_own_anonymous_volume, ContainerInput, HostInfo,
+    OneOffOverrides, SpecError,
 };
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 use crate::planner::secrets;
@@ -100,6 +102,18 @@ pub struct OneOff<'a> {
     pub remove: bool,
 }
 
+/// The facts about the host the planner builds specs for (it makes no system calls itself).
+fn host_info() -> Result<HostInfo, SpecError> {
+    Ok(HostInfo {
+        last_cap: caps::kernel_last_cap()?,
+        kernel: seccomp::Target::running(&[]).kernel,
+        hostname: rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned(),
+    })
+}
+
 /// Creates containers for one `up`.
 pub struct Creator<'a> {
     ctx: &'a Ctx,
@@ -138,7 +152,7 @@ impl<'a> Creator<'a> {
             project,
             name,
             nets,
-            host: HostInfo::detect().map_err(|e| fail(e.to_string()))?,
+            host: host_info().map_err(|e| fail(e.to_string()))?,
             layout: Layout::detect().map_err(|e| fail(e.to_string()))?,
             host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
             taken: Vec::new(),
@@ -345,6 +359,8 @@ impl<'a> Creator<'a> {
             secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
+        let (device_sources, whole_dev) = device_paths(svc);
+        let devices = host_devices::gather(device_sources, whole_dev);
         let mut spec: ContainerSpec = build_container_spec(&ContainerInput {
             project: self.name,
             service_name: service,
@@ -360,6 +376,7 @@ impl<'a> Creator<'a> {
             volume_names: &volume_names,
             one_off: one_off.map(|o| o.overrides),
             host: &self.host,
+            devices: &devices,
             host_gateway,
             join_container: join_container.as_deref(),
             file_mounts: &file_mounts,

@@ -68,6 +68,7 @@ const LINK: tar::EntryType = tar::EntryType::Symlink;
 /// parent of the layer's directory with everything in it (the store's work directory, and the
 /// layer being unpacked). The load must be refused, saying why, and leave the store usable.
 #[test]
+#[ignore = "needs root"]
 fn a_whiteout_of_dotdot_is_refused() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: busybox\n");
@@ -101,6 +102,7 @@ fn a_whiteout_of_dotdot_is_refused() {
 /// `trusted.overlay.redirect` on `/shadow` makes overlayfs look up another lower directory
 /// (`/etc`) under that name. Only `.wh..wh..opq` entries may make a directory opaque.
 #[test]
+#[ignore = "needs root"]
 fn overlay_xattrs_in_a_layer_do_not_hide_or_redirect_lower_content() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: hostile/xattrs\n");
@@ -150,6 +152,7 @@ fn overlay_xattrs_in_a_layer_do_not_hide_or_redirect_lower_content() {
 /// writes it to the image's `/run/NAME`. Written through the symlink by the host, it would land
 /// in the host's /run: the test checks it did not.
 #[test]
+#[ignore = "needs root"]
 fn a_parent_that_is_an_absolute_symlink_resolves_inside_the_image() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: hostile/varrun\n");

@@ -88,6 +88,7 @@ fn outside_neighbour(f: &Fixture) -> OwnedFd {
 /// neighbour must still reach a port published on every address (the control that shows the
 /// link works).
 #[test]
+#[ignore = "needs root"]
 fn a_neighbour_reaches_a_port_published_on_loopback_by_sending_to_127_0_0_1() {
     require_engine!();
     let mut f = Fixture::new(
@@ -162,6 +163,7 @@ fn recv_within(s: &UdpSocket, d: Duration) -> Option<String> {
 /// sender: its query names what it tried); a control socket on an ordinary host address shows
 /// the container's packets do reach the host.
 #[test]
+#[ignore = "needs root"]
 fn a_container_routes_127_0_0_1_through_its_gateway_to_reach_a_host_loopback_service() {
     require_engine!();
     let mut f = Fixture::new(

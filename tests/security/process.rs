@@ -143,6 +143,7 @@ log done
 /// test's temp dir, which runs the `exec`: the copy must come out unchanged, and the binary the
 /// container saw must not be it.
 #[test]
+#[ignore = "needs root"]
 fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_compose_binary() {
     require_engine!();
     let scratch = tempfile::Builder::new()
@@ -299,6 +300,7 @@ fn fds_listed(out: &str) -> Vec<&str> {
 /// directory (`exec 7</dir; compose run ...`); the container's command must not get it, neither
 /// as an open descriptor nor as its working directory (`-w /proc/self/fd/7`).
 #[test]
+#[ignore = "needs root"]
 fn leaked_fd_of_the_cli_does_not_reach_a_run_container() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: busybox\n");
@@ -341,6 +343,7 @@ fn leaked_fd_of_the_cli_does_not_reach_a_run_container() {
 /// monitor, and the one that runs `exec`, hold a descriptor on a host directory; neither the
 /// monitor nor any container process may keep it.
 #[test]
+#[ignore = "needs root"]
 fn leaked_fd_of_the_cli_does_not_reach_the_monitor_or_an_up_or_exec_container() {
     require_engine!();
     let mut f = Fixture::new(
@@ -390,6 +393,7 @@ fn leaked_fd_of_the_cli_does_not_reach_the_monitor_or_an_up_or_exec_container() 
 /// Namespaced sysctls are applied (they failed with EROFS once /proc/sys was made read-only
 /// first), and /proc/sys is still read-only for the container afterwards.
 #[test]
+#[ignore = "needs root"]
 fn namespaced_sysctls_are_set_and_proc_sys_stays_read_only() {
     require_engine!();
     let mut f = Fixture::new(
@@ -413,6 +417,7 @@ fn namespaced_sysctls_are_set_and_proc_sys_stays_read_only() {
 /// `net.*` with `network_mode: host` would change the host's network: refused before anything
 /// starts, with the service and the key named.
 #[test]
+#[ignore = "needs root"]
 fn host_sysctls_are_refused_before_anything_starts() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -463,6 +468,7 @@ fn host_sysctls_are_refused_before_anything_starts() {
 /// (`network_mode: service:X`, X with `network_mode: host`) would change the host's: refused
 /// when the container starts, and the (stand-in) host's value is untouched.
 #[test]
+#[ignore = "needs root"]
 fn net_sysctls_through_a_joined_host_network_are_refused() {
     require_engine!();
     let mut f = Fixture::new(
@@ -494,6 +500,7 @@ fn net_sysctls_through_a_joined_host_network_are_refused() {
 /// get that file bound over the masked paths, where the container could read or write it. The
 /// container starts with the real null device over them.
 #[test]
+#[ignore = "needs root"]
 fn cve_2025_31133_a_replaced_dev_null_is_never_bound_over_masked_paths() {
     require_engine!();
     let mut f = Fixture::new(
@@ -532,6 +539,7 @@ fn cve_2025_31133_a_replaced_dev_null_is_never_bound_over_masked_paths() {
 /// Docker 28's masks, the per-CPU `thermal_throttle` directories included (thermal side
 /// channel, GHSA-6fw5-f8r9-fgfm): each reads empty in a container.
 #[test]
+#[ignore = "needs root"]
 fn masked_paths_read_empty_including_thermal_throttle() {
     require_engine!();
     let mut f = Fixture::new("services:\n  app:\n    image: busybox\n");

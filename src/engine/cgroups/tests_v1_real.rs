@@ -146,6 +146,7 @@ fn some_block_device() -> Option<(String, Option<String>)> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_lifecycle_limits_stats_freeze_kill_remove() {
     let Some((mgr, _guard, layout)) = setup("v1_lifecycle") else {
         return;
@@ -311,6 +312,7 @@ fn v1_lifecycle_limits_stats_freeze_kill_remove() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_signals_every_member_through_pidfds() {
     let Some((mgr, _guard, _)) = setup("v1_signals") else {
         return;
@@ -330,6 +332,7 @@ fn v1_signals_every_member_through_pidfds() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_oom_kill_is_detected() {
     let Some((mgr, _guard, _)) = setup("v1_oom") else {
         return;
@@ -364,6 +367,7 @@ fn v1_oom_kill_is_detected() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_failed_create_leaves_nothing() {
     let Some((mgr, _guard, _)) = setup("v1_failed_create") else {
         return;
@@ -384,6 +388,7 @@ fn v1_failed_create_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_sigkill_without_cgroup_kill_freezes_and_signals() {
     let Some((_, guard, layout)) = setup("v1_sigkill_legacy") else {
         return;
@@ -420,6 +425,7 @@ fn v1_sigkill_without_cgroup_kill_freezes_and_signals() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v1_create_and_remove_cost() {
     let Some((mgr, _guard, _)) = setup("v1_cost") else {
         return;

@@ -223,6 +223,7 @@ fn expect(base: Report, denied: &[usize]) -> Report {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn program_allows_only_listed_devices() {
     let Some(cg) = test_cgroup("program_allows_only_listed_devices") else {
         return;
@@ -260,6 +261,7 @@ fn program_allows_only_listed_devices() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn allow_all_and_deny_all() {
     let Some(cg) = test_cgroup("allow_all_and_deny_all") else {
         return;
@@ -276,6 +278,7 @@ fn allow_all_and_deny_all() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn v2_manager_attaches_on_create_and_update() {
     let Some(mount) = cgroup2("v2_manager_attaches_on_create_and_update") else {
         return;

@@ -463,6 +463,7 @@ impl Drop for Unmount {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn overlayfs_applies_whiteouts_and_opaque_dirs() {
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipping overlayfs_applies_whiteouts_and_opaque_dirs: needs root to mount");

@@ -1,5 +1,5 @@
-//! Container networking (the networking issue): address management and the links that connect
-//! containers. The parts here are used by the runtime once project networks are wired in.
+//! Container networking: address management and the links that connect containers to their
+//! project networks.
 pub mod attach;
 pub mod dns;
 pub mod endpoints;

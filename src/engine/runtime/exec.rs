@@ -615,7 +615,7 @@ fn command_child(
         .iter()
         .find_map(|e| e.strip_prefix("PATH="));
     let exe = cstring(&lookup(&cfg.args[0], path_var)?)?;
-    super::process::reset_signals();
+    super::signals::reset_signals();
     // The helper's own descriptors (the error and sync pipes) close with the exec.
     super::fds::cloexec_from(libc::STDERR_FILENO + 1)
         .map_err(|e| InitError::io(Step::Exec, None, &e))?;

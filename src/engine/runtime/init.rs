@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
+use super::mounter::{Kernel, Mounter};
+use super::rootfs::CgroupMount;
 use super::{namespaces, net, rootfs, volume};
 use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
 
@@ -40,60 +42,6 @@ pub struct InitConfig {
     /// container's cgroup namespace they show its own cgroup as the root, as with Docker.
     #[serde(default)]
     pub cgroup_mounts: Vec<CgroupMount>,
-}
-
-/// One cgroup filesystem to mount under the container's /sys/fs/cgroup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupMount {
-    /// `cgroup` (v1) or `cgroup2`.
-    pub fstype: String,
-    /// Mount options: the v1 controllers (`memory`, `cpu,cpuacct`, `none,name=systemd`).
-    pub options: String,
-    /// Directory under /sys/fs/cgroup (`memory`); empty for a unified host's cgroup2 itself.
-    pub dir: String,
-}
-
-impl CgroupMount {
-    /// The mounts matching the host's layout.
-    pub fn for_layout(layout: &crate::engine::cgroups::Layout) -> Vec<CgroupMount> {
-        use crate::engine::cgroups::LayoutKind;
-        let name = |h: &crate::engine::cgroups::Hierarchy| {
-            h.mount_point
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
-        let mut out: Vec<CgroupMount> = layout
-            .v1
-            .iter()
-            .filter(|h| !h.controllers.is_empty())
-            .map(|h| {
-                let named_only = h.controllers.iter().all(|c| c.starts_with("name="));
-                let options = if named_only {
-                    format!("none,{}", h.controllers.join(","))
-                } else {
-                    h.controllers.join(",")
-                };
-                CgroupMount {
-                    fstype: "cgroup".into(),
-                    options,
-                    dir: name(h),
-                }
-            })
-            .collect();
-        if let Some(u) = &layout.unified {
-            out.push(CgroupMount {
-                fstype: "cgroup2".into(),
-                options: String::new(),
-                dir: if layout.kind == LayoutKind::Unified {
-                    String::new()
-                } else {
-                    name(u)
-                },
-            });
-        }
-        out
-    }
 }
 
 /// Entry point of `compose __init`; never returns.
@@ -188,32 +136,31 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     .map_err(|e| InitError::sys(Step::Rootfs, Some(Path::new("/")), e))?;
 
     let merged = cfg.container_dir.join("merged");
-    rootfs::mount_overlay(spec, &cfg.container_dir, &merged)?;
-    let root = rootfs::open_root(&merged)?;
-    rootfs::mount_system(&root, spec)?;
+    let m = &Kernel;
+    rootfs::mount_overlay(m, spec, &cfg.container_dir, &merged)?;
+    let root = m
+        .open_root(&merged)
+        .map_err(|e| InitError::sys(Step::Rootfs, Some(&merged), e))?;
+    rootfs::mount_system(m, &root, spec)?;
     namespaces::mount_shared_shm(&root, &spec.namespaces)?;
     // Before any user mount can cover or replace it.
-    let null = super::masks::open_null(&root)?;
-    rootfs::mount_cgroups(&root, &cfg.cgroup_mounts, spec.privileged)?;
+    let null = super::masks::open_null(m, &root)?;
+    rootfs::mount_cgroups(m, &root, &cfg.cgroup_mounts, spec.privileged)?;
     if let Some(console) = &cfg.console {
-        let target = rootfs::target_in_root(&root, "/dev/console", rootfs::TargetKind::File)?;
-        use std::os::fd::AsRawFd;
-        let tp = format!("/proc/self/fd/{}", target.as_raw_fd());
-        rustix::mount::mount_bind(console, tp.as_str())
-            .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))?;
+        rootfs::mount_console(m, &root, console)?;
     }
     volume::prefill(&root, spec)?;
-    rootfs::mount_user(&root, spec)?;
-    rootfs::mount_etc_files(&root, &cfg.container_dir, false)?;
+    rootfs::mount_user(m, &root, spec)?;
+    rootfs::mount_etc_files(m, &root, &cfg.container_dir, false)?;
     drop(root);
-    rootfs::pivot(&merged)?;
+    rootfs::pivot(m, &merged)?;
     // Before /proc/sys becomes read-only.
     super::sysctl::apply(&spec.sysctls, own_netns)?;
-    super::masks::apply(spec, &null)?;
+    super::masks::apply(m, spec, &null)?;
     drop(null);
 
     if spec.rootfs.read_only {
-        rootfs::make_root_readonly()?;
+        rootfs::make_root_readonly(m)?;
     }
     if spec.network == NetworkMode::Loopback {
         net::loopback_up()?;
@@ -244,7 +191,7 @@ fn run() -> Result<std::convert::Infallible, InitError> {
         super::pty::take_as_controlling(user.uid, user.gid)?;
     }
 
-    super::process::reset_signals();
+    super::signals::reset_signals();
     // Nothing opened during the set-up survives into the command (the error pipe closes with the
     // exec, which tells the parent it happened).
     super::fds::cloexec_from(libc::STDERR_FILENO + 1)

@@ -7,14 +7,14 @@
 //! mounted through its descriptor, and the null device is the one [`open_null`] opened and
 //! checked before any user mount existed.
 
-use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{self, Mode, OFlags, ResolveFlags};
-use rustix::mount::{self, MountFlags};
+use rustix::fs::{self, FileType};
+use rustix::io::Errno;
+use rustix::mount::MountFlags;
 
 use super::error::{InitError, Step};
-use super::rootfs::{cdata, fd_path};
+use super::mounter::Mounter;
 use crate::engine::spec::ContainerSpec;
 
 /// The container's /dev/null as [`super::rootfs::mount_system`] made it, opened before any user
@@ -23,18 +23,15 @@ use crate::engine::spec::ContainerSpec;
 /// Binding "/dev/null" by path after the user's mounts bound whatever a volume put there (a
 /// host file, or a symlink to /proc/sys/kernel/core_pattern in runc's CVE-2025-31133) over the
 /// masked paths, writable by the container.
-pub fn open_null(root: &OwnedFd) -> Result<OwnedFd, InitError> {
+pub fn open_null<M: Mounter>(m: &M, root: &M::Target) -> Result<M::Target, InitError> {
     let path = Path::new("/dev/null");
-    let fd = fs::openat2(
-        root,
-        "dev/null",
-        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
-    )
-    .map_err(|e| InitError::sys(Step::Devices, Some(path), e))?;
-    let st = fs::fstat(&fd).map_err(|e| InitError::sys(Step::Devices, Some(path), e))?;
-    if !is_null_device(st.st_mode, st.st_rdev) {
+    let fail = |e| InitError::sys(Step::Devices, Some(path), e);
+    let fd = m
+        .open_no_follow(root, "/dev/null")
+        .map_err(fail)?
+        .ok_or_else(|| fail(Errno::NOENT))?;
+    let (ftype, rdev) = m.stat(&fd).map_err(fail)?;
+    if !is_null_device(ftype, rdev) {
         return Err(InitError::msg(
             Step::Devices,
             Some(path),
@@ -44,11 +41,9 @@ pub fn open_null(root: &OwnedFd) -> Result<OwnedFd, InitError> {
     Ok(fd)
 }
 
-/// Whether a file of `mode` and `rdev` (from stat) is the null device, character 1:3.
-fn is_null_device(mode: u32, rdev: u64) -> bool {
-    fs::FileType::from_raw_mode(mode) == fs::FileType::CharacterDevice
-        && fs::major(rdev) == 1
-        && fs::minor(rdev) == 3
+/// Whether a file of type `ftype` and device number `rdev` is the null device, character 1:3.
+fn is_null_device(ftype: FileType, rdev: u64) -> bool {
+    ftype == FileType::CharacterDevice && fs::major(rdev) == 1 && fs::minor(rdev) == 3
 }
 
 /// The paths a masked-path entry names: itself, or when a component holds `*` (any run of
@@ -95,96 +90,57 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-/// The names in directory `dir` of the container (after the pivot), for [`expand_pattern`].
-fn names_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect()
-}
-
-/// `path` of the container (after the pivot), opened `O_PATH` without following any symlink;
-/// `None` when it does not exist. A masked or read-only path that is a symlink (one a volume
-/// could have put there) is an error rather than something to follow.
-fn open_no_follow(root: &OwnedFd, path: &str, step: Step) -> Result<Option<OwnedFd>, InitError> {
-    match fs::openat2(
-        root,
-        path.trim_start_matches('/'),
-        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
-    ) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(rustix::io::Errno::NOENT) => Ok(None),
-        Err(e) => Err(InitError::sys(step, Some(Path::new(path)), e)),
-    }
+/// `path` of the container (after the pivot), opened without following any symlink; `None`
+/// when it does not exist. A masked or read-only path that is a symlink (one a volume could have
+/// put there) is an error rather than something to follow.
+fn open_no_follow<M: Mounter>(
+    m: &M,
+    root: &M::Target,
+    path: &str,
+    step: Step,
+) -> Result<Option<M::Target>, InitError> {
+    m.open_no_follow(root, path)
+        .map_err(|e| InitError::sys(step, Some(Path::new(path)), e))
 }
 
 /// Docker's masked paths (unreadable) and read-only paths, applied after the pivot. Masked
 /// files get the container's own null device (`null`, from [`open_null`]) bound over them from
 /// its descriptor, masked directories an empty read-only tmpfs; every target is opened without
 /// following symlinks and mounted through its descriptor.
-pub fn apply(spec: &ContainerSpec, null: &OwnedFd) -> Result<(), InitError> {
-    let root = fs::open(
-        "/",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| InitError::sys(Step::MaskedPaths, Some(Path::new("/")), e))?;
+pub fn apply<M: Mounter>(m: &M, spec: &ContainerSpec, null: &M::Target) -> Result<(), InitError> {
+    let root = m
+        .open_root(Path::new("/"))
+        .map_err(|e| InitError::sys(Step::MaskedPaths, Some(Path::new("/")), e))?;
+    let list = |dir: &Path| m.list_dir(dir);
     for pattern in &spec.masked_paths {
-        for p in expand_pattern(pattern, &names_in) {
-            let Some(target) = open_no_follow(&root, &p, Step::MaskedPaths)? else {
+        for p in expand_pattern(pattern, &list) {
+            let Some(target) = open_no_follow(m, &root, &p, Step::MaskedPaths)? else {
                 continue;
             };
             let fail = |e| InitError::sys(Step::MaskedPaths, Some(Path::new(&p)), e);
-            let st = fs::fstat(&target).map_err(fail)?;
-            if fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::Directory {
-                mount::mount(
-                    "tmpfs",
-                    fd_path(&target).as_path(),
-                    "tmpfs",
-                    MountFlags::RDONLY,
-                    cdata("size=0").as_deref(),
-                )
-                .map_err(fail)?;
+            let (ftype, _) = m.stat(&target).map_err(fail)?;
+            if ftype == FileType::Directory {
+                m.mount("tmpfs", &target, "tmpfs", MountFlags::RDONLY, "size=0")
+                    .map_err(fail)?;
             } else {
-                let tree = mount::open_tree(
-                    null,
-                    "",
-                    mount::OpenTreeFlags::OPEN_TREE_CLONE
-                        | mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
-                        | mount::OpenTreeFlags::AT_EMPTY_PATH,
-                )
-                .map_err(fail)?;
-                mount::move_mount(
-                    &tree,
-                    "",
-                    &target,
-                    "",
-                    mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
-                        | mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-                )
-                .map_err(fail)?;
+                m.bind_tree(null, &target).map_err(fail)?;
             }
         }
     }
     for p in &spec.readonly_paths {
-        let Some(target) = open_no_follow(&root, p, Step::ReadonlyPaths)? else {
+        let Some(target) = open_no_follow(m, &root, p, Step::ReadonlyPaths)? else {
             continue;
         };
         let path = Path::new(p);
         let fail = |e| InitError::sys(Step::ReadonlyPaths, Some(path), e);
-        let tp = fd_path(&target);
-        mount::mount_bind_recursive(tp.as_path(), tp.as_path()).map_err(fail)?;
+        let tp = m.source_path(&target);
+        m.bind(&tp, &target, true).map_err(fail)?;
         // The remount must reach the new mount, which the old descriptor is beneath.
-        let Some(target) = open_no_follow(&root, p, Step::ReadonlyPaths)? else {
-            return Err(fail(rustix::io::Errno::NOENT));
+        let Some(target) = open_no_follow(m, &root, p, Step::ReadonlyPaths)? else {
+            return Err(fail(Errno::NOENT));
         };
-        let tp = fd_path(&target);
-        mount::mount_remount(
-            tp.as_path(),
+        m.remount(
+            &target,
             MountFlags::BIND
                 | MountFlags::RDONLY
                 | MountFlags::NOSUID
@@ -192,7 +148,7 @@ pub fn apply(spec: &ContainerSpec, null: &OwnedFd) -> Result<(), InitError> {
                 | MountFlags::NOEXEC,
             "",
         )
-        .or_else(|_| mount::mount_remount(tp.as_path(), MountFlags::BIND | MountFlags::RDONLY, ""))
+        .or_else(|_| m.remount(&target, MountFlags::BIND | MountFlags::RDONLY, ""))
         .map_err(fail)?;
     }
     Ok(())
@@ -205,16 +161,20 @@ mod tests {
 
     #[test]
     fn only_the_1_3_character_device_is_null() {
-        let st = |p: &str| fs::stat(p).expect(p);
-        let null = st("/dev/null");
-        assert!(is_null_device(null.st_mode, null.st_rdev));
-        let zero = st("/dev/zero");
-        assert!(!is_null_device(zero.st_mode, zero.st_rdev), "1:5");
+        let st = |p: &Path| {
+            let st = fs::stat(p).expect("stat");
+            (FileType::from_raw_mode(st.st_mode), st.st_rdev)
+        };
+        let (ftype, rdev) = st(Path::new("/dev/null"));
+        assert!(is_null_device(ftype, rdev));
+        let (ftype, rdev) = st(Path::new("/dev/zero"));
+        assert!(!is_null_device(ftype, rdev), "1:5");
         let file = tempfile::NamedTempFile::new().expect("temp file");
-        let file = fs::stat(file.path()).expect("stat");
-        assert!(!is_null_device(file.st_mode, file.st_rdev));
+        let (ftype, rdev) = st(file.path());
+        assert!(!is_null_device(ftype, rdev));
         // A block device 1:3 is not the null device either.
-        assert!(!is_null_device(0o060666, null.st_rdev));
+        let (_, null) = st(Path::new("/dev/null"));
+        assert!(!is_null_device(FileType::BlockDevice, null));
     }
 
     #[test]

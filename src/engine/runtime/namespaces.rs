@@ -16,7 +16,7 @@ use rustix::mount;
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
 use super::error::{InitError, Step};
-use super::rootfs::{target_in_root, TargetKind};
+use super::mounter::{target_in_root, TargetKind};
 use crate::engine::spec::{Namespaces, NsMode};
 
 /// The `clone3` flags for the namespaces of `ns` that are new (the mount namespace and, unless

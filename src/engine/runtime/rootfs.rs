@@ -9,17 +9,73 @@
 //! container's mount namespace, so nothing needs unmounting on the host afterwards: the mounts
 //! disappear with the namespace.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rustix::fs::{self, Mode, OFlags, ResolveFlags};
-use rustix::mount::{self, MountFlags, MountPropagationFlags, UnmountFlags};
+use rustix::fs::FileType;
+use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
+use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
-use crate::engine::spec::{ContainerSpec, DeviceSpec, MountKind};
+use super::mounter::{Mounter, Node, TargetKind};
+use crate::engine::spec::{ContainerSpec, DeviceSpec, MountKind, MountSpec, VOLUME_DATA};
+
+/// One cgroup filesystem to mount under the container's /sys/fs/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupMount {
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: String,
+    /// Mount options: the v1 controllers (`memory`, `cpu,cpuacct`, `none,name=systemd`).
+    pub options: String,
+    /// Directory under /sys/fs/cgroup (`memory`); empty for a unified host's cgroup2 itself.
+    pub dir: String,
+}
+
+impl CgroupMount {
+    /// The mounts matching the host's layout.
+    pub fn for_layout(layout: &crate::engine::cgroups::Layout) -> Vec<CgroupMount> {
+        use crate::engine::cgroups::LayoutKind;
+        let name = |h: &crate::engine::cgroups::Hierarchy| {
+            h.mount_point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut out: Vec<CgroupMount> = layout
+            .v1
+            .iter()
+            .filter(|h| !h.controllers.is_empty())
+            .map(|h| {
+                let named_only = h.controllers.iter().all(|c| c.starts_with("name="));
+                let options = if named_only {
+                    format!("none,{}", h.controllers.join(","))
+                } else {
+                    h.controllers.join(",")
+                };
+                CgroupMount {
+                    fstype: "cgroup".into(),
+                    options,
+                    dir: name(h),
+                }
+            })
+            .collect();
+        if let Some(u) = &layout.unified {
+            out.push(CgroupMount {
+                fstype: "cgroup2".into(),
+                options: String::new(),
+                dir: if layout.kind == LayoutKind::Unified {
+                    String::new()
+                } else {
+                    name(u)
+                },
+            });
+        }
+        out
+    }
+}
 
 /// Mounts the overlay root at `merged` from the spec's layers and the container's upper/work dirs.
-pub fn mount_overlay(
+pub fn mount_overlay<M: Mounter>(
+    m: &M,
     spec: &ContainerSpec,
     container_dir: &Path,
     merged: &Path,
@@ -42,7 +98,8 @@ pub fn mount_overlay(
         .is_some_and(|p| layers.iter().all(|l| l.parent() == Some(p.as_path())));
     let lower: Vec<String> = if relative {
         let p = parent.as_ref().expect("checked above");
-        rustix::process::chdir(p).map_err(|e| InitError::sys(Step::Rootfs, Some(p), e))?;
+        m.chdir(p)
+            .map_err(|e| InitError::sys(Step::Rootfs, Some(p), e))?;
         layers
             .iter()
             .map(|l| {
@@ -79,228 +136,77 @@ pub fn mount_overlay(
             ),
         ));
     }
-    mount::mount(
-        "overlay",
-        merged,
-        "overlay",
-        MountFlags::empty(),
-        cdata(&data).as_deref(),
-    )
-    .map_err(|e| InitError::sys(Step::Rootfs, Some(merged), e))
+    m.mount_at("overlay", merged, "overlay", MountFlags::empty(), &data)
+        .map_err(|e| InitError::sys(Step::Rootfs, Some(merged), e))
 }
 
-/// Mount data as the C string the syscall takes (`None` when empty).
-pub(super) fn cdata(s: &str) -> Option<std::ffi::CString> {
-    if s.is_empty() {
-        None
-    } else {
-        std::ffi::CString::new(s).ok()
-    }
-}
-
-/// A directory fd for the new root, used to resolve every target inside it.
-pub fn open_root(merged: &Path) -> Result<OwnedFd, InitError> {
-    fs::open(
-        merged,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| InitError::sys(Step::Rootfs, Some(merged), e))
-}
-
-/// What a mount target must be when it has to be created.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    Dir,
-    File,
-}
-
-/// Resolves (creating what is missing) `path` inside the root without ever leaving it, and
-/// returns an `O_PATH` fd of the target.
-pub fn target_in_root(root: &OwnedFd, path: &str, kind: TargetKind) -> Result<OwnedFd, InitError> {
-    let rel = path.trim_start_matches('/');
-    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let flags = OFlags::PATH | OFlags::CLOEXEC;
-    if rel.is_empty() {
-        return fs::openat2(root, ".", flags, Mode::empty(), how)
-            .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(path)), e));
-    }
-    if let Ok(fd) = fs::openat2(root, rel, flags, Mode::empty(), how) {
-        return Ok(fd);
-    }
-    // Create parents one component at a time, each resolved inside the root.
-    let comps: Vec<&str> = rel
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    let mut dir = fs::openat2(
-        root,
-        ".",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        how,
-    )
-    .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(path)), e))?;
-    let mut so_far = String::new();
-    for (i, c) in comps.iter().enumerate() {
-        so_far.push('/');
-        so_far.push_str(c);
-        let last = i + 1 == comps.len();
-        let open_dir = |so_far: &str| {
-            fs::openat2(
-                root,
-                so_far.trim_start_matches('/'),
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                how,
-            )
-        };
-        if last && kind == TargetKind::File {
-            let dirfd = fs::openat2(
-                &dir,
-                ".",
-                OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                how,
-            )
-            .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e))?;
-            match fs::openat2(
-                &dirfd,
-                *c,
-                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::from_raw_mode(0o644),
-                how,
-            ) {
-                Ok(_) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e)),
-            }
-        } else {
-            match open_dir(&so_far) {
-                Ok(fd) => {
-                    dir = fd;
-                    continue;
-                }
-                Err(rustix::io::Errno::NOENT) => {}
-                Err(e) => return Err(InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e)),
-            }
-            let dirfd = fs::openat2(
-                &dir,
-                ".",
-                OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                how,
-            )
-            .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e))?;
-            match fs::mkdirat(&dirfd, *c, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e)),
-            }
-            dir = open_dir(&so_far)
-                .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(&so_far)), e))?;
-        }
-    }
-    fs::openat2(root, rel, flags, Mode::empty(), how)
-        .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(path)), e))
-}
-
-/// The path through which the kernel mounts onto an fd (the fd itself, not a path that a symlink
-/// could redirect).
-pub(super) fn fd_path(fd: &OwnedFd) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
-}
-
-fn mount_in_root(
-    root: &OwnedFd,
+fn mount_in_root<M: Mounter>(
+    m: &M,
+    root: &M::Target,
     dest: &str,
-    kind: TargetKind,
     source: &str,
     fstype: &str,
     flags: MountFlags,
     data: &str,
 ) -> Result<(), InitError> {
-    let target = target_in_root(root, dest, kind)?;
-    mount::mount(
-        source,
-        fd_path(&target).as_path(),
-        fstype,
-        flags,
-        cdata(data).as_deref(),
-    )
-    .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(dest)), e))
+    let target = m.resolve(root, dest, TargetKind::Dir)?;
+    m.mount(source, &target, fstype, flags, data)
+        .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(dest)), e))
 }
 
-pub(super) fn bind_in_root(
-    root: &OwnedFd,
+fn bind_in_root<M: Mounter>(
+    m: &M,
+    root: &M::Target,
     source: &Path,
     dest: &str,
     kind: TargetKind,
     recursive: bool,
     read_only: bool,
 ) -> Result<(), InitError> {
-    let target = target_in_root(root, dest, kind)?;
-    let tp = fd_path(&target);
-    let r = if recursive {
-        mount::mount_bind_recursive(source, tp.as_path())
-    } else {
-        mount::mount_bind(source, tp.as_path())
-    };
-    r.map_err(|e| InitError::sys(Step::Mounts, Some(source), e))?;
+    let target = m.resolve(root, dest, kind)?;
+    m.bind(source, &target, recursive)
+        .map_err(|e| InitError::sys(Step::Mounts, Some(source), e))?;
     if read_only {
         // A bind mount takes the read-only flag only on a remount of the new mount itself.
-        let target = target_in_root(root, dest, kind)?;
-        mount::mount_remount(
-            fd_path(&target).as_path(),
+        let target = m.resolve(root, dest, kind)?;
+        m.remount(
+            &target,
             MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
             "",
         )
-        .or_else(|_| {
-            mount::mount_remount(
-                fd_path(&target).as_path(),
-                MountFlags::BIND | MountFlags::RDONLY,
-                "",
-            )
-        })
+        .or_else(|_| m.remount(&target, MountFlags::BIND | MountFlags::RDONLY, ""))
         .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new(dest)), e))?;
     }
     Ok(())
 }
 
 /// /proc, /sys, /dev and its standard devices, /dev/pts, /dev/shm, /dev/mqueue.
-pub fn mount_system(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError> {
+pub fn mount_system<M: Mounter>(
+    m: &M,
+    root: &M::Target,
+    spec: &ContainerSpec,
+) -> Result<(), InitError> {
     let nsd = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    mount_in_root(root, "/proc", TargetKind::Dir, "proc", "proc", nsd, "")?;
+    mount_in_root(m, root, "/proc", "proc", "proc", nsd, "")?;
     let sys_flags = if spec.privileged {
         nsd
     } else {
         nsd | MountFlags::RDONLY
     };
+    mount_in_root(m, root, "/sys", "sysfs", "sysfs", sys_flags, "")?;
     mount_in_root(
-        root,
-        "/sys",
-        TargetKind::Dir,
-        "sysfs",
-        "sysfs",
-        sys_flags,
-        "",
-    )?;
-    mount_in_root(
+        m,
         root,
         "/dev",
-        TargetKind::Dir,
         "tmpfs",
         "tmpfs",
         MountFlags::NOSUID | MountFlags::STRICTATIME,
         "mode=755,size=65536k",
     )?;
-    let dev = target_in_root(root, "/dev", TargetKind::Dir)?;
-    let dev = fs::openat(
-        &dev,
-        ".",
-        OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev")), e))?;
+    let dev = m.resolve(root, "/dev", TargetKind::Dir)?;
+    let dev = m
+        .open_dir(&dev)
+        .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev")), e))?;
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -309,10 +215,19 @@ pub fn mount_system(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitErro
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        make_node(&dev, name, 'c', major, minor, 0o666, 0, 0)?;
+        let node = Node {
+            block: false,
+            major,
+            minor,
+            perm: 0o666,
+            uid: 0,
+            gid: 0,
+        };
+        m.make_node(&dev, name, node)
+            .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(name)), e))?;
     }
     for d in &spec.devices {
-        make_device(root, d)?;
+        make_device(m, root, d)?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -322,13 +237,13 @@ pub fn mount_system(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitErro
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ] {
-        fs::symlinkat(target, &dev, link)
+        m.symlink(target, &dev, link)
             .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(link)), e))?;
     }
     mount_in_root(
+        m,
         root,
         "/dev/pts",
-        TargetKind::Dir,
         "devpts",
         "devpts",
         MountFlags::NOSUID | MountFlags::NOEXEC,
@@ -336,53 +251,13 @@ pub fn mount_system(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitErro
     )?;
     if super::namespaces::own_shm(&spec.namespaces) {
         let shm = format!("mode=1777,size={}", spec.shm_size.max(4096));
-        mount_in_root(root, "/dev/shm", TargetKind::Dir, "shm", "tmpfs", nsd, &shm)?;
+        mount_in_root(m, root, "/dev/shm", "shm", "tmpfs", nsd, &shm)?;
     }
-    mount_in_root(
-        root,
-        "/dev/mqueue",
-        TargetKind::Dir,
-        "mqueue",
-        "mqueue",
-        nsd,
-        "",
-    )?;
+    mount_in_root(m, root, "/dev/mqueue", "mqueue", "mqueue", nsd, "")?;
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make_node(
-    dir: &OwnedFd,
-    name: &str,
-    kind: char,
-    major: u64,
-    minor: u64,
-    perm: u32,
-    uid: u32,
-    gid: u32,
-) -> Result<(), InitError> {
-    let ftype = if kind == 'b' {
-        fs::FileType::BlockDevice
-    } else {
-        fs::FileType::CharacterDevice
-    };
-    let dev = fs::makedev(major as u32, minor as u32);
-    fs::mknodat(dir, name, ftype, Mode::from_raw_mode(perm), dev)
-        .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(name)), e))?;
-    // mknod honours the umask; set the exact mode and owner afterwards.
-    fs::chmodat(dir, name, Mode::from_raw_mode(perm), fs::AtFlags::empty())
-        .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(name)), e))?;
-    fs::chownat(
-        dir,
-        name,
-        Some(rustix::fs::Uid::from_raw(uid)),
-        Some(rustix::fs::Gid::from_raw(gid)),
-        fs::AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(name)), e))
-}
-
-fn make_device(root: &OwnedFd, d: &DeviceSpec) -> Result<(), InitError> {
+fn make_device<M: Mounter>(m: &M, root: &M::Target, d: &DeviceSpec) -> Result<(), InitError> {
     let path = Path::new(&d.path);
     let (parent, name) = match (path.parent(), path.file_name()) {
         (Some(p), Some(n)) => (
@@ -397,33 +272,39 @@ fn make_device(root: &OwnedFd, d: &DeviceSpec) -> Result<(), InitError> {
             ))
         }
     };
-    let dir = target_in_root(root, &parent, TargetKind::Dir)?;
-    let dir = fs::openat(
-        &dir,
-        ".",
-        OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| InitError::sys(Step::Devices, Some(path), e))?;
-    let _ = fs::unlinkat(&dir, name.as_str(), fs::AtFlags::empty());
-    make_node(
-        &dir,
-        &name,
-        d.kind,
-        d.major,
-        d.minor,
-        d.file_mode & 0o7777,
-        d.uid,
-        d.gid,
-    )
+    let dir = m.resolve(root, &parent, TargetKind::Dir)?;
+    let dir = m
+        .open_dir(&dir)
+        .map_err(|e| InitError::sys(Step::Devices, Some(path), e))?;
+    // A node the image (or a standard device above) already has there is replaced; there being
+    // none is the usual case, and any other failure shows in the mknod that follows.
+    m.unlink(&dir, name.as_str()).ok();
+    let node = Node {
+        block: d.kind == 'b',
+        major: d.major,
+        minor: d.minor,
+        perm: d.file_mode & 0o7777,
+        uid: d.uid,
+        gid: d.gid,
+    };
+    m.make_node(&dir, &name, node)
+        .map_err(|e| InitError::sys(Step::Devices, Some(Path::new(&name)), e))
+}
+
+/// /dev/console: the terminal the container's output goes to, bound from the host's pty.
+pub fn mount_console<M: Mounter>(m: &M, root: &M::Target, console: &Path) -> Result<(), InitError> {
+    let target = m.resolve(root, "/dev/console", TargetKind::File)?;
+    m.bind(console, &target, false)
+        .map_err(|e| InitError::sys(Step::Devices, Some(Path::new("/dev/console")), e))
 }
 
 /// /sys/fs/cgroup: a tmpfs holding one mount per host hierarchy (or the unified cgroup2 itself),
 /// read-only unless privileged. Made after the cgroup namespace, so each shows the container's
 /// own cgroup as its root.
-pub fn mount_cgroups(
-    root: &OwnedFd,
-    mounts: &[super::init::CgroupMount],
+pub fn mount_cgroups<M: Mounter>(
+    m: &M,
+    root: &M::Target,
+    mounts: &[CgroupMount],
     privileged: bool,
 ) -> Result<(), InitError> {
     if mounts.is_empty() {
@@ -438,9 +319,9 @@ pub fn mount_cgroups(
     if let [only] = mounts {
         if only.dir.is_empty() {
             return mount_in_root(
+                m,
                 root,
                 "/sys/fs/cgroup",
-                TargetKind::Dir,
                 "cgroup2",
                 "cgroup2",
                 nsd | ro,
@@ -449,60 +330,50 @@ pub fn mount_cgroups(
         }
     }
     // /sys is read-only by now unless privileged: the tmpfs goes on top of it, which is allowed.
-    mount_in_root(
-        root,
-        "/sys/fs/cgroup",
-        TargetKind::Dir,
-        "tmpfs",
-        "tmpfs",
-        nsd,
-        "mode=755",
-    )?;
-    for m in mounts {
-        let dest = format!("/sys/fs/cgroup/{}", m.dir);
-        mount_in_root(
-            root,
-            &dest,
-            TargetKind::Dir,
-            &m.fstype,
-            &m.fstype,
-            nsd | ro,
-            &m.options,
-        )?;
+    mount_in_root(m, root, "/sys/fs/cgroup", "tmpfs", "tmpfs", nsd, "mode=755")?;
+    for c in mounts {
+        let dest = format!("/sys/fs/cgroup/{}", c.dir);
+        mount_in_root(m, root, &dest, &c.fstype, &c.fstype, nsd | ro, &c.options)?;
     }
     if !privileged {
-        let target = target_in_root(root, "/sys/fs/cgroup", TargetKind::Dir)?;
-        mount::mount_remount(
-            fd_path(&target).as_path(),
-            nsd | MountFlags::RDONLY,
-            "mode=755",
-        )
-        .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new("/sys/fs/cgroup")), e))?;
+        let target = m.resolve(root, "/sys/fs/cgroup", TargetKind::Dir)?;
+        m.remount(&target, nsd | MountFlags::RDONLY, "mode=755")
+            .map_err(|e| InitError::sys(Step::Mounts, Some(Path::new("/sys/fs/cgroup")), e))?;
     }
     Ok(())
 }
 
 /// The user's volumes, binds and tmpfs mounts, in the order the spec lists them.
-pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError> {
-    for m in &spec.mounts {
-        match &m.kind {
+pub fn mount_user<M: Mounter>(
+    m: &M,
+    root: &M::Target,
+    spec: &ContainerSpec,
+) -> Result<(), InitError> {
+    for mnt in &spec.mounts {
+        match &mnt.kind {
             MountKind::Bind {
                 source,
                 propagation,
                 recursive,
             } => {
-                if m.create_source && !source.exists() {
-                    std::fs::create_dir_all(source)
+                if mnt.create_source && !m.source_exists(source) {
+                    m.create_source_dir(source)
                         .map_err(|e| InitError::io(Step::Mounts, Some(source), &e))?;
                 }
-                let meta = std::fs::metadata(source)
-                    .map_err(|e| InitError::io(Step::Mounts, Some(source), &e))?;
-                let kind = if meta.is_dir() {
-                    TargetKind::Dir
-                } else {
-                    TargetKind::File
+                let kind = match m.source_is_dir(source) {
+                    Ok(true) => TargetKind::Dir,
+                    Ok(false) => TargetKind::File,
+                    Err(e) => return Err(InitError::io(Step::Mounts, Some(source), &e)),
                 };
-                bind_in_root(root, source, &m.destination, kind, *recursive, m.read_only)?;
+                bind_in_root(
+                    m,
+                    root,
+                    source,
+                    &mnt.destination,
+                    kind,
+                    *recursive,
+                    mnt.read_only,
+                )?;
                 if let Some(p) = propagation.as_deref() {
                     let flags = match p {
                         "shared" => MountPropagationFlags::SHARED,
@@ -512,15 +383,15 @@ pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError>
                         "private" => MountPropagationFlags::PRIVATE,
                         _ => MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
                     };
-                    let target = target_in_root(root, &m.destination, kind)?;
-                    mount::mount_change(fd_path(&target).as_path(), flags).map_err(|e| {
-                        InitError::sys(Step::Mounts, Some(Path::new(&m.destination)), e)
+                    let target = m.resolve(root, &mnt.destination, kind)?;
+                    m.propagate(&target, flags).map_err(|e| {
+                        InitError::sys(Step::Mounts, Some(Path::new(&mnt.destination)), e)
                     })?;
                 }
             }
             MountKind::Volume {
                 volume, subpath, ..
-            } => super::volume::mount(root, m, volume, subpath.as_deref())?,
+            } => mount_volume(m, root, mnt, volume, subpath.as_deref())?,
             MountKind::Tmpfs {
                 size,
                 mode,
@@ -530,33 +401,59 @@ pub fn mount_user(root: &OwnedFd, spec: &ContainerSpec) -> Result<(), InitError>
                 if let Some(s) = size {
                     data.push_str(&format!(",size={s}"));
                 }
-                let (flags, data) = super::tmpfs::apply(options, m.read_only, data);
-                mount_in_root(
-                    root,
-                    &m.destination,
-                    TargetKind::Dir,
-                    "tmpfs",
-                    "tmpfs",
-                    flags,
-                    &data,
-                )?;
+                let (flags, data) = super::tmpfs::apply(options, mnt.read_only, data);
+                mount_in_root(m, root, &mnt.destination, "tmpfs", "tmpfs", flags, &data)?;
             }
         }
     }
     Ok(())
 }
 
+/// Mounts a volume (its data, or its subpath) at the mount's destination, from what
+/// [`Mounter::open_volume`] opened rather than from a path a link in the volume could redirect.
+fn mount_volume<M: Mounter>(
+    m: &M,
+    root: &M::Target,
+    mnt: &MountSpec,
+    volume: &Path,
+    subpath: Option<&str>,
+) -> Result<(), InitError> {
+    let src = m.open_volume(volume, subpath, mnt.create_source)?;
+    let shown = match subpath {
+        Some(s) => volume.join(VOLUME_DATA).join(s),
+        None => volume.join(VOLUME_DATA),
+    };
+    let (ftype, _) = m
+        .stat(&src)
+        .map_err(|e| InitError::sys(Step::Mounts, Some(&shown), e))?;
+    let kind = if ftype == FileType::Directory {
+        TargetKind::Dir
+    } else {
+        TargetKind::File
+    };
+    let via = m.source_path(&src);
+    bind_in_root(m, root, &via, &mnt.destination, kind, true, mnt.read_only).map_err(|mut e| {
+        // Name the volume, not the descriptor it was mounted through.
+        if e.path.as_deref() == via.to_str() {
+            e.path = Some(shown.display().to_string());
+        }
+        e
+    })
+}
+
 /// Binds the files the engine writes for the container (/etc/hostname, /etc/hosts,
 /// /etc/resolv.conf) over the image's.
-pub fn mount_etc_files(
-    root: &OwnedFd,
+pub fn mount_etc_files<M: Mounter>(
+    m: &M,
+    root: &M::Target,
     container_dir: &Path,
     read_only: bool,
 ) -> Result<(), InitError> {
     for name in ["hostname", "hosts", "resolv.conf"] {
         let src = container_dir.join(name);
-        if src.exists() {
+        if m.source_exists(&src) {
             bind_in_root(
+                m,
                 root,
                 &src,
                 &format!("/etc/{name}"),
@@ -570,24 +467,30 @@ pub fn mount_etc_files(
 }
 
 /// Makes `merged` the root: the old root is detached, so nothing of the host stays reachable.
-pub fn pivot(merged: &Path) -> Result<(), InitError> {
-    rustix::process::chdir(merged).map_err(|e| InitError::sys(Step::PivotRoot, Some(merged), e))?;
-    rustix::process::pivot_root(".", ".")
+pub fn pivot<M: Mounter>(m: &M, merged: &Path) -> Result<(), InitError> {
+    m.chdir(merged)
+        .map_err(|e| InitError::sys(Step::PivotRoot, Some(merged), e))?;
+    m.pivot_root(Path::new("."), Path::new("."))
         .map_err(|e| InitError::sys(Step::PivotRoot, Some(merged), e))?;
     // The old root is now stacked under the new one at "/": detach it.
-    mount::mount_change(
-        ".",
+    let slash = Path::new("/");
+    m.propagate_at(
+        Path::new("."),
         MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
     )
-    .map_err(|e| InitError::sys(Step::PivotRoot, Some(Path::new("/")), e))?;
-    mount::unmount(".", UnmountFlags::DETACH)
-        .map_err(|e| InitError::sys(Step::PivotRoot, Some(Path::new("/")), e))?;
-    rustix::process::chdir("/")
-        .map_err(|e| InitError::sys(Step::PivotRoot, Some(Path::new("/")), e))
+    .map_err(|e| InitError::sys(Step::PivotRoot, Some(slash), e))?;
+    m.unmount_at(Path::new("."), UnmountFlags::DETACH)
+        .map_err(|e| InitError::sys(Step::PivotRoot, Some(slash), e))?;
+    m.chdir(slash)
+        .map_err(|e| InitError::sys(Step::PivotRoot, Some(slash), e))
 }
 
 /// `read_only: true`: the root filesystem itself becomes read-only, its mounts stay as they are.
-pub fn make_root_readonly() -> Result<(), InitError> {
-    mount::mount_remount("/", MountFlags::BIND | MountFlags::RDONLY, "")
+pub fn make_root_readonly<M: Mounter>(m: &M) -> Result<(), InitError> {
+    m.remount_at(Path::new("/"), MountFlags::BIND | MountFlags::RDONLY, "")
         .map_err(|e| InitError::sys(Step::Rootfs, Some(Path::new("/")), e))
 }
+
+#[cfg(test)]
+#[path = "rootfs_tests.rs"]
+mod tests;

@@ -19,9 +19,8 @@ use rustix::fs::{self, AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Res
 use rustix::io::Errno;
 
 use super::error::{InitError, Step};
-use super::rootfs::{bind_in_root, fd_path, TargetKind};
 use crate::engine::root;
-use crate::engine::spec::{ContainerSpec, MountKind, MountSpec, VOLUME_DATA};
+use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
 
 /// The file beside a volume's data that says the volume has been filled (or found holding data)
 /// on a mount: from then on it is never filled again, whichever container mounts it. Docker
@@ -335,38 +334,10 @@ fn subpath_error(data_path: &Path, sub: &str, e: Errno) -> InitError {
     }
 }
 
-/// Mounts a volume (its data, or its subpath) at the mount's destination, from the descriptor
-/// [`open_source`] opened.
-pub fn mount(
-    root: &OwnedFd,
-    m: &MountSpec,
-    volume: &Path,
-    subpath: Option<&str>,
-) -> Result<(), InitError> {
-    let src = open_source(volume, subpath, m.create_source)?;
-    let shown = match subpath {
-        Some(s) => volume.join(VOLUME_DATA).join(s),
-        None => volume.join(VOLUME_DATA),
-    };
-    let st = fs::fstat(&src).map_err(|e| InitError::sys(Step::Mounts, Some(&shown), e))?;
-    let kind = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        TargetKind::Dir
-    } else {
-        TargetKind::File
-    };
-    let via = fd_path(&src);
-    bind_in_root(root, &via, &m.destination, kind, true, m.read_only).map_err(|mut e| {
-        // Name the volume, not the descriptor it was mounted through.
-        if e.path.as_deref() == via.to_str() {
-            e.path = Some(shown.display().to_string());
-        }
-        e
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::runtime::mounter::fd_path;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     /// A volume directory with empty data, and an image root with content at `/content`.

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::bytes::ByteSize;
 use super::fields::{de_labels, de_mapping_with_equals, de_string_or_list, Extensions, ScalarText};
-use super::service::{
+use super::file_reference::FileReferenceConfig;
+use super::syntax::{
     de_hosts, de_short_vec, is_false, none_or_default, ser_extensions, ser_hosts, ser_sorted,
-    FileReferenceConfig, HostsList, MappingWithEquals, ShortSyntax,
+    HostsList, MappingWithEquals, ShortSyntax,
 };
 use super::ulimits::Ulimit;
 
@@ -188,7 +189,8 @@ fn de_bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<St
 mod tests {
     use super::*;
     use crate::model::types::fields::test_support::load;
-    use crate::model::types::service::{ServiceConfig, Short};
+    use crate::model::types::service::ServiceConfig;
+    use crate::model::types::syntax::Short;
 
     fn build(yaml: &str) -> BuildConfig {
         load::<ServiceConfig>(yaml)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::bytes::ByteSize;
 use super::duration::Duration;
 use super::fields::{de_labels, Extensions};
-use super::service::{de_cpus, is_default, none_or_default, ser_extensions, ser_sorted};
+use super::syntax::{de_cpus, is_default, none_or_default, ser_extensions, ser_sorted};
 
 /// `deploy`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -11,9 +11,9 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::fields::{de_labels, de_options, de_string_or_list, struct_fields, Extensions};
-use super::service::{
-    is_false, none_or_default, ser_extensions, ser_sorted, struct_from_map, ServiceConfig,
-    ShortSyntax,
+use super::service::ServiceConfig;
+use super::syntax::{
+    is_false, none_or_default, ser_extensions, ser_sorted, struct_from_map, ShortSyntax,
 };
 
 /// A loaded Compose project.
@@ -37,7 +37,7 @@ pub struct Project {
     /// Handled by the include step before the project is typed. Never printed.
     #[serde(
         default,
-        deserialize_with = "super::service::de_short_vec",
+        deserialize_with = "super::syntax::de_short_vec",
         skip_serializing
     )]
     pub include: Vec<IncludeConfig>,

@@ -5,16 +5,16 @@
 //! order), so serializing a [`ServiceConfig`] gives `docker compose config`'s layout. Maps print
 //! with their keys sorted, as Go's YAML encoder does.
 //!
-//! The short-or-long syntax (`ShortSyntax`), sorted map output and the `skip_serializing_if`
-//! predicates live here too and are used by the sibling model files; the lenient-scalar and
-//! list/mapping readers they all share are in `fields`.
+//! The short-or-long syntax, sorted map output and the `skip_serializing_if` predicates the
+//! sibling model files share are in `syntax`, the lenient-scalar and list/mapping readers in
+//! `fields`.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::build::BuildConfig;
 use super::bytes::ByteSize;
@@ -23,18 +23,18 @@ use super::devices::DeviceMapping;
 use super::duration::Duration;
 use super::fields::{
     de_labels, de_list_or_str, de_mapping_with_equals, de_options, de_string_or_list, seq_to_vec,
-    struct_fields, Extensions, LenientText, ScalarText, StringOrList, TextShape,
+    Extensions, LenientText, ScalarText, TextShape,
 };
 use super::mounts::ServiceVolume;
 use super::ports::PortConfig;
 use super::ulimits::Ulimit;
 
-/// The field name a struct collects its `x-*` keys under (see [`crate::model::de`]).
-const EXTENSIONS_FIELD: &str = crate::model::de::EXTENSIONS_FIELD;
-
-/// `environment`-like mappings: a variable written without a value (`- NAME` or `NAME:`) is
-/// `None`, to be resolved from the environment later.
-pub type MappingWithEquals = IndexMap<String, Option<String>>;
+pub use super::file_reference::{FileMode, FileReferenceConfig};
+use super::syntax::{
+    de_cpus, de_hosts, de_short_opt, de_short_vec, default_true, is_false, is_true,
+    none_or_default, ser_extensions, ser_hosts, ser_sorted, Short, ShortSyntax,
+};
+pub use super::syntax::{HostsList, MappingWithEquals};
 
 /// A service's configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -560,74 +560,6 @@ pub struct ServiceModelConfig {
     pub extensions: Extensions,
 }
 
-/// A `secrets` or `configs` reference of a service (or a build's `secrets`). A plain name is
-/// `{source: name}`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct FileReferenceConfig {
-    pub source: String,
-    #[serde(default, skip_serializing_if = "none_or_default")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "none_or_default")]
-    pub uid: Option<String>,
-    #[serde(default, skip_serializing_if = "none_or_default")]
-    pub gid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<FileMode>,
-    #[serde(
-        rename = "x-*",
-        default,
-        serialize_with = "ser_extensions",
-        skip_serializing_if = "IndexMap::is_empty"
-    )]
-    pub extensions: Extensions,
-}
-
-/// A file permission mode. A number is taken as is (YAML `0o440`); a string is read as octal
-/// (`"0440"`), as Compose does. Printed as an octal string (`"0440"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FileMode(pub u32);
-
-impl Serialize for FileMode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("0{:o}", self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for FileMode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        fn in_range<E: de::Error, N: Copy + fmt::Display>(v: N) -> Result<FileMode, E>
-        where
-            u32: TryFrom<N>,
-        {
-            u32::try_from(v)
-                .map(FileMode)
-                .map_err(|_| E::custom(format!("file mode {v} is out of range")))
-        }
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = FileMode;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a file mode (a number, or an octal string like \"0440\")")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FileMode, E> {
-                in_range(v)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FileMode, E> {
-                in_range(v)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<FileMode, E> {
-                let digits = v.strip_prefix("0o").unwrap_or(v);
-                u32::from_str_radix(digits, 8).map(FileMode).map_err(|_| {
-                    E::custom(format!(
-                        "invalid file mode {v:?}: expected an octal number like \"0440\""
-                    ))
-                })
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// `credential_spec` (Windows).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CredentialSpecConfig {
@@ -990,137 +922,8 @@ pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// extra_hosts
-// ---------------------------------------------------------------------------------------------
-
-/// `extra_hosts`: host name -> IP addresses, in the order written. Printed as Docker Compose
-/// does: a sorted list of `host=ip` entries.
-pub type HostsList = IndexMap<String, Vec<String>>;
-
-fn add_host<E: de::Error>(list: &mut HostsList, host: String, ips: Vec<String>) -> Result<(), E> {
-    if host.is_empty() || host.contains([':', '=']) {
-        return Err(E::custom(format!("bad host name {host:?}")));
-    }
-    let ips = ips.into_iter().map(|ip| {
-        // `[::1]` -> `::1`: brackets only delimit an IPv6 address.
-        match ip.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            Some(inner) if !inner.is_empty() => inner.to_string(),
-            _ => ip,
-        }
-    });
-    list.entry(host).or_default().extend(ips);
-    Ok(())
-}
-
-pub(crate) fn de_hosts<'de, D: Deserializer<'de>>(d: D) -> Result<HostsList, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = HostsList;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of \"HOST:IP\" strings or a mapping of host names to IPs")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<HostsList, E> {
-            Ok(HostsList::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HostsList, A::Error> {
-            let mut list = HostsList::new();
-            while let Some(entry) = seq.next_element::<String>()? {
-                // `=` first: it cannot appear in an IPv6 address, `:` can.
-                let split = entry.split_once('=').or_else(|| entry.split_once(':'));
-                let Some((host, ip)) = split else {
-                    return Err(de::Error::custom(format!(
-                        "invalid extra host {entry:?}: expected \"HOST:IP\" or \"HOST=IP\""
-                    )));
-                };
-                let ips = ip.split(',').map(str::to_string).collect();
-                add_host(&mut list, host.to_string(), ips)?;
-            }
-            Ok(list)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HostsList, A::Error> {
-            let mut list = HostsList::new();
-            while let Some(host) = map.next_key::<String>()? {
-                let ips = map.next_value::<StringOrList>()?.0;
-                add_host(&mut list, host, ips)?;
-            }
-            Ok(list)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-pub(crate) fn ser_hosts<S: Serializer>(hosts: &HostsList, s: S) -> Result<S::Ok, S::Error> {
-    let mut list: Vec<String> = hosts
-        .iter()
-        .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}={ip}")))
-        .collect();
-    list.sort();
-    list.serialize(s)
-}
-
-// ---------------------------------------------------------------------------------------------
 // Shared syntax helpers
 // ---------------------------------------------------------------------------------------------
-
-pub(crate) fn default_true() -> bool {
-    true
-}
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
-}
-pub(crate) fn is_true(b: &bool) -> bool {
-    *b
-}
-/// Go's `omitempty` on a plain value: absent and zero/empty both print nothing.
-pub(crate) fn none_or_default<T: Default + PartialEq>(v: &Option<T>) -> bool {
-    v.as_ref().is_none_or(|v| *v == T::default())
-}
-/// Go's `omitempty` on a struct value: the zero value prints nothing.
-pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
-
-/// Serializes a map with its keys sorted, as Go's YAML encoder prints every map.
-pub(crate) fn ser_sorted<S: Serializer, V: Serialize>(
-    m: &IndexMap<String, V>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let mut entries: Vec<(&String, &V)> = m.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    s.collect_map(entries)
-}
-
-/// Serializes extensions with keys sorted at every level (they are Go maps in Compose).
-pub(crate) fn ser_extensions<S: Serializer>(m: &Extensions, s: S) -> Result<S::Ok, S::Error> {
-    fn sorted(v: &serde_yaml_ng::Value) -> serde_yaml_ng::Value {
-        use serde_yaml_ng::Value as V;
-        match v {
-            V::Mapping(m) => {
-                let mut entries: Vec<_> = m.iter().collect();
-                entries.sort_by_key(|(k, _)| key_text(k));
-                V::Mapping(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), sorted(v)))
-                        .collect(),
-                )
-            }
-            V::Sequence(items) => V::Sequence(items.iter().map(sorted).collect()),
-            V::Tagged(t) => sorted(&t.value),
-            other => other.clone(),
-        }
-    }
-    fn key_text(k: &serde_yaml_ng::Value) -> String {
-        match k {
-            serde_yaml_ng::Value::String(s) => s.clone(),
-            other => serde_yaml_ng::to_string(other).unwrap_or_default(),
-        }
-    }
-    let mut entries: Vec<(&String, serde_yaml_ng::Value)> =
-        m.iter().map(|(k, v)| (k, sorted(v))).collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    s.collect_map(entries)
-}
 
 /// A list whose items may be strings or numbers (`expose`, `group_add`), kept as strings.
 pub(crate) fn de_string_or_number_list<'de, D: Deserializer<'de>>(
@@ -1244,17 +1047,6 @@ fn de_gpus<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceRequest>, D::Err
     })
 }
 
-/// A CPU count: a number, or a string holding one (`cpus: "0.5"`).
-pub(crate) fn de_cpus<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    let Some(text) = ScalarText::deserialize(d)?.0 else {
-        return Ok(None);
-    };
-    text.trim()
-        .parse::<f64>()
-        .map(Some)
-        .map_err(|_| de::Error::custom(format!("invalid cpus {text:?}: expected a number")))
-}
-
 /// Microseconds: an integer, or a duration string (`400ms` -> 400000).
 fn de_micros<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let Some(text) = ScalarText::deserialize(d)?.0 else {
@@ -1276,27 +1068,6 @@ fn de_micros<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 // ---------------------------------------------------------------------------------------------
 // Short-or-long syntax
 // ---------------------------------------------------------------------------------------------
-
-/// A type with a short scalar syntax besides its mapping form (`build: ./dir`,
-/// `secrets: [name]`, `extends: base`, `env_file: [path]`).
-pub(crate) trait ShortSyntax: Sized + DeserializeOwned {
-    /// Builds the value from the short form.
-    fn from_short(s: String) -> Result<Self, String>;
-    /// Where `x-*` keys of the mapping form go; `None` when the spec allows none.
-    fn extensions_mut(&mut self) -> Option<&mut Extensions>;
-}
-
-impl ShortSyntax for FileReferenceConfig {
-    fn from_short(source: String) -> Result<Self, String> {
-        Ok(FileReferenceConfig {
-            source,
-            ..Default::default()
-        })
-    }
-    fn extensions_mut(&mut self) -> Option<&mut Extensions> {
-        Some(&mut self.extensions)
-    }
-}
 
 impl ShortSyntax for EnvFile {
     fn from_short(path: String) -> Result<Self, String> {
@@ -1320,115 +1091,6 @@ impl ShortSyntax for ExtendsConfig {
     }
     fn extensions_mut(&mut self) -> Option<&mut Extensions> {
         None
-    }
-}
-
-/// Deserializes a [`ShortSyntax`] type from either form.
-pub(crate) struct Short<T>(pub T);
-
-impl<'de, T: ShortSyntax> Deserialize<'de> for Short<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: ShortSyntax> TextShape<'de> for V<T> {
-            type Value = Short<T>;
-            const BOOL_IS_TEXT: bool = false;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a mapping")
-            }
-            fn text<E: de::Error>(self, text: String) -> Result<Short<T>, E> {
-                T::from_short(text).map(Short).map_err(E::custom)
-            }
-            fn map<A: MapAccess<'de>>(self, map: A) -> Result<Short<T>, A::Error> {
-                struct_from_map::<A, T>(map).map(Short)
-            }
-        }
-        // As a struct, so the loader's deserializer checks the mapping form's keys (located,
-        // with a suggestion) and routes its `x-*` keys; it hands scalars to the visitor as they are.
-        let visitor = LenientText(V(PhantomData));
-        d.deserialize_struct("ShortSyntax", struct_fields::<T>(), visitor)
-    }
-}
-
-pub(crate) fn de_short_opt<'de, D: Deserializer<'de>, T: ShortSyntax>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Ok(Option::<Short<T>>::deserialize(d)?.map(|s| s.0))
-}
-
-pub(crate) fn de_short_vec<'de, D: Deserializer<'de>, T: ShortSyntax>(
-    d: D,
-) -> Result<Vec<T>, D::Error> {
-    let items = Option::<Vec<Short<T>>>::deserialize(d)?.unwrap_or_default();
-    Ok(items.into_iter().map(|s| s.0).collect())
-}
-
-/// Deserializes `T` (a derived struct) from a mapping handed to a hand-written visitor. A
-/// mapping the loader's deserializer already checked passes through unchanged (its `x-*` entry
-/// included); from any other deserializer, unknown keys are rejected here and `x-*` keys are
-/// collected into `T`'s extensions.
-pub(crate) fn struct_from_map<'de, A, T>(map: A) -> Result<T, A::Error>
-where
-    A: MapAccess<'de>,
-    T: ShortSyntax,
-{
-    let fields = struct_fields::<T>();
-    let mut ext = Extensions::new();
-    let filtered = FilteredMap {
-        inner: map,
-        fields,
-        ext: &mut ext,
-    };
-    let mut value = T::deserialize(de::value::MapAccessDeserializer::new(filtered))?;
-    if !ext.is_empty() {
-        match value.extensions_mut() {
-            Some(e) => *e = ext,
-            None => {
-                let key = ext.keys().next().cloned().unwrap_or_default();
-                return Err(de::Error::unknown_field(&key, fields));
-            }
-        }
-    }
-    Ok(value)
-}
-
-/// Passes a mapping's entries through to a derived struct, diverting `x-*` keys into `ext` and
-/// rejecting keys the struct does not have.
-struct FilteredMap<'x, A> {
-    inner: A,
-    fields: &'static [&'static str],
-    ext: &'x mut Extensions,
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for FilteredMap<'_, A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        loop {
-            let Some(key) = self.inner.next_key::<String>()? else {
-                return Ok(None);
-            };
-            if key.starts_with("x-") && key != EXTENSIONS_FIELD {
-                let v = self.inner.next_value::<serde_yaml_ng::Value>()?;
-                self.ext.insert(key, v);
-                continue;
-            }
-            if !self.fields.contains(&key.as_str()) {
-                return Err(de::Error::unknown_field(&key, self.fields));
-            }
-            return seed
-                .deserialize(IntoDeserializer::<'de, A::Error>::into_deserializer(key))
-                .map(Some);
-        }
-    }
-
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, A::Error> {
-        self.inner.next_value_seed(seed)
     }
 }
 

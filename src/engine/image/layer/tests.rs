@@ -466,6 +466,7 @@ fn hdr() -> tar::Header {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn devices_and_ownership() {
     if !root() {
         eprintln!("skipping devices_and_ownership: needs root (mknod, chown)");

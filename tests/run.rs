@@ -707,6 +707,7 @@ fn run_starts_dependencies_and_waits_for_their_conditions_like_docker_compose() 
 /// the container, removing their cgroups (a reboot's doing) and leaving the files as a crash
 /// may leave them.
 #[test]
+#[ignore = "needs root"]
 fn a_run_rm_container_cut_short_by_a_crash_is_reconciled_by_down() {
     require_engine!();
     let mut f = Fixture::new(

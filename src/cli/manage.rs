@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 
 use super::project::load_options;
 use super::GlobalOptions;
+use crate::engine::container::signal::parse_signal;
 use crate::engine::fsutil::human_size;
-use crate::engine::supervisor;
 use crate::model::load::load;
 use crate::model::types::resources::Project;
 use crate::stack::ops::{self, CopyOptions, Side, StatsEntry};
@@ -177,7 +177,7 @@ pub struct KillArgs {
 /// `kill`: signals the containers' main processes.
 pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
     let (name, _) = project(global, &args.services)?;
-    let signal = supervisor::parse_signal(Some(&args.signal)).map_err(anyhow::Error::msg)?;
+    let signal = parse_signal(Some(&args.signal)).map_err(anyhow::Error::msg)?;
     let n = ops::kill(
         &ctx(global),
         &name,

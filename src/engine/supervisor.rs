@@ -31,28 +31,26 @@
 //! back to the kernel once the container runs (see BENCHMARKS.md, "Monitor memory").
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::Signal;
 
-use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
-use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
+use crate::engine::cgroups::{self, ContainerCgroup, Layout};
+use crate::engine::container::start::{Parent, StartOptions};
+use crate::engine::container::{pidfd, Container, ContainerError};
+use crate::engine::network::dns::Resolver;
 use crate::engine::network::endpoints;
 use crate::engine::network::link::Netlink;
 use crate::engine::network::manager::Networks;
 use crate::engine::network::proxy::{self, PortProxy};
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::exec::{self, ExecChild, ExecConfig};
-use crate::engine::runtime::init::InitConfig;
-use crate::engine::runtime::monitor::now_rfc3339_nanos;
 use crate::engine::runtime::process::{self, Exit, Stdio};
 use crate::engine::runtime::stdio::{Held, Streams};
-use crate::engine::spec::NetworkMode;
-use crate::engine::state::{
-    self, ContainerRecord, Health, HealthSpec, RunState, StateError, Status,
-};
+use crate::engine::state::{self, Health, HealthSpec, RunState, StateError, Status};
+use crate::engine::timestamp::now_rfc3339_nanos;
 
 /// `compose __monitor <root> <id>`.
 pub const MONITOR_ARG: &str = "__monitor";
@@ -87,20 +85,15 @@ pub enum SuperviseError {
         action: &'static str,
         source: std::io::Error,
     },
-    #[error("no such container: {0}")]
-    NotFound(String),
-}
-
-/// The `<root>/dns` directory where running containers publish their names.
-pub fn dns_dir(root: &Path) -> PathBuf {
-    root.join("dns")
+    #[error(transparent)]
+    Container(#[from] ContainerError),
 }
 
 /// Starts the monitor of container `id` (which must have a record) and returns once the
 /// container's command has been executed, or with the error that prevented it.
 pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
-    let rec = state::read_record(root, id)?.ok_or_else(|| SuperviseError::NotFound(id.into()))?;
-    let dir = state::container_dir(root, id);
+    let c = Container::open(root, id)?;
+    let (rec, dir) = (c.record(), c.dir());
     let io = |action: &'static str| {
         let name = rec.name.clone();
         move |source| SuperviseError::Io {
@@ -109,7 +102,7 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
             source,
         }
     };
-    let raw = state::read_state(&dir);
+    let raw = c.recorded_state();
     if raw.boot_id == state::boot_id() {
         let monitor = state::same_process(raw.monitor_pid, raw.monitor_start);
         if monitor && raw.status != Status::Exited {
@@ -118,10 +111,10 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
         }
         if !monitor && state::same_process(raw.pid, raw.pid_start) {
             // Its monitor was killed but the container lives on: end it before starting anew.
-            cleanup_orphan(root, id)?;
+            c.clean_up_orphan()?;
         }
     }
-    match std::fs::remove_file(state::stopping_path(&dir)) {
+    match std::fs::remove_file(state::stopping_path(dir)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io("clearing the stop marker")(e)),
@@ -169,220 +162,6 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
     }
 }
 
-/// The signal a container is stopped with (`stop_signal`, default SIGTERM).
-pub fn parse_signal(name: Option<&str>) -> Result<Signal, String> {
-    let Some(name) = name else {
-        return Ok(Signal::TERM);
-    };
-    if let Ok(n) = name.parse::<i32>() {
-        return Signal::from_named_raw(n).ok_or_else(|| format!("invalid signal number {n}"));
-    }
-    let upper = name.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let sig = match bare {
-        "HUP" => Signal::HUP,
-        "INT" => Signal::INT,
-        "QUIT" => Signal::QUIT,
-        "KILL" => Signal::KILL,
-        "USR1" => Signal::USR1,
-        "USR2" => Signal::USR2,
-        "TERM" => Signal::TERM,
-        "ALRM" => Signal::ALARM,
-        "CONT" => Signal::CONT,
-        "STOP" => Signal::STOP,
-        "WINCH" => Signal::WINCH,
-        "PWR" => Signal::POWER,
-        _ => return Err(format!("invalid signal {name:?}")),
-    };
-    Ok(sig)
-}
-
-/// A pidfd for `pid` if it is still the process that started at `start`.
-fn pidfd_of(pid: Option<i32>, start: Option<u64>) -> Option<OwnedFd> {
-    let pid = pid?;
-    let fd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
-    // Checked after opening: the pidfd now pins the process we verified.
-    state::same_process(Some(pid), start).then_some(fd)
-}
-
-/// Waits until the process behind `pidfd` exits, at most `timeout`; returns whether it did.
-fn wait_pidfd(pidfd: BorrowedFd<'_>, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: polling one valid descriptor.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            return true;
-        }
-        if n == 0 {
-            return false;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-}
-
-/// The container processes a stop will wait for: its PID 1 and its monitor.
-pub struct Stopping {
-    id: String,
-    container: Option<OwnedFd>,
-    monitor: Option<OwnedFd>,
-    grace: Duration,
-    started: Instant,
-}
-
-/// Starts stopping container `id`: marks it as stopped on purpose (no restart) and sends
-/// `signal` to its PID 1. [`finish_stop`] waits for it. Split so `down` signals every container
-/// first and waits for them together.
-pub fn begin_stop(
-    root: &Path,
-    id: &str,
-    signal: Signal,
-    grace: Duration,
-) -> Result<Stopping, SuperviseError> {
-    let dir = state::container_dir(root, id);
-    let marker = state::stopping_path(&dir);
-    std::fs::write(&marker, b"").map_err(|source| SuperviseError::Io {
-        name: id.to_string(),
-        action: "marking it as stopping",
-        source,
-    })?;
-    let st = state::read_state(&dir);
-    let container = if st.boot_id == state::boot_id() {
-        pidfd_of(st.pid, st.pid_start)
-    } else {
-        None
-    };
-    let monitor = if st.boot_id == state::boot_id() {
-        pidfd_of(st.monitor_pid, st.monitor_start)
-    } else {
-        None
-    };
-    if let Some(fd) = &container {
-        let _ = rustix::process::pidfd_send_signal(fd, signal);
-    }
-    Ok(Stopping {
-        id: id.to_string(),
-        container,
-        monitor,
-        grace,
-        started: Instant::now(),
-    })
-}
-
-/// Waits out the grace period, kills what is left, waits for the monitor to record the exit,
-/// and cleans up itself when the monitor is gone (killed, or a reboot).
-pub fn finish_stop(root: &Path, s: Stopping) -> Result<(), SuperviseError> {
-    if let Some(fd) = &s.container {
-        let left = s.grace.saturating_sub(s.started.elapsed());
-        if !wait_pidfd(fd.as_fd(), left) {
-            // PID 1 of a PID namespace: the kernel kills every process in it.
-            let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
-            wait_pidfd(fd.as_fd(), Duration::from_secs(10));
-        }
-    }
-    match &s.monitor {
-        Some(m) => {
-            if !wait_pidfd(m.as_fd(), Duration::from_secs(10)) {
-                let _ = rustix::process::pidfd_send_signal(m, Signal::KILL);
-                wait_pidfd(m.as_fd(), Duration::from_secs(2));
-                cleanup_orphan(root, &s.id)?;
-            }
-        }
-        None => cleanup_orphan(root, &s.id)?,
-    }
-    Ok(())
-}
-
-/// Stops container `id` (see [`begin_stop`]).
-pub fn stop(root: &Path, id: &str, signal: Signal, grace: Duration) -> Result<(), SuperviseError> {
-    let s = begin_stop(root, id, signal, grace)?;
-    finish_stop(root, s)
-}
-
-/// What the monitor would have done after the container's exit, for a container whose monitor
-/// is gone: kill what is left, withdraw its names, remove its veths and cgroup, record the end.
-/// Points `spec`'s joins (`network_mode: service:`/`container:`, `pid`/`ipc` of another
-/// container) at the other containers' PID 1 as they run now: it changes with each of their
-/// restarts. A paused one is joined too (entering its namespaces does not touch its cgroup).
-pub fn resolve_shared_namespaces(root: &Path, spec: &mut crate::engine::spec::ContainerSpec) {
-    let live_pid = |id: &str| {
-        state::read_state(&state::container_dir(root, id))
-            .observed()
-            .live_pid()
-    };
-    if let NetworkMode::Join { container, netns } = &mut spec.network {
-        *netns = live_pid(container).map(|p| PathBuf::from(format!("/proc/{p}/ns/net")));
-    }
-    super::runtime::namespaces::resolve_joins(&mut spec.namespaces, live_pid);
-}
-
-fn cleanup_orphan(root: &Path, id: &str) -> Result<(), SuperviseError> {
-    let Some(rec) = state::read_record(root, id)? else {
-        return Ok(());
-    };
-    let dir = state::container_dir(root, id);
-    let mut st = state::read_state(&dir);
-    if st.boot_id == state::boot_id() {
-        if let Some(fd) = pidfd_of(st.pid, st.pid_start) {
-            let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
-            wait_pidfd(fd.as_fd(), Duration::from_secs(10));
-        }
-    }
-    after_exit(root, &rec, None);
-    if let Ok(layout) = Layout::detect() {
-        if let Ok(m) = cgroups::manager(
-            &layout,
-            &CgroupOptions {
-                parent: rec.cgroup_parent.clone(),
-                ..CgroupOptions::default()
-            },
-        ) {
-            if let Ok(cg) = m.open(rec.cgroup_group(), &rec.id) {
-                let _ = cg.kill_all(Signal::KILL);
-                let _ = cg.remove();
-            }
-        }
-    }
-    if matches!(st.status, Status::Running | Status::Restarting) || st.pid.is_some() {
-        st.status = Status::Exited;
-        st.exit_code = st.exit_code.or(Some(137));
-        st.pid = None;
-        st.pid_start = None;
-        st.monitor_pid = None;
-        st.monitor_start = None;
-        st.finished_at = Some(now_rfc3339_nanos());
-        st.boot_id = state::boot_id();
-        state::write_state(&dir, &st)?;
-    }
-    Ok(())
-}
-
-/// Undoes a start's network side: names withdrawn, host ends of the veths deleted (the
-/// container ends go with them). Idempotent.
-fn after_exit(root: &Path, rec: &ContainerRecord, nl: Option<&mut Netlink>) {
-    endpoints::withdraw_names(&EndpointStore::new(&dns_dir(root)), &rec.id, &rec.endpoints);
-    if rec.endpoints.is_empty() {
-        return;
-    }
-    match nl {
-        Some(nl) => endpoints::disconnect(nl, &rec.endpoints),
-        None => {
-            if let Ok(mut nl) = Netlink::new() {
-                endpoints::disconnect(&mut nl, &rec.endpoints);
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The monitor process
 // ---------------------------------------------------------------------------------------------
@@ -426,9 +205,7 @@ pub fn main() -> ! {
 }
 
 struct Monitor {
-    root: PathBuf,
-    dir: PathBuf,
-    rec: ContainerRecord,
+    c: Container,
     ready: Option<std::fs::File>,
     state: RunState,
     layout: Option<Layout>,
@@ -447,8 +224,8 @@ struct Running {
 impl Monitor {
     fn new(root: &Path, id: &str, ready: OwnedFd) -> Result<Monitor, StateError> {
         let mut ready = std::fs::File::from(ready);
-        let rec = match state::read_record(root, id) {
-            Ok(Some(r)) => r,
+        let c = match state::read_record(root, id) {
+            Ok(Some(r)) => Container::of(root, &r),
             Ok(None) => {
                 let e = InitError::msg(Step::State, None, format!("no record of container {id}"));
                 let _ = ready.write_all(&error_message(&e));
@@ -466,8 +243,7 @@ impl Monitor {
         };
         let me = std::process::id() as i32;
         Ok(Monitor {
-            root: root.to_path_buf(),
-            dir: state::container_dir(root, id),
+            c,
             state: RunState {
                 status: Status::Created,
                 monitor_pid: Some(me),
@@ -475,7 +251,6 @@ impl Monitor {
                 boot_id: state::boot_id(),
                 ..RunState::default()
             },
-            rec,
             ready: Some(ready),
             layout: Layout::detect().ok(),
         })
@@ -484,24 +259,20 @@ impl Monitor {
     /// Removes the container for good (`run --rm -d`): its published ports, addresses and
     /// state directory.
     fn forget(&self) {
-        if let Ok(nets) = Networks::open(&self.root) {
-            for p in &self.rec.ports {
-                let _ = nets.unpublish(&p.mapping());
-            }
-            for ep in &self.rec.endpoints {
-                let _ = nets.release(&ep.network, &self.rec.id);
-            }
+        if let Err(e) = Networks::open(self.c.root())
+            .map_err(ContainerError::from)
+            .and_then(|nets| self.c.remove(&nets))
+        {
+            self.c.warn(&e.to_string());
         }
-        crate::engine::events::emit(&self.root, &self.rec, "destroy", &[]);
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     fn save(&self) {
-        let _ = state::write_state(&self.dir, &self.state);
+        let _ = state::write_state(self.c.dir(), &self.state);
     }
 
     fn stopping(&self) -> bool {
-        state::stopping_path(&self.dir).exists()
+        state::stopping_path(self.c.dir()).exists()
     }
 
     fn run(&mut self) -> i32 {
@@ -530,8 +301,8 @@ impl Monitor {
                     self.state.pid_start = None;
                     self.state.finished_at = Some(now_rfc3339_nanos());
                     crate::engine::events::emit(
-                        &self.root,
-                        &self.rec,
+                        self.c.root(),
+                        self.c.record(),
                         "die",
                         &[("exitCode", exit.0.code().to_string())],
                     );
@@ -558,20 +329,24 @@ impl Monitor {
             }
             let code = self.state.exit_code.unwrap_or(0);
             if self.stopping()
-                || !self.rec.restart.restarts(code, self.state.restart_count)
-                || !self.dir.exists()
+                || !self
+                    .c
+                    .record()
+                    .restart
+                    .restarts(code, self.state.restart_count)
+                || !self.c.dir().exists()
             {
                 self.state.monitor_pid = None;
                 self.state.monitor_start = None;
                 self.save();
-                if self.rec.auto_remove {
+                if self.c.record().auto_remove {
                     self.forget();
                     // `run -d --rm`: its anonymous volumes go too, as with Docker's auto-remove.
                     // Detached, with its state gone, a failure is told to `compose events`.
-                    if let Err(e) = super::anon_volumes::remove_of(&self.root, &self.rec) {
+                    if let Err(e) = super::anon_volumes::remove_of(self.c.root(), self.c.record()) {
                         crate::engine::events::emit(
-                            &self.root,
-                            &self.rec,
+                            self.c.root(),
+                            self.c.record(),
                             "warning",
                             &[("message", e.to_string())],
                         );
@@ -607,28 +382,14 @@ impl Monitor {
             .layout
             .as_ref()
             .ok_or_else(|| InitError::msg(Step::Cgroups, None, "no cgroup hierarchy found"))?;
-        let m = cgroups::manager(
-            layout,
-            &CgroupOptions {
-                parent: self.rec.cgroup_parent.clone(),
-                ..CgroupOptions::default()
-            },
-        )
-        .map_err(cg_err)?;
-        let (cg, _warnings) = m
-            .create(
-                self.rec.cgroup_group(),
-                &self.rec.id,
-                &self.rec.spec.resources,
-            )
-            .map_err(cg_err)?;
+        let (cg, _warnings) = self.c.create_cgroup(layout).map_err(cg_err)?;
         Ok(cg)
     }
 
     /// Starts the container once: cgroup, process, network attachments, resolver.
     fn start(&mut self, null: &std::fs::File) -> Result<Running, InitError> {
         // Listening first: a port taken on IPv6 stops the start before anything is made.
-        let proxy = PortProxy::bind(&proxy::forwards(&self.rec.ports))
+        let proxy = PortProxy::bind(&proxy::forwards(&self.c.record().ports))
             .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
         let cgroup = self.cgroup()?;
         let started = self.start_in(null, cgroup.as_ref());
@@ -641,9 +402,10 @@ impl Monitor {
                 proxy,
             }),
             Err(e) => {
-                after_exit(&self.root, &self.rec, None);
-                let _ = cgroup.kill_all(Signal::KILL);
-                let _ = cgroup.remove();
+                self.c.release_network(None);
+                if let Err(ce) = cgroup.kill_all(Signal::KILL).and_then(|()| cgroup.remove()) {
+                    self.c.warn(&format!("removing its cgroup: {ce}"));
+                }
                 Err(e)
             }
         }
@@ -655,75 +417,30 @@ impl Monitor {
         null: &std::fs::File,
         cgroup: &dyn ContainerCgroup,
     ) -> Result<(process::Child, Held, Option<Resolver>), InitError> {
-        let net_err = |e: std::io::Error| InitError::io(Step::Network, None, &e);
-        let process = &self.rec.spec.process;
+        let process = &self.c.record().spec.process;
         let streams = Streams::open(process.terminal, process.stdin_open, null.as_fd())?;
-        let mut spec = self.rec.spec.clone();
-        resolve_shared_namespaces(&self.root, &mut spec);
-        let cfg = InitConfig {
-            spec,
-            container_dir: self.dir.clone(),
+        let options = StartOptions {
+            parent: Parent::Monitor,
+            terminal: process.terminal,
             console: streams.console(),
-            die_with_parent: false,
-            cgroup_mounts: self.rec.cgroup_mounts.clone(),
         };
+        let mut start = self
+            .c
+            .prepare_start(cgroup, options)
+            .map_err(|e| InitError::io(Step::Network, None, &e))?;
         let stdio = streams.stdio();
-        let mut host = if self.rec.endpoints.is_empty() {
-            None
-        } else {
-            Some(Netlink::new().map_err(net_err)?)
-        };
-        // Leftovers of a previous run whose monitor died would block the names.
-        if let Some(nl) = host.as_mut() {
-            endpoints::disconnect(nl, &self.rec.endpoints);
-        }
-        let eps = self.rec.endpoints.clone();
-        let dns = self.rec.dns.clone();
-        let dns_store = dns_dir(&self.root);
-        let mut resolver: Option<Resolver> = None;
-        let child = process::spawn(&cfg, &stdio, &mut |pid| {
-            cgroup
-                .add_pid(pid.as_raw_nonzero().get())
-                .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
-            if let Some(nl) = host.as_mut() {
-                let ns = endpoints::connect(nl, &eps, pid.as_raw_nonzero().get() as u32)
-                    .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
-                // The resolver answers before the command runs (the child still waits in its
-                // handshake): a lookup the command makes at once must not find 127.0.0.11
-                // silent, as it did when the resolver came up after the start.
-                if let Some(dns) = &dns {
-                    resolver = Some(
-                        Resolver::bind(
-                            ns.as_fd(),
-                            EndpointStore::new(&dns_store),
-                            ResolverConfig {
-                                networks: dns.networks.clone(),
-                                links: dns.links.clone(),
-                                upstreams: dns.upstreams.clone(),
-                            },
-                        )
-                        .map_err(|e| {
-                            InitError::msg(
-                                Step::Network,
-                                None,
-                                format!("starting the embedded DNS resolver: {e}"),
-                            )
-                        })?,
-                    );
-                }
-            }
-            Ok(())
-        });
+        let child = process::spawn(&start.config, &stdio, &mut |pid| start.placer.place(pid));
         let streams = streams.started();
         let child = match child {
             Ok(c) => c,
             Err(e) => {
-                if let Some(nl) = host.as_mut() {
-                    endpoints::disconnect(nl, &self.rec.endpoints);
+                if let Some(nl) = start.placer.netlink() {
+                    endpoints::disconnect(nl, &self.c.record().endpoints);
                 }
                 return Err(e);
             }
         };
+        let resolver = start.placer.take_resolver();
         let pid = child.pid.as_raw_nonzero().get();
         self.state.status = Status::Running;
         self.state.pid = Some(pid);
@@ -734,28 +451,33 @@ impl Monitor {
         self.state.oom_killed = false;
         self.state.error = None;
         // Every start is judged afresh, as Docker does.
-        self.state.health = self.rec.healthcheck.as_ref().map(|_| Health::Starting);
+        self.state.health = self
+            .c
+            .record()
+            .healthcheck
+            .as_ref()
+            .map(|_| Health::Starting);
         self.state.failing_streak = 0;
         self.state.health_log = None;
         self.save();
-        let store = EndpointStore::new(&dns_dir(&self.root));
-        endpoints::publish_names(&store, &self.rec.id, &self.rec.endpoints);
-        crate::engine::events::emit(&self.root, &self.rec, "start", &[]);
+        let rec = self.c.record();
+        endpoints::publish_names(&self.c.name_store(), &rec.id, &rec.endpoints);
+        crate::engine::events::emit(self.c.root(), rec, "start", &[]);
         Ok((child, streams, resolver))
     }
 
     /// Copies the container's output to its log, answers DNS queries and runs the healthcheck
     /// until it exits; returns how it ended and whether it was OOM-killed, after cleaning up.
     fn serve(&mut self, mut r: Running, null: &std::fs::File) -> (Exit, bool) {
-        let mut log = if self.rec.log_disabled {
+        let mut log = if self.c.record().log_disabled {
             // `logging.driver: none`: the output is read (so the container never blocks on a
             // full pipe) and dropped.
             LogWriter::discard()
         } else {
             LogWriter::open(
-                state::log_path(&self.dir),
-                self.rec.log_max_size,
-                self.rec.log_max_file.unwrap_or(1),
+                state::log_path(self.c.dir()),
+                self.c.record().log_max_size,
+                self.c.record().log_max_file.unwrap_or(1),
             )
         };
         let fds = [
@@ -769,7 +491,7 @@ impl Monitor {
         let mut exited = false;
         let mut drain_until: Option<Instant> = None;
         let started = Instant::now();
-        let hc = self.rec.healthcheck.take();
+        let hc = self.c.record().healthcheck.clone();
         let mut probe: Option<Probe> = None;
         let mut next_probe = hc
             .as_ref()
@@ -936,7 +658,6 @@ impl Monitor {
         if let Some(mut p) = probe.take() {
             p.kill();
         }
-        self.rec.healthcheck = hc;
         for (i, p) in pending.iter().enumerate() {
             if !p.is_empty() {
                 log.write(p, i);
@@ -948,7 +669,7 @@ impl Monitor {
         // veths can go.
         r.resolver = None;
         let mut nl = Netlink::new().ok();
-        after_exit(&self.root, &self.rec, nl.as_mut());
+        self.c.release_network(nl.as_mut());
         let oom = r.cgroup.oom_killed().unwrap_or(false);
         let _ = r.cgroup.kill_all(Signal::KILL);
         let _ = r.cgroup.remove();
@@ -979,7 +700,7 @@ impl Monitor {
         let cfg = ExecConfig {
             pid,
             pid_start,
-            spec: self.rec.spec.clone(),
+            spec: self.c.record().spec.clone(),
             args: h.test.clone(),
             env: Vec::new(),
             user: None,
@@ -1017,8 +738,8 @@ impl Monitor {
         self.state.failing_streak = next.1;
         if before.0 != Some(next.0) {
             crate::engine::events::emit(
-                &self.root,
-                &self.rec,
+                self.c.root(),
+                self.c.record(),
                 &format!("health_status: {}", next.0.as_str()),
                 &[],
             );
@@ -1192,7 +913,7 @@ impl Probe {
         }
         // The helper reaps the command and exits (no zombie left to the container's PID 1);
         // one that does not is killed too.
-        if !wait_pidfd(self.child.pidfd.as_fd(), Duration::from_millis(500)) {
+        if !pidfd::wait(self.child.pidfd.as_fd(), Some(Duration::from_millis(500))) {
             let _ = self.child.signal(Signal::KILL);
         }
         let _ = self.child.wait();
@@ -1331,15 +1052,6 @@ fn error_message(e: &InitError) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_by_name_and_number() {
-        assert_eq!(parse_signal(None), Ok(Signal::TERM));
-        assert_eq!(parse_signal(Some("SIGINT")), Ok(Signal::INT));
-        assert_eq!(parse_signal(Some("quit")), Ok(Signal::QUIT));
-        assert_eq!(parse_signal(Some("9")), Ok(Signal::KILL));
-        assert!(parse_signal(Some("SIGNOPE")).is_err());
-    }
 
     #[test]
     fn health_follows_dockers_rules() {

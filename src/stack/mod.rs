@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
+use crate::engine::container::{Container, ContainerError};
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::{NetworkError, Networks};
 use crate::engine::network::proxy;
@@ -50,6 +51,8 @@ pub enum StackError {
     State(#[from] StateError),
     #[error(transparent)]
     Supervise(#[from] SuperviseError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
@@ -1124,11 +1127,10 @@ fn remove_container(
     if !matches!(o.state.status, Status::Exited | Status::Created) || o.state.pid.is_some() {
         rep.event("Container", &rec.name, "Stopping");
         hooks::pre_stop(&ctx.root, o, rep);
-        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let c = Container::of(&ctx.root, rec);
+        let sig = c.stop_signal().map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
-        let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
-        ops::thaw_if_paused(rec);
-        supervisor::finish_stop(&ctx.root, stop)?;
+        c.stop(sig, grace)?;
         crate::engine::events::emit(&ctx.root, rec, "stop", &[]);
         rep.event("Container", &rec.name, "Stopped");
     }
@@ -1144,22 +1146,7 @@ pub fn forget_container(
     nets: &Networks,
     rec: &state::ContainerRecord,
 ) -> Result<(), StackError> {
-    for p in &rec.ports {
-        nets.unpublish(&create::mapping(p))?;
-    }
-    for ep in &rec.endpoints {
-        nets.release(&ep.network, &rec.id)?;
-    }
-    let dir = state::container_dir(&ctx.root, &rec.id);
-    crate::engine::events::emit(&ctx.root, rec, "destroy", &[]);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StackError::Failed {
-            context: format!("container {}", rec.name),
-            message: format!("removing {}: {e}", dir.display()),
-        }),
-    }
+    Ok(Container::of(&ctx.root, rec).remove(nets)?)
 }
 
 /// `down`: stops and removes the project's containers, then its networks (not external ones),
@@ -1202,12 +1189,10 @@ pub fn down(
                 lock(&shared).event("Container", &rec.name, "Stopping");
                 hooks::pre_stop(&ctx.root, o, &mut Shared(&shared));
             }
-            let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+            let c = Container::of(&ctx.root, rec);
+            let sig = c.stop_signal().map_err(invalid)?;
             let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
-            let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
-            // A frozen container cannot act on its signal.
-            ops::thaw_if_paused(rec);
-            stopping.push((o, running, stop));
+            stopping.push((o, running, c.begin_stop(sig, grace)?));
         }
         std::thread::scope(|sc| {
             let handles: Vec<_> = stopping
@@ -1216,7 +1201,7 @@ pub fn down(
                     let shared = &shared;
                     sc.spawn(move || -> Result<(), StackError> {
                         let mut rep = Shared(shared);
-                        supervisor::finish_stop(&ctx.root, s)?;
+                        s.finish()?;
                         if running {
                             crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
                             rep.event("Container", &o.record.name, "Stopped");
@@ -1531,7 +1516,8 @@ pub fn restart(
         }
         rep.event("Container", &o.record.name, "Restarting");
         hooks::pre_stop(&ctx.root, &o, rep);
-        let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
+        let c = Container::of(&ctx.root, &o.record);
+        let sig = c.stop_signal().map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
         // Docker's events: kill, die (the monitor's), stop, start (the monitor's), restart.
         crate::engine::events::emit(
@@ -1540,9 +1526,7 @@ pub fn restart(
             "kill",
             &[("signal", ops::signal_number(sig))],
         );
-        let stop = supervisor::begin_stop(&ctx.root, &o.record.id, sig, grace)?;
-        ops::thaw_if_paused(&o.record);
-        supervisor::finish_stop(&ctx.root, stop)?;
+        c.stop(sig, grace)?;
         crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         supervisor::launch(&ctx.root, &o.record.id)?;
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);

@@ -14,10 +14,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::Signal;
 
 use super::{invalid, start_order, Ctx, Reporter, StackError};
-use crate::engine::cgroups::{self, CgroupOptions, CgroupStats, ContainerCgroup, Layout};
+use crate::engine::cgroups::CgroupStats;
+use crate::engine::container::Container;
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
 use crate::engine::state::{self, ContainerRecord, Observed, Status};
@@ -49,60 +50,8 @@ pub fn containers(
         .collect())
 }
 
-/// The container's cgroup, if it has one now (a running or paused container).
-fn cgroup_of(rec: &ContainerRecord) -> Result<Box<dyn ContainerCgroup>, cgroups::CgroupError> {
-    let layout = Layout::detect()?;
-    let m = cgroups::manager(
-        &layout,
-        &CgroupOptions {
-            parent: rec.cgroup_parent.clone(),
-            ..CgroupOptions::default()
-        },
-    )?;
-    m.open(rec.cgroup_group(), &rec.id)
-}
-
-/// Whether the container is paused: its cgroup is frozen. Read from the freezer each time
-/// rather than recorded, so it can never disagree with the kernel.
-pub fn is_paused(rec: &ContainerRecord) -> bool {
-    cgroup_of(rec)
-        .and_then(|cg| cg.is_frozen())
-        .unwrap_or(false)
-}
-
-/// A pidfd for the container's PID 1, if it is still the process the monitor recorded.
-fn container_pidfd(o: &Observed) -> Option<OwnedFd> {
-    let pid = o.state.live_pid()?;
-    let fd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
-    // Checked after opening: the pidfd now pins the process we verified.
-    state::same_process(Some(pid), o.state.pid_start).then_some(fd)
-}
-
-fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        let ms = match deadline {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .as_millis()
-                .min(i32::MAX as u128) as i32,
-            None => -1,
-        };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: polling one valid descriptor.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            return true;
-        }
-        if n == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-}
+/// Whether the container is paused: its cgroup is frozen, read from the freezer each time.
+pub use crate::engine::container::pause::is_paused;
 
 /// `start`: starts the stopped containers of `services` and of what they depend on, in
 /// dependency order. A service without any container is an error, as with Docker Compose.
@@ -151,16 +100,15 @@ pub(crate) fn stop_all(
         let rec = &o.record;
         rep.event("Container", &rec.name, "Stopping");
         super::hooks::pre_stop(&ctx.root, o, rep);
-        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let c = Container::of(&ctx.root, rec);
+        let sig = c.stop_signal().map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
         // Docker's events of a stop: `kill` (the stop signal), the monitor's `die`, `stop`.
         crate::engine::events::emit(&ctx.root, rec, "kill", &[("signal", signal_number(sig))]);
-        let s = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
-        thaw_if_paused(rec);
-        stopping.push((*o, s));
+        stopping.push((*o, c.begin_stop(sig, grace)?));
     }
     for (o, s) in stopping {
-        supervisor::finish_stop(&ctx.root, s)?;
+        s.finish()?;
         crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         rep.event("Container", &o.record.name, "Stopped");
     }
@@ -170,15 +118,6 @@ pub(crate) fn stop_all(
 /// A signal as Docker's `kill` event writes it (`"15"`).
 pub(crate) fn signal_number(sig: Signal) -> String {
     sig.as_raw().to_string()
-}
-
-/// Thaws a frozen container so it can act on a signal just sent (stop, kill, down).
-pub fn thaw_if_paused(rec: &ContainerRecord) {
-    if let Ok(cg) = cgroup_of(rec) {
-        if cg.is_frozen().unwrap_or(false) {
-            let _ = cg.thaw();
-        }
-    }
 }
 
 /// `stop`: stops the running containers of `services` (all when empty), keeping them;
@@ -218,56 +157,21 @@ pub fn kill(
     let _lock = state::lock_project(&ctx.root, project)?;
     let mut n = 0;
     for o in containers(&ctx.root, project, services)? {
-        let Some(fd) = container_pidfd(&o) else {
+        let c = Container::of(&ctx.root, &o.record);
+        let Some(pid1) = c.pid1(&o.state) else {
             continue;
         };
         let rec = &o.record;
-        let stop_sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let stop_sig = c.stop_signal().map_err(invalid)?;
         let on_purpose = rec.stop_signal.is_none() || signal == Signal::KILL || signal == stop_sig;
         rep.event("Container", &rec.name, "Killing");
-        if on_purpose {
-            let marker = state::stopping_path(&state::container_dir(&ctx.root, &rec.id));
-            std::fs::write(&marker, b"")
-                .map_err(|e| failed(format!("container {}", rec.name), e))?;
-        }
-        // Before the signal: the monitor's `die` may follow at once.
-        crate::engine::events::emit(&ctx.root, rec, "kill", &[("signal", signal_number(signal))]);
-        rustix::process::pidfd_send_signal(&fd, signal)
-            .map_err(|e| failed(format!("container {}", rec.name), e))?;
-        thaw_if_paused(rec);
-        if signal == Signal::KILL {
-            // The monitor records the exit right after: wait for it, so that `ps` run next
-            // sees it (no fixed sleep: the pidfd tells when PID 1 is gone).
-            poll_readable(fd.as_fd(), Some(Duration::from_secs(10)));
-            wait_recorded(&ctx.root, rec, o.state.pid, Duration::from_secs(5));
-        }
+        // After SIGKILL this returns once the monitor recorded the exit, so that `ps` run next
+        // sees it.
+        c.kill(pid1, signal, on_purpose)?;
         rep.event("Container", &rec.name, "Killed");
         n += 1;
     }
     Ok(n)
-}
-
-/// Waits (bounded) until the monitor has recorded that PID `pid` is no longer the container's
-/// running process; returns the state then.
-fn wait_recorded(
-    root: &Path,
-    rec: &ContainerRecord,
-    pid: Option<i32>,
-    limit: Duration,
-) -> state::RunState {
-    let dir = state::container_dir(root, &rec.id);
-    let deadline = Instant::now() + limit;
-    loop {
-        // The monitor's own record, not the observed one: that already hides a PID that is
-        // gone, before the monitor wrote how it ended.
-        let raw = state::read_state(&dir);
-        let recorded = raw.status != Status::Running || raw.pid != pid;
-        let st = raw.observed();
-        if recorded || st.status == Status::Dead || Instant::now() >= deadline {
-            return st;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// The containers `rm` may remove: stopped service containers of `services`.
@@ -336,11 +240,8 @@ pub fn set_paused(
             continue;
         }
         let rec = &o.record;
-        let cg = cgroup_of(rec).map_err(|e| failed(format!("container {}", rec.name), e))?;
-        let frozen = cg
-            .is_frozen()
-            .map_err(|e| failed(format!("container {}", rec.name), e))?;
-        if frozen == pause {
+        let c = Container::of(&ctx.root, rec);
+        if c.paused()? == pause {
             return Err(invalid(if pause {
                 format!(
                     "Error response from daemon: Container {} is already paused",
@@ -353,13 +254,12 @@ pub fn set_paused(
                 )
             }));
         }
-        targets.push((rec.name.clone(), cg));
+        targets.push(c);
     }
-    for (name, cg) in &targets {
-        rep.event("Container", name, doing);
-        if pause { cg.freeze() } else { cg.thaw() }
-            .map_err(|e| failed(format!("container {name}"), e))?;
-        rep.event("Container", name, done);
+    for c in &targets {
+        rep.event("Container", c.name(), doing);
+        c.set_paused(pause)?;
+        rep.event("Container", c.name(), done);
     }
     Ok(targets.len())
 }
@@ -557,9 +457,7 @@ pub fn top(root: &Path, project: &str, services: &[String]) -> Result<Vec<TopEnt
             continue;
         }
         let rec = &o.record;
-        let pids = cgroup_of(rec)
-            .and_then(|cg| cg.pids())
-            .map_err(|e| failed(format!("container {}", rec.name), e))?;
+        let pids = Container::of(root, rec).processes()?;
         let processes = pids
             .into_iter()
             .filter_map(|p| read_process(p, ticks, btime, up, &users))
@@ -636,12 +534,9 @@ pub fn sample(root: &Path, project: &str, services: &[String]) -> Result<Vec<Sam
             continue;
         };
         let rec = &o.record;
-        let Ok(cg) = cgroup_of(rec) else {
+        let Some(stats) = Container::of(root, rec).stats()? else {
             continue;
         };
-        let stats = cg
-            .stats()
-            .map_err(|e| failed(format!("container {}", rec.name), e))?;
         let (net_rx, net_tx) = net_counters(pid);
         out.push(Sample {
             id: rec.id.clone(),
@@ -739,17 +634,18 @@ pub fn stats(
 /// Blocks until the container's PID 1 exits and its monitor recorded it; returns the exit code.
 /// A container not running (any more) returns its recorded code at once.
 pub fn wait_exit(root: &Path, o: &Observed) -> i32 {
-    if let Some(fd) = container_pidfd(o) {
-        poll_readable(fd.as_fd(), None);
-        let st = wait_recorded(root, &o.record, o.state.pid, Duration::from_secs(10));
+    let c = Container::of(root, &o.record);
+    if let Some(pid1) = c.pid1(&o.state) {
+        pid1.wait(None);
+        let st = c.wait_recorded(pid1.pid(), Duration::from_secs(10));
         return st.exit_code.unwrap_or(0);
     }
     if is_exiting(o) {
         // PID 1 is gone but its monitor has not written how it ended yet: the recorded PID
         // (which the observed state already hides) is the one the monitor will replace.
-        let raw = state::read_state(&state::container_dir(root, &o.record.id));
+        let raw = c.recorded_state();
         if raw.status == Status::Running {
-            let st = wait_recorded(root, &o.record, raw.pid, Duration::from_secs(10));
+            let st = c.wait_recorded(raw.pid, Duration::from_secs(10));
             return st.exit_code.unwrap_or(0);
         }
         return raw.observed().exit_code.unwrap_or(0);

@@ -9,7 +9,6 @@ pub mod exec;
 pub mod fds;
 pub mod init;
 pub mod masks;
-pub mod monitor;
 pub mod namespaces;
 pub mod net;
 pub mod process;

@@ -6,10 +6,12 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use super::create::{Creator, OneOff};
 use super::{Ctx, Reporter, StackError, UpOptions};
 use crate::engine::cgroups::{ContainerCgroup, Layout};
 use crate::engine::container::start::{Parent, Start, StartOptions};
 use crate::engine::container::Container;
+use crate::engine::image::Image;
 use crate::engine::network::dns::Resolver;
 use crate::engine::network::endpoints;
 use crate::engine::network::manager::Networks;
@@ -17,6 +19,7 @@ use crate::engine::runtime::container;
 use crate::engine::runtime::process::{Exit, Stdio};
 use crate::engine::runtime::pty::{Pty, RawMode};
 use crate::engine::state::{self, ContainerRecord, RunState, Status};
+use crate::engine::supervisor;
 use crate::engine::timestamp::now_rfc3339_nanos;
 use crate::model::types::resources::Project;
 
@@ -59,6 +62,81 @@ pub fn start_dependencies(
     )?;
     let name = super::project_name(project)?;
     super::wait_dependencies(ctx, project, &name, service, super::Limits::default(), rep)
+}
+
+/// What `run` was asked for, its flags parsed and its image in the store.
+pub struct RunRequest<'a> {
+    pub service: &'a str,
+    pub image_ref: &'a str,
+    pub image: &'a Image,
+    pub one_off: OneOff<'a>,
+    /// `--no-deps`: the dependencies are not brought up.
+    pub no_deps: bool,
+    /// `-d`: its monitor runs it.
+    pub detach: bool,
+    /// The CLI's terminal is the container's (foreground only).
+    pub tty: bool,
+}
+
+/// How a `run` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// `-d`: the container runs on under its monitor.
+    Detached { name: String },
+    /// In the foreground: the container's exit code (or its set-up error's).
+    Exited(i32),
+}
+
+/// `run`: brings up the service's dependencies (unless `--no-deps`), creates the one-off
+/// container under the project's lock (networks, addresses, ports), then runs it without the
+/// lock: detached under a monitor, or in the foreground. `reporter` makes the progress
+/// display of each phase, as each command phase draws its own.
+pub fn run(
+    ctx: &Ctx,
+    project: &Project,
+    req: &RunRequest,
+    reporter: &dyn Fn() -> Box<dyn Reporter>,
+) -> Result<RunOutcome, StackError> {
+    let Some(service) = project.services.get(req.service) else {
+        return Err(super::invalid(format!("no such service: {}", req.service)));
+    };
+    let project_name = project.name.clone().unwrap_or_default();
+    if !req.no_deps {
+        start_dependencies(ctx, project, req.service, &mut *reporter())?;
+    }
+    let (nets, rec) = {
+        let _lock = state::lock_project(&ctx.root, &project_name)?;
+        let nets = super::prepare_networks(
+            ctx,
+            project,
+            std::slice::from_ref(&req.service.to_string()),
+            &mut *reporter(),
+        )?;
+        let mut creator = Creator::new(ctx, project, &project_name, &nets)?;
+        let rec = creator.create_one_off(
+            req.service,
+            &crate::model::hash::service_hash(service),
+            req.image_ref,
+            req.image,
+            &req.one_off,
+        )?;
+        (nets, rec)
+    };
+    if req.detach {
+        if let Err(e) = supervisor::launch(&ctx.root, &rec.id) {
+            // The container never ran: nothing of it stays, or the failure is told.
+            if let Err(fe) = super::forget_container(ctx, &nets, &rec) {
+                reporter().warn(&fe.to_string());
+            }
+            return Err(e.into());
+        }
+        // A failing post_start fails the command; the container runs on, as with `up -d`.
+        super::hooks::post_start(&ctx.root, &rec.id, &mut *reporter())?;
+        return Ok(RunOutcome::Detached { name: rec.name });
+    }
+    Ok(RunOutcome::Exited(run_foreground(
+        ctx, &nets, &rec, req.tty,
+    )?))
 }
 
 /// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when

@@ -10,6 +10,7 @@ pub mod anon_volumes;
 pub mod attach;
 pub mod cp_stream;
 pub mod create;
+pub mod exec;
 pub mod expose;
 pub mod external_links;
 pub mod hooks;

@@ -8,6 +8,7 @@
 
 pub mod anon_volumes;
 pub mod attach;
+pub mod cp;
 pub mod cp_stream;
 pub mod create;
 pub mod exec;

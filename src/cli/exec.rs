@@ -6,11 +6,11 @@ use clap::Args;
 
 use super::project::load_options;
 use super::GlobalOptions;
-use crate::engine::runtime::exec::{self, ExecConfig};
+use crate::engine::runtime::exec;
 use crate::engine::runtime::process::Stdio;
 use crate::engine::runtime::pty::{Pty, RawMode};
-use crate::engine::state;
 use crate::model::load::load;
+use crate::stack::{self, exec::ExecRequest};
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -56,51 +56,33 @@ pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
     if !loaded.project.services.contains_key(&args.service) {
         bail!("no such service: {}", args.service);
     }
-    let mut running: Vec<(state::Observed, i32)> = state::list(&global.root, Some(&project))?
-        .into_iter()
-        .filter(|o| o.record.service == args.service && !o.record.one_off)
-        .filter(|o| args.index.is_none_or(|i| o.record.number == i))
-        .filter_map(|o| o.state.live_pid().map(|pid| (o, pid)))
-        .collect();
-    running.sort_by_key(|(o, _)| o.record.number);
-    let Some((target, pid)) = running.into_iter().next() else {
-        match args.index {
-            Some(i) => bail!("service {:?} is not running container #{i}", args.service),
-            None => bail!("service {:?} is not running", args.service),
-        }
-    };
-    let Some(pid_start) = target.state.pid_start else {
-        bail!("service {:?} is not running", args.service);
-    };
-    crate::stack::ops::refuse_if_paused(&target.record)?;
-
     let tty = !args.detach && !args.no_tty && rustix::termios::isatty(rustix::stdio::stdin());
-    // With a terminal, `TERM=xterm` unless the container's environment sets TERM, as Docker
-    // does (full-screen programs and colours need it); `-e TERM=...` still wins.
-    let has_term = |env: &[String]| env.iter().any(|e| e == "TERM" || e.starts_with("TERM="));
-    let default_term =
-        (tty && !has_term(&target.record.spec.process.env)).then(|| "TERM=xterm".to_string());
-    let env = default_term
-        .into_iter()
-        .chain(args.env.iter().filter_map(|e| match e.split_once('=') {
+    let env = args
+        .env
+        .iter()
+        .filter_map(|e| match e.split_once('=') {
             Some(_) => Some(e.clone()),
             // `-e KEY` passes this shell's value, and nothing when it has none.
             None => std::env::var(e).ok().map(|v| format!("{e}={v}")),
-        }))
+        })
         .collect();
-    let cfg = ExecConfig {
-        pid,
-        pid_start,
-        spec: target.record.spec.clone(),
-        args: args.command.clone(),
-        env,
-        user: args.user.clone(),
-        workdir: args.workdir.clone(),
-        privileged: args.privileged,
-        tty,
-        detach: args.detach,
-    };
-    let name = &target.record.name;
+    let target = stack::exec::prepare(
+        &global.root,
+        &project,
+        ExecRequest {
+            service: &args.service,
+            index: args.index,
+            command: args.command.clone(),
+            env,
+            user: args.user.clone(),
+            workdir: args.workdir.clone(),
+            privileged: args.privileged,
+            tty,
+            detach: args.detach,
+        },
+    )?;
+    let cfg = target.config;
+    let name = &target.name;
     let failed = |e: crate::engine::runtime::error::InitError| -> i32 {
         eprintln!("Error response from container {name}: exec failed: {e}");
         exec::exit_code(&e)

@@ -10,11 +10,12 @@ use clap::{Args, ValueEnum};
 
 use super::project::load_options;
 use super::GlobalOptions;
+use crate::engine::container::signal::parse_signal;
 use crate::engine::fsutil::human_size;
-use crate::engine::supervisor;
 use crate::model::load::load;
 use crate::model::types::resources::Project;
-use crate::stack::ops::{self, CopyOptions, Side, StatsEntry};
+use crate::stack::cp::{self, CopyOptions, Side};
+use crate::stack::ops::{self, StatsEntry};
 use crate::stack::{self, UpOptions};
 
 use super::lifecycle::ctx;
@@ -177,7 +178,7 @@ pub struct KillArgs {
 /// `kill`: signals the containers' main processes.
 pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
     let (name, _) = project(global, &args.services)?;
-    let signal = supervisor::parse_signal(Some(&args.signal)).map_err(anyhow::Error::msg)?;
+    let signal = parse_signal(Some(&args.signal)).map_err(anyhow::Error::msg)?;
     let n = ops::kill(
         &ctx(global),
         &name,
@@ -500,8 +501,8 @@ pub struct CpArgs {
 /// `cp`: copies files between a service container (running, paused or stopped) and the local
 /// filesystem, or as a tar stream on standard input or output.
 pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
-    let (src_svc, src) = ops::split_cp_arg(&args.source);
-    let (dest_svc, dest) = ops::split_cp_arg(&args.dest);
+    let (src_svc, src) = cp::split_cp_arg(&args.source);
+    let (dest_svc, dest) = cp::split_cp_arg(&args.dest);
     let service = match (src_svc, dest_svc) {
         (Some(_), Some(_)) => bail!("copying between services is not supported"),
         (None, None) => bail!("one of source or destination must be a service location"),
@@ -509,7 +510,7 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
     };
     let (name, _) = project(global, std::slice::from_ref(&service))?;
     let index = args.index.max(1);
-    let o = ops::container_of(&global.root, &name, &service, index)?;
+    let o = cp::container_of(&global.root, &name, &service, index)?;
     // A stopped container's filesystem is mounted for the copy; under the project's lock, so
     // the container is not started on it meanwhile.
     let _lock;
@@ -517,7 +518,7 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         Side::container(&o)?
     } else {
         _lock = crate::engine::state::lock_project(&global.root, &name)?;
-        let o = ops::container_of(&global.root, &name, &service, index)?;
+        let o = cp::container_of(&global.root, &name, &service, index)?;
         if o.state.live_pid().is_some() {
             Side::container(&o)?
         } else {
@@ -531,12 +532,12 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         let stdout = std::io::stdout();
         crate::stack::cp_stream::archive(&container, src, args.follow_link, &mut stdout.lock())?;
     } else if src_svc.is_some() {
-        ops::copy(&container, src, &Side::Host, dest, opts)?;
+        cp::copy(&container, src, &Side::Host, dest, opts)?;
     } else if src == "-" {
         let stdin = std::io::stdin();
         crate::stack::cp_stream::extract(&container, dest, &mut stdin.lock())?;
     } else {
-        ops::copy(&Side::Host, src, &container, dest, opts)?;
+        cp::copy(&Side::Host, src, &container, dest, opts)?;
     }
     Ok(0)
 }

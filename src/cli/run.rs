@@ -8,12 +8,12 @@ use clap::Args;
 use super::project::load_options;
 use super::GlobalOptions;
 use crate::engine::image::ImageStore;
-use crate::engine::supervisor;
 use crate::model::load::load;
 use crate::model::types::service::split_shell_words;
 use crate::planner::container::OneOffOverrides;
-use crate::stack::create::{Creator, OneOff};
-use crate::stack::{self, oneoff, Ctx};
+use crate::stack::create::OneOff;
+use crate::stack::oneoff::{self, RunOutcome, RunRequest};
+use crate::stack::{self, Ctx};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -150,51 +150,31 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         root: root.to_path_buf(),
         cgroup_parent: global.cgroup_parent.clone(),
     };
-    if !args.no_deps {
-        oneoff::start_dependencies(
-            &ctx,
-            project,
-            &args.service,
-            &mut *super::progress::reporter(global),
-        )?;
-    }
-    // Created under the project's lock (networks, addresses, ports); run without it.
-    let (nets, rec) = {
-        let _lock = crate::engine::state::lock_project(root, &project_name)?;
-        let nets = stack::prepare_networks(
-            &ctx,
-            project,
-            std::slice::from_ref(&args.service),
-            &mut *super::progress::reporter(global),
-        )?;
-        let mut creator = Creator::new(&ctx, project, &project_name, &nets)?;
-        let rec = creator.create_one_off(
-            &args.service,
-            &crate::model::hash::service_hash(service),
-            &image_ref,
-            &image,
-            &OneOff {
-                overrides: &overrides,
-                name: args.name.clone(),
-                service_ports: args.service_ports,
-                publish: args.publish.clone(),
-                use_aliases: args.use_aliases,
-                remove: args.rm,
-            },
-        )?;
-        (nets, rec)
+    let request = RunRequest {
+        service: &args.service,
+        image_ref: &image_ref,
+        image: &image,
+        one_off: OneOff {
+            overrides: &overrides,
+            name: args.name.clone(),
+            service_ports: args.service_ports,
+            publish: args.publish.clone(),
+            use_aliases: args.use_aliases,
+            remove: args.rm,
+        },
+        no_deps: args.no_deps,
+        detach: args.detach,
+        tty,
     };
-    if args.detach {
-        if let Err(e) = supervisor::launch(root, &rec.id) {
-            let _ = stack::forget_container(&ctx, &nets, &rec);
-            return Err(e.into());
+    match oneoff::run(&ctx, project, &request, &|| {
+        super::progress::reporter(global)
+    })? {
+        RunOutcome::Detached { name } => {
+            println!("{name}");
+            Ok(0)
         }
-        // A failing post_start fails the command; the container runs on, as with `up -d`.
-        stack::hooks::post_start(root, &rec.id, &mut *super::progress::reporter(global))?;
-        println!("{}", rec.name);
-        return Ok(0);
+        RunOutcome::Exited(code) => Ok(code),
     }
-    Ok(oneoff::run_foreground(&ctx, &nets, &rec, tty)?)
 }
 
 /// `-v ./src:/app` with the source made absolute against the working directory (named volumes

@@ -45,7 +45,7 @@ pub fn emit(
         attributes.insert(k.to_string(), v.clone());
     }
     let ev = Event {
-        time: crate::engine::runtime::monitor::now_rfc3339_nanos(),
+        time: crate::engine::timestamp::now_rfc3339_nanos(),
         kind: "container".into(),
         action: action.into(),
         id: rec.id.clone(),

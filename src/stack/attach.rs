@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rustix::process::Signal;
 
 use super::{LogLine, PlainReporter, Reporter};
+use crate::engine::container::{Container, ContainerError};
 use crate::engine::fsutil;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
@@ -37,6 +38,8 @@ pub enum AttachError {
     State(#[from] state::StateError),
     #[error(transparent)]
     Supervise(#[from] supervisor::SuperviseError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
     #[error("reading the log of container {container} ({}): {source}", path.display())]
     Read {
         container: String,
@@ -957,22 +960,18 @@ fn stop_all(
             if o.state.pid.is_none() && o.state.live_monitor().is_none() {
                 continue;
             }
-            let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(|m| {
-                AttachError::Stop {
-                    container: o.record.name.clone(),
-                    message: m,
-                }
+            let c = Container::of(root, &o.record);
+            let sig = c.stop_signal().map_err(|m| AttachError::Stop {
+                container: o.record.name.clone(),
+                message: m,
             })?;
             let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
             rep.event("Container", &o.record.name, "Stopping");
             super::hooks::pre_stop(root, &o, rep);
-            stopping.push((
-                o.record.name.clone(),
-                supervisor::begin_stop(root, &o.record.id, sig, grace)?,
-            ));
+            stopping.push((o.record.name.clone(), c.begin_stop(sig, grace)?));
         }
         for (name, s) in stopping {
-            supervisor::finish_stop(root, s)?;
+            s.finish()?;
             rep.event("Container", &name, "Stopped");
         }
     }
@@ -987,12 +986,7 @@ fn kill_all(root: &Path, project: &str, scope: &[String]) -> Result<(), AttachEr
             continue;
         }
         if o.state.live_pid().is_some() || o.state.live_monitor().is_some() {
-            drop(supervisor::begin_stop(
-                root,
-                &o.record.id,
-                Signal::KILL,
-                Duration::ZERO,
-            )?);
+            drop(Container::of(root, &o.record).begin_stop(Signal::KILL, Duration::ZERO)?);
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::ops::{cp_err, reopen, split_path, Side};
+use super::cp::{cp_err, reopen, split_path, Side};
 use super::{invalid, StackError};
 
 /// Writes `src` on side `from` (a file, a directory with everything under it, or a symlink,

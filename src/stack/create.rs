@@ -60,11 +60,7 @@ fn cgroup_parent(
     let Some(parent) = svc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) else {
         return Ok(default.to_string());
     };
-    let options = crate::engine::cgroups::CgroupOptions {
-        parent: parent.to_string(),
-        ..Default::default()
-    };
-    crate::engine::cgroups::manager(layout, &options)
+    crate::engine::container::cgroup_manager(layout, parent)
         .map_err(|e| invalid(format!("service {name}: cgroup_parent: {e}")))?;
     Ok(parent.to_string())
 }

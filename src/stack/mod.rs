@@ -11,8 +11,10 @@
 
 pub mod anon_volumes;
 pub mod attach;
+pub mod cp;
 pub mod cp_stream;
 pub mod create;
+pub mod exec;
 mod executor;
 pub mod expose;
 pub mod external_links;
@@ -26,19 +28,26 @@ mod threads;
 mod up;
 mod wait;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod down;
+mod port;
+mod ps;
+mod restart;
+
+pub use down::down;
+pub use port::port;
+pub use ps::{ps, PsEntry, Publisher};
+pub use restart::restart;
+
+use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::engine::image::ImageStore;
+use crate::engine::container::{Container, ContainerError};
 use crate::engine::network::manager::{NetworkError, Networks};
-use crate::engine::network::proxy;
 use crate::engine::state::{self, Observed, StateError, Status};
-use crate::engine::supervisor::{self, SuperviseError};
-use crate::model::types::resources::Project;
+use crate::engine::supervisor::SuperviseError;
 use crate::planner::graph::GraphError;
 pub use crate::planner::graph::{service_deps, service_levels, start_order, stop_waves};
 use crate::planner::network::NetPlanError;
@@ -63,6 +72,8 @@ pub enum StackError {
     State(#[from] StateError),
     #[error(transparent)]
     Supervise(#[from] SuperviseError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
@@ -167,11 +178,10 @@ fn remove_container(
     if !matches!(o.state.status, Status::Exited | Status::Created) || o.state.pid.is_some() {
         rep.event("Container", &rec.name, "Stopping");
         hooks::pre_stop(&ctx.root, o, rep);
-        let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
+        let c = Container::of(&ctx.root, rec);
+        let sig = c.stop_signal().map_err(invalid)?;
         let grace = Duration::from_secs(timeout.unwrap_or(rec.stop_grace_period));
-        let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
-        ops::thaw_if_paused(rec);
-        supervisor::finish_stop(&ctx.root, stop)?;
+        c.stop(sig, grace)?;
         crate::engine::events::emit(&ctx.root, rec, "stop", &[]);
         rep.event("Container", &rec.name, "Stopped");
     }
@@ -187,364 +197,7 @@ pub fn forget_container(
     nets: &Networks,
     rec: &state::ContainerRecord,
 ) -> Result<(), StackError> {
-    for p in &rec.ports {
-        nets.unpublish(&create::mapping(p))?;
-    }
-    for ep in &rec.endpoints {
-        nets.release(&ep.network, &rec.id)?;
-    }
-    let dir = state::container_dir(&ctx.root, &rec.id);
-    crate::engine::events::emit(&ctx.root, rec, "destroy", &[]);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StackError::Failed {
-            context: format!("container {}", rec.name),
-            message: format!("removing {}: {e}", dir.display()),
-        }),
-    }
-}
-
-/// `down`: stops and removes the project's containers, then its networks (not external ones),
-/// and with `volumes` its named volumes and its containers' anonymous ones.
-pub fn down(
-    ctx: &Ctx,
-    name: &str,
-    project: Option<&Project>,
-    opts: &DownOptions,
-    rep: &mut dyn Reporter,
-) -> Result<(), StackError> {
-    let _lock = state::lock_project(&ctx.root, name)?;
-    let nets = Networks::open(&ctx.root)?;
-    let all = state::list(&ctx.root, Some(name))?;
-    let (ours, orphans): (Vec<&Observed>, Vec<&Observed>) = all.iter().partition(|o| {
-        o.record.one_off || project.is_none_or(|p| p.services.contains_key(&o.record.service))
-    });
-    let targets: Vec<&Observed> = if opts.remove_orphans || project.is_none() {
-        all.iter().collect()
-    } else {
-        if !orphans.is_empty() {
-            let names: Vec<&str> = orphans.iter().map(|o| o.record.name.as_str()).collect();
-            rep.warn(&format!(
-                "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
-                names.join(", ")
-            ));
-        }
-        ours
-    };
-    // Dependents before their dependencies: wave by wave, the containers of one wave
-    // signalled first, then waited for (and removed) together.
-    let shared = std::sync::Mutex::new(rep);
-    let nets = &nets;
-    for wave in stop_waves(project, &targets) {
-        let mut stopping = Vec::new();
-        for o in wave {
-            let rec = &o.record;
-            let running = o.state.pid.is_some() || o.state.live_monitor().is_some();
-            if running {
-                lock(&shared).event("Container", &rec.name, "Stopping");
-                hooks::pre_stop(&ctx.root, o, &mut Shared(&shared));
-            }
-            let sig = supervisor::parse_signal(rec.stop_signal.as_deref()).map_err(invalid)?;
-            let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
-            let stop = supervisor::begin_stop(&ctx.root, &rec.id, sig, grace)?;
-            // A frozen container cannot act on its signal.
-            ops::thaw_if_paused(rec);
-            stopping.push((o, running, stop));
-        }
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = stopping
-                .into_iter()
-                .map(|(o, running, s)| {
-                    let shared = &shared;
-                    sc.spawn(move || -> Result<(), StackError> {
-                        let mut rep = Shared(shared);
-                        supervisor::finish_stop(&ctx.root, s)?;
-                        if running {
-                            crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
-                            rep.event("Container", &o.record.name, "Stopped");
-                        }
-                        rep.event("Container", &o.record.name, "Removing");
-                        forget_container(ctx, nets, &o.record)?;
-                        if opts.volumes {
-                            anon_volumes::remove_of(&ctx.root, &o.record)?;
-                        }
-                        rep.event("Container", &o.record.name, "Removed");
-                        Ok(())
-                    })
-                })
-                .collect();
-            first_error(handles.into_iter().map(|h| h.join()))
-        })?;
-    }
-    let rep: &mut dyn Reporter = match shared.into_inner() {
-        Ok(r) => r,
-        Err(p) => p.into_inner(),
-    };
-    // Containers whose creation was cut short (no record): their directories only.
-    for id in state::incomplete(&ctx.root) {
-        let _ = std::fs::remove_dir_all(state::container_dir(&ctx.root, &id));
-    }
-    for info in nets.list()? {
-        if info.def.project.as_deref() != Some(name) {
-            continue;
-        }
-        // Addresses of containers whose creation was cut short (a killed `up`): no record, so
-        // nothing else will ever give them back.
-        for id in info.addrs.allocations.keys() {
-            if state::read_record(&ctx.root, id)?.is_none() {
-                nets.release(&info.def.name, id)?;
-            }
-        }
-        rep.event("Network", &info.def.name, "Removing");
-        nets.remove(&info.def.name)?;
-        rep.event("Network", &info.def.name, "Removed");
-    }
-    if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
-        let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
-            context: "image store".into(),
-            message: e.to_string(),
-        })?;
-        let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
-            .into_iter()
-            .map(|o| o.record.image)
-            .collect();
-        let mut done = BTreeSet::new();
-        for (s, svc) in &p.services {
-            let image = match (&svc.image, which) {
-                (Some(i), "all") => i.clone(),
-                (Some(_), _) => continue,
-                (None, _) => format!("{name}-{s}"),
-            };
-            if in_use.contains(&image) || !done.insert(image.clone()) {
-                continue;
-            }
-            if store.resolve(&image).is_ok() {
-                rep.event("Image", &image, "Removing");
-                store
-                    .remove(&image, false)
-                    .map_err(|e| StackError::Failed {
-                        context: format!("image {image}"),
-                        message: e.to_string(),
-                    })?;
-                rep.event("Image", &image, "Removed");
-            }
-        }
-    }
-    if opts.volumes {
-        if let Some(p) = project {
-            for (key, v) in &p.volumes {
-                if !v.external.is_not_external() {
-                    continue;
-                }
-                let vname = v.name.clone().unwrap_or_else(|| format!("{name}_{key}"));
-                let dir = ctx.root.join("volumes").join(&vname);
-                if dir.exists() {
-                    rep.event("Volume", &vname, "Removing");
-                    std::fs::remove_dir_all(&dir).map_err(|e| StackError::Failed {
-                        context: format!("volume {vname}"),
-                        message: e.to_string(),
-                    })?;
-                    rep.event("Volume", &vname, "Removed");
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The ports a container publishes now: those of its record while it runs, none once it has
-/// stopped (its rules are gone), as Docker reports them in `ps` and `port`.
-fn live_ports(o: &state::Observed) -> &[state::PublishedPort] {
-    if o.state.status == Status::Running {
-        &o.record.ports
-    } else {
-        &[]
-    }
-}
-
-/// `port`: the host address and port a container port of a service is published on.
-pub fn port(
-    root: &Path,
-    project: &str,
-    service: &str,
-    private_port: u16,
-    protocol: crate::engine::network::nft::Protocol,
-    index: u32,
-) -> Result<Option<String>, StackError> {
-    let all = state::list(root, Some(project))?;
-    let Some(o) = all
-        .iter()
-        .find(|o| o.record.service == service && o.record.number == index && !o.record.one_off)
-    else {
-        return Err(invalid(format!(
-            "service \"{service}\" is not running container #{index}"
-        )));
-    };
-    Ok(live_ports(o)
-        .iter()
-        .find(|p| p.container_port == private_port && p.protocol == protocol)
-        .map(|p| {
-            let ip = p
-                .host_ip
-                .map(|i| match i {
-                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-                    v4 => v4.to_string(),
-                })
-                .unwrap_or_else(|| "0.0.0.0".into());
-            format!("{ip}:{}", p.host_port)
-        }))
-}
-
-/// One line of `ps` (`--format json` prints these, with Docker Compose's keys).
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PsEntry {
-    pub command: String,
-    pub created_at: String,
-    pub exit_code: i32,
-    pub health: String,
-    #[serde(rename = "ID")]
-    pub id: String,
-    pub image: String,
-    pub labels: String,
-    pub name: String,
-    pub names: String,
-    pub networks: String,
-    pub ports: String,
-    pub project: String,
-    pub publishers: Vec<Publisher>,
-    pub running_for: String,
-    pub service: String,
-    /// created, running, restarting, paused, exited, dead.
-    pub state: String,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Publisher {
-    #[serde(rename = "URL")]
-    pub url: String,
-    pub target_port: u16,
-    pub published_port: u16,
-    pub protocol: String,
-}
-
-/// `ps`: the project's containers (running ones unless `all`), one-offs included as Docker
-/// Compose lists them.
-pub fn ps(root: &Path, project: &str, all: bool) -> Result<Vec<PsEntry>, StackError> {
-    let now = crate::engine::fsutil::now_secs();
-    let mut out = Vec::new();
-    for o in state::list(root, Some(project))? {
-        let paused = o.state.status == Status::Running && ops::is_paused(&o.record);
-        let running = matches!(o.state.status, Status::Running | Status::Restarting);
-        if !all && !running {
-            continue;
-        }
-        let since = |t: &Option<String>| {
-            t.as_deref()
-                .and_then(crate::engine::fsutil::parse_rfc3339)
-                .map(|t| crate::engine::fsutil::human_duration(now - t))
-        };
-        let health = o
-            .state
-            .health
-            .map(|h| h.as_str().to_string())
-            .unwrap_or_default();
-        let code = o.state.exit_code.unwrap_or(0);
-        let status = match o.state.status {
-            Status::Running => {
-                let mut s = format!(
-                    "Up {}",
-                    since(&o.state.started_at).unwrap_or_else(|| "Less than a second".into())
-                );
-                if !health.is_empty() {
-                    s.push_str(&format!(" ({health})"));
-                }
-                if paused {
-                    s.push_str(" (Paused)");
-                }
-                s
-            }
-            Status::Restarting => format!("Restarting ({code})"),
-            Status::Created => "Created".to_string(),
-            Status::Exited => format!(
-                "Exited ({code}) {} ago",
-                since(&o.state.finished_at).unwrap_or_else(|| "Less than a second".into())
-            ),
-            // Its monitor is gone (killed, or a reboot): `up` starts it again, `down` cleans up.
-            Status::Dead => "Dead".to_string(),
-        };
-        let state_word = if paused {
-            "paused"
-        } else {
-            o.state.status.as_str()
-        };
-        let mut publishers: Vec<Publisher> = live_ports(&o)
-            .iter()
-            .map(|p| Publisher {
-                url: p
-                    .host_ip
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "0.0.0.0".into()),
-                target_port: p.container_port,
-                published_port: p.host_port,
-                protocol: p.protocol.name().to_string(),
-            })
-            .collect();
-        if o.state.status == Status::Running && proxy::host_has_ipv6() {
-            // What its monitor relays on IPv6, as Docker lists `[::]:8080->80/tcp` too.
-            publishers.extend(proxy::forwards(&o.record.ports).iter().map(|f| Publisher {
-                url: f.listen.ip().to_string(),
-                target_port: f.target.port(),
-                published_port: f.listen.port(),
-                protocol: f.protocol.name().to_string(),
-            }));
-        }
-        if o.state.status == Status::Running {
-            let exposed = expose::publishers(&o.record.expose, &publishers);
-            publishers.extend(exposed);
-        }
-        let ports = (publishers.iter().map(expose::display))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(PsEntry {
-            command: format!("\"{}\"", o.record.spec.process.args.join(" ")),
-            created_at: crate::engine::fsutil::format_go_time(o.record.created),
-            exit_code: code,
-            health,
-            id: o.record.id.clone(),
-            image: o.record.image.clone(),
-            labels: o
-                .record
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(","),
-            name: o.record.name.clone(),
-            names: o.record.name.clone(),
-            networks: o
-                .record
-                .endpoints
-                .iter()
-                .map(|e| e.network.clone())
-                .collect::<Vec<_>>()
-                .join(","),
-            ports,
-            project: o.record.project.clone(),
-            publishers,
-            running_for: format!(
-                "{} ago",
-                crate::engine::fsutil::human_duration(now - o.record.created)
-            ),
-            service: o.record.service.clone(),
-            state: state_word.to_string(),
-            status,
-        });
-    }
-    Ok(out)
+    Ok(Container::of(&ctx.root, rec).remove(nets)?)
 }
 
 /// One line of a container's log.
@@ -553,44 +206,4 @@ pub struct LogLine {
     pub log: String,
     pub stream: String,
     pub time: String,
-}
-
-/// `restart`: stops the project's containers (of `services`; all when empty) and starts them
-/// again, keeping their addresses, ports and names.
-pub fn restart(
-    ctx: &Ctx,
-    project: &str,
-    services: &[String],
-    timeout: Option<u64>,
-    rep: &mut dyn Reporter,
-) -> Result<(), StackError> {
-    let _lock = state::lock_project(&ctx.root, project)?;
-    let mut all = state::list(&ctx.root, Some(project))?;
-    // In the order given (dependencies first, see `restart_deps`), as Docker Compose restarts.
-    all.sort_by_key(|o| services.iter().position(|s| *s == o.record.service));
-    for o in all {
-        if o.record.one_off || (!services.is_empty() && !services.contains(&o.record.service)) {
-            continue;
-        }
-        rep.event("Container", &o.record.name, "Restarting");
-        hooks::pre_stop(&ctx.root, &o, rep);
-        let sig = supervisor::parse_signal(o.record.stop_signal.as_deref()).map_err(invalid)?;
-        let grace = Duration::from_secs(timeout.unwrap_or(o.record.stop_grace_period));
-        // Docker's events: kill, die (the monitor's), stop, start (the monitor's), restart.
-        crate::engine::events::emit(
-            &ctx.root,
-            &o.record,
-            "kill",
-            &[("signal", ops::signal_number(sig))],
-        );
-        let stop = supervisor::begin_stop(&ctx.root, &o.record.id, sig, grace)?;
-        ops::thaw_if_paused(&o.record);
-        supervisor::finish_stop(&ctx.root, stop)?;
-        crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
-        supervisor::launch(&ctx.root, &o.record.id)?;
-        crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
-        rep.event("Container", &o.record.name, "Started");
-        hooks::post_start(&ctx.root, &o.record.id, rep)?;
-    }
-    Ok(())
 }

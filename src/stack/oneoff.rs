@@ -6,20 +6,21 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use super::create::{Creator, OneOff};
 use super::{Ctx, Reporter, StackError, UpOptions};
-use crate::engine::cgroups::{self, CgroupOptions, ContainerCgroup, Layout};
-use crate::engine::network::dns::{EndpointStore, Resolver, ResolverConfig};
+use crate::engine::cgroups::{ContainerCgroup, Layout};
+use crate::engine::container::start::{Parent, Start, StartOptions};
+use crate::engine::container::Container;
+use crate::engine::image::Image;
+use crate::engine::network::dns::Resolver;
 use crate::engine::network::endpoints;
-use crate::engine::network::link::Netlink;
 use crate::engine::network::manager::Networks;
 use crate::engine::runtime::container;
-use crate::engine::runtime::error::{InitError, Step};
-use crate::engine::runtime::init::InitConfig;
-use crate::engine::runtime::monitor::now_rfc3339_nanos;
 use crate::engine::runtime::process::{Exit, Stdio};
 use crate::engine::runtime::pty::{Pty, RawMode};
 use crate::engine::state::{self, ContainerRecord, RunState, Status};
-use crate::engine::supervisor::dns_dir;
+use crate::engine::supervisor;
+use crate::engine::timestamp::now_rfc3339_nanos;
 use crate::model::types::resources::Project;
 
 fn failed(rec: &ContainerRecord, m: impl std::fmt::Display) -> StackError {
@@ -63,6 +64,81 @@ pub fn start_dependencies(
     super::wait_dependencies(ctx, project, &name, service, super::Limits::default(), rep)
 }
 
+/// What `run` was asked for, its flags parsed and its image in the store.
+pub struct RunRequest<'a> {
+    pub service: &'a str,
+    pub image_ref: &'a str,
+    pub image: &'a Image,
+    pub one_off: OneOff<'a>,
+    /// `--no-deps`: the dependencies are not brought up.
+    pub no_deps: bool,
+    /// `-d`: its monitor runs it.
+    pub detach: bool,
+    /// The CLI's terminal is the container's (foreground only).
+    pub tty: bool,
+}
+
+/// How a `run` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// `-d`: the container runs on under its monitor.
+    Detached { name: String },
+    /// In the foreground: the container's exit code (or its set-up error's).
+    Exited(i32),
+}
+
+/// `run`: brings up the service's dependencies (unless `--no-deps`), creates the one-off
+/// container under the project's lock (networks, addresses, ports), then runs it without the
+/// lock: detached under a monitor, or in the foreground. `reporter` makes the progress
+/// display of each phase, as each command phase draws its own.
+pub fn run(
+    ctx: &Ctx,
+    project: &Project,
+    req: &RunRequest,
+    reporter: &dyn Fn() -> Box<dyn Reporter>,
+) -> Result<RunOutcome, StackError> {
+    let Some(service) = project.services.get(req.service) else {
+        return Err(super::invalid(format!("no such service: {}", req.service)));
+    };
+    let project_name = project.name.clone().unwrap_or_default();
+    if !req.no_deps {
+        start_dependencies(ctx, project, req.service, &mut *reporter())?;
+    }
+    let (nets, rec) = {
+        let _lock = state::lock_project(&ctx.root, &project_name)?;
+        let nets = super::prepare_networks(
+            ctx,
+            project,
+            std::slice::from_ref(&req.service.to_string()),
+            &mut *reporter(),
+        )?;
+        let mut creator = Creator::new(ctx, project, &project_name, &nets)?;
+        let rec = creator.create_one_off(
+            req.service,
+            &crate::model::hash::service_hash(service),
+            req.image_ref,
+            req.image,
+            &req.one_off,
+        )?;
+        (nets, rec)
+    };
+    if req.detach {
+        if let Err(e) = supervisor::launch(&ctx.root, &rec.id) {
+            // The container never ran: nothing of it stays, or the failure is told.
+            if let Err(fe) = super::forget_container(ctx, &nets, &rec) {
+                reporter().warn(&fe.to_string());
+            }
+            return Err(e.into());
+        }
+        // A failing post_start fails the command; the container runs on, as with `up -d`.
+        super::hooks::post_start(&ctx.root, &rec.id, &mut *reporter())?;
+        return Ok(RunOutcome::Detached { name: rec.name });
+    }
+    Ok(RunOutcome::Exited(run_foreground(
+        ctx, &nets, &rec, req.tty,
+    )?))
+}
+
 /// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when
 /// `tty`); returns its exit code (or the set-up error's, printed like Docker's).
 pub fn run_foreground(
@@ -71,25 +147,18 @@ pub fn run_foreground(
     rec: &ContainerRecord,
     tty: bool,
 ) -> Result<i32, StackError> {
+    let c = Container::of(&ctx.root, rec);
     let layout = Layout::detect().map_err(|e| failed(rec, e))?;
-    let manager = cgroups::manager(
-        &layout,
-        &CgroupOptions {
-            parent: rec.cgroup_parent.clone(),
-            ..CgroupOptions::default()
-        },
-    )
-    .map_err(|e| failed(rec, e))?;
-    let (cgroup, warnings) = manager
-        .create(rec.cgroup_group(), &rec.id, &rec.spec.resources)
-        .map_err(|e| failed(rec, e))?;
+    let (cgroup, warnings) = c.create_cgroup(&layout).map_err(|e| failed(rec, e))?;
     for w in warnings {
         eprintln!("WARN {w}");
     }
-    let result = run_in(ctx, rec, cgroup.as_ref(), tty);
+    let result = run_in(ctx, &c, cgroup.as_ref(), tty);
 
     // Whatever happened, nothing of the container keeps running or stays in the cgroup tree.
-    let _ = cgroup.kill_all(rustix::process::Signal::KILL);
+    if let Err(e) = cgroup.kill_all(rustix::process::Signal::KILL) {
+        eprintln!("WARN cannot kill what is left in the container's cgroup: {e}");
+    }
     if let Err(e) = cgroup.remove() {
         eprintln!("WARN cannot remove the container's cgroup: {e}");
     }
@@ -104,26 +173,24 @@ pub fn run_foreground(
 
 fn run_in(
     ctx: &Ctx,
-    rec: &ContainerRecord,
+    c: &Container,
     cgroup: &dyn ContainerCgroup,
     tty: bool,
 ) -> Result<i32, StackError> {
-    let dir = state::container_dir(&ctx.root, &rec.id);
+    let (rec, dir) = (c.record(), c.dir());
     let pty = if tty {
         Some(Pty::open().map_err(|e| failed(rec, e))?)
     } else {
         None
     };
-    let mut spec = rec.spec.clone();
-    spec.process.terminal = tty;
-    crate::engine::supervisor::resolve_shared_namespaces(&ctx.root, &mut spec);
-    let cfg = InitConfig {
-        spec,
-        container_dir: dir.clone(),
+    let options = StartOptions {
+        parent: Parent::Foreground,
+        terminal: tty,
         console: pty.as_ref().map(|p| p.slave_path.clone()),
-        die_with_parent: true,
-        cgroup_mounts: rec.cgroup_mounts.clone(),
     };
+    let Start { config, mut placer } = c
+        .prepare_start(cgroup, options)
+        .map_err(|e| failed(rec, e))?;
     let stdio = match &pty {
         Some(p) => Stdio {
             stdin: p.slave.as_fd(),
@@ -132,12 +199,7 @@ fn run_in(
         },
         None => Stdio::inherit(),
     };
-    let store = EndpointStore::new(&dns_dir(&ctx.root));
-    let mut nl = if rec.endpoints.is_empty() {
-        None
-    } else {
-        Some(Netlink::new().map_err(|e| failed(rec, e))?)
-    };
+    let store = c.name_store();
     // The resolver's thread ends as soon as this write end closes (no polling interval to wait
     // out: a 100 ms one was most of the cost of `run --rm` on a network).
     let (wake_r, wake_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -149,38 +211,13 @@ fn run_in(
     // The post_start hooks run beside the container (they need it running): see `beside`.
     let mut hook: Option<std::thread::JoinHandle<Result<(), StackError>>> = None;
     let exit = container::run_foreground(
-        &cfg,
+        &config,
         &stdio,
         pty.as_ref(),
         &mut |pid| {
-            cgroup
-                .add_pid(pid.as_raw_nonzero().get())
-                .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
-            let Some(nl) = nl.as_mut() else {
-                return Ok(());
-            };
-            let ns = endpoints::connect(nl, &rec.endpoints, pid.as_raw_nonzero().get() as u32)
-                .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
-            if let Some(dns) = &rec.dns {
-                let mut resolver = Resolver::bind(
-                    ns.as_fd(),
-                    store.clone(),
-                    ResolverConfig {
-                        networks: dns.networks.clone(),
-                        links: dns.links.clone(),
-                        upstreams: dns.upstreams.clone(),
-                    },
-                )
-                .map_err(|e| {
-                    InitError::msg(
-                        Step::Network,
-                        None,
-                        format!("starting the embedded DNS resolver: {e}"),
-                    )
-                })?;
-                if let Some(wake) = wake_r.take() {
-                    serving = Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
-                }
+            placer.place(pid)?;
+            if let (Some(mut resolver), Some(wake)) = (placer.take_resolver(), wake_r.take()) {
+                serving = Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
             }
             endpoints::publish_names(&store, &rec.id, &rec.endpoints);
             Ok(())
@@ -197,7 +234,7 @@ fn run_in(
                 started_at: Some(now_rfc3339_nanos()),
                 ..RunState::default()
             };
-            let _ = state::write_state_as(&dir, &st, rec.state_durability());
+            let _ = state::write_state_as(dir, &st, rec.state_durability());
             if !rec.hooks.post_start.is_empty() {
                 hook = Some(beside(&ctx.root, rec, child.pid));
             }
@@ -209,10 +246,7 @@ fn run_in(
     if let Some(t) = serving {
         let _ = t.join();
     }
-    endpoints::withdraw_names(&store, &rec.id, &rec.endpoints);
-    if let Some(nl) = nl.as_mut() {
-        endpoints::disconnect(nl, &rec.endpoints);
-    }
+    c.release_network(placer.netlink());
     let code = match exit {
         Ok(exit) => exit_code(exit),
         Err(e) => {
@@ -233,7 +267,7 @@ fn run_in(
         finished_at: Some(now_rfc3339_nanos()),
         ..RunState::default()
     };
-    let _ = state::write_state_as(&dir, &st, rec.state_durability());
+    let _ = state::write_state_as(dir, &st, rec.state_durability());
     match hook_failed {
         Some(e) => Err(e),
         None => Ok(code),

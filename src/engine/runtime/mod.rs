@@ -10,7 +10,6 @@ pub mod fds;
 pub mod host_devices;
 pub mod init;
 pub mod masks;
-pub mod monitor;
 pub mod mounter;
 #[cfg(test)]
 mod mounter_fake;

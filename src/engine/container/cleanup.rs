@@ -1,0 +1,77 @@
+//! What follows a container's exit: its names withdrawn, its veths deleted, its cgroup removed
+//! and the end recorded. The monitor does the network part after each exit; a command that
+//! finds the monitor gone (killed, or a reboot) does all of it ([`Container::clean_up_orphan`]).
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+use super::{pidfd, Container, ContainerError};
+use crate::engine::cgroups::Layout;
+use crate::engine::network::endpoints;
+use crate::engine::network::link::Netlink;
+use crate::engine::state::{self, Status};
+use crate::engine::timestamp::now_rfc3339_nanos;
+
+impl Container {
+    /// Undoes a start's network side: names withdrawn, host ends of the veths deleted (the
+    /// container ends go with them). Idempotent. `nl` is the caller's netlink socket, if it has
+    /// one.
+    pub fn release_network(&self, nl: Option<&mut Netlink>) {
+        let rec = &self.record;
+        endpoints::withdraw_names(&self.name_store(), &rec.id, &rec.endpoints);
+        if rec.endpoints.is_empty() {
+            return;
+        }
+        match nl {
+            Some(nl) => endpoints::disconnect(nl, &rec.endpoints),
+            None => {
+                if let Ok(mut nl) = Netlink::new() {
+                    endpoints::disconnect(&mut nl, &rec.endpoints);
+                }
+            }
+        }
+    }
+
+    /// What the monitor would have done after the container's exit, for a container whose
+    /// monitor is gone: kill what is left, withdraw its names, remove its veths and cgroup,
+    /// record the end.
+    pub fn clean_up_orphan(&self) -> Result<(), ContainerError> {
+        // Removed meanwhile (`rm`, `down` in another command): nothing left to record.
+        if state::read_record(&self.root, &self.record.id)?.is_none() {
+            return Ok(());
+        }
+        let mut st = self.recorded_state();
+        if st.boot_id == state::boot_id() {
+            if let Some(fd) = pidfd::open(st.pid, st.pid_start) {
+                // Already gone is fine: the wait below returns at once.
+                let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
+                pidfd::wait(fd.as_fd(), Some(Duration::from_secs(10)));
+            }
+        }
+        self.release_network(None);
+        // No cgroup hierarchy, or no cgroup left: nothing to remove.
+        if let Ok(layout) = Layout::detect() {
+            if let Ok(m) = self.cgroup_manager(&layout) {
+                if let Ok(cg) = m.open(self.record.cgroup_group(), &self.record.id) {
+                    if let Err(e) = cg.kill_all(Signal::KILL).and_then(|()| cg.remove()) {
+                        self.warn(&format!("removing its cgroup: {e}"));
+                    }
+                }
+            }
+        }
+        if matches!(st.status, Status::Running | Status::Restarting) || st.pid.is_some() {
+            st.status = Status::Exited;
+            st.exit_code = st.exit_code.or(Some(137));
+            st.pid = None;
+            st.pid_start = None;
+            st.monitor_pid = None;
+            st.monitor_start = None;
+            st.finished_at = Some(now_rfc3339_nanos());
+            st.boot_id = state::boot_id();
+            state::write_state(&self.dir, &st)?;
+        }
+        Ok(())
+    }
+}

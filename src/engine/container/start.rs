@@ -1,0 +1,250 @@
+//! What starting a container takes besides the runtime's own work, shared by the two processes
+//! that start one: the detached monitor ([`Parent::Monitor`], `up`, `start`, `run -d`) and the
+//! CLI in the foreground ([`Parent::Foreground`], `run`). Each keeps its own way of attending
+//! the process (the monitor's poll loop, the CLI's terminal); what they share is here: the
+//! init's configuration (its shared namespaces resolved against the containers they join now)
+//! and the [`Placer`] that, while the set-up process waits in its handshake, puts it in its
+//! cgroup, connects its network endpoints and brings up its DNS resolver.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::process::Pid;
+
+use super::Container;
+use crate::engine::cgroups::ContainerCgroup;
+use crate::engine::network::dns::{Resolver, ResolverConfig};
+use crate::engine::network::endpoints;
+use crate::engine::network::link::Netlink;
+use crate::engine::runtime::error::{InitError, Step};
+use crate::engine::runtime::init::InitConfig;
+use crate::engine::spec::{ContainerSpec, NetworkMode};
+use crate::engine::state;
+
+/// Which process is the container's parent and attends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// Its monitor: the container outlives the command that started it, and may be started
+    /// again after a monitor that died left its veths behind.
+    Monitor,
+    /// The CLI (`run` in the foreground): the container dies with it.
+    Foreground,
+}
+
+/// How to start it.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub parent: Parent,
+    /// Whether its stdio is a terminal (`run` decides per invocation; the monitor follows the
+    /// record).
+    pub terminal: bool,
+    /// The host path of that terminal, bound at its /dev/console.
+    pub console: Option<PathBuf>,
+}
+
+/// A start being prepared: the init's configuration, and the [`Placer`] for its hook.
+pub struct Start<'c> {
+    pub config: InitConfig,
+    pub placer: Placer<'c>,
+}
+
+/// Places the set-up process while it waits in its handshake (see
+/// [`crate::engine::runtime::process::spawn`]'s `place`).
+pub struct Placer<'c> {
+    container: &'c Container,
+    cgroup: &'c dyn ContainerCgroup,
+    netlink: Option<Netlink>,
+    resolver: Option<Resolver>,
+}
+
+impl Container {
+    /// Prepares a start in `cgroup` (made by [`Container::create_cgroup`]). Fails only when the
+    /// netlink socket its endpoints need cannot be opened.
+    pub fn prepare_start<'c>(
+        &'c self,
+        cgroup: &'c dyn ContainerCgroup,
+        options: StartOptions,
+    ) -> std::io::Result<Start<'c>> {
+        let mut spec = self.record.spec.clone();
+        spec.process.terminal = options.terminal;
+        resolve_shared_namespaces(&self.root, &mut spec);
+        let config = InitConfig {
+            spec,
+            container_dir: self.dir.clone(),
+            console: options.console,
+            die_with_parent: options.parent == Parent::Foreground,
+            cgroup_mounts: self.record.cgroup_mounts.clone(),
+        };
+        let mut netlink = if self.record.endpoints.is_empty() {
+            None
+        } else {
+            Some(Netlink::new()?)
+        };
+        if options.parent == Parent::Monitor {
+            // Leftovers of a previous run whose monitor died would block the names.
+            if let Some(nl) = netlink.as_mut() {
+                endpoints::disconnect(nl, &self.record.endpoints);
+            }
+        }
+        Ok(Start {
+            config,
+            placer: Placer {
+                container: self,
+                cgroup,
+                netlink,
+                resolver: None,
+            },
+        })
+    }
+}
+
+impl Placer<'_> {
+    /// Puts `pid` in the cgroup and connects its endpoints; the resolver then answers before
+    /// the command runs (the child still waits in its handshake): a lookup the command makes at
+    /// once must not find 127.0.0.11 silent, as it did when the resolver came up after the
+    /// start.
+    pub fn place(&mut self, pid: Pid) -> Result<(), InitError> {
+        let rec = &self.container.record;
+        self.cgroup
+            .add_pid(pid.as_raw_nonzero().get())
+            .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
+        let Some(nl) = self.netlink.as_mut() else {
+            return Ok(());
+        };
+        let ns = endpoints::connect(nl, &rec.endpoints, pid.as_raw_nonzero().get() as u32)
+            .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
+        if let Some(dns) = &rec.dns {
+            let resolver = Resolver::bind(
+                ns.as_fd(),
+                self.container.name_store(),
+                ResolverConfig {
+                    networks: dns.networks.clone(),
+                    links: dns.links.clone(),
+                    upstreams: dns.upstreams.clone(),
+                },
+            )
+            .map_err(|e| {
+                InitError::msg(
+                    Step::Network,
+                    None,
+                    format!("starting the embedded DNS resolver: {e}"),
+                )
+            })?;
+            self.resolver = Some(resolver);
+        }
+        Ok(())
+    }
+
+    /// The resolver [`Placer::place`] brought up, for the caller to serve.
+    pub fn take_resolver(&mut self) -> Option<Resolver> {
+        self.resolver.take()
+    }
+
+    /// The netlink socket of its endpoints, if it has any, for the clean-up after it.
+    pub fn netlink(&mut self) -> Option<&mut Netlink> {
+        self.netlink.as_mut()
+    }
+}
+
+/// Points `spec`'s joins (`network_mode: service:`/`container:`, `pid`/`ipc` of another
+/// container) at the other containers' PID 1 as they run now: it changes with each of their
+/// restarts. A paused one is joined too (entering its namespaces does not touch its cgroup).
+pub fn resolve_shared_namespaces(root: &Path, spec: &mut ContainerSpec) {
+    let live_pid = |id: &str| {
+        state::read_state(&state::container_dir(root, id))
+            .observed()
+            .live_pid()
+    };
+    if let NetworkMode::Join { container, netns } = &mut spec.network {
+        *netns = live_pid(container).map(|p| PathBuf::from(format!("/proc/{p}/ns/net")));
+    }
+    crate::engine::runtime::namespaces::resolve_joins(&mut spec.namespaces, live_pid);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cgroups::{CgroupStats, Result as CgResult};
+    use crate::engine::spec::Resources;
+    use std::sync::Mutex;
+
+    /// A cgroup that records the processes put in it.
+    #[derive(Debug, Default)]
+    struct Recording(Mutex<Vec<i32>>);
+
+    impl ContainerCgroup for Recording {
+        fn update(&self, _: &Resources) -> CgResult<Vec<String>> {
+            Ok(Vec::new())
+        }
+        fn add_pid(&self, pid: i32) -> CgResult<()> {
+            self.0.lock().expect("lock").push(pid);
+            Ok(())
+        }
+        fn pids(&self) -> CgResult<Vec<i32>> {
+            Ok(self.0.lock().expect("lock").clone())
+        }
+        fn stats(&self) -> CgResult<CgroupStats> {
+            Ok(CgroupStats::default())
+        }
+        fn freeze(&self) -> CgResult<()> {
+            Ok(())
+        }
+        fn thaw(&self) -> CgResult<()> {
+            Ok(())
+        }
+        fn is_frozen(&self) -> CgResult<bool> {
+            Ok(false)
+        }
+        fn oom_kills(&self) -> CgResult<u64> {
+            Ok(0)
+        }
+        fn kill_all(&self, _: rustix::process::Signal) -> CgResult<()> {
+            Ok(())
+        }
+        fn remove(&self) -> CgResult<()> {
+            Ok(())
+        }
+        fn paths(&self) -> Vec<(String, PathBuf)> {
+            Vec::new()
+        }
+    }
+
+    fn options(parent: Parent, terminal: bool) -> StartOptions {
+        StartOptions {
+            parent,
+            terminal,
+            console: terminal.then(|| PathBuf::from("/dev/pts/7")),
+        }
+    }
+
+    #[test]
+    fn only_a_foreground_container_dies_with_its_parent() {
+        let c = Container::of(Path::new("/r"), &super::super::tests::record("web"));
+        let cg = Recording::default();
+        let fg = c
+            .prepare_start(&cg, options(Parent::Foreground, true))
+            .unwrap();
+        assert!(fg.config.die_with_parent);
+        assert!(fg.config.spec.process.terminal);
+        assert_eq!(fg.config.console, Some(PathBuf::from("/dev/pts/7")));
+        assert_eq!(fg.config.container_dir, c.dir());
+        let bg = c
+            .prepare_start(&cg, options(Parent::Monitor, false))
+            .unwrap();
+        assert!(!bg.config.die_with_parent);
+        assert!(!bg.config.spec.process.terminal);
+    }
+
+    #[test]
+    fn placing_puts_the_process_in_its_cgroup() {
+        let c = Container::of(Path::new("/r"), &super::super::tests::record("web"));
+        let cg = Recording::default();
+        let mut start = c
+            .prepare_start(&cg, options(Parent::Monitor, false))
+            .unwrap();
+        start.placer.place(Pid::from_raw(4242).unwrap()).unwrap();
+        assert_eq!(*cg.0.lock().unwrap(), [4242]);
+        // No network: no resolver to serve.
+        assert!(start.placer.take_resolver().is_none());
+    }
+}

@@ -1,0 +1,161 @@
+//! `down`: stops and removes the project's containers wave by wave (dependents first), then
+//! its networks, and on request its volumes and images.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::{
+    anon_volumes, first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx,
+    DownOptions, Reporter, Shared, StackError,
+};
+use crate::engine::container::Container;
+use crate::engine::image::ImageStore;
+use crate::engine::network::manager::Networks;
+use crate::engine::state::{self, Observed};
+use crate::model::types::resources::Project;
+
+/// `down`: stops and removes the project's containers, then its networks (not external ones),
+/// and with `volumes` its named volumes and its containers' anonymous ones.
+pub fn down(
+    ctx: &Ctx,
+    name: &str,
+    project: Option<&Project>,
+    opts: &DownOptions,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    let _lock = state::lock_project(&ctx.root, name)?;
+    let nets = Networks::open(&ctx.root)?;
+    let all = state::list(&ctx.root, Some(name))?;
+    let (ours, orphans): (Vec<&Observed>, Vec<&Observed>) = all.iter().partition(|o| {
+        o.record.one_off || project.is_none_or(|p| p.services.contains_key(&o.record.service))
+    });
+    let targets: Vec<&Observed> = if opts.remove_orphans || project.is_none() {
+        all.iter().collect()
+    } else {
+        if !orphans.is_empty() {
+            let names: Vec<&str> = orphans.iter().map(|o| o.record.name.as_str()).collect();
+            rep.warn(&format!(
+                "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                names.join(", ")
+            ));
+        }
+        ours
+    };
+    // Dependents before their dependencies: wave by wave, the containers of one wave
+    // signalled first, then waited for (and removed) together.
+    let shared = std::sync::Mutex::new(rep);
+    let nets = &nets;
+    for wave in stop_waves(project, &targets) {
+        let mut stopping = Vec::new();
+        for o in wave {
+            let rec = &o.record;
+            let running = o.state.pid.is_some() || o.state.live_monitor().is_some();
+            if running {
+                lock(&shared).event("Container", &rec.name, "Stopping");
+                hooks::pre_stop(&ctx.root, o, &mut Shared(&shared));
+            }
+            let c = Container::of(&ctx.root, rec);
+            let sig = c.stop_signal().map_err(invalid)?;
+            let grace = Duration::from_secs(opts.timeout.unwrap_or(rec.stop_grace_period));
+            stopping.push((o, running, c.begin_stop(sig, grace)?));
+        }
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = stopping
+                .into_iter()
+                .map(|(o, running, s)| {
+                    let shared = &shared;
+                    sc.spawn(move || -> Result<(), StackError> {
+                        let mut rep = Shared(shared);
+                        s.finish()?;
+                        if running {
+                            crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
+                            rep.event("Container", &o.record.name, "Stopped");
+                        }
+                        rep.event("Container", &o.record.name, "Removing");
+                        forget_container(ctx, nets, &o.record)?;
+                        if opts.volumes {
+                            anon_volumes::remove_of(&ctx.root, &o.record)?;
+                        }
+                        rep.event("Container", &o.record.name, "Removed");
+                        Ok(())
+                    })
+                })
+                .collect();
+            first_error(handles.into_iter().map(|h| h.join()))
+        })?;
+    }
+    let rep: &mut dyn Reporter = match shared.into_inner() {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
+    // Containers whose creation was cut short (no record): their directories only.
+    for id in state::incomplete(&ctx.root) {
+        let _ = std::fs::remove_dir_all(state::container_dir(&ctx.root, &id));
+    }
+    for info in nets.list()? {
+        if info.def.project.as_deref() != Some(name) {
+            continue;
+        }
+        // Addresses of containers whose creation was cut short (a killed `up`): no record, so
+        // nothing else will ever give them back.
+        for id in info.addrs.allocations.keys() {
+            if state::read_record(&ctx.root, id)?.is_none() {
+                nets.release(&info.def.name, id)?;
+            }
+        }
+        rep.event("Network", &info.def.name, "Removing");
+        nets.remove(&info.def.name)?;
+        rep.event("Network", &info.def.name, "Removed");
+    }
+    if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
+        let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
+            context: "image store".into(),
+            message: e.to_string(),
+        })?;
+        let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
+            .into_iter()
+            .map(|o| o.record.image)
+            .collect();
+        let mut done = BTreeSet::new();
+        for (s, svc) in &p.services {
+            let image = match (&svc.image, which) {
+                (Some(i), "all") => i.clone(),
+                (Some(_), _) => continue,
+                (None, _) => format!("{name}-{s}"),
+            };
+            if in_use.contains(&image) || !done.insert(image.clone()) {
+                continue;
+            }
+            if store.resolve(&image).is_ok() {
+                rep.event("Image", &image, "Removing");
+                store
+                    .remove(&image, false)
+                    .map_err(|e| StackError::Failed {
+                        context: format!("image {image}"),
+                        message: e.to_string(),
+                    })?;
+                rep.event("Image", &image, "Removed");
+            }
+        }
+    }
+    if opts.volumes {
+        if let Some(p) = project {
+            for (key, v) in &p.volumes {
+                if !v.external.is_not_external() {
+                    continue;
+                }
+                let vname = v.name.clone().unwrap_or_else(|| format!("{name}_{key}"));
+                let dir = ctx.root.join("volumes").join(&vname);
+                if dir.exists() {
+                    rep.event("Volume", &vname, "Removing");
+                    std::fs::remove_dir_all(&dir).map_err(|e| StackError::Failed {
+                        context: format!("volume {vname}"),
+                        message: e.to_string(),
+                    })?;
+                    rep.event("Volume", &vname, "Removed");
+                }
+            }
+        }
+    }
+    Ok(())
+}

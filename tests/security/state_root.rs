@@ -108,6 +108,16 @@ fn start(f: &Fixture) -> Planted {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The monitor copies the container's output to its log as it comes: under load it may not
+    // have written the first line yet when the container's marker file appears.
+    let log = compose::engine::state::log_path(&container);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("log-secret-9a7c")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the monitor never logged app's output"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let layers = f.root.join("images/layers");
     let layer = std::fs::read_dir(&layers)
         .expect("layers")

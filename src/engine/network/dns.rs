@@ -72,6 +72,7 @@ use thiserror::Error;
 
 use crate::engine::fsutil::write_atomic;
 use crate::engine::network::link::in_netns;
+use crate::engine::network::nft::{Nft, NftError};
 
 /// The address containers are told to use as their nameserver (as Docker's).
 pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
@@ -129,6 +130,13 @@ pub enum DnsError {
         #[source]
         source: io::Error,
     },
+    /// The rule sending the resolver's address to its listener's port could not be installed.
+    #[error("dns: redirect {RESOLVER_IP}:{DNS_PORT} to port {port}: {source}")]
+    Redirect {
+        port: u16,
+        #[source]
+        source: NftError,
+    },
 }
 
 impl From<DnsError> for io::Error {
@@ -136,6 +144,7 @@ impl From<DnsError> for io::Error {
         let kind = match &e {
             DnsError::InvalidName { .. } => io::ErrorKind::InvalidInput,
             DnsError::Store { source, .. } | DnsError::Socket { source, .. } => source.kind(),
+            DnsError::Redirect { .. } => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -599,13 +608,8 @@ impl Resolver {
         let (udp, tcp) = in_netns(container_netns, || -> io::Result<_> {
             let (udp, tcp) = listeners(SocketAddrV4::new(RESOLVER_IP, 0))?;
             let port = udp.local_addr()?.port();
-            let redirect = |e: crate::engine::network::nft::NftError| {
-                socket_err(
-                    format!("redirect {RESOLVER_IP}:{DNS_PORT} to port {port}"),
-                    io::Error::other(e.to_string()),
-                )
-            };
-            crate::engine::network::nft::Nft::new()
+            let redirect = |source| io::Error::from(DnsError::Redirect { port, source });
+            Nft::new()
                 .map_err(redirect)?
                 .add_resolver_redirect(RESOLVER_IP, DNS_PORT, port)
                 .map_err(redirect)?;

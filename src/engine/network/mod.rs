@@ -9,3 +9,4 @@ pub mod manager;
 pub mod nft;
 pub mod proxy;
 pub mod routes;
+pub mod transport;

@@ -102,10 +102,10 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+use super::transport::{NetlinkSocket, Transport};
 
 /// Name of our table (family `inet`).
 pub const TABLE: &str = "compose";
@@ -1300,18 +1300,10 @@ pub struct IptablesForward {
 }
 
 /// A synchronous nftables client bound to the network namespace it was created in.
+#[derive(Debug)]
 pub struct Nft {
-    socket: Socket,
+    transport: Box<dyn Transport>,
     seq: u32,
-}
-
-impl fmt::Debug for Nft {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Nft")
-            .field("fd", &self.socket.as_raw_fd())
-            .field("seq", &self.seq)
-            .finish()
-    }
 }
 
 /// What a reply loop collects.
@@ -1334,34 +1326,19 @@ enum Reply {
 impl Nft {
     /// Opens a client in the calling thread's network namespace.
     pub fn new() -> Result<Nft, NftError> {
-        let op = "open netfilter netlink socket";
-        let io_err = |source| NftError::Io {
-            op: op.to_string(),
+        let socket = NetlinkSocket::netfilter(REPLY_TIMEOUT).map_err(|source| NftError::Io {
+            op: "open netfilter netlink socket".to_string(),
             source,
-        };
-        let mut socket = Socket::new(NETLINK_NETFILTER).map_err(io_err)?;
-        socket.bind_auto().map_err(io_err)?;
-        socket.connect(&SocketAddr::new(0, 0)).map_err(io_err)?;
-        let _ = socket.set_cap_ack(true);
-        let _ = socket.set_ext_ack(true);
-        let tv = libc::timeval {
-            tv_sec: REPLY_TIMEOUT.as_secs() as libc::time_t,
-            tv_usec: 0,
-        };
-        // SAFETY: a valid fd, a timeval of the size passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io_err(io::Error::last_os_error()));
+        })?;
+        Ok(Nft::with_transport(socket))
+    }
+
+    /// A client over any transport (a recording fake in tests).
+    pub(crate) fn with_transport(transport: impl Transport + 'static) -> Nft {
+        Nft {
+            transport: Box::new(transport),
+            seq: 0,
         }
-        Ok(Nft { socket, seq: 0 })
     }
 
     /// Opens a client in the network namespace `ns`; the socket keeps talking to `ns` from any
@@ -1380,7 +1357,7 @@ impl Nft {
 
     /// Receives one datagram and splits it into replies.
     fn recv_replies(&mut self, op: &str) -> Result<Vec<Reply>, NftError> {
-        let (data, _) = self.socket.recv_from_full().map_err(|e| {
+        let data = self.transport.recv().map_err(|e| {
             if matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -1517,7 +1494,7 @@ impl Nft {
         finish(&mut buf, at);
 
         let op = format!("transaction of {} message(s)", msgs.len());
-        let sent = self.socket.send(&buf, 0).map_err(|e| NftError::Io {
+        let sent = self.transport.send(&buf).map_err(|e| NftError::Io {
             op: op.clone(),
             source: e,
         })?;
@@ -1552,14 +1529,14 @@ impl Nft {
                                 msg,
                             });
                             // Whatever else is queued is already there: do not wait long.
-                            let _ = self.socket.set_non_blocking(true);
+                            let _ = self.transport.set_non_blocking(true);
                         }
                     }
                     _ => {}
                 }
             }
         }
-        let _ = self.socket.set_non_blocking(false);
+        let _ = self.transport.set_non_blocking(false);
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
@@ -1589,7 +1566,7 @@ impl Nft {
             );
             buf.extend_from_slice(body);
             finish(&mut buf, at);
-            self.socket.send(&buf, 0).map_err(|e| NftError::Io {
+            self.transport.send(&buf).map_err(|e| NftError::Io {
                 op: op.to_string(),
                 source: e,
             })?;

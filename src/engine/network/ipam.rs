@@ -391,39 +391,6 @@ pub struct IpamRequest {
 }
 
 impl IpamRequest {
-    /// Parses the Compose model's strings, naming the field and value that is wrong.
-    pub fn from_model(
-        pool: &crate::model::types::resources::IpamPool,
-    ) -> Result<IpamRequest, IpamError> {
-        let bad = |field: &str, value: &str, why: String| IpamError::Invalid {
-            message: format!("ipam.config {field} {value:?}: {why}"),
-        };
-        let subnet = |field: &str, v: &Option<String>| -> Result<Option<Subnet>, IpamError> {
-            v.as_deref()
-                .map(|s| Subnet::parse_exact(s).map_err(|e| bad(field, s, e.reason)))
-                .transpose()
-        };
-        let ip = |field: &str, s: &str| -> Result<IpAddr, IpamError> {
-            s.trim()
-                .parse()
-                .map_err(|_| bad(field, s, "not an IPv4 or IPv6 address".into()))
-        };
-        let mut aux = BTreeMap::new();
-        for (name, value) in &pool.aux_addresses {
-            aux.insert(name.clone(), ip(&format!("aux_addresses.{name}"), value)?);
-        }
-        Ok(IpamRequest {
-            subnet: subnet("subnet", &pool.subnet)?,
-            ip_range: subnet("ip_range", &pool.ip_range)?,
-            gateway: pool
-                .gateway
-                .as_deref()
-                .map(|g| ip("gateway", g))
-                .transpose()?,
-            aux_addresses: aux,
-        })
-    }
-
     fn is_empty(&self) -> bool {
         self.subnet.is_none()
             && self.ip_range.is_none()
@@ -1432,26 +1399,6 @@ mod tests {
         let p = plan(&[explicit("10.7.0.0/24")], dual(), &host, &[]).unwrap();
         assert_eq!(p[0].subnet, sn("10.7.0.0/24"));
         assert!(!p[1].subnet.is_ipv4());
-
-        // From the Compose model's strings.
-        let model = crate::model::types::resources::IpamPool {
-            subnet: Some("172.28.0.0/16".into()),
-            gateway: Some("172.28.5.254".into()),
-            ip_range: Some("172.28.5.0/24".into()),
-            aux_addresses: [("host1".to_string(), "172.28.1.5".to_string())]
-                .into_iter()
-                .collect(),
-            ..Default::default()
-        };
-        assert_eq!(IpamRequest::from_model(&model).unwrap(), ok);
-        let bad = crate::model::types::resources::IpamPool {
-            gateway: Some("172.28.5.999".into()),
-            ..model
-        };
-        assert_eq!(
-            IpamRequest::from_model(&bad).unwrap_err().to_string(),
-            "ipam.config gateway \"172.28.5.999\": not an IPv4 or IPv6 address"
-        );
     }
 
     fn explicit_net(req: IpamRequest, options: NetworkOptions) -> NetworkAddrs {

@@ -28,7 +28,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use crate::engine::fsutil::{write_atomic, StoreLock};
+use crate::engine::fsutil::StoreLock;
+use crate::engine::json_store::{JsonStore, StoreError};
 
 // ---------------------------------------------------------------------------------------------
 // Subnet arithmetic
@@ -902,7 +903,17 @@ fn next_free(net: &NetworkAddrs, i: usize) -> Option<IpAddr> {
 /// `<name>.json` per network, changed only under the exclusive lock `<dir>/.lock`.
 pub struct IpamStore {
     dir: PathBuf,
+    records: JsonStore,
     pools: IpamPools,
+}
+
+impl From<StoreError> for IpamError {
+    fn from(e: StoreError) -> IpamError {
+        match e {
+            StoreError::Io { step, path, source } => IpamError::Io { step, path, source },
+            StoreError::Corrupt { path, source } => IpamError::Corrupt { path, source },
+        }
+    }
 }
 
 fn io_err(step: &'static str, path: &Path) -> impl FnOnce(io::Error) -> IpamError {
@@ -940,6 +951,7 @@ impl IpamStore {
         crate::engine::root::private_dir(dir).map_err(io_err("creating", dir))?;
         Ok(IpamStore {
             dir: dir.to_path_buf(),
+            records: JsonStore::new(dir),
             pools,
         })
     }
@@ -949,32 +961,15 @@ impl IpamStore {
     }
 
     fn lock(&self) -> Result<StoreLock, IpamError> {
-        let path = self.dir.join(".lock");
-        StoreLock::exclusive(&path).map_err(io_err("locking", &path))
-    }
-
-    fn path_of(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
+        Ok(self.records.lock()?)
     }
 
     fn read(&self, name: &str) -> Result<Option<NetworkAddrs>, IpamError> {
-        let path = self.path_of(name);
-        match fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|source| IpamError::Corrupt { path, source }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("reading", &path)(e)),
-        }
+        Ok(self.records.read(name)?)
     }
 
     fn write(&self, net: &NetworkAddrs) -> Result<(), IpamError> {
-        let path = self.path_of(&net.name);
-        let data = serde_json::to_vec_pretty(net).map_err(|source| IpamError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        write_atomic(&path, &data).map_err(io_err("writing", &path))
+        Ok(self.records.write(&net.name, net)?)
     }
 
     /// The network's record, if it exists.
@@ -1043,9 +1038,8 @@ impl IpamStore {
                 containers: join(net.allocations.keys()),
             });
         }
-        let path = self.path_of(name);
-        fs::remove_file(&path).map_err(io_err("removing", &path))?;
-        crate::engine::fsutil::fsync_dir(&self.dir).map_err(io_err("syncing", &self.dir))?;
+        // Read under the lock just now: the record is there to remove.
+        self.records.remove(name)?;
         Ok(true)
     }
 

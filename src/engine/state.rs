@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::fsutil::{self, Durability};
+use crate::engine::json_store::{self, Layout, StoreError};
 use crate::engine::network::nft::Protocol;
 use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::spec::ContainerSpec;
@@ -39,6 +40,19 @@ pub enum StateError {
         path: PathBuf,
         source: serde_json::Error,
     },
+}
+
+impl From<StoreError> for StateError {
+    fn from(e: StoreError) -> StateError {
+        match e {
+            StoreError::Io { step, path, source } => StateError::Io {
+                action: step,
+                path,
+                source,
+            },
+            StoreError::Corrupt { path, source } => StateError::Corrupt { path, source },
+        }
+    }
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StateError {
@@ -458,27 +472,21 @@ pub fn log_path(dir: &Path) -> PathBuf {
 pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError> {
     let dir = container_dir(root, &rec.id);
     crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
-    let path = record_path(&dir);
-    let bytes = serde_json::to_vec_pretty(rec).map_err(|source| StateError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
-    fsutil::write_atomic_as(&path, &bytes, rec.record_durability())
-        .map_err(io_err("writing", &path))
+    Ok(json_store::write_as(
+        &record_path(&dir),
+        rec,
+        Layout::Pretty,
+        rec.record_durability(),
+    )?)
 }
 
 pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, StateError> {
     let path = record_path(&container_dir(root, id));
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(|mut rec: ContainerRecord| {
-                upgrade_volume_mounts(root, &mut rec.spec);
-                Some(rec)
-            })
-            .map_err(|source| StateError::Corrupt { path, source }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("reading", &path)(e)),
-    }
+    let rec: Option<ContainerRecord> = json_store::read(&path)?;
+    Ok(rec.map(|mut rec| {
+        upgrade_volume_mounts(root, &mut rec.spec);
+        rec
+    }))
 }
 
 /// Records written before volumes had a mount kind of their own describe a volume as a bind of
@@ -523,12 +531,12 @@ pub fn write_state_as(
     state: &RunState,
     durability: Durability,
 ) -> Result<(), StateError> {
-    let path = state_path(dir);
-    let bytes = serde_json::to_vec(state).map_err(|source| StateError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
-    fsutil::write_atomic_as(&path, &bytes, durability).map_err(io_err("writing", &path))
+    Ok(json_store::write_as(
+        &state_path(dir),
+        state,
+        Layout::Compact,
+        durability,
+    )?)
 }
 
 /// A container with its observed state.
@@ -581,7 +589,7 @@ pub fn lock_project(root: &Path, project: &str) -> Result<fsutil::StoreLock, Sta
     let dir = root.join("projects");
     crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
     let path = dir.join(format!("{project}.lock"));
-    fsutil::StoreLock::exclusive(&path).map_err(io_err("locking", &path))
+    Ok(json_store::lock(&path)?)
 }
 
 /// 64 random hex characters.

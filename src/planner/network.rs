@@ -2,14 +2,15 @@
 //! networks it joins in which order, the names it is found by, the addresses and MAC it asks for,
 //! and its published ports. The orchestration ([`crate::stack`]) turns these into allocations.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use indexmap::IndexMap;
 
-use crate::engine::network::ipam::IpamRequest;
+use crate::engine::network::ipam::{IpamError, IpamRequest, Subnet};
 use crate::engine::network::manager::NetworkDef;
 use crate::engine::network::nft::Protocol;
-use crate::model::types::resources::NetworkConfig;
+use crate::model::types::resources::{IpamPool, NetworkConfig};
 use crate::model::types::service::{ServiceConfig, ServiceNetworkConfig};
 
 /// Why a service's or network's settings cannot be used.
@@ -337,7 +338,7 @@ pub fn network_choice(
             }
         }
         for pool in &i.config {
-            ipam.push(IpamRequest::from_model(pool).map_err(|e| err(&ctx, e.to_string()))?);
+            ipam.push(ipam_request(pool).map_err(|e| err(&ctx, e.to_string()))?);
         }
     }
     let mtu = match cfg.driver_opts.get(OPT_MTU) {
@@ -376,6 +377,38 @@ pub fn network_choice(
         mtu,
         labels,
     }))
+}
+
+/// Parses one `ipam.config` entry of the Compose model (strings) into the engine's request,
+/// naming the field and value that is wrong: the engine never sees the model.
+fn ipam_request(pool: &IpamPool) -> Result<IpamRequest, IpamError> {
+    let bad = |field: &str, value: &str, why: String| IpamError::Invalid {
+        message: format!("ipam.config {field} {value:?}: {why}"),
+    };
+    let subnet = |field: &str, v: &Option<String>| -> Result<Option<Subnet>, IpamError> {
+        v.as_deref()
+            .map(|s| Subnet::parse_exact(s).map_err(|e| bad(field, s, e.reason)))
+            .transpose()
+    };
+    let ip = |field: &str, s: &str| -> Result<IpAddr, IpamError> {
+        s.trim()
+            .parse()
+            .map_err(|_| bad(field, s, "not an IPv4 or IPv6 address".into()))
+    };
+    let mut aux = BTreeMap::new();
+    for (name, value) in &pool.aux_addresses {
+        aux.insert(name.clone(), ip(&format!("aux_addresses.{name}"), value)?);
+    }
+    Ok(IpamRequest {
+        subnet: subnet("subnet", &pool.subnet)?,
+        ip_range: subnet("ip_range", &pool.ip_range)?,
+        gateway: pool
+            .gateway
+            .as_deref()
+            .map(|g| ip("gateway", g))
+            .transpose()?,
+        aux_addresses: aux,
+    })
 }
 
 #[cfg(test)]
@@ -493,5 +526,36 @@ mod tests {
         );
         let bad: NetworkConfig = serde_yaml_ng::from_str("driver: overlay\n").expect("yaml");
         assert!(network_choice("p", "x", &bad).is_err());
+    }
+
+    #[test]
+    fn ipam_config_strings_become_a_request() {
+        let sn = |s: &str| Subnet::parse_exact(s).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ok = IpamRequest {
+            subnet: Some(sn("172.28.0.0/16")),
+            ip_range: Some(sn("172.28.5.0/24")),
+            gateway: Some(ip("172.28.5.254")),
+            aux_addresses: [("host1".to_string(), ip("172.28.1.5"))].into(),
+        };
+        // From the Compose model's strings.
+        let model = IpamPool {
+            subnet: Some("172.28.0.0/16".into()),
+            gateway: Some("172.28.5.254".into()),
+            ip_range: Some("172.28.5.0/24".into()),
+            aux_addresses: [("host1".to_string(), "172.28.1.5".to_string())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(ipam_request(&model).unwrap(), ok);
+        let bad = IpamPool {
+            gateway: Some("172.28.5.999".into()),
+            ..model
+        };
+        assert_eq!(
+            ipam_request(&bad).unwrap_err().to_string(),
+            "ipam.config gateway \"172.28.5.999\": not an IPv4 or IPv6 address"
+        );
     }
 }

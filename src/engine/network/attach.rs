@@ -137,6 +137,7 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    #[ignore = "needs root"]
     fn a_container_reaches_the_gateway_and_detach_removes_everything() {
         if !rustix::process::geteuid().is_root() {
             eprintln!("skipped: needs root (network namespaces)");

@@ -28,7 +28,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use crate::engine::fsutil::{write_atomic, StoreLock};
+use crate::engine::fsutil::StoreLock;
+use crate::engine::json_store::{JsonStore, StoreError};
 
 // ---------------------------------------------------------------------------------------------
 // Subnet arithmetic
@@ -391,39 +392,6 @@ pub struct IpamRequest {
 }
 
 impl IpamRequest {
-    /// Parses the Compose model's strings, naming the field and value that is wrong.
-    pub fn from_model(
-        pool: &crate::model::types::resources::IpamPool,
-    ) -> Result<IpamRequest, IpamError> {
-        let bad = |field: &str, value: &str, why: String| IpamError::Invalid {
-            message: format!("ipam.config {field} {value:?}: {why}"),
-        };
-        let subnet = |field: &str, v: &Option<String>| -> Result<Option<Subnet>, IpamError> {
-            v.as_deref()
-                .map(|s| Subnet::parse_exact(s).map_err(|e| bad(field, s, e.reason)))
-                .transpose()
-        };
-        let ip = |field: &str, s: &str| -> Result<IpAddr, IpamError> {
-            s.trim()
-                .parse()
-                .map_err(|_| bad(field, s, "not an IPv4 or IPv6 address".into()))
-        };
-        let mut aux = BTreeMap::new();
-        for (name, value) in &pool.aux_addresses {
-            aux.insert(name.clone(), ip(&format!("aux_addresses.{name}"), value)?);
-        }
-        Ok(IpamRequest {
-            subnet: subnet("subnet", &pool.subnet)?,
-            ip_range: subnet("ip_range", &pool.ip_range)?,
-            gateway: pool
-                .gateway
-                .as_deref()
-                .map(|g| ip("gateway", g))
-                .transpose()?,
-            aux_addresses: aux,
-        })
-    }
-
     fn is_empty(&self) -> bool {
         self.subnet.is_none()
             && self.ip_range.is_none()
@@ -935,7 +903,17 @@ fn next_free(net: &NetworkAddrs, i: usize) -> Option<IpAddr> {
 /// `<name>.json` per network, changed only under the exclusive lock `<dir>/.lock`.
 pub struct IpamStore {
     dir: PathBuf,
+    records: JsonStore,
     pools: IpamPools,
+}
+
+impl From<StoreError> for IpamError {
+    fn from(e: StoreError) -> IpamError {
+        match e {
+            StoreError::Io { step, path, source } => IpamError::Io { step, path, source },
+            StoreError::Corrupt { path, source } => IpamError::Corrupt { path, source },
+        }
+    }
 }
 
 fn io_err(step: &'static str, path: &Path) -> impl FnOnce(io::Error) -> IpamError {
@@ -973,6 +951,7 @@ impl IpamStore {
         crate::engine::root::private_dir(dir).map_err(io_err("creating", dir))?;
         Ok(IpamStore {
             dir: dir.to_path_buf(),
+            records: JsonStore::new(dir),
             pools,
         })
     }
@@ -982,32 +961,15 @@ impl IpamStore {
     }
 
     fn lock(&self) -> Result<StoreLock, IpamError> {
-        let path = self.dir.join(".lock");
-        StoreLock::exclusive(&path).map_err(io_err("locking", &path))
-    }
-
-    fn path_of(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
+        Ok(self.records.lock()?)
     }
 
     fn read(&self, name: &str) -> Result<Option<NetworkAddrs>, IpamError> {
-        let path = self.path_of(name);
-        match fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|source| IpamError::Corrupt { path, source }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("reading", &path)(e)),
-        }
+        Ok(self.records.read(name)?)
     }
 
     fn write(&self, net: &NetworkAddrs) -> Result<(), IpamError> {
-        let path = self.path_of(&net.name);
-        let data = serde_json::to_vec_pretty(net).map_err(|source| IpamError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        write_atomic(&path, &data).map_err(io_err("writing", &path))
+        Ok(self.records.write(&net.name, net)?)
     }
 
     /// The network's record, if it exists.
@@ -1076,9 +1038,8 @@ impl IpamStore {
                 containers: join(net.allocations.keys()),
             });
         }
-        let path = self.path_of(name);
-        fs::remove_file(&path).map_err(io_err("removing", &path))?;
-        crate::engine::fsutil::fsync_dir(&self.dir).map_err(io_err("syncing", &self.dir))?;
+        // Read under the lock just now: the record is there to remove.
+        self.records.remove(name)?;
         Ok(true)
     }
 
@@ -1432,26 +1393,6 @@ mod tests {
         let p = plan(&[explicit("10.7.0.0/24")], dual(), &host, &[]).unwrap();
         assert_eq!(p[0].subnet, sn("10.7.0.0/24"));
         assert!(!p[1].subnet.is_ipv4());
-
-        // From the Compose model's strings.
-        let model = crate::model::types::resources::IpamPool {
-            subnet: Some("172.28.0.0/16".into()),
-            gateway: Some("172.28.5.254".into()),
-            ip_range: Some("172.28.5.0/24".into()),
-            aux_addresses: [("host1".to_string(), "172.28.1.5".to_string())]
-                .into_iter()
-                .collect(),
-            ..Default::default()
-        };
-        assert_eq!(IpamRequest::from_model(&model).unwrap(), ok);
-        let bad = crate::model::types::resources::IpamPool {
-            gateway: Some("172.28.5.999".into()),
-            ..model
-        };
-        assert_eq!(
-            IpamRequest::from_model(&bad).unwrap_err().to_string(),
-            "ipam.config gateway \"172.28.5.999\": not an IPv4 or IPv6 address"
-        );
     }
 
     fn explicit_net(req: IpamRequest, options: NetworkOptions) -> NetworkAddrs {

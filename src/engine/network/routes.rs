@@ -273,6 +273,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root"]
     fn dump_in_a_new_netns_sees_our_prefixes() {
         if !rustix::process::geteuid().is_root() {
             eprintln!("skipped: needs root to create a network namespace");

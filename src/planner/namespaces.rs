@@ -27,12 +27,14 @@ pub enum Target<'a> {
 const IPC_SYSCTLS: [&str; 4] = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."];
 
 /// Sets `spec.namespaces` from the service, and what goes with it: with `uts: host` the
-/// hostname is the host's. `find` gives the id of the container a `service:`/`container:` form
-/// names, or why there is none.
+/// hostname is the host's (`host_name`, gathered by the caller: the planner makes no system
+/// calls). `find` gives the id of the container a `service:`/`container:` form names, or why
+/// there is none.
 pub fn apply(
     spec: &mut ContainerSpec,
     service: &str,
     svc: &ServiceConfig,
+    host_name: &str,
     find: &dyn Fn(Target) -> Result<String, String>,
 ) -> Result<(), NamespaceError> {
     let err = |key: &'static str, message: String| NamespaceError {
@@ -101,10 +103,7 @@ pub fn apply(
             ));
         }
         ns.uts = NsMode::Host;
-        spec.hostname = rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned();
+        spec.hostname = host_name.to_string();
         spec.domainname = None;
     }
     if let Some(v) = svc.cgroup.as_deref().filter(|v| !v.is_empty()) {
@@ -174,7 +173,7 @@ mod tests {
             hostname: "abc".into(),
             ..Default::default()
         };
-        apply(&mut spec, "web", &svc(yaml), &find).map(|()| spec)
+        apply(&mut spec, "web", &svc(yaml), "the-host", &find).map(|()| spec)
     }
 
     fn joined(id: &str) -> NsMode {
@@ -202,11 +201,7 @@ mod tests {
     fn uts_host_takes_the_hosts_name() {
         let s = plan("image: x\nuts: host\n").unwrap();
         assert_eq!(s.namespaces.uts, NsMode::Host);
-        let host = rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned();
-        assert_eq!(s.hostname, host);
+        assert_eq!(s.hostname, "the-host");
         let e = plan("image: x\nuts: host\nhostname: h\n").unwrap_err();
         assert_eq!(e.key, "uts");
     }
@@ -229,7 +224,14 @@ mod tests {
             sysctls: vec![("kernel.shmmax".into(), "1".into())],
             ..Default::default()
         };
-        let e = apply(&mut spec, "web", &svc("image: x\nipc: host\n"), &find).unwrap_err();
+        let e = apply(
+            &mut spec,
+            "web",
+            &svc("image: x\nipc: host\n"),
+            "the-host",
+            &find,
+        )
+        .unwrap_err();
         assert_eq!(e.key, "sysctls");
     }
 }

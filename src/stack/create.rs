@@ -379,8 +379,10 @@ impl<'a> Creator<'a> {
             volumes_from: &volumes_from,
         })
         .map_err(|e| invalid(e.to_string()))?;
-        crate::planner::namespaces::apply(&mut spec, service, svc, &|t| self.ns_target(t))
-            .map_err(|e| invalid(e.to_string()))?;
+        crate::planner::namespaces::apply(&mut spec, service, svc, &self.host.hostname, &|t| {
+            self.ns_target(t)
+        })
+        .map_err(|e| invalid(e.to_string()))?;
 
         // Its anonymous volumes: new ones named after it, and those it took over.
         let anonymous_volumes: IndexMap<String, PathBuf> = spec

@@ -706,11 +706,10 @@ fn volume_mount(
         VolumeType::Volume => {
             let dir = match v.source.as_deref().filter(|s| !s.is_empty()) {
                 Some(key) => {
-                    let name = input
-                        .volume_names
-                        .get(key)
-                        .cloned()
-                        .unwrap_or_else(|| format!("{}_{key}", input.project));
+                    let name = match input.volume_names.get(key) {
+                        Some(n) => n.clone(),
+                        None => super::volume_name::volume_name(input.project, key, None),
+                    };
                     input.volumes_dir.join(name)
                 }
                 None => anonymous_volume(input, &v.target, anon),

@@ -144,7 +144,7 @@ pub fn down(
                 if !v.external.is_not_external() {
                     continue;
                 }
-                let vname = v.name.clone().unwrap_or_else(|| format!("{name}_{key}"));
+                let vname = crate::planner::volume_name::volume_name(name, key, Some(v));
                 let dir = ctx.root.join("volumes").join(&vname);
                 if dir.exists() {
                     rep.event("Volume", &vname, "Removing");

@@ -327,10 +327,8 @@ fn used_volumes(project: &Project, name: &str, services: &[String]) -> Vec<Strin
             if declared.is_some_and(|v| !v.external.is_not_external()) {
                 continue;
             }
-            // As the container's mounts name it (see `planner::container`).
-            let vname = declared
-                .and_then(|v| v.name.clone())
-                .unwrap_or_else(|| format!("{name}_{key}"));
+            // As the container's mounts and `down -v` name it (one rule for all three).
+            let vname = crate::planner::volume_name::volume_name(name, key, declared);
             if !out.contains(&vname) {
                 out.push(vname);
             }

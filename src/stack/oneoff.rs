@@ -219,7 +219,9 @@ fn run_in(
             if let (Some(mut resolver), Some(wake)) = (placer.take_resolver(), wake_r.take()) {
                 serving = Some(std::thread::spawn(move || serve_until(&mut resolver, wake)));
             }
-            endpoints::publish_names(&store, &rec.id, &rec.endpoints);
+            for e in endpoints::publish_names(&store, &rec.id, &rec.endpoints) {
+                eprintln!("WARN container {}: {e}", rec.name);
+            }
             Ok(())
         },
         &mut |child| {

@@ -20,17 +20,18 @@ impl Container {
     /// one.
     pub fn release_network(&self, nl: Option<&mut Netlink>) {
         let rec = &self.record;
-        endpoints::withdraw_names(&self.name_store(), &rec.id, &rec.endpoints);
-        if rec.endpoints.is_empty() {
-            return;
-        }
-        match nl {
-            Some(nl) => endpoints::disconnect(nl, &rec.endpoints),
-            None => {
-                if let Ok(mut nl) = Netlink::new() {
-                    endpoints::disconnect(&mut nl, &rec.endpoints);
-                }
+        let mut errors = endpoints::withdraw_names(&self.name_store(), &rec.id, &rec.endpoints);
+        if !rec.endpoints.is_empty() {
+            match nl {
+                Some(nl) => errors.extend(endpoints::disconnect(nl, &rec.endpoints)),
+                None => match Netlink::new() {
+                    Ok(mut nl) => errors.extend(endpoints::disconnect(&mut nl, &rec.endpoints)),
+                    Err(e) => self.warn(&format!("opening netlink to delete its veths: {e}")),
+                },
             }
+        }
+        for e in errors {
+            self.warn(&e.to_string());
         }
     }
 

@@ -83,7 +83,9 @@ impl Container {
         if options.parent == Parent::Monitor {
             // Leftovers of a previous run whose monitor died would block the names.
             if let Some(nl) = netlink.as_mut() {
-                endpoints::disconnect(nl, &self.record.endpoints);
+                for e in endpoints::disconnect(nl, &self.record.endpoints) {
+                    self.warn(&e.to_string());
+                }
             }
         }
         Ok(Start {

@@ -298,7 +298,9 @@ impl Monitor {
             Ok(c) => c,
             Err(e) => {
                 if let Some(nl) = start.placer.netlink() {
-                    endpoints::disconnect(nl, &self.c.record().endpoints);
+                    for left in endpoints::disconnect(nl, &self.c.record().endpoints) {
+                        self.c.warn(&left.to_string());
+                    }
                 }
                 return Err(e);
             }
@@ -324,7 +326,9 @@ impl Monitor {
         self.state.health_log = None;
         self.save();
         let rec = self.c.record();
-        endpoints::publish_names(&self.c.name_store(), &rec.id, &rec.endpoints);
+        for e in endpoints::publish_names(&self.c.name_store(), &rec.id, &rec.endpoints) {
+            self.c.warn(&e.to_string());
+        }
         crate::engine::events::emit(self.c.root(), rec, "start", &[]);
         Ok((child, streams, resolver))
     }

@@ -768,3 +768,96 @@ fn a_run_rm_container_cut_short_by_a_crash_is_reconciled_by_down() {
     assert!(!dir.exists(), "down left {}", dir.display());
     f.assert_clean();
 }
+
+/// The set-up process is born in its cgroups (cgroup2 through `CLONE_INTO_CGROUP`, the v1
+/// hierarchies by moving itself) rather than moved there by its parent, which waits for an RCU
+/// grace period: for the foreground `run` and for a container under its monitor, PID 1 is in
+/// the container's cgroup in every hierarchy the container has one in.
+#[test]
+#[ignore = "needs root"]
+fn a_container_is_born_in_each_of_its_cgroups() {
+    require_engine!();
+    let mut f = Fixture::new(
+        "services:\n  app:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: KILL\n",
+    );
+    let in_own_cgroups = |f: &Fixture| {
+        let c = support::engine::wait_for(10, || {
+            let all = compose::engine::state::list(&f.root, Some(&f.project)).ok()?;
+            let c = all.into_iter().next()?;
+            c.state.live_pid()?;
+            Some(c)
+        })
+        .expect("a running container");
+        let pid = c.state.live_pid().expect("pid");
+        let mine = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+        let mut checked = 0;
+        for line in mine.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next(), parts.next().unwrap_or(""), parts.next());
+            let ours = controllers.is_empty()
+                || controllers.split(',').any(|c| {
+                    [
+                        "cpuset", "cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer",
+                    ]
+                    .contains(&c)
+                });
+            if ours {
+                assert!(
+                    path.is_some_and(|p| p.ends_with(&format!("/{}", c.record.id))),
+                    "{line} is not the container's cgroup:\n{mine}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "no hierarchy checked:\n{mine}");
+    };
+    let mut cli = f
+        .command(&[
+            "run",
+            "--rm",
+            "-T",
+            "app",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; sleep 30 & wait",
+        ])
+        .spawn()
+        .expect("spawn run");
+    in_own_cgroups(&f);
+    // SAFETY: kill(2) of the CLI this test started; it passes SIGTERM on to the container.
+    unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) };
+    let st = cli.wait().expect("wait");
+    assert_eq!(st.code(), Some(7), "{st:?}");
+
+    support::engine::ok(&f, &["up", "-d"]);
+    in_own_cgroups(&f);
+    support::engine::ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}
+
+/// `run --rm` on a network leaves the container's veth pair to the kernel, which deletes it
+/// with the container's network namespace (deleting it ourselves waits for RCU grace periods):
+/// it must still go, which it would not if anything of ours held that namespace.
+#[test]
+#[ignore = "needs root"]
+fn run_rm_on_a_network_leaves_no_veth_behind() {
+    require_engine!();
+    let mut f = Fixture::with_netns(BASIC);
+    let before = f.host_links();
+    for _ in 0..3 {
+        let (code, _, err) = f.run("app", &["true"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    // The project's bridge stays (as Docker Compose leaves its network after `run --rm`).
+    let settled = support::engine::wait_for(5, || {
+        let now = f.host_links();
+        (now.len() == before.len() + 1).then_some(now)
+    });
+    assert!(
+        settled.is_some(),
+        "veths left: {:?} (before: {before:?})",
+        f.host_links()
+    );
+    support::engine::ok(&f, &["down"]);
+    f.assert_clean();
+}

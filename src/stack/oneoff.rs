@@ -188,7 +188,11 @@ fn run_in(
         terminal: tty,
         console: pty.as_ref().map(|p| p.slave_path.clone()),
     };
-    let Start { config, mut placer } = c
+    let Start {
+        config,
+        cgroup2,
+        mut placer,
+    } = c
         .prepare_start(cgroup, options)
         .map_err(|e| failed(rec, e))?;
     let stdio = match &pty {
@@ -214,6 +218,7 @@ fn run_in(
         &config,
         &stdio,
         pty.as_ref(),
+        cgroup2.as_ref().map(|d| d.as_fd()),
         &mut |pid| {
             placer.place(pid)?;
             if let (Some(mut resolver), Some(wake)) = (placer.take_resolver(), wake_r.take()) {
@@ -248,7 +253,8 @@ fn run_in(
     if let Some(t) = serving {
         let _ = t.join();
     }
-    c.release_network(placer.netlink());
+    // The veths go with the container's network namespace (see the method).
+    c.release_network_with_namespace();
     let code = match exit {
         Ok(exit) => exit_code(exit),
         Err(e) => {

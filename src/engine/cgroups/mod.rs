@@ -162,12 +162,32 @@ pub trait CgroupManager: Send + Sync + Debug {
     fn open(&self, project: &str, container_id: &str) -> Result<Box<dyn ContainerCgroup>>;
 }
 
+/// How a new process enters a container's cgroup without being moved there by another process.
+///
+/// Moving another process in (writing its pid to `cgroup.procs`) takes the kernel's
+/// `cgroup_threadgroup_rwsem` for writing, which first waits for an RCU grace period: about
+/// 10 ms on these machines, the largest single cost of starting a container (crun pays it too).
+/// A process born with `clone3(CLONE_INTO_CGROUP)` is in its cgroup2 cgroup from the start, and
+/// a single-threaded process that writes `0` to a v1 hierarchy's `tasks` moves only itself,
+/// which needs no such lock; neither waits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Birthplace {
+    /// The cgroup2 directory the process is cloned into (cgroup2 hosts, and the
+    /// controller-less cgroup2 hierarchy of hybrid hosts).
+    pub cgroup2: Option<PathBuf>,
+    /// The v1 hierarchies' `tasks` files the process writes `0` to before anything else.
+    pub v1_tasks: Vec<PathBuf>,
+}
+
 /// One container's cgroup.
 pub trait ContainerCgroup: Send + Sync + Debug {
     /// Applies `resources` again (`compose up` with changed limits); returns warnings.
     fn update(&self, resources: &Resources) -> Result<Vec<String>>;
     /// Moves a process (all its threads) into the cgroup.
     fn add_pid(&self, pid: i32) -> Result<()>;
+    /// Where a new process can be put at its birth instead of being moved in afterwards with
+    /// [`ContainerCgroup::add_pid`] (see [`Birthplace`]).
+    fn birthplace(&self) -> Birthplace;
     /// Processes in the cgroup, sorted.
     fn pids(&self) -> Result<Vec<i32>>;
     fn stats(&self) -> Result<CgroupStats>;

@@ -174,6 +174,25 @@ fn v1_lifecycle_limits_stats_freeze_kill_remove() {
     println!("warnings: {warnings:?}");
     let cg = cg.as_ref();
 
+    // A new process joins each v1 hierarchy's cgroup through its `tasks`, and is cloned into
+    // the cgroup2 one.
+    let birth = cg.birthplace();
+    let v1: Vec<PathBuf> = cg
+        .paths()
+        .into_iter()
+        .filter(|(c, _)| !c.is_empty())
+        .map(|(_, p)| p.join("tasks"))
+        .collect();
+    assert_eq!(birth.v1_tasks, v1);
+    assert!(v1.iter().all(|t| t.exists()), "{v1:?}");
+    assert_eq!(
+        birth.cgroup2,
+        cg.paths()
+            .into_iter()
+            .find(|(c, _)| c.is_empty())
+            .map(|(_, p)| p)
+    );
+
     // Limits read back from the kernel.
     let mem = dir_of(cg, "memory");
     assert!(mem.ends_with("proj/c0ffee"), "{}", mem.display());

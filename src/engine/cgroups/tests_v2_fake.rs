@@ -448,3 +448,16 @@ fn v2_warns_about_oom_kill_disable_and_refuses_a_real_time_budget() {
     let e = mgr.create("p", ID, &r).unwrap_err();
     assert!(e.to_string().contains("cpu_rt_runtime"), "{e}");
 }
+
+#[test]
+fn a_process_is_cloned_into_the_leaf_and_joins_no_v1_hierarchy() {
+    let (tmp, _fake, mgr) = setup("cpu memory pids", "cpu memory pids");
+    let (cg, _) = mgr.create("proj", ID, &Resources::default()).unwrap();
+    assert_eq!(
+        cg.birthplace(),
+        Birthplace {
+            cgroup2: Some(tmp.path().join(format!("compose/proj/{ID}"))),
+            v1_tasks: Vec::new(),
+        }
+    );
+}

@@ -9,8 +9,8 @@ use rustix::process::Signal;
 
 use super::convert::{self, DeviceRule, DEFAULT_DEVICE_RULES};
 use super::{
-    block_device, check_name, keyed, limit_value, Anchor, CgroupError, CgroupManager, CgroupStats,
-    ContainerCgroup, Ctx, Layout, LayoutKind, Result,
+    block_device, check_name, keyed, limit_value, Anchor, Birthplace, CgroupError, CgroupManager,
+    CgroupStats, ContainerCgroup, Ctx, Layout, LayoutKind, Result,
 };
 use crate::engine::spec::Resources;
 
@@ -483,6 +483,13 @@ impl ContainerCgroup for V1Cgroup {
             self.ctx.add_pid(u, pid)?;
         }
         Ok(())
+    }
+
+    fn birthplace(&self) -> Birthplace {
+        Birthplace {
+            cgroup2: self.unified.clone(),
+            v1_tasks: self.dirs.iter().map(|d| d.leaf.join("tasks")).collect(),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

@@ -14,8 +14,8 @@ use rustix::process::Signal;
 use super::convert::{self, SwapMax};
 use super::v2_devices::DeviceFilter;
 use super::{
-    block_device, check_name, keyed, limit_value, Anchor, CgroupError, CgroupManager, CgroupStats,
-    ContainerCgroup, Ctx, Layout, LayoutKind, Result,
+    block_device, check_name, keyed, limit_value, Anchor, Birthplace, CgroupError, CgroupManager,
+    CgroupStats, ContainerCgroup, Ctx, Layout, LayoutKind, Result,
 };
 use crate::engine::spec::Resources;
 
@@ -319,6 +319,13 @@ impl ContainerCgroup for V2Cgroup {
 
     fn add_pid(&self, pid: i32) -> Result<()> {
         self.ctx.add_pid(&self.leaf, pid)
+    }
+
+    fn birthplace(&self) -> Birthplace {
+        Birthplace {
+            cgroup2: Some(self.leaf.clone()),
+            v1_tasks: Vec::new(),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

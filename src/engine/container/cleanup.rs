@@ -35,6 +35,22 @@ impl Container {
         }
     }
 
+    /// [`Container::release_network`] for a container whose network namespace ends with it,
+    /// the foreground `run`'s: its names are withdrawn, and its veth pairs are left to the
+    /// kernel, which deletes each pair with the namespace once nothing holds it (its processes
+    /// are gone, and the caller has dropped its resolver, the last descriptor of ours in it).
+    /// Deleting them here (`RTM_DELLINK`) waits for RCU grace periods, 10–30 ms on these
+    /// machines: most of what a network added to `run --rm`. A namespace that something else
+    /// still holds (an `nsenter` into it) keeps its pair until it lets go; its address is free
+    /// again meanwhile, which is harmless as addresses are handed out serially, never a
+    /// just-released one.
+    pub fn release_network_with_namespace(&self) {
+        let rec = &self.record;
+        for e in endpoints::withdraw_names(&self.name_store(), &rec.id, &rec.endpoints) {
+            self.warn(&e.to_string());
+        }
+    }
+
     /// What the monitor would have done after the container's exit, for a container whose
     /// monitor is gone: kill what is left, withdraw its names, remove its veths and cgroup,
     /// record the end.

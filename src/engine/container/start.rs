@@ -3,16 +3,18 @@
 //! CLI in the foreground ([`Parent::Foreground`], `run`). Each keeps its own way of attending
 //! the process (the monitor's poll loop, the CLI's terminal); what they share is here: the
 //! init's configuration (its shared namespaces resolved against the containers they join now)
-//! and the [`Placer`] that, while the set-up process waits in its handshake, puts it in its
-//! cgroup, connects its network endpoints and brings up its DNS resolver.
+//! and the [`Placer`] that, while the set-up process waits in its handshake, connects its network
+//! endpoints and brings up its DNS resolver (it is born in its cgroups: see
+//! [`crate::engine::cgroups::Birthplace`]).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
 use rustix::process::Pid;
 
 use super::Container;
-use crate::engine::cgroups::ContainerCgroup;
+use crate::engine::cgroups::{Birthplace, ContainerCgroup};
 use crate::engine::network::dns::{Resolver, ResolverConfig};
 use crate::engine::network::endpoints;
 use crate::engine::network::link::Netlink;
@@ -42,9 +44,12 @@ pub struct StartOptions {
     pub console: Option<PathBuf>,
 }
 
-/// A start being prepared: the init's configuration, and the [`Placer`] for its hook.
+/// A start being prepared: the init's configuration, the cgroup2 directory it is born in, and the
+/// [`Placer`] for its hook.
 pub struct Start<'c> {
     pub config: InitConfig,
+    /// For [`crate::engine::runtime::process::spawn`]'s `cgroup2`.
+    pub cgroup2: Option<OwnedFd>,
     pub placer: Placer<'c>,
 }
 
@@ -53,6 +58,9 @@ pub struct Start<'c> {
 pub struct Placer<'c> {
     container: &'c Container,
     cgroup: &'c dyn ContainerCgroup,
+    /// Whether the process must be moved into its cgroup: it is born there where the cgroup
+    /// says how ([`ContainerCgroup::birthplace`]) and its cgroup2 directory could be opened.
+    move_in: bool,
     netlink: Option<Netlink>,
     resolver: Option<Resolver>,
 }
@@ -68,12 +76,24 @@ impl Container {
         let mut spec = self.record.spec.clone();
         spec.process.terminal = options.terminal;
         resolve_shared_namespaces(&self.root, &mut spec);
+        let birth = cgroup.birthplace();
+        let cgroup2 = birth.cgroup2.as_deref().and_then(|dir| {
+            rustix::fs::open(
+                dir,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+        });
+        let move_in =
+            birth == Birthplace::default() || birth.cgroup2.is_some() != cgroup2.is_some();
         let config = InitConfig {
             spec,
             container_dir: self.dir.clone(),
             console: options.console,
             die_with_parent: options.parent == Parent::Foreground,
             cgroup_mounts: self.record.cgroup_mounts.clone(),
+            join_cgroups: if move_in { Vec::new() } else { birth.v1_tasks },
         };
         let mut netlink = if self.record.endpoints.is_empty() {
             None
@@ -90,9 +110,11 @@ impl Container {
         }
         Ok(Start {
             config,
+            cgroup2,
             placer: Placer {
                 container: self,
                 cgroup,
+                move_in,
                 netlink,
                 resolver: None,
             },
@@ -101,15 +123,17 @@ impl Container {
 }
 
 impl Placer<'_> {
-    /// Puts `pid` in the cgroup and connects its endpoints; the resolver then answers before
+    /// Moves `pid` into its cgroup where it is not born there, and connects its endpoints; the resolver then answers before
     /// the command runs (the child still waits in its handshake): a lookup the command makes at
     /// once must not find 127.0.0.11 silent, as it did when the resolver came up after the
     /// start.
     pub fn place(&mut self, pid: Pid) -> Result<(), InitError> {
         let rec = &self.container.record;
-        self.cgroup
-            .add_pid(pid.as_raw_nonzero().get())
-            .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
+        if self.move_in {
+            self.cgroup
+                .add_pid(pid.as_raw_nonzero().get())
+                .map_err(|e| InitError::msg(Step::Cgroups, None, e.to_string()))?;
+        }
         let Some(nl) = self.netlink.as_mut() else {
             return Ok(());
         };
@@ -170,20 +194,26 @@ mod tests {
     use crate::engine::spec::Resources;
     use std::sync::Mutex;
 
-    /// A cgroup that records the processes put in it.
+    /// A cgroup that records the processes moved into it, born where `birth` says.
     #[derive(Debug, Default)]
-    struct Recording(Mutex<Vec<i32>>);
+    struct Recording {
+        pids: Mutex<Vec<i32>>,
+        birth: Birthplace,
+    }
 
     impl ContainerCgroup for Recording {
         fn update(&self, _: &Resources) -> CgResult<Vec<String>> {
             Ok(Vec::new())
         }
         fn add_pid(&self, pid: i32) -> CgResult<()> {
-            self.0.lock().expect("lock").push(pid);
+            self.pids.lock().expect("lock").push(pid);
             Ok(())
         }
+        fn birthplace(&self) -> Birthplace {
+            self.birth.clone()
+        }
         fn pids(&self) -> CgResult<Vec<i32>> {
-            Ok(self.0.lock().expect("lock").clone())
+            Ok(self.pids.lock().expect("lock").clone())
         }
         fn stats(&self) -> CgResult<CgroupStats> {
             Ok(CgroupStats::default())
@@ -238,6 +268,47 @@ mod tests {
     }
 
     #[test]
+    fn a_process_born_in_its_cgroups_is_not_moved_there() {
+        let c = Container::of(Path::new("/r"), &super::super::tests::record("web"));
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = vec![
+            PathBuf::from("/cg/cpu/p/web/tasks"),
+            PathBuf::from("/cg/memory/p/web/tasks"),
+        ];
+        let cg = Recording {
+            birth: Birthplace {
+                cgroup2: Some(dir.path().to_path_buf()),
+                v1_tasks: tasks.clone(),
+            },
+            ..Recording::default()
+        };
+        let mut start = c
+            .prepare_start(&cg, options(Parent::Foreground, false))
+            .unwrap();
+        // Cloned into the cgroup2 directory; the v1 hierarchies it joins itself.
+        assert!(start.cgroup2.is_some());
+        assert_eq!(start.config.join_cgroups, tasks);
+        start.placer.place(Pid::from_raw(4242).unwrap()).unwrap();
+        assert!(cg.pids.lock().unwrap().is_empty(), "moved: {:?}", cg.pids);
+
+        // A cgroup2 directory that cannot be opened: moved in, v1 included, the old way.
+        let cg = Recording {
+            birth: Birthplace {
+                cgroup2: Some(dir.path().join("gone")),
+                v1_tasks: tasks,
+            },
+            ..Recording::default()
+        };
+        let mut start = c
+            .prepare_start(&cg, options(Parent::Foreground, false))
+            .unwrap();
+        assert!(start.cgroup2.is_none());
+        assert!(start.config.join_cgroups.is_empty());
+        start.placer.place(Pid::from_raw(4243).unwrap()).unwrap();
+        assert_eq!(*cg.pids.lock().unwrap(), [4243]);
+    }
+
+    #[test]
     fn placing_puts_the_process_in_its_cgroup() {
         let c = Container::of(Path::new("/r"), &super::super::tests::record("web"));
         let cg = Recording::default();
@@ -245,7 +316,7 @@ mod tests {
             .prepare_start(&cg, options(Parent::Monitor, false))
             .unwrap();
         start.placer.place(Pid::from_raw(4242).unwrap()).unwrap();
-        assert_eq!(*cg.0.lock().unwrap(), [4242]);
+        assert_eq!(*cg.pids.lock().unwrap(), [4242]);
         // No network: no resolver to serve.
         assert!(start.placer.take_resolver().is_none());
     }

@@ -6,7 +6,7 @@
 //! the host mount table never holds a container mount that could leak), `hostname`, `hosts` and
 //! `resolv.conf`.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::process::{Pid, Signal};
@@ -52,13 +52,14 @@ pub fn run_foreground(
     cfg: &InitConfig,
     stdio: &Stdio<'_>,
     pty: Option<&Pty>,
+    cgroup2: Option<BorrowedFd<'_>>,
     place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
     started: &mut dyn FnMut(&Child),
 ) -> Result<Exit, InitError> {
     let child = attend(
         pty,
         || {
-            let child = process::spawn(cfg, stdio, place)?;
+            let child = process::spawn(cfg, stdio, cgroup2, place)?;
             started(&child);
             Ok(child)
         },

@@ -42,6 +42,11 @@ pub struct InitConfig {
     /// container's cgroup namespace they show its own cgroup as the root, as with Docker.
     #[serde(default)]
     pub cgroup_mounts: Vec<CgroupMount>,
+    /// The `tasks` files of the v1 hierarchies' cgroups this process moves itself into, first
+    /// thing (see [`crate::engine::cgroups::Birthplace`]: being moved by the parent would wait
+    /// for an RCU grace period).
+    #[serde(default)]
+    pub join_cgroups: Vec<PathBuf>,
 }
 
 /// Entry point of `compose __init`; never returns.
@@ -77,6 +82,7 @@ fn run() -> Result<std::convert::Infallible, InitError> {
     let cfg: InitConfig = serde_json::from_slice(&buf)
         .map_err(|e| InitError::msg(Step::Handshake, None, e.to_string()))?;
     let spec = &cfg.spec;
+    join_cgroups(&cfg.join_cgroups)?;
 
     if cfg.die_with_parent {
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
@@ -398,4 +404,20 @@ fn run_as_init(
             std::process::exit(code);
         }
     }
+}
+
+/// Moves this process into its v1 cgroups: `0` written to a hierarchy's `tasks` moves the
+/// writing thread alone, which takes none of the locks that moving a whole process takes, and
+/// this process has only the one thread.
+fn join_cgroups(tasks: &[PathBuf]) -> Result<(), InitError> {
+    for path in tasks {
+        let fd = rustix::fs::open(
+            path,
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| InitError::sys(Step::Cgroups, Some(path), e))?;
+        rustix::io::write(&fd, b"0").map_err(|e| InitError::sys(Step::Cgroups, Some(path), e))?;
+    }
+    Ok(())
 }

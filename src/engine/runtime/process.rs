@@ -11,14 +11,17 @@
 //! the set-up process is still running it (runc's CVE-2019-5736). The set-up process also makes
 //! itself non-dumpable first thing, which closes /proc/<pid>/exe to the container altogether.
 //!
-//! The handshake: the child blocks reading its configuration from a pipe, so the parent first puts
-//! it in its cgroup (and, later, moves its network interfaces in), then writes the configuration.
+//! The handshake: the child blocks reading its configuration from a pipe, so the parent first
+//! moves its network interfaces in, then writes the configuration. Its cgroups it does not move
+//! it into (that waits for an RCU grace period): it is born in its cgroup2 cgroup and moves
+//! itself into its v1 ones once it has read the configuration, before anything else (see
+//! [`crate::engine::cgroups::Birthplace`]).
 //! A second, close-on-exec pipe carries a set-up error back; end-of-file on it without a message
 //! means the user's command was executed.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use rustix::fs::{MemfdFlags, SealFlags};
@@ -194,10 +197,16 @@ fn memfd_copy_of(path: &std::path::Path) -> Result<OwnedFd, InitError> {
 }
 
 /// Starts `compose __init` in new namespaces with `cfg`, calls `place` with its pid before it may
-/// proceed (cgroup placement), and returns once the user's command has been executed.
+/// proceed (network placement), and returns once the user's command has been executed.
+///
+/// With `cgroup2` (a cgroup2 directory, opened for reading) the process is born in that cgroup
+/// (`CLONE_INTO_CGROUP`), which costs nothing, where moving it in afterwards waits for an RCU
+/// grace period (see [`crate::engine::cgroups::Birthplace`]); a kernel that refuses the clone
+/// into it gets the move instead. The v1 hierarchies it joins itself (`cfg.join_cgroups`).
 pub fn spawn(
     cfg: &InitConfig,
     stdio: &Stdio<'_>,
+    cgroup2: Option<BorrowedFd<'_>>,
     place: &mut dyn FnMut(Pid) -> Result<(), InitError>,
 ) -> Result<Child, InitError> {
     let exe = sealed_exe()?;
@@ -227,23 +236,30 @@ pub fn spawn(
         flags |= libc::CLONE_NEWNET;
     }
     let mut pidfd: libc::c_int = -1;
-    let args = CloneArgs {
+    let mut args = CloneArgs {
         flags: flags as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    if let Some(dir) = cgroup2 {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = dir.as_raw_fd() as u64;
+    }
 
     let pid_ns = super::namespaces::PidForChildren::enter(&cfg.spec.namespaces)?;
     // SAFETY: clone3 without CLONE_VM is a fork; the child branch below only makes raw system
     // calls on memory prepared before the call and ends in execveat or _exit.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
+    let mut ret = unsafe { clone3(&args) };
+    let mut cloned_into = cgroup2.is_some();
+    if ret < 0 && cloned_into {
+        // A kernel (or cgroup) that refuses CLONE_INTO_CGROUP: born outside, moved in below.
+        args.flags &= !CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        cloned_into = false;
+        // SAFETY: as above.
+        ret = unsafe { clone3(&args) };
+    }
     // Read before restoring the PID namespace can change errno (never in the child: ret is 0).
     let clone_err = (ret < 0).then(std::io::Error::last_os_error);
     if ret == 0 {
@@ -275,6 +291,11 @@ pub fn spawn(
     };
     if let Err(e) = restored {
         return Err(fail(&child, e));
+    }
+    if let (Some(dir), false) = (cgroup2, cloned_into) {
+        if let Err(e) = move_into(dir, pid) {
+            return Err(fail(&child, e));
+        }
     }
 
     if let Err(e) = place(pid) {
@@ -310,6 +331,33 @@ pub fn spawn(
         return Err(fail(&child, err));
     }
     Ok(child)
+}
+
+/// `clone3`'s flag for a child born in the cgroup2 directory given as `cgroup` (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// # Safety
+/// As `fork`: in the child, only async-signal-safe calls on memory prepared before the call.
+unsafe fn clone3(args: &CloneArgs) -> libc::c_long {
+    libc::syscall(
+        libc::SYS_clone3,
+        args as *const CloneArgs,
+        std::mem::size_of::<CloneArgs>(),
+    )
+}
+
+/// Moves `pid` into the cgroup2 directory `dir` (what `CLONE_INTO_CGROUP` would have done).
+fn move_into(dir: BorrowedFd<'_>, pid: Pid) -> Result<(), InitError> {
+    let procs = rustix::fs::openat(
+        dir,
+        "cgroup.procs",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| InitError::sys(Step::Cgroups, None, e))?;
+    rustix::io::write(&procs, pid.as_raw_nonzero().get().to_string().as_bytes())
+        .map_err(|e| InitError::sys(Step::Cgroups, None, e))?;
+    Ok(())
 }
 
 /// The child between clone3 and exec: async-signal-safe calls only.

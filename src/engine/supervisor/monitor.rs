@@ -292,7 +292,12 @@ impl Monitor {
             .prepare_start(cgroup, options)
             .map_err(|e| InitError::io(Step::Network, None, &e))?;
         let stdio = streams.stdio();
-        let child = process::spawn(&start.config, &stdio, &mut |pid| start.placer.place(pid));
+        let child = process::spawn(
+            &start.config,
+            &stdio,
+            start.cgroup2.as_ref().map(|d| d.as_fd()),
+            &mut |pid| start.placer.place(pid),
+        );
         let streams = streams.started();
         let child = match child {
             Ok(c) => c,

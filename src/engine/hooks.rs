@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::root::StateRoot;
 use crate::engine::runtime::exec::{self, ExecConfig};
 use crate::engine::runtime::process::Stdio;
 use crate::engine::state::{self, ContainerRecord};
@@ -77,7 +78,7 @@ pub fn run(
     hook: &HookSpec,
     line: &mut dyn FnMut(&str),
 ) -> Result<i32, HookError> {
-    let st = state::read_state(&state::container_dir(root, &rec.id)).observed();
+    let st = state::read_state(&StateRoot::new(root).container(&rec.id)).observed();
     let (Some(pid), Some(pid_start)) = (st.live_pid(), st.pid_start) else {
         return Err(HookError::NotRunning {
             name: rec.name.clone(),

@@ -1,16 +1,5 @@
-//! The on-disk image store.
-//!
-//! Layout under the root the caller gives (the CLI passes `<--root>/images`):
-//!
-//! ```text
-//! lock                    flock(2) taken by every writer (load, tag, remove)
-//! tags.json               canonical reference -> image id, replaced atomically
-//! images/<hex>.json       one record per image (manifest, layers, size), keyed by config digest
-//! blobs/sha256/<hex>      manifests, configs, layer blobs; digest verified while written
-//! layers/<12 hex>/        an unpacked layer (overlayfs lower dir), shared by every image using it
-//! layers/<12 hex>.json    its diff id and size; written last, so it marks a complete layer
-//! tmp/                    staging; emptied by the next writer
-//! ```
+//! The on-disk image store, in the directory the caller gives (`<--root>/images`, laid out as
+//! [`ImageDir`] says).
 //!
 //! Layer directory names are short because overlayfs' `lowerdir=` option is limited to a page.
 //! Writers serialize on the lock; readers take none: every file they read is replaced
@@ -30,6 +19,7 @@ use thiserror::Error;
 use super::layer::{self, LayerError, UnpackOptions};
 use super::reference::{Reference, ReferenceError};
 use crate::engine::fsutil::{self, HashingReader, StoreLock};
+use crate::engine::root::ImageDir;
 
 /// OCI media types the store writes.
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -182,7 +172,7 @@ pub enum RemoveEvent {
 
 #[derive(Debug, Clone)]
 pub struct ImageStore {
-    root: PathBuf,
+    dir: ImageDir,
 }
 
 type Tags = BTreeMap<String, String>;
@@ -194,13 +184,15 @@ fn hex_of(digest: &str) -> &str {
 impl ImageStore {
     /// Opens (creating when missing) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<ImageStore, ImageError> {
-        let store = ImageStore { root: root.into() };
+        let store = ImageStore {
+            dir: ImageDir::new(root),
+        };
         for dir in [
-            store.root.clone(),
-            store.root.join("images"),
-            store.root.join("blobs/sha256"),
-            store.root.join("layers"),
-            store.root.join("tmp"),
+            store.dir.path().to_path_buf(),
+            store.dir.records(),
+            store.dir.blobs(),
+            store.dir.layers(),
+            store.dir.tmp(),
         ] {
             crate::engine::root::private_dir(&dir).map_err(io_ctx("creating", &dir))?;
         }
@@ -208,31 +200,30 @@ impl ImageStore {
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        self.dir.path()
+    }
+
+    /// Where the store's files lie.
+    pub(crate) fn dir(&self) -> &ImageDir {
+        &self.dir
     }
 
     pub(crate) fn blob_path(&self, digest: &str) -> PathBuf {
-        self.root.join("blobs/sha256").join(hex_of(digest))
+        self.dir.blob(hex_of(digest))
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
-
-    fn layers_dir(&self) -> PathBuf {
-        self.root.join("layers")
+        self.dir.tmp()
     }
 
     pub(crate) fn record_path(&self, id: &str) -> PathBuf {
-        self.root
-            .join("images")
-            .join(format!("{}.json", hex_of(id)))
+        self.dir.record(hex_of(id))
     }
 
     /// Takes the writers' lock and empties `tmp/` (left-overs of writers that died: nobody
     /// else can be using it while we hold the lock).
     pub(crate) fn lock(&self) -> Result<StoreLock, ImageError> {
-        let path = self.root.join("lock");
+        let path = self.dir.lock();
         let lock = StoreLock::exclusive(&path).map_err(io_ctx("locking", &path))?;
         let tmp = self.tmp_dir();
         if let Ok(entries) = fs::read_dir(&tmp) {
@@ -249,7 +240,7 @@ impl ImageStore {
     }
 
     pub(crate) fn read_tags(&self) -> Result<Tags, ImageError> {
-        let path = self.root.join("tags.json");
+        let path = self.dir.tags();
         match fs::read(&path) {
             Ok(data) => serde_json::from_slice(&data).map_err(|source| ImageError::Json {
                 what: path.display().to_string(),
@@ -261,7 +252,7 @@ impl ImageStore {
     }
 
     pub(crate) fn write_tags(&self, tags: &Tags) -> Result<(), ImageError> {
-        let path = self.root.join("tags.json");
+        let path = self.dir.tags();
         let data = serde_json::to_vec_pretty(tags).map_err(|source| ImageError::Json {
             what: path.display().to_string(),
             source,
@@ -295,12 +286,12 @@ impl ImageStore {
 
     /// Every image record in the store.
     pub(crate) fn records(&self) -> Result<Vec<ImageRecord>, ImageError> {
-        let dir = self.root.join("images");
+        let dir = self.dir.records();
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io_ctx("listing", &dir))? {
             let entry = entry.map_err(io_ctx("listing", &dir))?;
             let name = entry.file_name();
-            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+            let Some(hex) = name.to_str().and_then(ImageDir::json_stem) else {
                 continue;
             };
             if hex.len() != 64 {
@@ -353,17 +344,13 @@ impl ImageStore {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            let dir = self.root.join("images");
+            let dir = self.dir.records();
             let mut found = Vec::new();
             for entry in fs::read_dir(&dir)
                 .map_err(io_ctx("listing", &dir))?
                 .flatten()
             {
-                if let Some(h) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".json"))
-                {
+                if let Some(h) = entry.file_name().to_str().and_then(ImageDir::json_stem) {
                     if h.len() == 64 && h.starts_with(hex) {
                         found.push(h.to_string());
                     }
@@ -407,7 +394,7 @@ impl ImageStore {
         let mut layer_dirs = Vec::new();
         for layer in record.layers.iter().rev() {
             if seen.insert(layer.dir.clone()) {
-                let dir = self.layers_dir().join(&layer.dir);
+                let dir = self.dir.layer(&layer.dir);
                 if !dir.is_dir() {
                     return Err(ImageError::Corrupt(format!(
                         "layer {} of image {} is missing ({})",
@@ -606,7 +593,7 @@ impl ImageStore {
                 layers.insert(l.dir.clone());
             }
         }
-        let blob_dir = self.root.join("blobs/sha256");
+        let blob_dir = self.dir.blobs();
         let candidates: Vec<String> = match only_blobs {
             Some(set) => set.iter().map(|d| hex_of(d).to_string()).collect(),
             None => fs::read_dir(&blob_dir)
@@ -629,7 +616,7 @@ impl ImageStore {
         if only_blobs.is_some() {
             return Ok(deleted);
         }
-        let ldir = self.layers_dir();
+        let ldir = self.dir.layers();
         for entry in fs::read_dir(&ldir)
             .map_err(io_ctx("listing", &ldir))?
             .flatten()
@@ -637,10 +624,10 @@ impl ImageStore {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if name.ends_with(".json") || layers.contains(&name) {
+            if ImageDir::json_stem(&name).is_some() || layers.contains(&name) {
                 continue;
             }
-            let marker = ldir.join(format!("{name}.json"));
+            let marker = self.dir.layer_marker(&name);
             if let Ok(data) = fs::read(&marker) {
                 if let Ok(m) = serde_json::from_slice::<LayerMarker>(&data) {
                     deleted.push(m.diff_id);
@@ -670,9 +657,8 @@ impl ImageStore {
         }
         let hex = hex_of(diff_id);
         let name = hex[..12].to_string();
-        let ldir = self.layers_dir();
-        let marker = ldir.join(format!("{name}.json"));
-        let dir = ldir.join(&name);
+        let marker = self.dir.layer_marker(&name);
+        let dir = self.dir.layer(&name);
         if let Ok(data) = fs::read(&marker) {
             let m: LayerMarker =
                 serde_json::from_slice(&data).map_err(|source| ImageError::Json {
@@ -732,9 +718,8 @@ impl ImageStore {
             )));
         }
         let name = hex_of(diff_id)[..12].to_string();
-        let ldir = self.layers_dir();
-        let marker = ldir.join(format!("{name}.json"));
-        let dir = ldir.join(&name);
+        let marker = self.dir.layer_marker(&name);
+        let dir = self.dir.layer(&name);
         // One syncfs makes the whole tree durable before the marker says it is complete.
         let f = File::open(tmp).map_err(io_ctx("opening", tmp))?;
         rustix::fs::syncfs(&f).map_err(|e| io_ctx("syncing", tmp)(e.into()))?;
@@ -837,9 +822,9 @@ impl ImageStore {
         names: &[Reference],
         tags: &mut Tags,
     ) -> Result<(), ImageError> {
-        let blob_dir = self.root.join("blobs/sha256");
+        let blob_dir = self.dir.blobs();
         fsutil::fsync_dir(&blob_dir).map_err(io_ctx("syncing", &blob_dir))?;
-        let ldir = self.layers_dir();
+        let ldir = self.dir.layers();
         fsutil::fsync_dir(&ldir).map_err(io_ctx("syncing", &ldir))?;
         let existing = self.read_record(&record.id).ok();
         match existing {

@@ -20,12 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::fsutil::{self, Durability};
 use crate::engine::json_store::{self, Layout, StoreError};
-use crate::engine::network::nft::Protocol;
 use crate::engine::root::{self, StateRoot};
-use crate::engine::runtime::rootfs::CgroupMount;
-use crate::engine::spec::ContainerSpec;
+use crate::engine::spec::{ContainerSpec, Protocol};
 
 /// Why a state operation failed, with the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -147,21 +146,6 @@ pub struct PublishedPort {
     pub container_port: u16,
 }
 
-impl PublishedPort {
-    /// The nftables form of this mapping.
-    pub fn mapping(&self) -> crate::engine::network::nft::PortMapping {
-        crate::engine::network::nft::PortMapping {
-            network: self.network.clone(),
-            bridge: self.bridge.clone(),
-            protocol: self.protocol,
-            host_ip: self.host_ip,
-            host_port: self.host_port,
-            container_ip: self.container_ip,
-            container_port: self.container_port,
-        }
-    }
-}
-
 /// The container's embedded resolver, when it has one (containers on project networks).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DnsSetup {
@@ -233,8 +217,8 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub log_disabled: bool,
     /// `post_start` and `pre_stop`, run by the commands that start and stop it.
-    #[serde(default, skip_serializing_if = "crate::engine::hooks::Hooks::is_empty")]
-    pub hooks: crate::engine::hooks::Hooks,
+    #[serde(default, skip_serializing_if = "crate::engine::spec::Hooks::is_empty")]
+    pub hooks: crate::engine::spec::Hooks,
     /// The service's `annotations`, interpolated: Docker keeps them with the container (OCI
     /// spec annotations) and `inspect` shows them under `HostConfig.Annotations`.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::{invalid, Ctx, StackError};
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::cgroups::Layout;
 use crate::engine::image::Image;
 use crate::engine::network::dns::{self, RESOLVER_IP};
@@ -21,7 +22,6 @@ use crate::engine::network::nft::PortMapping;
 use crate::engine::root::StateRoot;
 use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
-use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
 use crate::engine::runtime::{caps, host_devices, seccomp};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
@@ -46,7 +46,7 @@ pub fn container_name(project: &str, service: &str, svc: &ServiceConfig, n: u32)
 
 /// The engine's form of a recorded published port.
 pub fn mapping(p: &PublishedPort) -> PortMapping {
-    p.mapping()
+    PortMapping::from(p)
 }
 
 /// The cgroup parent of a service's containers: its `cgroup_parent` (a path from the top of

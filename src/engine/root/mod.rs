@@ -38,10 +38,7 @@ use layout::{
 };
 pub(crate) use layout::{CONTAINER_LOG, CONTAINER_RECORD, CONTAINER_STATE, CONTAINER_STOPPING};
 
-/// Directories nobody but root enters.
-pub const PRIVATE_DIR: u32 = 0o700;
-/// Files nobody but root reads: records, logs, locks, image metadata.
-pub const PRIVATE_FILE: u32 = 0o600;
+pub use crate::engine::fsutil::{PRIVATE_DIR, PRIVATE_FILE};
 /// Directories a container's processes see as theirs (a volume's `_data`).
 pub const SHARED_DIR: u32 = 0o755;
 

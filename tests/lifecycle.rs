@@ -437,7 +437,7 @@ fn after_a_crash_or_reboot_up_and_down_recover() {
         {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let dir = compose::engine::state::container_dir(&f.root, &o.record.id);
+        let dir = compose::engine::root::StateRoot::new(&f.root).container(&o.record.id);
         let mut st = compose::engine::state::read_state(&dir);
         st.boot_id = "an-earlier-boot".into();
         compose::engine::state::write_state(&dir, &st).expect("state");

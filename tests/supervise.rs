@@ -179,7 +179,7 @@ fn logs_rotate_at_max_size_keeping_max_file() {
         (c.record.log_max_size, c.record.log_max_file),
         (Some(1024), Some(2))
     );
-    let dir = state::container_dir(&f.root, &c.record.id);
+    let dir = compose::engine::root::StateRoot::new(&f.root).container(&c.record.id);
     let log = state::log_path(&dir);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&log)
@@ -311,7 +311,8 @@ fn logging_driver_none_keeps_no_log_and_the_container_never_blocks() {
     }
     let c = container(&f, "quiet");
     assert!(c.record.log_disabled);
-    let log = state::log_path(&state::container_dir(&f.root, &c.record.id));
+    let log =
+        state::log_path(&compose::engine::root::StateRoot::new(&f.root).container(&c.record.id));
     assert!(!log.exists(), "a log was written");
     assert!(ok(&f, &["logs", "quiet"]).trim().is_empty());
     down(&mut f);

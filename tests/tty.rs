@@ -42,7 +42,7 @@ fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 /// The raw json-file log of the container of `service`.
 fn raw_log(f: &Fixture, service: &str) -> String {
     let c = container(f, service);
-    let dir = state::container_dir(&f.root, &c.record.id);
+    let dir = compose::engine::root::StateRoot::new(&f.root).container(&c.record.id);
     std::fs::read_to_string(state::log_path(&dir)).unwrap_or_default()
 }
 

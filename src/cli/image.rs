@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::engine::fsutil::{self, human_duration, human_size};
 use crate::engine::image::{ImageStore, Reference, RemoveEvent};
+use crate::engine::root::StateRoot;
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -110,7 +111,7 @@ pub struct TagArgs {
 
 /// The image store of a `--root`.
 pub fn open_store(global: &super::GlobalOptions) -> anyhow::Result<ImageStore> {
-    let root = global.root.join("images");
+    let root = StateRoot::new(&global.root).images();
     ImageStore::open(&root).with_context(|| format!("opening the image store {}", root.display()))
 }
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::fsutil;
 use crate::engine::network::manager::{NetworkError, NetworkInfo, Networks};
+use crate::engine::root::StateRoot;
 
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
@@ -80,7 +81,7 @@ pub fn network_id(name: &str) -> String {
 pub fn run(global: &super::GlobalOptions, args: &NetworkArgs) -> anyhow::Result<i32> {
     // Reading commands on a root that has no networks yet create nothing (and need no write
     // access to, say, /var/lib/compose).
-    let nets = if global.root.join("networks").is_dir() {
+    let nets = if StateRoot::new(&global.root).networks().is_dir() {
         Some(
             Networks::open(&global.root)
                 .with_context(|| format!("opening the networks under {}", global.root.display()))?,

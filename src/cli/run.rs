@@ -8,6 +8,7 @@ use clap::Args;
 use super::project::load_options;
 use super::GlobalOptions;
 use crate::engine::image::ImageStore;
+use crate::engine::root::StateRoot;
 use crate::model::load::load;
 use crate::model::types::service::split_shell_words;
 use crate::planner::container::OneOffOverrides;
@@ -87,7 +88,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         super::progress::reporter(global).warn(&w);
     }
     let root = global.root.as_path();
-    let store = ImageStore::open(root.join("images"))?;
+    let store = ImageStore::open(StateRoot::new(root).images())?;
     // Every image this run needs (its dependencies' too), pulled at once before anything
     // starts; the dependencies' `up` below then finds them stored.
     let pull = super::pull::pull_flag(args.pull.as_deref())?;

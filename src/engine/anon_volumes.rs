@@ -36,7 +36,7 @@ pub fn of(rec: &ContainerRecord) -> IndexMap<String, PathBuf> {
 /// Removes the anonymous volumes of the removed container `rec` (with `down -v`, `rm -v`), and
 /// any other `<id>-<n>` directory of it (one made before a creation failed).
 pub fn remove_of(root: &Path, rec: &ContainerRecord) -> Result<(), RemoveError> {
-    let dir = root.join("volumes");
+    let dir = crate::engine::root::StateRoot::new(root).volumes();
     let mut doomed: Vec<PathBuf> = of(rec).into_values().collect();
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         if is_own_anonymous_volume(&e.path(), &rec.id) {

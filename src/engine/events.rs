@@ -28,7 +28,7 @@ pub struct Event {
 }
 
 pub fn path(root: &Path) -> PathBuf {
-    root.join("events.jsonl")
+    crate::engine::root::StateRoot::new(root).events()
 }
 
 /// Appends a container event; failures are ignored (events are informational).

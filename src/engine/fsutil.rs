@@ -11,6 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
 
+/// Directories nobody but root enters (why: see [`crate::engine::root`]).
+pub const PRIVATE_DIR: u32 = 0o700;
+/// Files nobody but root reads: records, logs, locks, image metadata. Every file written
+/// here gets it.
+pub const PRIVATE_FILE: u32 = 0o600;
+
 /// A reader that hashes (sha256) and counts what passes through it.
 pub struct HashingReader<R> {
     inner: R,
@@ -114,7 +120,7 @@ pub fn write_atomic_as(path: &Path, data: &[u8], durability: Durability) -> io::
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(super::root::PRIVATE_FILE)
+            .mode(PRIVATE_FILE)
             .open(&tmp)?;
         f.write_all(data)?;
         if durability != Durability::Volatile {
@@ -145,7 +151,7 @@ impl StoreLock {
             .truncate(false)
             .read(true)
             .write(true)
-            .mode(super::root::PRIVATE_FILE)
+            .mode(PRIVATE_FILE)
             .open(path)?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
         Ok(StoreLock { _file: file })

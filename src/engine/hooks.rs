@@ -13,44 +13,11 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use serde::{Deserialize, Serialize};
-
+use crate::engine::root::StateRoot;
 use crate::engine::runtime::exec::{self, ExecConfig};
 use crate::engine::runtime::process::Stdio;
+use crate::engine::spec::HookSpec;
 use crate::engine::state::{self, ContainerRecord};
-
-/// One hook, resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct HookSpec {
-    /// argv (never empty); `args[0]` is looked up in the container's `PATH`.
-    pub args: Vec<String>,
-    /// `KEY=VALUE` entries added to the container's environment.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// `user`; `None`: the container's.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// `working_dir`; `None`: the container's.
-    #[serde(default)]
-    pub workdir: Option<String>,
-    #[serde(default)]
-    pub privileged: bool,
-}
-
-/// A container's hooks, in the order the file lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Hooks {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub post_start: Vec<HookSpec>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pre_stop: Vec<HookSpec>,
-}
-
-impl Hooks {
-    pub fn is_empty(&self) -> bool {
-        self.post_start.is_empty() && self.pre_stop.is_empty()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -77,7 +44,7 @@ pub fn run(
     hook: &HookSpec,
     line: &mut dyn FnMut(&str),
 ) -> Result<i32, HookError> {
-    let st = state::read_state(&state::container_dir(root, &rec.id)).observed();
+    let st = state::read_state(&StateRoot::new(root).container(&rec.id)).observed();
     let (Some(pid), Some(pid_start)) = (st.live_pid(), st.pid_start) else {
         return Err(HookError::NotRunning {
             name: rec.name.clone(),

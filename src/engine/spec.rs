@@ -288,3 +288,63 @@ pub struct SeccompFilter {
     /// (code, jt, jf, k) per instruction.
     pub instructions: Vec<(u16, u8, u8, u32)>,
 }
+
+/// One lifecycle hook, resolved (by [`crate::planner::hooks`]). Recorded with the container,
+/// so it sits with the spec rather than with the runner ([`crate::engine::hooks`]): the
+/// record ([`crate::engine::state`]) holds it without depending on what runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HookSpec {
+    /// argv (never empty); `args[0]` is looked up in the container's `PATH`.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries added to the container's environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// `user`; `None`: the container's.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// `working_dir`; `None`: the container's.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub privileged: bool,
+}
+
+/// A container's hooks, in the order the file lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Hooks {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<HookSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<HookSpec>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.post_start.is_empty() && self.pre_stop.is_empty()
+    }
+}
+
+/// Transport protocol of a published port: recorded with the container and matched by the
+/// nftables rules ([`crate::engine::network::nft`]), so it lives below both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// Its IANA protocol number (what an IP header and nftables match on).
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}

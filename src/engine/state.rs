@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::fsutil::{self, Durability};
 use crate::engine::json_store::{self, Layout, StoreError};
-use crate::engine::network::nft::Protocol;
-use crate::engine::runtime::rootfs::CgroupMount;
-use crate::engine::spec::ContainerSpec;
+use crate::engine::root::{self, StateRoot};
+use crate::engine::spec::{ContainerSpec, Protocol};
 
 /// Why a state operation failed, with the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -146,21 +146,6 @@ pub struct PublishedPort {
     pub container_port: u16,
 }
 
-impl PublishedPort {
-    /// The nftables form of this mapping.
-    pub fn mapping(&self) -> crate::engine::network::nft::PortMapping {
-        crate::engine::network::nft::PortMapping {
-            network: self.network.clone(),
-            bridge: self.bridge.clone(),
-            protocol: self.protocol,
-            host_ip: self.host_ip,
-            host_port: self.host_port,
-            container_ip: self.container_ip,
-            container_port: self.container_port,
-        }
-    }
-}
-
 /// The container's embedded resolver, when it has one (containers on project networks).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DnsSetup {
@@ -232,8 +217,8 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub log_disabled: bool,
     /// `post_start` and `pre_stop`, run by the commands that start and stop it.
-    #[serde(default, skip_serializing_if = "crate::engine::hooks::Hooks::is_empty")]
-    pub hooks: crate::engine::hooks::Hooks,
+    #[serde(default, skip_serializing_if = "crate::engine::spec::Hooks::is_empty")]
+    pub hooks: crate::engine::spec::Hooks,
     /// The service's `annotations`, interpolated: Docker keeps them with the container (OCI
     /// spec annotations) and `inspect` shows them under `HostConfig.Annotations`.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
@@ -443,35 +428,26 @@ impl RunState {
     }
 }
 
-/// The containers directory of a state root.
-pub fn containers_dir(root: &Path) -> PathBuf {
-    root.join("containers")
-}
-
-pub fn container_dir(root: &Path, id: &str) -> PathBuf {
-    containers_dir(root).join(id)
-}
-
 pub fn record_path(dir: &Path) -> PathBuf {
-    dir.join("container.json")
+    dir.join(root::CONTAINER_RECORD)
 }
 
 pub fn state_path(dir: &Path) -> PathBuf {
-    dir.join("state.json")
+    dir.join(root::CONTAINER_STATE)
 }
 
 pub fn stopping_path(dir: &Path) -> PathBuf {
-    dir.join("stopping")
+    dir.join(root::CONTAINER_STOPPING)
 }
 
 pub fn log_path(dir: &Path) -> PathBuf {
-    dir.join("container.log")
+    dir.join(root::CONTAINER_LOG)
 }
 
 /// Writes `container.json` (atomically).
 pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError> {
-    let dir = container_dir(root, &rec.id);
-    crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
+    let dir = StateRoot::new(root).container(&rec.id);
+    root::private_dir(&dir).map_err(io_err("creating", &dir))?;
     Ok(json_store::write_as(
         &record_path(&dir),
         rec,
@@ -481,7 +457,7 @@ pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError
 }
 
 pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, StateError> {
-    let path = record_path(&container_dir(root, id));
+    let path = record_path(&StateRoot::new(root).container(id));
     let rec: Option<ContainerRecord> = json_store::read(&path)?;
     Ok(rec.map(|mut rec| {
         upgrade_volume_mounts(root, &mut rec.spec);
@@ -496,7 +472,7 @@ pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, Sta
 /// (those containers filled them on their first start).
 fn upgrade_volume_mounts(root: &Path, spec: &mut crate::engine::spec::ContainerSpec) {
     use crate::engine::spec::{inside_volume, MountKind};
-    let volumes = root.join("volumes");
+    let volumes = StateRoot::new(root).volumes();
     for m in &mut spec.mounts {
         let MountKind::Bind { source, .. } = &m.kind else {
             continue;
@@ -549,7 +525,7 @@ pub struct Observed {
 /// Every container of `project` (all projects with `None`) under `root`, by name. Directories
 /// without a record (a creation cut short) are skipped: [`incomplete`] lists them.
 pub fn list(root: &Path, project: Option<&str>) -> Result<Vec<Observed>, StateError> {
-    let dir = containers_dir(root);
+    let dir = StateRoot::new(root).containers();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -573,7 +549,7 @@ pub fn list(root: &Path, project: Option<&str>) -> Result<Vec<Observed>, StateEr
 
 /// Container directories that have no record: left by a command killed while creating one.
 pub fn incomplete(root: &Path) -> Vec<String> {
-    let dir = containers_dir(root);
+    let dir = StateRoot::new(root).containers();
     std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -586,9 +562,10 @@ pub fn incomplete(root: &Path) -> Vec<String> {
 /// Serializes commands on one project (held until dropped; released by the kernel if the
 /// process dies).
 pub fn lock_project(root: &Path, project: &str) -> Result<fsutil::StoreLock, StateError> {
-    let dir = root.join("projects");
-    crate::engine::root::private_dir(&dir).map_err(io_err("creating", &dir))?;
-    let path = dir.join(format!("{project}.lock"));
+    let layout = StateRoot::new(root);
+    let dir = layout.projects();
+    root::private_dir(&dir).map_err(io_err("creating", &dir))?;
+    let path = layout.project_lock(project);
     Ok(json_store::lock(&path)?)
 }
 

@@ -4,7 +4,7 @@
 //! A hook without a command is refused when the container is created: Docker Compose would
 //! only fail when the hook runs, after the container started.
 
-use crate::engine::hooks::{HookSpec, Hooks};
+use crate::engine::spec::{HookSpec, Hooks};
 use crate::model::types::service::{ServiceConfig, ServiceHook};
 
 /// The container's hooks; the error names the hook and what is wrong with it.

@@ -21,6 +21,7 @@ use rustix::process::Signal;
 use super::{LogLine, PlainReporter, Reporter};
 use crate::engine::container::{Container, ContainerError};
 use crate::engine::fsutil;
+use crate::engine::root::StateRoot;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
 
@@ -283,7 +284,7 @@ struct Tail {
 impl Tail {
     fn new(root: &Path, target: Target) -> Tail {
         Tail {
-            dir: state::container_dir(root, &target.id),
+            dir: StateRoot::new(root).container(&target.id),
             target,
             file: None,
             ino: 0,
@@ -489,7 +490,7 @@ fn parse_lines(bytes: &[u8], out: &mut Vec<LogLine>) {
 /// Whether a container is stopped for good: exited (or never started, or removed) and no
 /// monitor left that would start it again.
 pub fn stopped_for_good(root: &Path, id: &str) -> bool {
-    let dir = state::container_dir(root, id);
+    let dir = StateRoot::new(root).container(id);
     if !state::record_path(&dir).exists() {
         return true;
     }
@@ -746,7 +747,7 @@ fn new_exits(
 ) -> Vec<(Target, i32, String)> {
     let mut out = Vec::new();
     for t in follower.targets() {
-        let st = state::read_state(&state::container_dir(root, &t.id));
+        let st = state::read_state(&StateRoot::new(root).container(&t.id));
         if let Some(f) = st.finished_at {
             if reported.get(&t.id) != Some(&f) && parse_log_time(&f).is_some_and(|t| t >= since) {
                 out.push((t.clone(), st.exit_code.unwrap_or(0), f));
@@ -1098,7 +1099,7 @@ pub fn attached_up(
         let mut exited_now = Vec::new();
         let mut all_stopped = true;
         for t in follower.targets() {
-            let dir = state::container_dir(root, &t.id);
+            let dir = StateRoot::new(root).container(&t.id);
             let st = state::read_state(&dir);
             let w = exits.entry(t.id.clone()).or_default();
             if let Some(f) = &st.finished_at {
@@ -1310,10 +1311,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
         for id in ["a", "b"] {
-            std::fs::create_dir_all(state::container_dir(root, id)).expect("dir");
+            std::fs::create_dir_all(StateRoot::new(root).container(id)).expect("dir");
         }
-        let log_a = state::log_path(&state::container_dir(root, "a"));
-        let log_b = state::log_path(&state::container_dir(root, "b"));
+        let log_a = state::log_path(&StateRoot::new(root).container("a"));
+        let log_b = state::log_path(&StateRoot::new(root).container("b"));
         std::fs::write(
             &log_a,
             line("a1", "2024-01-01T00:00:01.000000000Z")
@@ -1374,8 +1375,8 @@ mod tests {
     fn a_big_log_is_read_in_bounded_chunks_and_a_snapshot_ends_where_it_was_taken() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        std::fs::create_dir_all(state::container_dir(root, "a")).expect("dir");
-        let log_a = state::log_path(&state::container_dir(root, "a"));
+        std::fs::create_dir_all(StateRoot::new(root).container("a")).expect("dir");
+        let log_a = state::log_path(&StateRoot::new(root).container("a"));
         let one = line("y", "2024-01-01T00:00:01.000000000Z");
         let count = 3 * READ_CHUNK / one.len() + 7;
         std::fs::write(&log_a, one.repeat(count)).expect("write");

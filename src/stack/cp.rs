@@ -10,6 +10,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::ops::{containers, failed};
 use super::{invalid, StackError};
+use crate::engine::root::StateRoot;
 use crate::engine::state::{self, Observed};
 
 /// One side of a copy: the host, or a container's root seen through its PID 1
@@ -96,7 +97,7 @@ impl Side {
         if layers.is_empty() {
             return Err(invalid(format!("container {name} has no image layers")));
         }
-        let dir = state::container_dir(root, &o.record.id);
+        let dir = StateRoot::new(root).container(&o.record.id);
         let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen", e))?;
         // One layer per option: no length limit, and no ':' or ',' to escape.
         for l in layers {

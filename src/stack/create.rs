@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::{invalid, Ctx, StackError};
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::cgroups::Layout;
 use crate::engine::image::Image;
 use crate::engine::network::dns::{self, RESOLVER_IP};
@@ -18,9 +19,9 @@ use crate::engine::network::ipam::AddrRequest;
 use crate::engine::network::link;
 use crate::engine::network::manager::Networks;
 use crate::engine::network::nft::PortMapping;
+use crate::engine::root::StateRoot;
 use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
-use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
 use crate::engine::runtime::{caps, host_devices, seccomp};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
@@ -45,7 +46,7 @@ pub fn container_name(project: &str, service: &str, svc: &ServiceConfig, n: u32)
 
 /// The engine's form of a recorded published port.
 pub fn mapping(p: &PublishedPort) -> PortMapping {
-    p.mapping()
+    PortMapping::from(p)
 }
 
 /// The cgroup parent of a service's containers: its `cgroup_parent` (a path from the top of
@@ -345,12 +346,12 @@ impl<'a> Creator<'a> {
             .filter_map(|(k, v)| v.name.clone().map(|n| (k.clone(), n)))
             .collect();
         let files = LayerFiles::new(image.layer_dirs.clone());
-        let volumes_dir = self.ctx.root.join("volumes");
+        let volumes_dir = StateRoot::new(&self.ctx.root).volumes();
         let host_gateway = endpoints
             .first()
             .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
             .map(|g| g.0);
-        let dir = state::container_dir(&self.ctx.root, &id);
+        let dir = StateRoot::new(&self.ctx.root).container(&id);
         let own_files =
             secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
@@ -529,7 +530,7 @@ impl<'a> Creator<'a> {
         });
         let (hosts, resolv) = match (&join_container, endpoints.first()) {
             (Some(other), _) => {
-                let odir = state::container_dir(&self.ctx.root, other);
+                let odir = StateRoot::new(&self.ctx.root).container(other);
                 (
                     std::fs::read_to_string(odir.join("hosts"))
                         .unwrap_or_else(|_| etc::hosts(&spec, "127.0.1.1")),
@@ -557,7 +558,7 @@ impl<'a> Creator<'a> {
                 etc::resolv_conf(&spec, &self.host_resolv),
             ),
         };
-        held.dir = Some(state::container_dir(&self.ctx.root, &id));
+        held.dir = Some(StateRoot::new(&self.ctx.root).container(&id));
         container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
             .map_err(|e| invalid(e.to_string()))?;
         secrets::write(&own_files, &dir, service).map_err(|e| invalid(e.to_string()))?;
@@ -688,7 +689,7 @@ impl<'a> Creator<'a> {
         let all = state::list(&self.ctx.root, None)?;
         let records: Vec<_> = all.iter().map(|o| &o.record).collect();
         crate::planner::volumes_from::mounts_for(&svc.volumes_from, self.name, &records, |id| {
-            state::container_dir(&self.ctx.root, id)
+            StateRoot::new(&self.ctx.root).container(id)
         })
         .map_err(|m| invalid(format!("service {service}: {m}")))
     }

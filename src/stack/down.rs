@@ -11,6 +11,7 @@ use super::{
 use crate::engine::container::Container;
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
+use crate::engine::root::StateRoot;
 use crate::engine::state::{self, Observed};
 use crate::model::types::resources::Project;
 
@@ -90,7 +91,7 @@ pub fn down(
     };
     // Containers whose creation was cut short (no record): their directories only.
     for id in state::incomplete(&ctx.root) {
-        let _ = std::fs::remove_dir_all(state::container_dir(&ctx.root, &id));
+        let _ = std::fs::remove_dir_all(StateRoot::new(&ctx.root).container(&id));
     }
     for info in nets.list()? {
         if info.def.project.as_deref() != Some(name) {
@@ -108,9 +109,11 @@ pub fn down(
         rep.event("Network", &info.def.name, "Removed");
     }
     if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
-        let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
-            context: "image store".into(),
-            message: e.to_string(),
+        let store = ImageStore::open(StateRoot::new(&ctx.root).images()).map_err(|e| {
+            StackError::Failed {
+                context: "image store".into(),
+                message: e.to_string(),
+            }
         })?;
         let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
             .into_iter()
@@ -145,7 +148,7 @@ pub fn down(
                     continue;
                 }
                 let vname = crate::planner::volume_name::volume_name(name, key, Some(v));
-                let dir = ctx.root.join("volumes").join(&vname);
+                let dir = StateRoot::new(&ctx.root).volume(&vname);
                 if dir.exists() {
                     rep.event("Volume", &vname, "Removing");
                     std::fs::remove_dir_all(&dir).map_err(|e| StackError::Failed {

@@ -19,7 +19,8 @@
 use std::path::Path;
 
 use super::{invalid, Reporter, StackError};
-use crate::engine::hooks::{self, HookSpec};
+use crate::engine::hooks;
+use crate::engine::spec::HookSpec;
 use crate::engine::state::{self, ContainerRecord};
 
 /// The name Docker Compose prefixes hook output with: the container's, less `<project>-`.

@@ -18,6 +18,7 @@ use crate::engine::cgroups::CgroupStats;
 use crate::engine::container::Container;
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
+use crate::engine::root::StateRoot;
 use crate::engine::state::{self, ContainerRecord, Observed, Status};
 use crate::engine::supervisor;
 use crate::model::types::resources::Project;
@@ -197,7 +198,7 @@ pub fn remove(
     for o in targets {
         let rec = &o.record;
         // Checked again under the lock: it may have been started since it was listed.
-        let dir = state::container_dir(&ctx.root, &rec.id);
+        let dir = StateRoot::new(&ctx.root).container(&rec.id);
         let now = state::read_state(&dir).observed();
         if matches!(now.status, Status::Running | Status::Restarting) {
             return Err(invalid(format!(
@@ -686,7 +687,8 @@ pub fn images(
     project: &str,
     services: &[String],
 ) -> Result<Vec<ImageEntry>, StackError> {
-    let store = ImageStore::open(root.join("images")).map_err(|e| failed("image store", e))?;
+    let store =
+        ImageStore::open(StateRoot::new(root).images()).map_err(|e| failed("image store", e))?;
     let sizes: BTreeMap<String, u64> = store
         .list()
         .map_err(|e| failed("image store", e))?

@@ -14,6 +14,7 @@ use crate::engine::image::{ImageError, ImageStore};
 use crate::engine::registry::{
     self, DockerConfig, PullEvent, PullOptions, PullProgress, PullRequest, Pulled, RegistryConfig,
 };
+use crate::engine::root::StateRoot;
 use crate::model::types::resources::Project;
 use crate::planner::pull_policy::{
     decide, decide_pull_command, Decision, ImageFacts, PullCommandDecision, PullPolicy,
@@ -282,8 +283,8 @@ pub fn pull_command(
         }
         opts.services.clone()
     };
-    let store =
-        ImageStore::open(root.join("images")).map_err(|e| store_failed("image store".into(), e))?;
+    let store = ImageStore::open(StateRoot::new(root).images())
+        .map_err(|e| store_failed("image store".into(), e))?;
     let mut wanted = Vec::new();
     for s in &services {
         let svc = &project.services[s];

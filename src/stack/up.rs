@@ -16,6 +16,7 @@ use super::{
 };
 use crate::engine::image::{Image, ImageStore};
 use crate::engine::network::manager::{NetworkDef, Networks};
+use crate::engine::root::StateRoot;
 use crate::engine::spec::VOLUME_DATA;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
@@ -131,10 +132,11 @@ pub fn up(
     let nets = Networks::open(&ctx.root)?;
 
     // Everything is checked before the first change.
-    let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
-        context: "image store".into(),
-        message: e.to_string(),
-    })?;
+    let store =
+        ImageStore::open(StateRoot::new(&ctx.root).images()).map_err(|e| StackError::Failed {
+            context: "image store".into(),
+            message: e.to_string(),
+        })?;
     for s in &order {
         for w in support::check_service(s, &project.services[s], &support::Facts::host())
             .map_err(|e| invalid(e.to_string()))?
@@ -194,7 +196,7 @@ pub fn up(
             }),
         }
     }
-    let volumes_dir = ctx.root.join("volumes");
+    let volumes_dir = StateRoot::new(&ctx.root).volumes();
     let volume_states: Vec<Resource> = used_volumes(project, &name, &order)
         .into_iter()
         .map(|v| Resource {

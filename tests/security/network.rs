@@ -131,7 +131,7 @@ fn a_neighbour_reaches_a_port_published_on_loopback_by_sending_to_127_0_0_1() {
         .expect("nftables in the stand-in host");
     for o in &records {
         for p in &o.record.ports {
-            nft.remove_port(&p.mapping())
+            nft.remove_port(&compose::engine::network::nft::PortMapping::from(p))
                 .expect("remove the port's rules");
         }
     }

@@ -94,7 +94,7 @@ fn start(f: &Fixture) -> Planted {
         .into_iter()
         .find(|o| o.record.service == "app")
         .expect("app's record");
-    let container = compose::engine::state::container_dir(&f.root, &app.record.id);
+    let container = compose::engine::root::StateRoot::new(&f.root).container(&app.record.id);
     let data = f
         .root
         .join("volumes")

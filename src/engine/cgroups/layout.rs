@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::CgroupError;
 
 /// The three layouts hosts run.
@@ -304,6 +306,59 @@ fn unescape(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One cgroup filesystem to mount under the container's /sys/fs/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupMount {
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: String,
+    /// Mount options: the v1 controllers (`memory`, `cpu,cpuacct`, `none,name=systemd`).
+    pub options: String,
+    /// Directory under /sys/fs/cgroup (`memory`); empty for a unified host's cgroup2 itself.
+    pub dir: String,
+}
+
+impl CgroupMount {
+    /// The mounts matching the host's layout.
+    pub fn for_layout(layout: &Layout) -> Vec<CgroupMount> {
+        let name = |h: &Hierarchy| {
+            h.mount_point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut out: Vec<CgroupMount> = layout
+            .v1
+            .iter()
+            .filter(|h| !h.controllers.is_empty())
+            .map(|h| {
+                let named_only = h.controllers.iter().all(|c| c.starts_with("name="));
+                let options = if named_only {
+                    format!("none,{}", h.controllers.join(","))
+                } else {
+                    h.controllers.join(",")
+                };
+                CgroupMount {
+                    fstype: "cgroup".into(),
+                    options,
+                    dir: name(h),
+                }
+            })
+            .collect();
+        if let Some(u) = &layout.unified {
+            out.push(CgroupMount {
+                fstype: "cgroup2".into(),
+                options: String::new(),
+                dir: if layout.kind == LayoutKind::Unified {
+                    String::new()
+                } else {
+                    name(u)
+                },
+            });
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
 pub use fs::{CgroupFs, RealFs};
-pub use layout::{Hierarchy, Layout, LayoutKind};
+pub use layout::{CgroupMount, Hierarchy, Layout, LayoutKind};
 pub use v1::V1Manager;
 pub use v2::V2Manager;
 

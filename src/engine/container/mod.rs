@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::cgroups::{self, CgroupError, CgroupManager, CgroupOptions, ContainerCgroup};
 use crate::engine::network::dns::EndpointStore;
 use crate::engine::network::manager::NetworkError;
+use crate::engine::root::StateRoot;
 use crate::engine::state::{self, ContainerRecord, RunState, StateError};
 
 /// Why an operation on a container failed. The texts are the ones the commands printed before
@@ -82,7 +83,7 @@ impl Container {
     pub fn of(root: &Path, record: &ContainerRecord) -> Container {
         Container {
             root: root.to_path_buf(),
-            dir: state::container_dir(root, &record.id),
+            dir: StateRoot::new(root).container(&record.id),
             record: record.clone(),
         }
     }
@@ -143,7 +144,7 @@ impl Container {
     /// Where the names of running containers are published (see
     /// [`crate::engine::network::dns`]).
     pub fn name_store(&self) -> EndpointStore {
-        EndpointStore::new(&dns_dir(&self.root))
+        EndpointStore::new(&StateRoot::new(&self.root).dns())
     }
 
     /// Tells `compose events` about a clean-up that failed where no command is there to print
@@ -163,11 +164,6 @@ impl Container {
             source,
         }
     }
-}
-
-/// The `<root>/dns` directory where running containers publish their names.
-pub fn dns_dir(root: &Path) -> PathBuf {
-    root.join("dns")
 }
 
 /// The cgroup of the container `record` describes, if it has one now.
@@ -221,7 +217,7 @@ pub(crate) mod tests {
     #[test]
     fn a_handle_finds_its_state_under_the_root() {
         let c = Container::of(Path::new("/r"), &record("web"));
-        assert_eq!(c.dir(), state::container_dir(Path::new("/r"), "web"));
+        assert_eq!(c.dir(), StateRoot::new(Path::new("/r")).container("web"));
         assert_eq!(c.name(), "p-web-1");
     }
 

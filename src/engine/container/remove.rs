@@ -3,13 +3,14 @@
 
 use super::{Container, ContainerError};
 use crate::engine::network::manager::Networks;
+use crate::engine::network::nft::PortMapping;
 
 impl Container {
     /// Releases what the stopped container holds in `nets` and deletes its directory.
     pub fn remove(&self, nets: &Networks) -> Result<(), ContainerError> {
         let rec = &self.record;
         for p in &rec.ports {
-            nets.unpublish(&p.mapping())?;
+            nets.unpublish(&PortMapping::from(p))?;
         }
         for ep in &rec.endpoints {
             nets.release(&ep.network, &rec.id)?;

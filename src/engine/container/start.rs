@@ -18,6 +18,7 @@ use crate::engine::cgroups::{Birthplace, ContainerCgroup};
 use crate::engine::network::dns::{Resolver, ResolverConfig};
 use crate::engine::network::endpoints;
 use crate::engine::network::link::Netlink;
+use crate::engine::root::StateRoot;
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::init::InitConfig;
 use crate::engine::spec::{ContainerSpec, NetworkMode};
@@ -177,7 +178,7 @@ impl Placer<'_> {
 /// restarts. A paused one is joined too (entering its namespaces does not touch its cgroup).
 pub fn resolve_shared_namespaces(root: &Path, spec: &mut ContainerSpec) {
     let live_pid = |id: &str| {
-        state::read_state(&state::container_dir(root, id))
+        state::read_state(&StateRoot::new(root).container(id))
             .observed()
             .live_pid()
     };

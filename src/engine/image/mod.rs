@@ -4,15 +4,22 @@
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
+mod blobs;
 mod digests;
 mod ingest;
+mod inspect;
 pub(crate) use ingest::Ingest;
 pub mod layer;
+mod list;
+mod lookup;
 mod prune;
 mod pulls;
 pub mod reference;
+mod remove;
 mod store;
+mod tag;
 pub mod testimage;
+mod unpacked;
 
 pub use archive::host_arch;
 pub use prune::PruneReport;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::reference::Reference;
 use super::store::{io_ctx, ImageError, ImageRecord, ImageStore, RemoveEvent};
+use crate::engine::root::ImageDir;
 
 /// What a prune did, in Docker's terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,7 +101,7 @@ impl ImageStore {
             }
         }
         let mut total = 0u64;
-        let blob_dir = self.root().join("blobs/sha256");
+        let blob_dir = self.dir().blobs();
         for entry in fs::read_dir(&blob_dir)
             .map_err(io_ctx("listing", &blob_dir))?
             .flatten()
@@ -112,7 +113,7 @@ impl ImageStore {
                 total += entry.metadata().map(|m| m.len()).unwrap_or(0);
             }
         }
-        let layer_dir = self.root().join("layers");
+        let layer_dir = self.dir().layers();
         for entry in fs::read_dir(&layer_dir)
             .map_err(io_ctx("listing", &layer_dir))?
             .flatten()
@@ -120,7 +121,7 @@ impl ImageStore {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            let Some(dir) = name.strip_suffix(".json") else {
+            let Some(dir) = ImageDir::json_stem(&name) else {
                 continue;
             };
             if layers.contains(dir) {

@@ -21,7 +21,7 @@ type Pulls = BTreeMap<String, u64>;
 
 impl ImageStore {
     fn pulls_path(&self) -> PathBuf {
-        self.root().join("pulls.json")
+        self.dir().pulls()
     }
 
     fn read_pulls(&self) -> Result<Pulls, ImageError> {

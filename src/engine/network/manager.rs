@@ -379,7 +379,7 @@ impl Networks {
     }
 
     fn open_with(root: &Path, ns: Option<OwnedFd>) -> Result<Networks, NetworkError> {
-        let dir = root.join("networks");
+        let dir = crate::engine::root::StateRoot::new(root).networks();
         // Bridge names hash the root: one root spelt two ways must give one name.
         let canonical_root = fs::canonicalize(root)
             .or_else(|_| std::path::absolute(root))
@@ -693,7 +693,7 @@ impl Networks {
             .map(|r| r.bridge)
             .unwrap_or_else(|| link::bridge_name(&self.canonical_root, name));
         self.teardown(name, &bridge)?;
-        let dns = self.root.join("dns").join(name);
+        let dns = crate::engine::root::StateRoot::new(&self.root).dns_of(name);
         match fs::remove_dir_all(&dns) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

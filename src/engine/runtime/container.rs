@@ -15,6 +15,7 @@ use super::error::{InitError, Step};
 use super::init::InitConfig;
 use super::process::{self, Child, Exit, Stdio};
 use super::pty::Pty;
+use crate::engine::root::StateRoot;
 use crate::engine::spec::ContainerSpec;
 
 /// Creates the container's directories and writes the given `hosts` and `resolv.conf`.
@@ -24,7 +25,7 @@ pub fn prepare(
     hosts: &str,
     resolv_conf: &str,
 ) -> Result<PathBuf, InitError> {
-    let dir = crate::engine::state::container_dir(root, &spec.id);
+    let dir = StateRoot::new(root).container(&spec.id);
     let io = |p: &Path, e: std::io::Error| InitError::io(Step::State, Some(p), &e);
     crate::engine::root::private_dir(&dir).map_err(|e| io(&dir, e))?;
     for sub in ["upper", "work", "merged"] {

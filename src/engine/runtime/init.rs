@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
 use super::mounter::{Kernel, Mounter};
-use super::rootfs::CgroupMount;
 use super::{namespaces, net, rootfs, volume};
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::spec::{ContainerSpec, NetworkMode, Rlimit};
 
 /// The hidden argument that selects this entry point.

@@ -13,65 +13,11 @@ use std::path::Path;
 
 use rustix::fs::FileType;
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
-use serde::{Deserialize, Serialize};
 
 use super::error::{InitError, Step};
 use super::mounter::{Mounter, Node, TargetKind};
+use crate::engine::cgroups::CgroupMount;
 use crate::engine::spec::{ContainerSpec, DeviceSpec, MountKind, MountSpec, VOLUME_DATA};
-
-/// One cgroup filesystem to mount under the container's /sys/fs/cgroup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupMount {
-    /// `cgroup` (v1) or `cgroup2`.
-    pub fstype: String,
-    /// Mount options: the v1 controllers (`memory`, `cpu,cpuacct`, `none,name=systemd`).
-    pub options: String,
-    /// Directory under /sys/fs/cgroup (`memory`); empty for a unified host's cgroup2 itself.
-    pub dir: String,
-}
-
-impl CgroupMount {
-    /// The mounts matching the host's layout.
-    pub fn for_layout(layout: &crate::engine::cgroups::Layout) -> Vec<CgroupMount> {
-        use crate::engine::cgroups::LayoutKind;
-        let name = |h: &crate::engine::cgroups::Hierarchy| {
-            h.mount_point
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
-        let mut out: Vec<CgroupMount> = layout
-            .v1
-            .iter()
-            .filter(|h| !h.controllers.is_empty())
-            .map(|h| {
-                let named_only = h.controllers.iter().all(|c| c.starts_with("name="));
-                let options = if named_only {
-                    format!("none,{}", h.controllers.join(","))
-                } else {
-                    h.controllers.join(",")
-                };
-                CgroupMount {
-                    fstype: "cgroup".into(),
-                    options,
-                    dir: name(h),
-                }
-            })
-            .collect();
-        if let Some(u) = &layout.unified {
-            out.push(CgroupMount {
-                fstype: "cgroup2".into(),
-                options: String::new(),
-                dir: if layout.kind == LayoutKind::Unified {
-                    String::new()
-                } else {
-                    name(u)
-                },
-            });
-        }
-        out
-    }
-}
 
 /// Mounts the overlay root at `merged` from the spec's layers and the container's upper/work dirs.
 pub fn mount_overlay<M: Mounter>(

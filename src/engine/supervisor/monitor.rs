@@ -18,6 +18,7 @@ use crate::engine::network::dns::Resolver;
 use crate::engine::network::endpoints;
 use crate::engine::network::manager::Networks;
 use crate::engine::network::proxy::{self, PortProxy};
+use crate::engine::root::StateRoot;
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::process;
 use crate::engine::runtime::stdio::{Held, Streams};
@@ -92,7 +93,7 @@ impl Monitor {
                 let _ = ready.write_all(&error_message(&e));
                 return Err(StateError::Io {
                     action: "reading",
-                    path: state::container_dir(root, id),
+                    path: StateRoot::new(root).container(id),
                     source: std::io::ErrorKind::NotFound.into(),
                 });
             }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::error::*;
 use super::expr::*;
+use crate::engine::state::PublishedPort;
 
 /// Name of our table (family `inet`).
 pub const TABLE: &str = "compose";
@@ -86,28 +87,7 @@ pub struct NetworkRules {
     pub internal: bool,
 }
 
-/// Transport protocol of a published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    fn number(self) -> u8 {
-        match self {
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
+pub use crate::engine::spec::Protocol;
 
 /// One published port: `host_ip:host_port/protocol` → `container_ip:container_port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +103,21 @@ pub struct PortMapping {
     pub host_port: u16,
     pub container_ip: IpAddr,
     pub container_port: u16,
+}
+
+impl From<&PublishedPort> for PortMapping {
+    /// The nftables form of a recorded published port.
+    fn from(p: &PublishedPort) -> PortMapping {
+        PortMapping {
+            network: p.network.clone(),
+            bridge: p.bridge.clone(),
+            protocol: p.protocol,
+            host_ip: p.host_ip,
+            host_port: p.host_port,
+            container_ip: p.container_ip,
+            container_port: p.container_port,
+        }
+    }
 }
 
 /// Tag of the rules of the network whose bridge is `bridge`. Keyed by the bridge, not the

@@ -29,26 +29,24 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-/// Directories nobody but root enters.
-pub const PRIVATE_DIR: u32 = 0o700;
-/// Files nobody but root reads: records, logs, locks, image metadata.
-pub const PRIVATE_FILE: u32 = 0o600;
+mod layout;
+
+pub use layout::{ImageDir, StateRoot};
+use layout::{
+    CONTAINERS, DNS, EVENTS, IMAGES, IMAGE_BLOBS, IMAGE_LAYERS, IMAGE_LOCK, IMAGE_RECORDS,
+    IMAGE_TAGS, IMAGE_TMP, NETWORKS, PROJECTS, VOLUMES,
+};
+pub(crate) use layout::{CONTAINER_LOG, CONTAINER_RECORD, CONTAINER_STATE, CONTAINER_STOPPING};
+
+pub use crate::engine::fsutil::{PRIVATE_DIR, PRIVATE_FILE};
 /// Directories a container's processes see as theirs (a volume's `_data`).
 pub const SHARED_DIR: u32 = 0o755;
 
 /// The directories at the top of the root.
-const TOP_DIRS: [&str; 6] = [
-    "containers",
-    "images",
-    "volumes",
-    "networks",
-    "dns",
-    "projects",
-];
+const TOP_DIRS: [&str; 6] = [CONTAINERS, IMAGES, VOLUMES, NETWORKS, DNS, PROJECTS];
 
-/// Records that the files of a root made before these modes were tightened.
-const VERSION_FILE: &str = "layout-version";
-/// 1: directories 0700, files 0600 (see the module's documentation).
+/// What `layout-version` holds: how far the files of a root made before these modes were
+/// tightened. 1: directories 0700, files 0600 (see the module's documentation).
 const VERSION: &str = "1\n";
 
 /// Why the root could not be made private.
@@ -90,7 +88,7 @@ pub fn prepare(root: &Path) -> Result<Vec<String>, RootError> {
             set_mode(&sub, PRIVATE_DIR).map_err(io_err("closing to other users", &path))?;
         }
     }
-    let version = root.join(VERSION_FILE);
+    let version = StateRoot::new(root).version();
     if !created && std::fs::read(&version).ok().as_deref() == Some(VERSION.as_bytes()) {
         return Ok(Vec::new());
     }
@@ -230,30 +228,24 @@ enum Walk {
 /// One pass over a root made before these modes (the root and its top directories are
 /// already closed): records, logs, locks and image metadata 0600, their directories 0700.
 fn tighten_files(root: BorrowedFd<'_>, path: &Path, warnings: &mut Vec<String>) {
-    tighten(
-        root,
-        Path::new("events.jsonl"),
-        path,
-        PRIVATE_FILE,
-        warnings,
-    );
+    tighten(root, Path::new(EVENTS), path, PRIVATE_FILE, warnings);
     for (dir, walk) in [
-        ("projects", Walk::Private),
-        ("networks", Walk::Private),
-        ("dns", Walk::Private),
-        ("volumes", Walk::DirsOnly),
+        (PROJECTS, Walk::Private),
+        (NETWORKS, Walk::Private),
+        (DNS, Walk::Private),
+        (VOLUMES, Walk::DirsOnly),
     ] {
         tighten_tree(root, Path::new(dir), &path.join(dir), walk, warnings);
     }
-    let images = path.join("images");
-    if let Ok(Some(store)) = open_dir(Some(root), Path::new("images")) {
-        for f in ["lock", "tags.json"] {
+    let images = path.join(IMAGES);
+    if let Ok(Some(store)) = open_dir(Some(root), Path::new(IMAGES)) {
+        for f in [IMAGE_LOCK, IMAGE_TAGS] {
             tighten(store.as_fd(), Path::new(f), &images, PRIVATE_FILE, warnings);
         }
         for (dir, walk) in [
-            ("images", Walk::Private),
-            ("blobs", Walk::Private),
-            ("layers", Walk::FilesOnly),
+            (IMAGE_RECORDS, Walk::Private),
+            (IMAGE_BLOBS, Walk::Private),
+            (IMAGE_LAYERS, Walk::FilesOnly),
         ] {
             tighten(
                 store.as_fd(),
@@ -273,14 +265,14 @@ fn tighten_files(root: BorrowedFd<'_>, path: &Path, warnings: &mut Vec<String>) 
         // Staging: a layer being unpacked there keeps its modes.
         tighten(
             store.as_fd(),
-            Path::new("tmp"),
+            Path::new(IMAGE_TMP),
             &images,
             PRIVATE_DIR,
             warnings,
         );
     }
-    let containers = path.join("containers");
-    if let Ok(Some(dir)) = open_dir(Some(root), Path::new("containers")) {
+    let containers = path.join(CONTAINERS);
+    if let Ok(Some(dir)) = open_dir(Some(root), Path::new(CONTAINERS)) {
         for_each_entry(dir.as_fd(), &containers, warnings, |name, ft, warnings| {
             if ft == FileType::Directory {
                 tighten(dir.as_fd(), name, &containers, PRIVATE_DIR, warnings);
@@ -318,7 +310,10 @@ fn tighten_tree(
         }
     };
     for_each_entry(dir.as_fd(), path, warnings, |entry, ft, warnings| {
-        let is_log = |n: &str| n == "container.log" || n.starts_with("container.log.");
+        let is_log = |n: &str| {
+            n.strip_prefix(CONTAINER_LOG)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        };
         match (walk, ft) {
             (Walk::Private, FileType::Directory) => {
                 tighten(dir.as_fd(), entry, path, PRIVATE_DIR, warnings);
@@ -332,7 +327,7 @@ fn tighten_tree(
             }
             (Walk::Container, FileType::RegularFile) => {
                 let n = entry.to_string_lossy();
-                if n == "container.json" || n == "state.json" || is_log(&n) {
+                if n == CONTAINER_RECORD || n == CONTAINER_STATE || is_log(&n) {
                     tighten(dir.as_fd(), entry, path, PRIVATE_FILE, warnings);
                 }
             }
@@ -439,7 +434,7 @@ mod tests {
         let root = tmp.path().join("a/root");
         assert!(prepare(&root).expect("prepare").is_empty());
         assert_eq!(mode(&root), PRIVATE_DIR);
-        assert_eq!(mode(&root.join(VERSION_FILE)), PRIVATE_FILE);
+        assert_eq!(mode(&StateRoot::new(&root).version()), PRIVATE_FILE);
         // Idempotent, and a root opened to others again is closed on the next use.
         set(&root, 0o755);
         assert!(prepare(&root).expect("again").is_empty());

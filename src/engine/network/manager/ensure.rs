@@ -69,11 +69,17 @@ impl Networks {
         };
         self.write_record(&rec)?;
         if let Err(e) = self.apply(&rec, &addrs) {
-            // A network that could not be set up is not left behind half-made.
-            let _ = self.teardown(&def.name, &rec.bridge);
-            let _ = self.delete_record(&def.name);
-            let _ = self.ipam.remove_network(&def.name);
-            return Err(e);
+            // A network that could not be set up is not left behind half-made; what of that
+            // clean-up fails too is named after the error that caused it.
+            let mut cleanup = self.teardown(&def.name, &rec.bridge);
+            cleanup.extend(self.delete_record(&def.name).err());
+            cleanup.extend(
+                self.ipam
+                    .remove_network(&def.name)
+                    .err()
+                    .map(NetworkError::from),
+            );
+            return Err(e.with_also(cleanup));
         }
         Ok(info(rec, addrs))
     }

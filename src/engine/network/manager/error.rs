@@ -14,6 +14,13 @@ use crate::engine::network::routes::RoutesError;
 
 #[derive(Debug, Error)]
 pub enum NetworkError {
+    /// A step failed and so did others tried after it (the rest of a teardown, or the clean-up
+    /// of a failed set-up): the first failure, then each later one, none dropped.
+    #[error("{first}{}", also.iter().map(|e| format!("; and {e}")).collect::<String>())]
+    Several {
+        first: Box<NetworkError>,
+        also: Vec<NetworkError>,
+    },
     #[error("invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName { name: String },
     #[error("network {network}: driver {driver:?} is not supported (only \"bridge\" is)")]
@@ -79,6 +86,27 @@ pub enum NetworkError {
         proto: &'static str,
         source: io::Error,
     },
+}
+
+impl NetworkError {
+    /// This error, followed by the failures of what was tried after it (none: itself, same
+    /// text and variant as when it stopped the operation alone).
+    pub(super) fn with_also(self, also: Vec<NetworkError>) -> NetworkError {
+        if also.is_empty() {
+            self
+        } else {
+            NetworkError::Several {
+                first: Box::new(self),
+                also,
+            }
+        }
+    }
+
+    /// One error for failures collected in order; `None` when there were none.
+    pub(super) fn collected(errors: Vec<NetworkError>) -> Option<NetworkError> {
+        let mut it = errors.into_iter();
+        it.next().map(|first| first.with_also(it.collect()))
+    }
 }
 
 impl From<IpamError> for NetworkError {

@@ -7,8 +7,8 @@ use std::io;
 use super::error::{check_name, io_err, nft_err, NetworkError};
 use super::Networks;
 use crate::engine::network::attach::remove_bridge;
-use crate::engine::network::link;
-use crate::engine::network::nft;
+use crate::engine::network::link::{self, Netlink};
+use crate::engine::network::nft::{self, Nft};
 
 impl Networks {
     /// Removes a network: bridge, its rules (its published ports' too, and its iptables
@@ -34,7 +34,9 @@ impl Networks {
         let bridge = rec
             .map(|r| r.bridge)
             .unwrap_or_else(|| link::bridge_name(&self.canonical_root, name));
-        self.teardown(name, &bridge)?;
+        if let Some(e) = NetworkError::collected(self.teardown(name, &bridge)) {
+            return Err(e);
+        }
         let dns = self.root.join("dns").join(name);
         match fs::remove_dir_all(&dns) {
             Ok(()) => {}
@@ -46,32 +48,52 @@ impl Networks {
         Ok(true)
     }
 
-    /// Takes away the kernel state of a network; what is already gone is fine.
-    pub(super) fn teardown(&self, name: &str, bridge: &str) -> Result<(), NetworkError> {
-        let mut nft = self.nft()?;
-        nft.remove_network(name, bridge)
-            .map_err(nft_err(format!("network {name}: removing rules")))?;
-        let mut nl = self.netlink(name)?;
-        remove_bridge(&mut nl, bridge).map_err(|source| NetworkError::Link {
+    /// Takes away the kernel state of a network (see [`teardown`]); a socket that cannot be
+    /// opened fails the steps that need it, the others are still tried.
+    pub(super) fn teardown(&self, name: &str, bridge: &str) -> Vec<NetworkError> {
+        match (self.nft(), self.netlink(name)) {
+            (Ok(mut nft), Ok(mut nl)) => teardown(&mut nft, &mut nl, name, bridge),
+            (nft, nl) => nft.err().into_iter().chain(nl.err()).collect(),
+        }
+    }
+}
+
+/// Takes away a network's rules (its published ports' and iptables accepts too), its bridge,
+/// and our nftables table when no rule of ours is left in it; what is already gone is fine.
+/// Every step is tried even after one failed (a network half taken away is worse than one
+/// failure more), like netavark's teardown; the failures come back in order.
+fn teardown(nft: &mut Nft, nl: &mut Netlink, name: &str, bridge: &str) -> Vec<NetworkError> {
+    let mut failed = Vec::new();
+    if let Err(e) = nft.remove_network(name, bridge) {
+        failed.push(nft_err(format!("network {name}: removing rules"))(e));
+    }
+    if let Err(source) = remove_bridge(nl, bridge) {
+        failed.push(NetworkError::Link {
             network: name.to_string(),
             step: format!("removing bridge {bridge}"),
             source,
-        })?;
-        // The table is shared by every state root of the host: it goes only when no rule of
-        // any of ours is left in it.
-        let left = nft
-            .list_rules()
-            .map_err(nft_err("listing rules"))?
-            .iter()
-            .any(|r| {
+        });
+    }
+    // The table is shared by every state root of the host: it goes only when no rule of any
+    // of ours is left in it.
+    match nft.list_rules() {
+        Ok(rules) => {
+            let left = rules.iter().any(|r| {
                 r.tag
                     .as_deref()
                     .is_some_and(|t| t.starts_with(nft::TAG_PREFIX))
             });
-        if !left {
-            nft.delete_table()
-                .map_err(nft_err("deleting our nftables table"))?;
+            if !left {
+                if let Err(e) = nft.delete_table() {
+                    failed.push(nft_err("deleting our nftables table")(e));
+                }
+            }
         }
-        Ok(())
+        Err(e) => failed.push(nft_err("listing rules")(e)),
     }
+    failed
 }
+
+#[cfg(test)]
+#[path = "remove_tests.rs"]
+mod tests;

@@ -48,8 +48,9 @@ impl Networks {
         Ok(true)
     }
 
-    /// Takes away the kernel state of a network (see [`teardown`]); a socket that cannot be
-    /// opened fails the steps that need it, the others are still tried.
+    /// Takes away the kernel state of a network (see [`teardown`]). Both sockets are opened
+    /// first: when one cannot be, nothing is tried and the failure to open it (or both) is
+    /// returned.
     pub(super) fn teardown(&self, name: &str, bridge: &str) -> Vec<NetworkError> {
         match (self.nft(), self.netlink(name)) {
             (Ok(mut nft), Ok(mut nl)) => teardown(&mut nft, &mut nl, name, bridge),

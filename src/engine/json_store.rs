@@ -1,6 +1,6 @@
 //! JSON records on disk: read (absent is `None`), written atomically (a reader sees the old
 //! record or the new one, never half of one), removed durably, and changed under an exclusive
-//! lock. IPAM (`network/ipam.rs`), network definitions (`network/manager.rs`) and container
+//! lock. IPAM (`network/ipam/store.rs`), network definitions (`network/manager/`) and container
 //! records (`state.rs`) all keep their records this way; this is the one implementation.
 //!
 //! Errors name the step and the path; each store maps them into its own error type (see

@@ -103,11 +103,18 @@ pub fn attach(
         }
         Ok(())
     })();
-    if configured.is_err() {
-        // Half a connection is worse than none: the container side goes with the host side.
-        let _ = host.delete_link(host_index);
-    }
-    configured
+    let Err(e) = configured else {
+        return Ok(());
+    };
+    // Half a connection is worse than none: the container side goes with the host side. When
+    // that fails too, the veth left behind is named after the error that caused it.
+    Err(match host.delete_link(host_index) {
+        Ok(()) => e,
+        Err(cleanup) => io::Error::new(
+            e.kind(),
+            format!("{e}; and deleting {} again: {cleanup}", a.host_if),
+        ),
+    })
 }
 
 /// Removes a container's connection (deleting the host end removes the container end too).
@@ -131,6 +138,60 @@ pub fn remove_bridge(host: &mut Netlink, name: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::network::link::tests::parse;
+    use crate::engine::network::transport::fake::{ack_all, error_reply, FakeTransport};
+    use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+
+    /// A host whose kernel makes the veth (index 5) but refuses to plug it into the bridge
+    /// and then to delete it: both failures reach the caller, and the delete was tried.
+    #[test]
+    fn a_failed_attach_deletes_its_veth_and_names_a_failed_delete() {
+        let (fake, record) = FakeTransport::new(|sent| match parse(sent).1 {
+            RouteNetlinkMessage::GetLink(_) => {
+                let mut l = LinkMessage::default();
+                l.header.index = 5;
+                l.attributes.push(LinkAttribute::IfName("vh-test".into()));
+                let mut m =
+                    netlink_packet_core::NetlinkMessage::from(RouteNetlinkMessage::NewLink(l));
+                m.header.sequence_number = sent.seq;
+                m.finalize();
+                let mut buf = vec![0u8; m.buffer_len()];
+                m.serialize(&mut buf);
+                vec![buf]
+            }
+            RouteNetlinkMessage::SetLink(_) => vec![error_reply(sent, libc::EPERM)],
+            RouteNetlinkMessage::DelLink(_) => vec![error_reply(sent, libc::EBUSY)],
+            _ => ack_all(sent),
+        });
+        let mut host = Netlink::with_transport(fake);
+        let ns = std::fs::File::open("/dev/null").expect("an fd to name");
+        let a = Attachment {
+            host_if: "vh-test".into(),
+            container_if: "eth0".into(),
+            mtu: None,
+            mac: None,
+            addresses: Vec::new(),
+            default_gateways: Vec::new(),
+        };
+        let e = attach(&mut host, 3, ns.as_fd(), &a).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("; and deleting vh-test again: "), "{text}");
+        assert_eq!(
+            e.kind(),
+            io::ErrorKind::PermissionDenied,
+            "the cause's kind"
+        );
+        let deleted: Vec<u32> = record
+            .sent()
+            .iter()
+            .filter_map(|s| match parse(s).1 {
+                RouteNetlinkMessage::DelLink(m) => Some(m.header.index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deleted, [5]);
+    }
     use crate::engine::network::link::{create_netns, in_netns};
     use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
     use std::os::fd::AsFd;

@@ -37,4 +37,4 @@ pub use names::{
 pub use netns::{create_netns, in_netns, open_netns};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -302,7 +302,7 @@ use crate::engine::network::transport::fake::{
     ack_all, done_reply, error_reply, FakeTransport, Record, Sent,
 };
 
-fn parse(sent: &Sent) -> (u16, RouteNetlinkMessage) {
+pub(crate) fn parse(sent: &Sent) -> (u16, RouteNetlinkMessage) {
     let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&sent.bytes).expect("parse");
     match m.payload {
         NetlinkPayload::InnerMessage(inner) => (sent.flags, inner),
@@ -321,7 +321,7 @@ fn reply(sent: &Sent, flags: u16, msg: RouteNetlinkMessage) -> Vec<u8> {
 }
 
 /// A kernel that ACKs every change and knows the links in `links` (name, index) by name.
-fn kernel(links: &'static [(&'static str, u32)]) -> (Netlink, Record) {
+pub(crate) fn kernel(links: &'static [(&'static str, u32)]) -> (Netlink, Record) {
     let (fake, record) = FakeTransport::new(move |sent| match parse(sent) {
         (_, RouteNetlinkMessage::GetLink(q)) => {
             let name = q.attributes.iter().find_map(|a| match a {

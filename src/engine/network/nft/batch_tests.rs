@@ -66,7 +66,7 @@ fn decode(sent: &Sent) -> Msg {
 
 /// The kernel: `rules` (family, chain, handle, tag) are what our table holds; `ip filter` does
 /// not exist; every batch message is acknowledged.
-fn kernel(rules: Vec<(u8, &'static str, u64, String)>) -> (Nft, Record) {
+pub(crate) fn kernel(rules: Vec<(u8, &'static str, u64, String)>) -> (Nft, Record) {
     let (fake, record) = FakeTransport::new(move |sent| {
         if sent.flags & NLM_F_DUMP != NLM_F_DUMP {
             return ack_all(sent);

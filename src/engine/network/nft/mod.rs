@@ -129,4 +129,4 @@ pub use sysctl::{enable_ip_forward, set_route_localnet};
 mod tests;
 
 #[cfg(test)]
-mod batch_tests;
+pub(crate) mod batch_tests;

@@ -6,15 +6,17 @@
 
 use std::path::Path;
 
+use crate::engine::runtime::host_files::HostFiles;
 use crate::model::types::mounts::VolumeType;
 use crate::model::types::resources::Project;
 
-/// Checks `service` of `project`; the error names the service and the key.
-pub fn check(project: &Project, service: &str) -> Result<(), String> {
+/// Checks `service` of `project`, whose secrets' and configs' host files (see
+/// [`super::secrets::host_paths`]) are in `host`; the error names the service and the key.
+pub fn check(project: &Project, service: &str, host: &HostFiles) -> Result<(), String> {
     let Some(svc) = project.services.get(service) else {
         return Ok(());
     };
-    super::secrets::service_files(project, service).map_err(|e| e.to_string())?;
+    super::secrets::service_files(project, service, host).map_err(|e| e.to_string())?;
     for entry in &svc.volumes_from {
         super::volumes_from::parse(entry).map_err(|m| format!("service {service}: {m}"))?;
     }
@@ -40,6 +42,10 @@ mod tests {
 
     fn project(yaml: &str) -> Project {
         crate::model::types::fields::test_support::load(yaml).expect("project")
+    }
+
+    fn check(p: &Project, service: &str) -> Result<(), String> {
+        super::check(p, service, &HostFiles::default())
     }
 
     #[test]

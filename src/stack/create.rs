@@ -22,7 +22,7 @@ use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
 use crate::engine::runtime::rootfs::CgroupMount;
 use crate::engine::runtime::user::LayerFiles;
-use crate::engine::runtime::{caps, host_devices, seccomp};
+use crate::engine::runtime::{caps, host_devices, host_files, seccomp, written_files};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
 use crate::engine::state::{
     self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
@@ -351,8 +351,9 @@ impl<'a> Creator<'a> {
             .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
             .map(|g| g.0);
         let dir = state::container_dir(&self.ctx.root, &id);
-        let own_files =
-            secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
+        let host_files = host_files::gather(secrets::host_paths(self.project, service));
+        let own_files = secrets::service_files(self.project, service, &host_files)
+            .map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
         let (device_sources, whole_dev) = device_paths(svc);
@@ -560,7 +561,8 @@ impl<'a> Creator<'a> {
         held.dir = Some(state::container_dir(&self.ctx.root, &id));
         container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
             .map_err(|e| invalid(e.to_string()))?;
-        secrets::write(&own_files, &dir, service).map_err(|e| invalid(e.to_string()))?;
+        written_files::write(&dir, &secrets::writes(&own_files, service))
+            .map_err(|e| invalid(e.to_string()))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
         labels.insert("com.docker.compose.project".into(), self.name.to_string());

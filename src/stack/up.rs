@@ -16,6 +16,7 @@ use super::{
 };
 use crate::engine::image::{Image, ImageStore};
 use crate::engine::network::manager::{NetworkDef, Networks};
+use crate::engine::runtime::host_files;
 use crate::engine::spec::VOLUME_DATA;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
@@ -173,7 +174,8 @@ pub fn up(
         netplan::check_endpoints(s, svc)?;
         external_links::check(&ctx.root, &name, project, s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
-        crate::planner::preflight::check(project, s).map_err(invalid)?;
+        let host_files = host_files::gather(crate::planner::secrets::host_paths(project, s));
+        crate::planner::preflight::check(project, s, &host_files).map_err(invalid)?;
         support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
         images.insert(s.clone(), (image_ref, image));
     }

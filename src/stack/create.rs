@@ -30,8 +30,8 @@ use crate::engine::state::{
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
 use crate::planner::container::{
-    build_container_spec, device_paths, is_own_anonymous_volume, ContainerInput, HostInfo,
-    OneOffOverrides, SpecError,
+    bind_sources, build_container_spec, device_paths, is_own_anonymous_volume, ContainerInput,
+    HostInfo, OneOffOverrides, SpecError,
 };
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 use crate::planner::secrets;
@@ -351,7 +351,12 @@ impl<'a> Creator<'a> {
             .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
             .map(|g| g.0);
         let dir = state::container_dir(&self.ctx.root, &id);
-        let host_files = host_files::gather(secrets::host_paths(self.project, service));
+        let binds = bind_sources(svc, one_off.map(|o| o.overrides));
+        let host_files = host_files::gather(
+            secrets::host_paths(self.project, service)
+                .into_iter()
+                .chain(binds.iter().map(PathBuf::as_path)),
+        );
         let own_files = secrets::service_files(self.project, service, &host_files)
             .map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
@@ -374,6 +379,7 @@ impl<'a> Creator<'a> {
             one_off: one_off.map(|o| o.overrides),
             host: &self.host,
             devices: &devices,
+            host_files: &host_files,
             host_gateway,
             join_container: join_container.as_deref(),
             file_mounts: &file_mounts,

@@ -174,7 +174,8 @@ pub fn up(
         netplan::check_endpoints(s, svc)?;
         external_links::check(&ctx.root, &name, project, s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
-        let host_files = host_files::gather(crate::planner::secrets::host_paths(project, s));
+        let host_paths = crate::planner::preflight::host_paths(project, s);
+        let host_files = host_files::gather(host_paths.iter().map(PathBuf::as_path));
         crate::planner::preflight::check(project, s, &host_files).map_err(invalid)?;
         support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
         images.insert(s.clone(), (image_ref, image));

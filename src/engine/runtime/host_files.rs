@@ -23,6 +23,14 @@ pub struct HostFiles {
     pub files: BTreeMap<PathBuf, Result<HostFile, io::Error>>,
 }
 
+impl HostFiles {
+    /// Whether `path` was read and exists (as [`Path::exists`] says: an unreadable path does
+    /// not); a path that was not read does not either.
+    pub fn exists(&self, path: &Path) -> bool {
+        matches!(self.files.get(path), Some(Ok(_)))
+    }
+}
+
 /// Stats each of `paths`.
 pub fn gather<'a>(paths: impl IntoIterator<Item = &'a Path>) -> HostFiles {
     let files = paths
@@ -64,5 +72,7 @@ mod tests {
         assert!(facts.files[tmp.path()].as_ref().unwrap().is_dir);
         let e = facts.files[&missing].as_ref().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(facts.exists(&f) && facts.exists(tmp.path()));
+        assert!(!facts.exists(&missing) && !facts.exists(Path::new("/not/read")));
     }
 }

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use oci_spec::image::ImageConfiguration;
 
 use crate::engine::runtime::host_devices::DeviceFacts;
+use crate::engine::runtime::host_files::HostFiles;
 use crate::engine::runtime::user::RootfsFiles;
 use crate::engine::spec::MountSpec;
 use crate::model::types::service::ServiceConfig;
@@ -74,6 +75,9 @@ pub struct ContainerInput<'a> {
     pub host: &'a HostInfo,
     /// The host's device nodes at [`super::device_paths`].
     pub devices: &'a DeviceFacts,
+    /// The host files at [`super::bind_sources`] (a bind's source must exist unless it may be
+    /// created).
+    pub host_files: &'a HostFiles,
     /// The host's address as seen from the container (its first network's gateway), for
     /// `extra_hosts: name:host-gateway`; `None` while the container has no network.
     pub host_gateway: Option<std::net::IpAddr>,

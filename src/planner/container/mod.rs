@@ -55,6 +55,7 @@ pub use devices::device_paths;
 use error::Ctx;
 pub use error::SpecError;
 pub use input::{ContainerInput, HostInfo, OneOffOverrides};
+pub use mounts::bind_sources;
 pub(crate) use process::{argv_parts, user_text};
 pub use sysctls::{check_sysctls, sysctl_refusal};
 

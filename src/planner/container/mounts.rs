@@ -10,6 +10,7 @@ use super::input::{ContainerInput, OneOffOverrides};
 use crate::engine::spec::{MountKind, MountSpec};
 use crate::model::types::bytes::ByteSize;
 use crate::model::types::mounts::{self, ServiceVolume, VolumeType};
+use crate::model::types::service::ServiceConfig;
 
 fn path_depth(p: &str) -> usize {
     Path::new(p)
@@ -112,7 +113,7 @@ fn volume_mount(
             }
             // Refused here, before the container exists, as Docker refuses it at creation
             // (the runtime would fail only when the container starts).
-            if !create && !Path::new(&source).exists() {
+            if !create && !input.host_files.exists(Path::new(&source)) {
                 return Err(ctx.err(format!(
                     "bind mount source path {source} does not exist (mount at {}): create it, \
                      or set bind.create_host_path: true",
@@ -271,6 +272,23 @@ pub(super) fn mounts_for(
     }
     mounts.sort_by_key(|m| path_depth(&m.destination));
     Ok(mounts)
+}
+
+/// The absolute sources of the service's binds and of `run -v`'s: the host paths whose
+/// existence [`mounts_for`] checks, read by the stack into [`ContainerInput::host_files`].
+pub fn bind_sources(svc: &ServiceConfig, run: Option<&OneOffOverrides>) -> Vec<PathBuf> {
+    let extra = run
+        .into_iter()
+        .flat_map(|r| &r.volumes)
+        .filter_map(|s| mounts::parse_short(s).ok());
+    svc.volumes
+        .iter()
+        .cloned()
+        .chain(extra)
+        .filter(|v| v.kind == VolumeType::Bind)
+        .filter_map(|v| v.source.filter(|s| s.starts_with('/')))
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// Files of /proc that a bind may cover (runc's list: what lxcfs provides, so that a container

@@ -3,6 +3,7 @@
 use super::super::test_support::*;
 use super::super::{is_own_anonymous_volume, DEFAULT_SHM_SIZE};
 use super::proc_destination_allowed;
+use crate::engine::runtime::host_files::{HostFile, HostFiles};
 use crate::engine::spec::MountSpec;
 
 #[test]
@@ -114,6 +115,7 @@ fn a_replacing_container_takes_the_anonymous_volumes_at_the_same_destinations() 
         one_off: None,
         host: &f.host,
         devices: &DeviceFacts::default(),
+        host_files: &HostFiles::default(),
         host_gateway: None,
         join_container: None,
         file_mounts: &[],
@@ -282,6 +284,7 @@ fn secrets_and_volumes_from_join_the_mounts() {
             one_off: None,
             host: &f.host,
             devices: &DeviceFacts::default(),
+            host_files: &HostFiles::default(),
             host_gateway: None,
             join_container: None,
             file_mounts: files,
@@ -314,4 +317,62 @@ fn secrets_and_volumes_from_join_the_mounts() {
     // A secret where the service mounts something already is an error, as in Docker.
     let err = build(&[bind("/c/files/0", "/own")], &[]).unwrap_err();
     assert_eq!(err.to_string(), "service web: duplicate mount point: /own");
+}
+
+/// A bind's source that may not be created must exist by the facts the stack read: a path
+/// that is not on this host passes when the facts say it exists, and nothing stats it.
+#[test]
+fn a_bind_source_exists_by_the_host_facts() {
+    let f = fixture();
+    let svc = service(
+        "volumes:\n  - {type: bind, source: /facts/x, target: /x, bind: {create_host_path: false}}\n",
+    );
+    let run = OneOffOverrides {
+        volumes: vec!["/facts/y:/y".into(), "named:/n".into()],
+        ..OneOffOverrides::default()
+    };
+    assert_eq!(
+        bind_sources(&svc, Some(&run)),
+        [PathBuf::from("/facts/x"), PathBuf::from("/facts/y")]
+    );
+    let img = image(serde_json::json!({"Cmd": ["sh"]}));
+    let build = |host: &HostFiles| {
+        build_container_spec(&ContainerInput {
+            project: "proj",
+            service_name: "web",
+            service: &svc,
+            image: &img,
+            layers: &f.layers,
+            rootfs_files: &f.files,
+            container_id: ID,
+            container_name: "proj-web-1",
+            number: 1,
+            volumes_dir: &f.volumes_dir,
+            inherited_volumes: &f.inherited,
+            volume_names: &f.names,
+            one_off: None,
+            host: &f.host,
+            devices: &DeviceFacts::default(),
+            host_files: host,
+            host_gateway: None,
+            join_container: None,
+            file_mounts: &[],
+            volumes_from: &[],
+        })
+    };
+    let e = build(&HostFiles::default()).unwrap_err().to_string();
+    assert!(
+        e.contains("bind mount source path /facts/x does not exist"),
+        "{e}"
+    );
+    let mut host = HostFiles::default();
+    let fact = HostFile {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        is_dir: true,
+    };
+    host.files.insert("/facts/x".into(), Ok(fact));
+    let spec = build(&host).unwrap();
+    assert!(spec.mounts.iter().any(|m| m.destination == "/x"));
 }

@@ -7,7 +7,8 @@ pub(super) use indexmap::IndexMap;
 pub(super) use oci_spec::image::ImageConfiguration;
 
 pub(super) use super::{
-    build_container_spec, device_paths, ContainerInput, HostInfo, OneOffOverrides, SpecError,
+    bind_sources, build_container_spec, device_paths, ContainerInput, HostInfo, OneOffOverrides,
+    SpecError,
 };
 pub(super) use crate::engine::runtime::host_devices::{DeviceFacts, HostNode};
 use crate::engine::runtime::user::LayerFiles;
@@ -94,6 +95,9 @@ pub(super) fn build_with(
         one_off,
         host: &f.host,
         devices: &devices,
+        host_files: &crate::engine::runtime::host_files::gather(
+            bind_sources(svc, one_off).iter().map(PathBuf::as_path),
+        ),
         host_gateway: None,
         join_container: None,
         file_mounts: &[],
@@ -148,6 +152,9 @@ pub(super) fn build_on(yaml: &str, devices: &DeviceFacts) -> Result<ContainerSpe
         one_off: None,
         host: &f.host,
         devices,
+        host_files: &crate::engine::runtime::host_files::gather(
+            bind_sources(&svc, None).iter().map(PathBuf::as_path),
+        ),
         host_gateway: None,
         join_container: None,
         file_mounts: &[],

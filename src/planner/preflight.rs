@@ -4,17 +4,33 @@
 //! modes, owners), its `volumes_from` entries, and bind sources that must exist
 //! (`bind.create_host_path: false`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::engine::runtime::host_files::HostFiles;
 use crate::model::types::mounts::VolumeType;
 use crate::model::types::resources::Project;
 
-/// Checks `service` of `project`; the error names the service and the key.
-pub fn check(project: &Project, service: &str) -> Result<(), String> {
+/// The host paths [`check`] needs read: the secrets' and configs' files and the bind sources.
+pub fn host_paths(project: &Project, service: &str) -> Vec<PathBuf> {
+    let binds = project
+        .services
+        .get(service)
+        .map(|svc| super::container::bind_sources(svc, None))
+        .unwrap_or_default();
+    super::secrets::host_paths(project, service)
+        .into_iter()
+        .map(Path::to_path_buf)
+        .chain(binds)
+        .collect()
+}
+
+/// Checks `service` of `project`, whose host files at [`host_paths`] are in `host`; the error
+/// names the service and the key.
+pub fn check(project: &Project, service: &str, host: &HostFiles) -> Result<(), String> {
     let Some(svc) = project.services.get(service) else {
         return Ok(());
     };
-    super::secrets::service_files(project, service).map_err(|e| e.to_string())?;
+    super::secrets::service_files(project, service, host).map_err(|e| e.to_string())?;
     for entry in &svc.volumes_from {
         super::volumes_from::parse(entry).map_err(|m| format!("service {service}: {m}"))?;
     }
@@ -23,7 +39,7 @@ pub fn check(project: &Project, service: &str) -> Result<(), String> {
         let Some(source) = v.source.as_deref().filter(|s| s.starts_with('/')) else {
             continue;
         };
-        if !create && !Path::new(source).exists() {
+        if !create && !host.exists(Path::new(source)) {
             return Err(format!(
                 "service {service}: bind mount source path {source} does not exist (mount at {}): \
                  create it, or set bind.create_host_path: true",
@@ -40,6 +56,13 @@ mod tests {
 
     fn project(yaml: &str) -> Project {
         crate::model::types::fields::test_support::load(yaml).expect("project")
+    }
+
+    fn check(p: &Project, service: &str) -> Result<(), String> {
+        let host = crate::engine::runtime::host_files::gather(
+            host_paths(p, service).iter().map(PathBuf::as_path),
+        );
+        super::check(p, service, &host)
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! Each is bound read-only. A `file` source that already has the asked mode and owner (or for
 //! which none is asked) is bound as it is, as Docker Compose binds it; otherwise, and for
 //! `environment` and `content` sources, its bytes are written with that mode and owner to a file
-//! under the container's directory in `--root` (the user's file is never changed). Docker
+//! under the container's directory in `--root` (the user's file is never changed). The planner
+//! makes no system calls: the stack stats the [`host_paths`] before planning
+//! ([`crate::engine::runtime::host_files`]), and the engine writes the [`writes`]
+//! ([`crate::engine::runtime::written_files`]). Docker
 //! Compose ignores `mode`, `uid` and `gid` of a file source with a warning; applying them is
 //! strictly better. The bytes never go into an image layer, a record or a log.
 //!
@@ -14,17 +17,13 @@
 //! a Docker Swarm, which there is none of), a swarm `driver` or a `template_driver`, a missing
 //! file or unset variable, a bad mode, uid or gid are errors naming the service and the key.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
-
+use crate::engine::runtime::host_files::HostFiles;
+use crate::engine::runtime::written_files::{self, FileWrite};
 use crate::engine::spec::{MountKind, MountSpec};
 use crate::model::types::resources::Project;
 use crate::model::types::service::FileReferenceConfig;
-
-/// The directory, inside a container's directory, that holds its written secrets and configs.
-pub const FILES_DIR: &str = "files";
 
 /// Docker's mode for a secret or config that does not give one.
 pub const DEFAULT_MODE: u32 = 0o444;
@@ -52,24 +51,9 @@ impl Kind {
     }
 }
 
-/// What a secret or config is made of.
-#[derive(Clone, PartialEq)]
-pub enum Source {
-    /// A file on the host (an absolute path: the loader resolved it).
-    Host(PathBuf),
-    /// Bytes from `content` or an environment variable.
-    Bytes(Vec<u8>),
-}
-
-impl std::fmt::Debug for Source {
-    /// The bytes are a secret: only their length is shown.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Host(p) => f.debug_tuple("Host").field(p).finish(),
-            Source::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-        }
-    }
-}
+/// What a secret or config is made of: a host file, or bytes from `content` or an environment
+/// variable (never shown in debug output).
+pub use crate::engine::runtime::written_files::Content as Source;
 
 /// One secret or config of a service, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,19 +80,32 @@ pub enum FilesError {
         name: String,
         message: String,
     },
-    #[error("service {service}: {kind} {name}: cannot write it to {path}: {source}")]
-    Write {
-        service: String,
-        kind: &'static str,
-        name: String,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
-/// The secrets and configs of `service`, in the order the service lists them.
-pub fn service_files(project: &Project, service: &str) -> Result<Vec<ServiceFile>, FilesError> {
+/// The host files that `service`'s secrets and configs name (their `file` sources): what the
+/// stack reads into the [`HostFiles`] that [`service_files`] is given.
+pub fn host_paths<'a>(project: &'a Project, service: &str) -> Vec<&'a Path> {
+    let Some(svc) = project.services.get(service) else {
+        return Vec::new();
+    };
+    let secrets = svc
+        .secrets
+        .iter()
+        .filter_map(|r| project.secrets.get(&r.source)?.file.as_deref());
+    let configs = svc
+        .configs
+        .iter()
+        .filter_map(|r| project.configs.get(&r.source)?.file.as_deref());
+    secrets.chain(configs).map(Path::new).collect()
+}
+
+/// The secrets and configs of `service`, in the order the service lists them; `host` holds the
+/// host files at [`host_paths`].
+pub fn service_files(
+    project: &Project,
+    service: &str,
+    host: &HostFiles,
+) -> Result<Vec<ServiceFile>, FilesError> {
     let Some(svc) = project.services.get(service) else {
         return Ok(Vec::new());
     };
@@ -140,7 +137,7 @@ pub fn service_files(project: &Project, service: &str) -> Result<Vec<ServiceFile
             None,
         )
         .map_err(err)?;
-        out.push(resolve(Kind::Secret, r, source).map_err(err)?);
+        out.push(resolve(Kind::Secret, r, source, host).map_err(err)?);
     }
     for r in &svc.configs {
         let err = |message: String| invalid(service, Kind::Config, &r.source, message);
@@ -163,7 +160,7 @@ pub fn service_files(project: &Project, service: &str) -> Result<Vec<ServiceFile
             top.content.as_deref(),
         )
         .map_err(err)?;
-        out.push(resolve(Kind::Config, r, source).map_err(err)?);
+        out.push(resolve(Kind::Config, r, source, host).map_err(err)?);
     }
     Ok(out)
 }
@@ -235,7 +232,12 @@ fn target_of(kind: Kind, r: &FileReferenceConfig) -> Result<String, String> {
     Ok(path)
 }
 
-fn resolve(kind: Kind, r: &FileReferenceConfig, source: Source) -> Result<ServiceFile, String> {
+fn resolve(
+    kind: Kind,
+    r: &FileReferenceConfig,
+    source: Source,
+    host: &HostFiles,
+) -> Result<ServiceFile, String> {
     let mode = r.mode.map(|m| m.0).unwrap_or(DEFAULT_MODE);
     if mode > 0o777 {
         return Err(format!(
@@ -248,11 +250,19 @@ fn resolve(kind: Kind, r: &FileReferenceConfig, source: Source) -> Result<Servic
     let written = match &source {
         Source::Bytes(_) => true,
         Source::Host(path) => {
-            let meta =
-                std::fs::metadata(path).map_err(|e| format!("file {}: {e}", path.display()))?;
+            let meta = match host.files.get(path) {
+                Some(Ok(meta)) => meta,
+                Some(Err(e)) => return Err(format!("file {}: {e}", path.display())),
+                None => {
+                    return Err(format!(
+                        "file {}: not read from the host before planning",
+                        path.display()
+                    ))
+                }
+            };
             let asked = r.mode.is_some() || r.uid.is_some() || r.gid.is_some();
-            let differs = meta.mode() & 0o7777 != mode || meta.uid() != uid || meta.gid() != gid;
-            if asked && differs && meta.is_dir() {
+            let differs = meta.mode != mode || meta.uid != uid || meta.gid != gid;
+            if asked && differs && meta.is_dir {
                 return Err(format!(
                     "mode, uid and gid can be applied to a file only, and {} is a directory",
                     path.display()
@@ -275,7 +285,7 @@ fn resolve(kind: Kind, r: &FileReferenceConfig, source: Source) -> Result<Servic
 
 /// Where file `index` of a container is written, under its directory `container_dir`.
 fn written_path(container_dir: &Path, index: usize) -> PathBuf {
-    container_dir.join(FILES_DIR).join(index.to_string())
+    written_files::path_of(container_dir, &index.to_string())
 }
 
 /// The read-only binds of `files` for the container whose directory is `container_dir`.
@@ -299,73 +309,38 @@ pub fn mounts(files: &[ServiceFile], container_dir: &Path) -> Vec<MountSpec> {
         .collect()
 }
 
-/// Writes the files that [`mounts`] binds from `container_dir` (which exists): a 0700
-/// directory, and in it each file created new (never through a link), filled, then given its
-/// owner and mode, all through descriptors.
-pub fn write(files: &[ServiceFile], container_dir: &Path, service: &str) -> Result<(), FilesError> {
-    if !files.iter().any(|f| f.written) {
-        return Ok(());
-    }
-    let fail = |f: &ServiceFile, path: PathBuf, e: std::io::Error| FilesError::Write {
-        service: service.to_string(),
-        kind: f.kind.key(),
-        name: f.name.clone(),
-        path,
-        source: e,
-    };
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let first = files.iter().find(|f| f.written).unwrap_or(&files[0]);
-    let files_dir = container_dir.join(FILES_DIR);
-    let dir = (|| {
-        let parent = rustix::fs::open(container_dir, dir_flags, Mode::empty())?;
-        match rustix::fs::mkdirat(&parent, FILES_DIR, Mode::from_raw_mode(0o700)) {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-        rustix::fs::openat(&parent, FILES_DIR, dir_flags, Mode::empty())
-    })()
-    .map_err(|e| fail(first, files_dir.clone(), e.into()))?;
-    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.written) {
-        let path = written_path(container_dir, i);
-        let bytes = match &f.source {
-            Source::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-            Source::Host(p) => {
-                std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| fail(f, p.clone(), e))?)
-            }
-        };
-        let name = i.to_string();
-        let fd = rustix::fs::openat(
-            &dir,
-            name.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| fail(f, path.clone(), e.into()))?;
-        let mut file = std::fs::File::from(fd);
-        std::io::Write::write_all(&mut file, &bytes).map_err(|e| fail(f, path.clone(), e))?;
-        rustix::fs::fchown(
-            &file,
-            Some(rustix::fs::Uid::from_raw(f.uid)),
-            Some(rustix::fs::Gid::from_raw(f.gid)),
-        )
-        .map_err(|e| fail(f, path.clone(), e.into()))?;
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(f.mode))
-            .map_err(|e| fail(f, path.clone(), e.into()))?;
-    }
-    Ok(())
+/// The files that [`mounts`] binds from the container's directory and the engine writes there
+/// ([`written_files::write`]) before the container starts, each named by its index.
+pub fn writes(files: &[ServiceFile], service: &str) -> Vec<FileWrite> {
+    files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.written)
+        .map(|(i, f)| FileWrite {
+            label: format!("service {service}: {} {}", f.kind.key(), f.name),
+            name: i.to_string(),
+            content: f.source.clone(),
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::types::resources::Project;
+    use std::os::unix::fs::MetadataExt;
 
     fn project(yaml: &str) -> Project {
         crate::model::types::fields::test_support::load(yaml).expect("project")
     }
 
+    /// The service's files, with the host files it names read as the stack reads them.
     fn files(p: &Project) -> Result<Vec<ServiceFile>, String> {
-        service_files(p, "web").map_err(|e| e.to_string())
+        let host = crate::engine::runtime::host_files::gather(host_paths(p, "web"));
+        service_files(p, "web", &host).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -475,34 +450,111 @@ mod tests {
         .contains("template_driver \"golang\" is not supported"));
     }
 
+    /// Whether a host file is bound or copied is decided from the facts the stack read: the
+    /// path named here does not exist, and nothing reads it.
     #[test]
-    fn written_files_get_their_mode_and_owner_and_never_replace_a_link() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        let file = |mode, uid, gid| ServiceFile {
-            kind: Kind::Secret,
-            name: "s".into(),
-            target: "/run/secrets/s".into(),
-            source: Source::Bytes(b"value".to_vec()),
-            mode,
-            uid,
-            gid,
-            written: true,
+    fn the_host_facts_decide_and_an_unread_file_is_an_error() {
+        use crate::engine::runtime::host_files::{HostFile, HostFiles};
+        let p = project(
+            "services:\n  web:\n    image: x\n    secrets:\n      - s\n      - {source: s, target: a, mode: 0o400}\n      - {source: s, target: b, uid: '7'}\n    configs: [c]\nsecrets:\n  s: {file: /facts/s}\nconfigs:\n  c: {content: hi}\n",
+        );
+        assert_eq!(host_paths(&p, "web"), [Path::new("/facts/s"); 3]);
+        let mut host = HostFiles::default();
+        let fact = HostFile {
+            mode: 0o400,
+            uid: 7,
+            gid: 0,
+            is_dir: false,
         };
-        let me = rustix::process::geteuid().as_raw();
-        let mine = rustix::process::getegid().as_raw();
-        write(&[file(0o440, me, mine)], dir, "web").unwrap();
-        let p = dir.join("files/0");
-        assert_eq!(std::fs::read(&p).unwrap(), b"value");
-        let meta = std::fs::metadata(&p).unwrap();
-        assert_eq!(meta.mode() & 0o7777, 0o440);
-        let dmeta = std::fs::metadata(dir.join("files")).unwrap();
-        assert_eq!(dmeta.mode() & 0o777, 0o700);
-        // A file already there (or a link planted there) is not written through.
-        let other = tempfile::tempdir().unwrap();
-        std::fs::remove_file(&p).unwrap();
-        std::os::unix::fs::symlink(other.path().join("x"), &p).unwrap();
-        assert!(write(&[file(0o440, me, mine)], dir, "web").is_err());
-        assert!(!other.path().join("x").exists());
+        host.files.insert("/facts/s".into(), Ok(fact));
+        let got = service_files(&p, "web", &host).unwrap();
+        assert_eq!(
+            got.iter().map(|f| f.written).collect::<Vec<_>>(),
+            // Nothing asked; mode 0400 asked and uid 0 (not 7) implied; uid 7 asked and mode
+            // 0444 (not 0400) implied; inline content.
+            [false, true, true, true]
+        );
+        let e = service_files(&p, "web", &HostFiles::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "service web: secret s: file /facts/s: not read from the host before planning"
+        );
+        host.files.insert(
+            "/facts/s".into(),
+            Ok(HostFile {
+                is_dir: true,
+                ..fact
+            }),
+        );
+        let e = service_files(&p, "web", &host).unwrap_err().to_string();
+        assert!(e.contains("/facts/s is a directory"), "{e}");
+    }
+
+    /// The engine is handed only the files to write, named by their index (their bind source),
+    /// with their bytes, mode, owner and a label for errors.
+    #[test]
+    fn writes_are_the_written_files_named_by_index() {
+        let file = |written, source: Source| ServiceFile {
+            kind: Kind::Config,
+            name: "c".into(),
+            target: "/c".into(),
+            source,
+            mode: 0o440,
+            uid: 1,
+            gid: 2,
+            written,
+        };
+        let files = [
+            file(false, Source::Host("/h".into())),
+            file(true, Source::Bytes(b"v".to_vec())),
+            file(true, Source::Host("/h".into())),
+        ];
+        let w = writes(&files, "web");
+        assert_eq!(
+            w.iter()
+                .map(|w| (
+                    w.label.as_str(),
+                    w.name.as_str(),
+                    &w.content,
+                    w.mode,
+                    w.uid,
+                    w.gid
+                ))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "service web: config c",
+                    "1",
+                    &Source::Bytes(b"v".to_vec()),
+                    0o440,
+                    1,
+                    2
+                ),
+                (
+                    "service web: config c",
+                    "2",
+                    &Source::Host("/h".into()),
+                    0o440,
+                    1,
+                    2
+                ),
+            ]
+        );
+        let m = mounts(&files, Path::new("/c"));
+        let sources: Vec<_> = m
+            .iter()
+            .map(|m| match &m.kind {
+                MountKind::Bind { source, .. } => source.clone(),
+                other => panic!("not a bind: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                PathBuf::from("/h"),
+                "/c/files/1".into(),
+                "/c/files/2".into()
+            ]
+        );
     }
 }

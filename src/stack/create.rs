@@ -23,7 +23,7 @@ use crate::engine::root::StateRoot;
 use crate::engine::runtime::container;
 use crate::engine::runtime::etc;
 use crate::engine::runtime::user::LayerFiles;
-use crate::engine::runtime::{caps, host_devices, seccomp};
+use crate::engine::runtime::{caps, host_devices, host_files, seccomp, written_files};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
 use crate::engine::state::{
     self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
@@ -31,8 +31,8 @@ use crate::engine::state::{
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
 use crate::planner::container::{
-    build_container_spec, device_paths, is_own_anonymous_volume, ContainerInput, HostInfo,
-    OneOffOverrides, SpecError,
+    bind_sources, build_container_spec, device_paths, is_own_anonymous_volume, ContainerInput,
+    HostInfo, OneOffOverrides, SpecError,
 };
 use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
 use crate::planner::secrets;
@@ -352,8 +352,14 @@ impl<'a> Creator<'a> {
             .and_then(|e| e.bridge.gateways.iter().find(|g| g.0.is_ipv4()))
             .map(|g| g.0);
         let dir = StateRoot::new(&self.ctx.root).container(&id);
-        let own_files =
-            secrets::service_files(self.project, service).map_err(|e| invalid(e.to_string()))?;
+        let binds = bind_sources(svc, one_off.map(|o| o.overrides));
+        let host_files = host_files::gather(
+            secrets::host_paths(self.project, service)
+                .into_iter()
+                .chain(binds.iter().map(PathBuf::as_path)),
+        );
+        let own_files = secrets::service_files(self.project, service, &host_files)
+            .map_err(|e| invalid(e.to_string()))?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
         let (device_sources, whole_dev) = device_paths(svc);
@@ -374,6 +380,7 @@ impl<'a> Creator<'a> {
             one_off: one_off.map(|o| o.overrides),
             host: &self.host,
             devices: &devices,
+            host_files: &host_files,
             host_gateway,
             join_container: join_container.as_deref(),
             file_mounts: &file_mounts,
@@ -561,7 +568,8 @@ impl<'a> Creator<'a> {
         held.dir = Some(StateRoot::new(&self.ctx.root).container(&id));
         container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
             .map_err(|e| invalid(e.to_string()))?;
-        secrets::write(&own_files, &dir, service).map_err(|e| invalid(e.to_string()))?;
+        written_files::write(&dir, &secrets::writes(&own_files, service))
+            .map_err(|e| invalid(e.to_string()))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
         labels.insert("com.docker.compose.project".into(), self.name.to_string());

@@ -17,6 +17,7 @@ use super::{
 use crate::engine::image::{Image, ImageStore};
 use crate::engine::network::manager::{NetworkDef, Networks};
 use crate::engine::root::StateRoot;
+use crate::engine::runtime::host_files;
 use crate::engine::spec::VOLUME_DATA;
 use crate::engine::state::{self, Observed, Status};
 use crate::engine::supervisor;
@@ -175,7 +176,9 @@ pub fn up(
         netplan::check_endpoints(s, svc)?;
         external_links::check(&ctx.root, &name, project, s, svc)?;
         crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
-        crate::planner::preflight::check(project, s).map_err(invalid)?;
+        let host_paths = crate::planner::preflight::host_paths(project, s);
+        let host_files = host_files::gather(host_paths.iter().map(PathBuf::as_path));
+        crate::planner::preflight::check(project, s, &host_files).map_err(invalid)?;
         support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
         images.insert(s.clone(), (image_ref, image));
     }

@@ -26,6 +26,7 @@ pub mod pull;
 pub mod restart_deps;
 mod threads;
 mod up;
+mod up_attached;
 mod wait;
 
 mod down;
@@ -54,6 +55,7 @@ use crate::planner::network::NetPlanError;
 use threads::{first_error, lock, Shared};
 pub(crate) use up::project_name;
 pub use up::{prepare_networks, up};
+pub use up_attached::{up_attached, AttachRequest};
 pub use wait::{expectations, Expectations, SETTLE};
 pub(crate) use wait::{wait_dependencies, Limits};
 
@@ -80,6 +82,8 @@ pub enum StackError {
     Plan(#[from] NetPlanError),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    Attach(#[from] attach::AttachError),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {message}")]

@@ -14,6 +14,7 @@ pub mod attach;
 pub mod cp;
 pub mod cp_stream;
 pub mod create;
+mod error;
 pub mod exec;
 mod executor;
 pub mod expose;
@@ -35,6 +36,7 @@ mod ps;
 mod restart;
 
 pub use down::down;
+pub use error::StackError;
 pub use port::port;
 pub use ps::{ps, PsEntry, Publisher};
 pub use restart::restart;
@@ -45,13 +47,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::engine::container::{Container, ContainerError};
-use crate::engine::network::manager::{NetworkError, Networks};
-use crate::engine::state::{self, Observed, StateError, Status};
-use crate::engine::supervisor::SuperviseError;
-use crate::planner::graph::GraphError;
+use crate::engine::container::Container;
+use crate::engine::network::manager::Networks;
+use crate::engine::state::{self, Observed, Status};
 pub use crate::planner::graph::{service_deps, service_levels, start_order, stop_waves};
-use crate::planner::network::NetPlanError;
 use threads::{first_error, lock, Shared};
 pub(crate) use up::project_name;
 pub use up::{prepare_networks, up};
@@ -65,33 +64,6 @@ pub struct Ctx {
     pub root: PathBuf,
     /// The cgroup under which containers' cgroups are made.
     pub cgroup_parent: String,
-}
-
-/// Why a stack operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StackError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Supervise(#[from] SuperviseError),
-    #[error(transparent)]
-    Container(#[from] ContainerError),
-    #[error(transparent)]
-    Network(#[from] NetworkError),
-    #[error(transparent)]
-    Plan(#[from] NetPlanError),
-    #[error(transparent)]
-    Graph(#[from] GraphError),
-    #[error(transparent)]
-    Attach(#[from] attach::AttachError),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{context}: {message}")]
-    Failed { context: String, message: String },
-    /// SIGINT or SIGTERM arrived while `up` was working or waiting; what was started stays,
-    /// as the next command finds it.
-    #[error("interrupted")]
-    Interrupted,
 }
 
 fn invalid(m: impl Into<String>) -> StackError {

@@ -131,10 +131,8 @@ pub fn up(
     let nets = Networks::open(&ctx.root)?;
 
     // Everything is checked before the first change.
-    let store = ImageStore::open(ctx.root.join("images")).map_err(|e| StackError::Failed {
-        context: "image store".into(),
-        message: e.to_string(),
-    })?;
+    let store = ImageStore::open(ctx.root.join("images"))
+        .map_err(|error| StackError::ImageStore { error })?;
     for s in &order {
         for w in support::check_service(s, &project.services[s], &support::Facts::host())
             .map_err(|e| invalid(e.to_string()))?
@@ -157,16 +155,15 @@ pub fn up(
     for s in &order {
         let svc = &project.services[s];
         let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
-        let image = store.resolve(&image_ref).map_err(|e| StackError::Failed {
-            context: format!("service {s}"),
-            message: format!(
-                "image {image_ref}: {e}{}",
-                if svc.image.is_some() {
-                    ""
-                } else {
-                    " (the service has no `image:` to pull, and building images is not supported yet)"
-                }
-            ),
+        let image = store.resolve(&image_ref).map_err(|error| StackError::ServiceImage {
+            service: s.clone(),
+            reference: image_ref.clone(),
+            error: Box::new(error),
+            hint: if svc.image.is_some() {
+                ""
+            } else {
+                " (the service has no `image:` to pull, and building images is not supported yet)"
+            },
         })?;
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
@@ -384,10 +381,11 @@ impl executor::Operations for UpOps<'_> {
 
     fn create_volume(&self, name: &str) -> Result<(), StackError> {
         let data = self.volumes_dir.join(name).join(VOLUME_DATA);
-        crate::engine::root::create_volume_dir(self.volumes_dir, &data).map_err(|e| {
-            StackError::Failed {
-                context: format!("volume {name}"),
-                message: format!("cannot create volume directory {}: {e}", data.display()),
+        crate::engine::root::create_volume_dir(self.volumes_dir, &data).map_err(|error| {
+            StackError::CreateVolumeDir {
+                owner: format!("volume {name}"),
+                path: data.clone(),
+                error,
             }
         })
     }

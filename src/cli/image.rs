@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::engine::fsutil::{self, human_duration, human_size};
 use crate::engine::image::{ImageStore, Reference, RemoveEvent};
-use crate::engine::root::StateRoot;
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -109,14 +108,8 @@ pub struct TagArgs {
     pub target: String,
 }
 
-/// The image store of a `--root`.
-pub fn open_store(global: &super::GlobalOptions) -> anyhow::Result<ImageStore> {
-    let root = StateRoot::new(&global.root).images();
-    ImageStore::open(&root).with_context(|| format!("opening the image store {}", root.display()))
-}
-
 pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i32> {
-    let store = open_store(global)?;
+    let store = super::image_store::open_store(global)?;
     match &args.command {
         ImageCommand::Load(a) => load(&store, a),
         ImageCommand::Ls(a) => ls(&store, a),

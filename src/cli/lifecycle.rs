@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use indexmap::IndexMap;
 
-use super::project::load_options;
+use super::project::{load_options, project_name, project_name_for};
 use super::GlobalOptions;
 use crate::engine::network::nft::Protocol;
 use crate::model::load::load;
@@ -141,7 +141,29 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         default_platform: super::pull::default_platform(),
     };
     if attached {
-        return super::logs::up_attached(global, args, &ctx(global), &loaded.project, &opts);
+        let req = stack::AttachRequest {
+            attach: args.attach.clone(),
+            no_attach: args.no_attach.clone(),
+            exit_code_from: args.exit_code_from.clone(),
+            abort_on_container_exit: args.abort_on_container_exit,
+            abort_on_container_failure: args.abort_on_container_failure,
+            format: stack::attach::FormatOptions {
+                color: super::use_color(global, false),
+                prefix: !args.no_log_prefix,
+                timestamps: args.timestamps,
+            },
+        };
+        // Unlocked handles: the thread that stops containers reports on standard error
+        // meanwhile.
+        return Ok(stack::up_attached(
+            &ctx(global),
+            &loaded.project,
+            &opts,
+            &req,
+            &mut super::progress::PlainCli,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )?);
     }
     match stack::up(
         &ctx(global),
@@ -203,26 +225,6 @@ pub fn down(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<i32> {
         &mut *super::progress::reporter(global),
     )?;
     Ok(0)
-}
-
-pub(crate) fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
-    project_name_for(global, &[])
-}
-
-/// [`project_name`], and the services named on the command line must be the project's when a
-/// Compose file is found (`no such service: x`, exit 1, as Docker Compose fails every command).
-pub(crate) fn project_name_for(
-    global: &GlobalOptions,
-    services: &[String],
-) -> anyhow::Result<String> {
-    let loaded = match load(&load_options(global, services)?) {
-        Ok(l) => l,
-        Err(e) => match (&global.project_name, &e.kind) {
-            (Some(n), crate::model::ErrorKind::NoConfigFile { .. }) => return Ok(n.clone()),
-            _ => return Err(e.into()),
-        },
-    };
-    Ok(loaded.project.name.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

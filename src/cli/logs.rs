@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicUsize;
 
 use clap::Args;
 
-use super::lifecycle::project_name_for;
-use super::{Ansi, GlobalOptions};
+use super::project::project_name_for;
+use super::{use_color, GlobalOptions};
 use crate::stack::attach::{self, FormatOptions, LogsOptions, Selection};
 
 #[derive(Debug, Args)]
@@ -41,19 +41,6 @@ pub struct LogsArgs {
     pub index: Option<u32>,
     /// Services
     pub services: Vec<String>,
-}
-
-/// Whether output gets ANSI colors: `--ansi always`, or `auto` on a terminal; never with
-/// `--no-color`.
-pub(crate) fn use_color(global: &GlobalOptions, no_color: bool) -> bool {
-    if no_color {
-        return false;
-    }
-    match global.ansi {
-        Ansi::Never => false,
-        Ansi::Always => true,
-        Ansi::Auto => rustix::termios::isatty(rustix::stdio::stdout()),
-    }
 }
 
 pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
@@ -113,92 +100,4 @@ fn default_sigint() -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The attached `up` (no `-d`): starts the project as `up -d` does, then streams the attached
-/// services' output until they have all exited (see [`attach::attached_up`]) and returns
-/// Docker Compose's exit code.
-pub(crate) fn up_attached(
-    global: &GlobalOptions,
-    args: &super::lifecycle::UpArgs,
-    ctx: &crate::stack::Ctx,
-    project: &crate::model::types::resources::Project,
-    opts: &crate::stack::UpOptions,
-) -> anyhow::Result<i32> {
-    use anyhow::bail;
-    if args.abort_on_container_exit && args.abort_on_container_failure {
-        bail!("--abort-on-container-failure and --abort-on-container-exit are incompatible");
-    }
-    let known = |s: &String| project.services.contains_key(s);
-    for s in args
-        .attach
-        .iter()
-        .chain(&args.no_attach)
-        .chain(&args.exit_code_from)
-    {
-        if !known(s) {
-            bail!("no such service: {s}");
-        }
-    }
-    let name = project.name.clone().unwrap_or_default();
-    // The services `up` starts: stopped on Ctrl-C or an abort.
-    let mut scope = crate::stack::start_order(project, &args.services)?;
-    if args.no_deps && !args.services.is_empty() {
-        scope.retain(|s| args.services.contains(s));
-    }
-    // Attached: `--attach`, else the services asked for (not their dependencies), else every
-    // service that does not say `attach: false`; minus `--no-attach`.
-    let mut attached: Vec<String> = if !args.attach.is_empty() {
-        args.attach.clone()
-    } else if !args.services.is_empty() {
-        args.services.clone()
-    } else {
-        scope
-            .iter()
-            .filter(|s| project.services[s.as_str()].attach != Some(false))
-            .cloned()
-            .collect()
-    };
-    attached.retain(|s| !args.no_attach.contains(s));
-    let cascade = if args.abort_on_container_exit || args.exit_code_from.is_some() {
-        attach::Cascade::Exit
-    } else if args.abort_on_container_failure {
-        attach::Cascade::Failure
-    } else {
-        attach::Cascade::Ignore
-    };
-    // Caught before the containers start, so an interrupt during start-up stops them too.
-    let interrupts = attach::catch_interrupts()?;
-    let since = attach::now_nanos();
-    match crate::stack::up(ctx, project, opts, &mut super::progress::PlainCli) {
-        // `attached_up` sees the interrupt and stops what was started.
-        Ok(()) | Err(crate::stack::StackError::Interrupted) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let one_shots = crate::stack::expectations(project, &scope).one_shots;
-    let aopts = attach::AttachOptions {
-        attach: attached,
-        scope,
-        cascade,
-        exit_code_from: args.exit_code_from.clone(),
-        one_shots,
-        timeout: args.timeout,
-        levels: crate::stack::service_levels(project),
-        since,
-        format: FormatOptions {
-            color: use_color(global, false),
-            prefix: !args.no_log_prefix,
-            timestamps: args.timestamps,
-        },
-    };
-    // Unlocked handles: the thread that stops containers reports on standard error meanwhile.
-    let code = attach::attached_up(
-        &global.root,
-        &name,
-        &aopts,
-        interrupts,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    )?;
-    Ok(code)
 }

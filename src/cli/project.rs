@@ -1,5 +1,6 @@
 //! Turning the global options into loader options: the one place the process environment, the
-//! working directory and standard input are read for loading.
+//! working directory and standard input are read for loading; and the project name commands
+//! without a loaded project work on.
 
 use std::io::Read;
 use std::path::Path;
@@ -8,7 +9,7 @@ use anyhow::Context;
 
 use super::GlobalOptions;
 use crate::model::environment::Environment;
-use crate::model::load::LoadOptions;
+use crate::model::load::{load, LoadOptions};
 
 /// Loader options from the global flags; `services` are the services named on the command line.
 pub fn load_options(global: &GlobalOptions, services: &[String]) -> anyhow::Result<LoadOptions> {
@@ -28,4 +29,26 @@ pub fn load_options(global: &GlobalOptions, services: &[String]) -> anyhow::Resu
     opts.profiles = global.profiles.clone();
     opts.services = services.to_vec();
     Ok(opts)
+}
+
+/// The name of the project the command works on: the Compose file's when one is found, else
+/// `-p`'s.
+pub(crate) fn project_name(global: &GlobalOptions) -> anyhow::Result<String> {
+    project_name_for(global, &[])
+}
+
+/// [`project_name`], and the services named on the command line must be the project's when a
+/// Compose file is found (`no such service: x`, exit 1, as Docker Compose fails every command).
+pub(crate) fn project_name_for(
+    global: &GlobalOptions,
+    services: &[String],
+) -> anyhow::Result<String> {
+    let loaded = match load(&load_options(global, services)?) {
+        Ok(l) => l,
+        Err(e) => match (&global.project_name, &e.kind) {
+            (Some(n), crate::model::ErrorKind::NoConfigFile { .. }) => return Ok(n.clone()),
+            _ => return Err(e.into()),
+        },
+    };
+    Ok(loaded.project.name.unwrap_or_default())
 }

@@ -102,7 +102,7 @@ pub struct ImagePullArgs {
 pub fn image_pull(global: &GlobalOptions, args: &ImagePullArgs) -> anyhow::Result<i32> {
     let full = Reference::parse(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
-    let store = super::image::open_store(global)?;
+    let store = super::image_store::open_store(global)?;
     let progress: Arc<dyn PullProgress> = if args.quiet {
         Arc::new(SilentPull)
     } else {

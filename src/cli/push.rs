@@ -119,7 +119,7 @@ pub fn push(global: &GlobalOptions, args: &PushArgs) -> anyhow::Result<i32> {
             anyhow::bail!("no such service: {s}");
         }
     }
-    let store = super::image::open_store(global)?;
+    let store = super::image_store::open_store(global)?;
     let reporter: Box<dyn Reporter> = if args.quiet {
         Box::new(QuietReporter)
     } else {

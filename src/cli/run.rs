@@ -13,7 +13,7 @@ use crate::model::load::load;
 use crate::model::types::service::split_shell_words;
 use crate::planner::container::OneOffOverrides;
 use crate::stack::create::OneOff;
-use crate::stack::oneoff::{self, RunOutcome, RunRequest};
+use crate::stack::run::{RunOutcome, RunRequest};
 use crate::stack::{self, Ctx};
 
 #[derive(Debug, Args)]
@@ -167,7 +167,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         detach: args.detach,
         tty,
     };
-    match oneoff::run(&ctx, project, &request, &|| {
+    match crate::stack::run::run(&ctx, project, &request, &|| {
         super::progress::reporter(global)
     })? {
         RunOutcome::Detached { name } => {

@@ -8,15 +8,6 @@ use crate::engine::state::ContainerRecord;
 
 pub use crate::engine::anon_volumes::of;
 
-impl From<crate::engine::anon_volumes::RemoveError> for StackError {
-    fn from(e: crate::engine::anon_volumes::RemoveError) -> Self {
-        StackError::Failed {
-            context: "anonymous volumes".into(),
-            message: e.to_string(),
-        }
-    }
-}
-
 /// See [`crate::engine::anon_volumes::remove_of`].
 pub fn remove_of(root: &Path, rec: &ContainerRecord) -> Result<(), StackError> {
     Ok(crate::engine::anon_volumes::remove_of(root, rec)?)

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::ops::{containers, failed};
+use super::ops::containers;
 use super::{invalid, StackError};
 use crate::engine::root::StateRoot;
 use crate::engine::state::{self, Observed};
@@ -63,7 +63,10 @@ impl Side {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| failed(format!("container {name}"), e))?;
+        .map_err(|error| StackError::OpenRoot {
+            container: name.clone(),
+            error,
+        })?;
         // The pid may have been reused between the check and the open.
         if !state::same_process(Some(pid), o.state.pid_start) {
             return Err(invalid(format!("container {name} is not running")));
@@ -87,11 +90,10 @@ impl Side {
             MountAttrFlags,
         };
         let name = o.record.name.clone();
-        let err = |what: &str, e: rustix::io::Errno| {
-            failed(
-                format!("container {name}"),
-                format!("mounting its filesystem ({what}): {e}"),
-            )
+        let err = |step: &'static str, error: rustix::io::Errno| StackError::MountRoot {
+            container: name.clone(),
+            step,
+            error,
         };
         let layers = &o.record.spec.rootfs.layers;
         if layers.is_empty() {
@@ -114,12 +116,11 @@ impl Side {
                 | MountAttrFlags::MOUNT_ATTR_NOEXEC,
         )
         .map_err(|e| err("fsmount", e))?;
-        let mounts = sub_mounts(&o.record.spec.mounts).map_err(|e| {
-            failed(
-                format!("container {name}"),
-                format!("opening its volumes: {e}"),
-            )
-        })?;
+        let mounts =
+            sub_mounts(&o.record.spec.mounts).map_err(|error| StackError::OpenVolumes {
+                container: name.clone(),
+                error,
+            })?;
         Ok(Side::Container { name, root, mounts })
     }
 
@@ -227,8 +228,10 @@ pub struct CopyOptions {
 }
 
 pub(super) fn cp_err(what: String, e: impl Into<io::Error>) -> StackError {
-    let e: io::Error = e.into();
-    failed("cp", format!("{what}: {e}"))
+    StackError::Copy {
+        what,
+        error: e.into(),
+    }
 }
 
 /// Splits `a/b/c` into (`a/b`, `c`); `/c` into (`/`, `c`); `c` into (`.` or `/`, `c`).

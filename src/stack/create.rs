@@ -140,17 +140,13 @@ impl<'a> Creator<'a> {
         name: &'a str,
         nets: &'a Networks,
     ) -> Result<Creator<'a>, StackError> {
-        let fail = |m: String| StackError::Failed {
-            context: "host".into(),
-            message: m,
-        };
         Ok(Creator {
             ctx,
             project,
             name,
             nets,
-            host: host_info().map_err(|e| fail(e.to_string()))?,
-            layout: Layout::detect().map_err(|e| fail(e.to_string()))?,
+            host: host_info().map_err(|error| StackError::HostInfo { error })?,
+            layout: Layout::detect().map_err(|error| StackError::HostCgroups { error })?,
             host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
             taken: Vec::new(),
         })
@@ -415,15 +411,13 @@ impl<'a> Creator<'a> {
             if let MountKind::Volume { volume, .. } = &m.kind {
                 let data = volume.join(VOLUME_DATA);
                 if !data.exists() {
-                    crate::engine::root::create_volume_dir(&volumes_dir, &data).map_err(|e| {
-                        StackError::Failed {
-                            context: format!("service {service}"),
-                            message: format!(
-                                "cannot create volume directory {}: {e}",
-                                data.display()
-                            ),
-                        }
-                    })?;
+                    crate::engine::root::create_volume_dir(&volumes_dir, &data).map_err(
+                        |error| StackError::CreateVolumeDir {
+                            owner: format!("service {service}"),
+                            path: data.clone(),
+                            error,
+                        },
+                    )?;
                 }
             }
         }

@@ -109,12 +109,8 @@ pub fn down(
         rep.event("Network", &info.def.name, "Removed");
     }
     if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
-        let store = ImageStore::open(StateRoot::new(&ctx.root).images()).map_err(|e| {
-            StackError::Failed {
-                context: "image store".into(),
-                message: e.to_string(),
-            }
-        })?;
+        let store = ImageStore::open(StateRoot::new(&ctx.root).images())
+            .map_err(|error| StackError::ImageStore { error })?;
         let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
             .into_iter()
             .map(|o| o.record.image)
@@ -133,9 +129,9 @@ pub fn down(
                 rep.event("Image", &image, "Removing");
                 store
                     .remove(&image, false)
-                    .map_err(|e| StackError::Failed {
-                        context: format!("image {image}"),
-                        message: e.to_string(),
+                    .map_err(|error| StackError::RemoveImage {
+                        image: image.clone(),
+                        error,
                     })?;
                 rep.event("Image", &image, "Removed");
             }
@@ -151,9 +147,10 @@ pub fn down(
                 let dir = StateRoot::new(&ctx.root).volume(&vname);
                 if dir.exists() {
                     rep.event("Volume", &vname, "Removing");
-                    std::fs::remove_dir_all(&dir).map_err(|e| StackError::Failed {
-                        context: format!("volume {vname}"),
-                        message: e.to_string(),
+                    std::fs::remove_dir_all(&dir).map_err(|error| StackError::RemoveVolume {
+                        volume: vname.clone(),
+                        path: dir.clone(),
+                        error,
                     })?;
                     rep.event("Volume", &vname, "Removed");
                 }

@@ -18,12 +18,16 @@ use super::wait::Limits;
 use super::{Reporter, StackError};
 use crate::planner::reconcile::{Action, NetworkStep, Plan};
 
-/// What each step of a plan does. Each operation reports its own progress on `rep`.
-pub(super) trait Operations: Sync {
+/// What the network steps of a plan do: all of `run`'s plan, the first steps of `up`'s.
+pub(super) trait NetworkOps: Sync {
     /// Creates a network the services use.
     fn create_network(&self, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError>;
     /// Makes an existing network match its definition again (no progress shown).
     fn ensure_network(&self, name: &str) -> Result<(), StackError>;
+}
+
+/// What each step of a plan does. Each operation reports its own progress on `rep`.
+pub(super) trait Operations: NetworkOps {
     fn create_volume(&self, name: &str) -> Result<(), StackError>;
     /// Stops (if running) and removes a container.
     fn remove(&self, id: &str, rep: &mut dyn Reporter) -> Result<(), StackError>;
@@ -72,12 +76,7 @@ pub(super) fn execute<O: Operations>(
     ops: &O,
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
-    for step in &plan.networks {
-        match step {
-            NetworkStep::Create { name } => ops.create_network(name, rep)?,
-            NetworkStep::Ensure { name } => ops.ensure_network(name)?,
-        }
-    }
+    execute_networks(&plan.networks, ops, rep)?;
     for v in &plan.volumes {
         ops.create_volume(v)?;
     }
@@ -129,6 +128,21 @@ pub(super) fn execute<O: Operations>(
                 .collect();
             first_error(handles.into_iter().map(|h| h.join()))
         })?;
+    }
+    Ok(())
+}
+
+/// Carries out a plan's network steps, in order.
+pub(super) fn execute_networks<N: NetworkOps + ?Sized>(
+    steps: &[NetworkStep],
+    ops: &N,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    for step in steps {
+        match step {
+            NetworkStep::Create { name } => ops.create_network(name, rep)?,
+            NetworkStep::Ensure { name } => ops.ensure_network(name)?,
+        }
     }
     Ok(())
 }
@@ -259,13 +273,16 @@ mod tests {
         }
     }
 
-    impl Operations for Fake {
+    impl NetworkOps for Fake {
         fn create_network(&self, name: &str, _: &mut dyn Reporter) -> Result<(), StackError> {
             self.record(format!("create network {name}"))
         }
         fn ensure_network(&self, name: &str) -> Result<(), StackError> {
             self.record(format!("ensure network {name}"))
         }
+    }
+
+    impl Operations for Fake {
         fn create_volume(&self, name: &str) -> Result<(), StackError> {
             self.record(format!("create volume {name}"))
         }
@@ -394,6 +411,34 @@ mod tests {
                 "create db1",
                 "launch db1",
             ])
+        );
+    }
+
+    #[test]
+    fn network_steps_alone_are_walked_in_order_and_stop_at_the_first_failure() {
+        let steps = vec![
+            NetworkStep::Ensure { name: "p_a".into() },
+            NetworkStep::Create { name: "p_b".into() },
+            NetworkStep::Create { name: "p_c".into() },
+        ];
+        let fake = Fake::default();
+        execute_networks(&steps, &fake, &mut Quiet).expect("runs");
+        assert_eq!(
+            fake.steps(),
+            strs(&[
+                "ensure network p_a",
+                "create network p_b",
+                "create network p_c"
+            ])
+        );
+        let failing = Fake {
+            fail: Some("create network p_b"),
+            ..Fake::default()
+        };
+        assert!(execute_networks(&steps, &failing, &mut Quiet).is_err());
+        assert_eq!(
+            failing.steps(),
+            strs(&["ensure network p_a", "create network p_b"])
         );
     }
 

@@ -89,7 +89,7 @@ pub fn pre_stop(root: &Path, o: &state::Observed, rep: &mut dyn Reporter) {
     if rec.hooks.pre_stop.is_empty() || o.state.live_pid().is_none() {
         return;
     }
-    if super::ops::is_paused(rec) {
+    if crate::engine::container::pause::is_paused(rec) {
         rep.warn(&format!(
             "service {}: pre_stop hook of container {} not run: the container is paused",
             rec.service, rec.name

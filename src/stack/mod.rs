@@ -14,18 +14,21 @@ pub mod attach;
 pub mod cp;
 pub mod cp_stream;
 pub mod create;
+mod error;
 pub mod exec;
 mod executor;
 pub mod expose;
 pub mod external_links;
 pub mod hooks;
 pub mod inspect;
-pub mod oneoff;
+mod networks;
 pub mod ops;
 pub mod pull;
 pub mod restart_deps;
+pub mod run;
 mod threads;
 mod up;
+mod up_attached;
 mod wait;
 
 mod down;
@@ -34,6 +37,7 @@ mod ps;
 mod restart;
 
 pub use down::down;
+pub use error::StackError;
 pub use port::port;
 pub use ps::{ps, PsEntry, Publisher};
 pub use restart::restart;
@@ -44,16 +48,15 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::engine::container::{Container, ContainerError};
-use crate::engine::network::manager::{NetworkError, Networks};
-use crate::engine::state::{self, Observed, StateError, Status};
-use crate::engine::supervisor::SuperviseError;
-use crate::planner::graph::GraphError;
+use crate::engine::container::Container;
+use crate::engine::network::manager::Networks;
+use crate::engine::state::{self, Observed, Status};
 pub use crate::planner::graph::{service_deps, service_levels, start_order, stop_waves};
-use crate::planner::network::NetPlanError;
+pub use networks::prepare_networks;
 use threads::{first_error, lock, Shared};
 pub(crate) use up::project_name;
-pub use up::{prepare_networks, up};
+pub use up::up;
+pub use up_attached::{up_attached, AttachRequest};
 pub use wait::{expectations, Expectations, SETTLE};
 pub(crate) use wait::{wait_dependencies, Limits};
 
@@ -63,31 +66,6 @@ pub struct Ctx {
     pub root: PathBuf,
     /// The cgroup under which containers' cgroups are made.
     pub cgroup_parent: String,
-}
-
-/// Why a stack operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StackError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Supervise(#[from] SuperviseError),
-    #[error(transparent)]
-    Container(#[from] ContainerError),
-    #[error(transparent)]
-    Network(#[from] NetworkError),
-    #[error(transparent)]
-    Plan(#[from] NetPlanError),
-    #[error(transparent)]
-    Graph(#[from] GraphError),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{context}: {message}")]
-    Failed { context: String, message: String },
-    /// SIGINT or SIGTERM arrived while `up` was working or waiting; what was started stays,
-    /// as the next command finds it.
-    #[error("interrupted")]
-    Interrupted,
 }
 
 fn invalid(m: impl Into<String>) -> StackError {

@@ -23,13 +23,6 @@ use crate::engine::state::{self, ContainerRecord, Observed, Status};
 use crate::engine::supervisor;
 use crate::model::types::resources::Project;
 
-pub(super) fn failed(context: impl Into<String>, message: impl std::fmt::Display) -> StackError {
-    StackError::Failed {
-        context: context.into(),
-        message: message.to_string(),
-    }
-}
-
 fn is_running(o: &Observed) -> bool {
     matches!(o.state.status, Status::Running | Status::Restarting)
 }
@@ -687,11 +680,11 @@ pub fn images(
     project: &str,
     services: &[String],
 ) -> Result<Vec<ImageEntry>, StackError> {
-    let store =
-        ImageStore::open(StateRoot::new(root).images()).map_err(|e| failed("image store", e))?;
+    let store = ImageStore::open(StateRoot::new(root).images())
+        .map_err(|error| StackError::ImageStore { error })?;
     let sizes: BTreeMap<String, u64> = store
         .list()
-        .map_err(|e| failed("image store", e))?
+        .map_err(|error| StackError::ImageStore { error })?
         .into_iter()
         .map(|s| (s.id, s.size))
         .collect();
@@ -711,7 +704,7 @@ pub fn images(
             size: sizes.get(&rec.image_id).copied().unwrap_or(0),
             digest: store
                 .registry_digest(&rec.image, &rec.image_id)
-                .map_err(|e| failed("image store", e))?,
+                .map_err(|error| StackError::ImageStore { error })?,
         });
     }
     Ok(out)

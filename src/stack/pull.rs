@@ -61,13 +61,6 @@ fn platform_of(
         .map(str::to_string)
 }
 
-fn store_failed(context: String, e: impl std::fmt::Display) -> StackError {
-    StackError::Failed {
-        context,
-        message: e.to_string(),
-    }
-}
-
 /// What the store has of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stored {
@@ -91,10 +84,12 @@ fn stored(
         }
         Ok(_) => Ok(Stored::OtherPlatform),
         Err(ImageError::NotFound(_)) => Ok(Stored::Absent),
-        Err(e) => Err(store_failed(
-            format!("service {service}"),
-            format!("image {reference}: {e}"),
-        )),
+        Err(error) => Err(StackError::ServiceImage {
+            service: service.to_string(),
+            reference: reference.to_string(),
+            error: Box::new(error),
+            hint: "",
+        }),
     }
 }
 
@@ -123,10 +118,8 @@ pub fn pull_references(
     labels: HashMap<String, String>,
     progress: Arc<dyn PullProgress>,
 ) -> Result<Vec<Result<Pulled, registry::RegistryError>>, StackError> {
-    let config =
-        RegistryConfig::load().map_err(|e| store_failed("registry configuration".into(), e))?;
-    let credentials =
-        DockerConfig::load().map_err(|e| store_failed("registry credentials".into(), e))?;
+    let config = RegistryConfig::load().map_err(|error| StackError::RegistryConfig { error })?;
+    let credentials = DockerConfig::load().map_err(|error| StackError::Credentials { error })?;
     let opts = PullOptions {
         config,
         credentials,
@@ -145,7 +138,7 @@ pub fn pull_references(
     if !done.is_empty() {
         store
             .record_pulls(&done, SystemTime::now())
-            .map_err(|e| store_failed("recording pull times".into(), e))?;
+            .map_err(|error| StackError::RecordPulls { error })?;
     }
     Ok(results)
 }
@@ -206,9 +199,14 @@ pub fn ensure_images(
         let found = stored(store, s, reference, platform.as_deref())?;
         let is_stored = found == Stored::Present;
         let last_pulled = match (flag.unwrap_or(policy), is_stored) {
-            (PullPolicy::Every(_), true) => store
-                .last_pulled(reference)
-                .map_err(|e| store_failed(format!("service {s}"), e))?,
+            (PullPolicy::Every(_), true) => {
+                store
+                    .last_pulled(reference)
+                    .map_err(|error| StackError::LastPulled {
+                        service: s.clone(),
+                        error,
+                    })?
+            }
             _ => None,
         };
         let facts = ImageFacts {
@@ -227,10 +225,11 @@ pub fn ensure_images(
             // precisely than "not found" would.
             Decision::Fail(_) if found == Stored::OtherPlatform => {}
             Decision::Fail(why) => {
-                return Err(store_failed(
-                    format!("service {s}"),
-                    format!("image {reference} {why}"),
-                ))
+                return Err(StackError::ImageUnavailable {
+                    service: s.clone(),
+                    reference: reference.to_string(),
+                    why,
+                })
             }
         }
     }
@@ -242,10 +241,7 @@ pub fn ensure_images(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(StackError::Failed {
-            context: "pull".into(),
-            message: failures.join("\n"),
-        })
+        Err(StackError::Pull { failures })
     }
 }
 
@@ -284,7 +280,7 @@ pub fn pull_command(
         opts.services.clone()
     };
     let store = ImageStore::open(StateRoot::new(root).images())
-        .map_err(|e| store_failed("image store".into(), e))?;
+        .map_err(|error| StackError::ImageStore { error })?;
     let mut wanted = Vec::new();
     for s in &services {
         let svc = &project.services[s];
@@ -320,10 +316,7 @@ pub fn pull_command(
         }
         return Ok(());
     }
-    Err(StackError::Failed {
-        context: "pull".into(),
-        message: failures.join("\n"),
-    })
+    Err(StackError::Pull { failures })
 }
 
 #[cfg(test)]

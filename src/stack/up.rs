@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
+use super::networks::{observe, used_networks, ProjectNetworks};
 use super::threads::{lock, Muted};
 use super::wait::{wait_dependencies, wait_services, Limits};
 use super::{
@@ -15,7 +16,7 @@ use super::{
     Ctx, Reporter, StackError, UpOptions,
 };
 use crate::engine::image::{Image, ImageStore};
-use crate::engine::network::manager::{NetworkDef, Networks};
+use crate::engine::network::manager::Networks;
 use crate::engine::root::StateRoot;
 use crate::engine::runtime::host_files;
 use crate::engine::spec::VOLUME_DATA;
@@ -24,7 +25,7 @@ use crate::engine::supervisor;
 use crate::model::types::mounts::VolumeType;
 use crate::model::types::resources::Project;
 use crate::planner::graph;
-use crate::planner::network::{self as netplan, NetworkChoice, ServiceNetMode};
+use crate::planner::network as netplan;
 use crate::planner::support;
 
 pub(crate) fn project_name(project: &Project) -> Result<String, StackError> {
@@ -49,61 +50,6 @@ fn replicas(project: &Project, service: &str, opts: &UpOptions) -> u32 {
         .and_then(|d| d.replicas)
         .map(|n| n as u32)
         .unwrap_or(1)
-}
-
-/// The project's networks the given services use, keyed by their Compose key.
-fn used_networks(
-    project: &Project,
-    name: &str,
-    services: &[String],
-) -> Result<IndexMap<String, NetworkChoice>, StackError> {
-    let mut out = IndexMap::new();
-    for s in services {
-        if let ServiceNetMode::Networks(keys) = netplan::net_mode(s, &project.services[s])? {
-            for k in keys {
-                if out.contains_key(&k) {
-                    continue;
-                }
-                let cfg = project.networks.get(&k).ok_or_else(|| {
-                    invalid(format!("service {s} refers to undefined network {k}"))
-                })?;
-                out.insert(k.clone(), netplan::network_choice(name, &k, cfg)?);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Makes sure the networks `services` use exist (external ones checked); for `run`.
-pub fn prepare_networks(
-    ctx: &Ctx,
-    project: &Project,
-    services: &[String],
-    rep: &mut dyn Reporter,
-) -> Result<Networks, StackError> {
-    let name = project_name(project)?;
-    let nets = Networks::open(&ctx.root)?;
-    for choice in used_networks(project, &name, services)?.values() {
-        match choice {
-            NetworkChoice::External(n) => {
-                if nets.get(n)?.is_none() {
-                    return Err(invalid(format!(
-                        "network {n} declared as external, but could not be found"
-                    )));
-                }
-            }
-            NetworkChoice::Managed(def) => {
-                if nets.get(&def.name)?.is_none() {
-                    rep.event("Network", &def.name, "Creating");
-                    nets.ensure(def)?;
-                    rep.event("Network", &def.name, "Created");
-                } else {
-                    nets.ensure(def)?;
-                }
-            }
-        }
-    }
-    Ok(nets)
 }
 
 /// `up`: checks everything, plans (see [`crate::planner::reconcile`]): creates what is
@@ -133,11 +79,8 @@ pub fn up(
     let nets = Networks::open(&ctx.root)?;
 
     // Everything is checked before the first change.
-    let store =
-        ImageStore::open(StateRoot::new(&ctx.root).images()).map_err(|e| StackError::Failed {
-            context: "image store".into(),
-            message: e.to_string(),
-        })?;
+    let store = ImageStore::open(StateRoot::new(&ctx.root).images())
+        .map_err(|error| StackError::ImageStore { error })?;
     for s in &order {
         for w in support::check_service(s, &project.services[s], &support::Facts::host())
             .map_err(|e| invalid(e.to_string()))?
@@ -160,16 +103,15 @@ pub fn up(
     for s in &order {
         let svc = &project.services[s];
         let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
-        let image = store.resolve(&image_ref).map_err(|e| StackError::Failed {
-            context: format!("service {s}"),
-            message: format!(
-                "image {image_ref}: {e}{}",
-                if svc.image.is_some() {
-                    ""
-                } else {
-                    " (the service has no `image:` to pull, and building images is not supported yet)"
-                }
-            ),
+        let image = store.resolve(&image_ref).map_err(|error| StackError::ServiceImage {
+            service: s.clone(),
+            reference: image_ref.clone(),
+            error: Box::new(error),
+            hint: if svc.image.is_some() {
+                ""
+            } else {
+                " (the service has no `image:` to pull, and building images is not supported yet)"
+            },
         })?;
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
@@ -183,22 +125,7 @@ pub fn up(
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;
-    let mut network_states = Vec::new();
-    for choice in networks.values() {
-        match choice {
-            NetworkChoice::External(n) => {
-                if nets.get(n)?.is_none() {
-                    return Err(invalid(format!(
-                        "network {n} declared as external, but could not be found"
-                    )));
-                }
-            }
-            NetworkChoice::Managed(def) => network_states.push(Resource {
-                name: def.name.clone(),
-                exists: nets.get(&def.name)?.is_some(),
-            }),
-        }
-    }
+    let network_states = observe(&nets, networks.values())?;
     let volumes_dir = StateRoot::new(&ctx.root).volumes();
     let volume_states: Vec<Resource> = used_volumes(project, &name, &order)
         .into_iter()
@@ -290,13 +217,7 @@ pub fn up(
         limits,
         name: &name,
         nets: &nets,
-        managed: networks
-            .values()
-            .filter_map(|c| match c {
-                NetworkChoice::Managed(def) => Some((def.name.as_str(), def)),
-                NetworkChoice::External(_) => None,
-            })
-            .collect(),
+        networks: ProjectNetworks::new(&nets, networks.values()),
         volumes_dir: &volumes_dir,
         images: &images,
         wanted: &wanted,
@@ -350,8 +271,8 @@ struct UpOps<'a> {
     limits: Limits,
     name: &'a str,
     nets: &'a Networks,
-    /// The project's networks the services use, by name.
-    managed: BTreeMap<&'a str, &'a NetworkDef>,
+    /// The project's networks the services use.
+    networks: ProjectNetworks<'a>,
     volumes_dir: &'a Path,
     /// Each service's image reference and image.
     images: &'a BTreeMap<String, (String, Image)>,
@@ -361,38 +282,29 @@ struct UpOps<'a> {
 }
 
 impl UpOps<'_> {
-    fn network(&self, name: &str) -> Result<&NetworkDef, StackError> {
-        self.managed
-            .get(name)
-            .copied()
-            .ok_or_else(|| invalid(format!("network {name} is not in the plan")))
-    }
-
     fn observed(&self, id: &str) -> Option<&Observed> {
         self.by_id.get(id).copied()
     }
 }
 
-impl executor::Operations for UpOps<'_> {
+impl executor::NetworkOps for UpOps<'_> {
     fn create_network(&self, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
-        let def = self.network(name)?;
-        rep.event("Network", name, "Creating");
-        self.nets.ensure(def)?;
-        rep.event("Network", name, "Created");
-        Ok(())
+        self.networks.create_network(name, rep)
     }
 
     fn ensure_network(&self, name: &str) -> Result<(), StackError> {
-        self.nets.ensure(self.network(name)?)?;
-        Ok(())
+        self.networks.ensure_network(name)
     }
+}
 
+impl executor::Operations for UpOps<'_> {
     fn create_volume(&self, name: &str) -> Result<(), StackError> {
         let data = self.volumes_dir.join(name).join(VOLUME_DATA);
-        crate::engine::root::create_volume_dir(self.volumes_dir, &data).map_err(|e| {
-            StackError::Failed {
-                context: format!("volume {name}"),
-                message: format!("cannot create volume directory {}: {e}", data.display()),
+        crate::engine::root::create_volume_dir(self.volumes_dir, &data).map_err(|error| {
+            StackError::CreateVolumeDir {
+                owner: format!("volume {name}"),
+                path: data.clone(),
+                error,
             }
         })
     }

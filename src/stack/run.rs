@@ -23,13 +23,6 @@ use crate::engine::supervisor;
 use crate::engine::timestamp::now_rfc3339_nanos;
 use crate::model::types::resources::Project;
 
-fn failed(rec: &ContainerRecord, m: impl std::fmt::Display) -> StackError {
-    StackError::Failed {
-        context: format!("container {}", rec.name),
-        message: m.to_string(),
-    }
-}
-
 /// `run` without `--no-deps`: brings up the dependencies of `service` (and theirs) with `up`'s
 /// machinery, each waiting for the conditions of its own `depends_on`, then waits for the
 /// conditions `service` puts on them (healthy, completed successfully), so the one-off
@@ -148,8 +141,12 @@ pub fn run_foreground(
     tty: bool,
 ) -> Result<i32, StackError> {
     let c = Container::of(&ctx.root, rec);
-    let layout = Layout::detect().map_err(|e| failed(rec, e))?;
-    let (cgroup, warnings) = c.create_cgroup(&layout).map_err(|e| failed(rec, e))?;
+    let cgroup_err = |error| StackError::ContainerCgroup {
+        container: rec.name.clone(),
+        error,
+    };
+    let layout = Layout::detect().map_err(cgroup_err)?;
+    let (cgroup, warnings) = c.create_cgroup(&layout).map_err(cgroup_err)?;
     for w in warnings {
         eprintln!("WARN {w}");
     }
@@ -171,6 +168,14 @@ pub fn run_foreground(
     result
 }
 
+/// A foreground container's I/O failure as the command's error.
+fn io_err(rec: &ContainerRecord) -> impl Fn(std::io::Error) -> StackError + '_ {
+    |error| StackError::ContainerIo {
+        container: rec.name.clone(),
+        error,
+    }
+}
+
 fn run_in(
     ctx: &Ctx,
     c: &Container,
@@ -179,7 +184,10 @@ fn run_in(
 ) -> Result<i32, StackError> {
     let (rec, dir) = (c.record(), c.dir());
     let pty = if tty {
-        Some(Pty::open().map_err(|e| failed(rec, e))?)
+        Some(Pty::open().map_err(|error| StackError::Console {
+            container: rec.name.clone(),
+            error,
+        })?)
     } else {
         None
     };
@@ -192,9 +200,7 @@ fn run_in(
         config,
         cgroup2,
         mut placer,
-    } = c
-        .prepare_start(cgroup, options)
-        .map_err(|e| failed(rec, e))?;
+    } = c.prepare_start(cgroup, options).map_err(io_err(rec))?;
     let stdio = match &pty {
         Some(p) => Stdio {
             stdin: p.slave.as_fd(),
@@ -207,7 +213,7 @@ fn run_in(
     // The resolver's thread ends as soon as this write end closes (no polling interval to wait
     // out: a 100 ms one was most of the cost of `run --rm` on a network).
     let (wake_r, wake_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| failed(rec, std::io::Error::from(e)))?;
+        .map_err(|e| io_err(rec)(e.into()))?;
     let mut wake_r = Some(wake_r);
     let mut serving: Option<std::thread::JoinHandle<()>> = None;
     let me = std::process::id() as i32;

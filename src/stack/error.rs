@@ -1,0 +1,145 @@
+//! Why a stack operation failed: one variant per way it fails, each keeping the error it came
+//! from, typed, so a caller can tell an image store it cannot open from a volume it cannot
+//! remove without reading text.
+//!
+//! Each variant's text is what the command has always printed (`image store: …`, `service web:
+//! image x: …`). The wrapped error is a field named `error`, not a `#[source]`: `main` prints
+//! an error with its whole `source()` chain (`{err:#}`), and these texts already end with their
+//! cause's, which a source would print a second time.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::engine::anon_volumes::RemoveError;
+use crate::engine::cgroups::CgroupError;
+use crate::engine::container::ContainerError;
+use crate::engine::image::ImageError;
+use crate::engine::network::manager::NetworkError;
+use crate::engine::registry::{CredentialError, RegistryConfigError};
+use crate::engine::runtime::error::InitError;
+use crate::engine::state::StateError;
+use crate::engine::supervisor::SuperviseError;
+use crate::planner::container::SpecError;
+use crate::planner::graph::GraphError;
+use crate::planner::network::NetPlanError;
+
+use super::attach::AttachError;
+
+/// Why a stack operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Supervise(#[from] SuperviseError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Plan(#[from] NetPlanError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error("{0}")]
+    Invalid(String),
+    /// The `--root`'s image store cannot be opened or read.
+    #[error("image store: {error}")]
+    ImageStore { error: ImageError },
+    /// A service's image is not usable from the store; `hint` says why when the service has
+    /// no `image:` to pull.
+    #[error("service {service}: image {reference}: {error}{hint}")]
+    ServiceImage {
+        service: String,
+        reference: String,
+        /// Boxed: the largest error here, and every result of the stack carries the enum.
+        error: Box<ImageError>,
+        hint: &'static str,
+    },
+    /// When a service's image was last pulled cannot be read (`pull_policy: every_…`).
+    #[error("service {service}: {error}")]
+    LastPulled { service: String, error: ImageError },
+    /// A service's image is missing and its pull policy forbids pulling it.
+    #[error("service {service}: image {reference} {why}")]
+    ImageUnavailable {
+        service: String,
+        reference: String,
+        why: String,
+    },
+    #[error("registry configuration: {error}")]
+    RegistryConfig { error: RegistryConfigError },
+    #[error("registry credentials: {error}")]
+    Credentials { error: CredentialError },
+    #[error("recording pull times: {error}")]
+    RecordPulls { error: ImageError },
+    /// Pulls that failed, one line each (every pull is tried before this is returned).
+    #[error("pull: {}", failures.join("\n"))]
+    Pull { failures: Vec<String> },
+    /// `down --rmi`: an image cannot be removed.
+    #[error("image {image}: {error}")]
+    RemoveImage { image: String, error: ImageError },
+    /// `down -v`: a named volume's directory cannot be removed.
+    #[error("volume {volume}: {error}")]
+    RemoveVolume {
+        volume: String,
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// A volume's data directory cannot be made; `owner` is `volume <name>` or `service <name>`.
+    #[error("{owner}: cannot create volume directory {}: {error}", path.display())]
+    CreateVolumeDir {
+        owner: String,
+        path: PathBuf,
+        error: io::Error,
+    },
+    #[error("anonymous volumes: {error}")]
+    AnonVolumes { error: RemoveError },
+    /// What containers are made for cannot be read from the host (capabilities, devices).
+    #[error("host: {error}")]
+    HostInfo { error: SpecError },
+    /// The host's cgroup hierarchy cannot be read.
+    #[error("host: {error}")]
+    HostCgroups { error: CgroupError },
+    /// A foreground container's cgroup cannot be found or made.
+    #[error("container {container}: {error}")]
+    ContainerCgroup {
+        container: String,
+        error: CgroupError,
+    },
+    /// A foreground container's terminal cannot be opened.
+    #[error("container {container}: {error}")]
+    Console { container: String, error: InitError },
+    /// A foreground container cannot be prepared or served (its start, its resolver's pipe).
+    #[error("container {container}: {error}")]
+    ContainerIo { container: String, error: io::Error },
+    /// `cp`: a running container's root cannot be opened.
+    #[error("container {container}: {error}")]
+    OpenRoot {
+        container: String,
+        error: rustix::io::Errno,
+    },
+    /// `cp`: a stopped container's filesystem cannot be mounted (`step` is the mount call).
+    #[error("container {container}: mounting its filesystem ({step}): {error}")]
+    MountRoot {
+        container: String,
+        step: &'static str,
+        error: rustix::io::Errno,
+    },
+    /// `cp`: a stopped container's volumes cannot be opened.
+    #[error("container {container}: opening its volumes: {error}")]
+    OpenVolumes { container: String, error: io::Error },
+    /// `cp`: copying `what` failed.
+    #[error("cp: {what}: {error}")]
+    Copy { what: String, error: io::Error },
+    /// SIGINT or SIGTERM arrived while `up` was working or waiting; what was started stays,
+    /// as the next command finds it.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl From<RemoveError> for StackError {
+    fn from(error: RemoveError) -> Self {
+        StackError::AnonVolumes { error }
+    }
+}

@@ -3,6 +3,9 @@
 //! OCI bundle of the same rootfs (when crun is installed; on hybrid-cgroup hosts crun runs in its
 //! own mount namespace with /sys/fs/cgroup/unified unmounted, as it needs there).
 //!
+//! Each is timed RUNS times in a row, then all again in turn, 50 ms apart (see
+//! `time_interleaved`: a fairer figure for a single start).
+//!
 //! Run as root: `cargo bench --bench run_container -- [RUNS]` (default 30). Needs /bin/busybox.
 //! Runs in a network namespace of its own (loopback only) as the stand-in host.
 
@@ -17,22 +20,48 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// How long one run of `c` takes (`None` when it fails).
+fn once(mut c: Command) -> Option<Duration> {
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let t = Instant::now();
+    let out = c.output().ok()?;
+    let took = t.elapsed();
+    if !out.status.success() {
+        eprintln!("failed: {:?}: {}", c, String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(took)
+}
+
 fn time(runs: usize, mut cmd: impl FnMut() -> Command) -> Option<Duration> {
-    let mut times = Vec::with_capacity(runs);
+    let times: Option<Vec<Duration>> = (0..runs).map(|_| once(cmd())).collect();
+    times.map(median)
+}
+
+/// Each command once in turn, `runs` rounds, 50 ms apart: back-to-back runs of one command
+/// flatter whatever the kernel keeps warm between them (a cgroup migration right after another
+/// skips the RCU grace period the first one waited for; a network namespace's deletion, which
+/// the kernel finishes after the process that made it has gone, lands on the next run instead),
+/// and a user rarely starts containers 5 ms apart. The medians, in the order given.
+fn time_interleaved(
+    runs: usize,
+    cmds: &mut [&mut dyn FnMut() -> Command],
+) -> Vec<Option<Duration>> {
+    let mut times: Vec<Option<Vec<Duration>>> = vec![Some(Vec::new()); cmds.len()];
     for _ in 0..runs {
-        let mut c = cmd();
-        c.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let t = Instant::now();
-        let out = c.output().ok()?;
-        times.push(t.elapsed());
-        if !out.status.success() {
-            eprintln!("failed: {:?}: {}", c, String::from_utf8_lossy(&out.stderr));
-            return None;
+        for (cmd, t) in cmds.iter_mut().zip(times.iter_mut()) {
+            std::thread::sleep(Duration::from_millis(50));
+            if let Some(v) = t {
+                match once(cmd()) {
+                    Some(d) => v.push(d),
+                    None => *t = None,
+                }
+            }
         }
     }
-    Some(median(times))
+    times.into_iter().map(|t| t.map(median)).collect()
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -121,9 +150,11 @@ fn main() {
         .expect("cp");
     assert!(st.success());
 
-    let ours = time(runs, || compose(&["run", "--rm", "-T", "app", "true"]));
+    let mut net_cmd = || compose(&["run", "--rm", "-T", "app", "true"]);
     // Without a network: the same work as crun's (which gets no network either).
-    let bare = time(runs, || compose(&["run", "--rm", "-T", "bare", "true"]));
+    let mut bare_cmd = || compose(&["run", "--rm", "-T", "bare", "true"]);
+    let ours = time(runs, &mut net_cmd);
+    let bare = time(runs, &mut bare_cmd);
     let floor = time(runs, || {
         let mut c = Command::new("unshare");
         c.args([
@@ -133,7 +164,13 @@ fn main() {
         .arg("/bin/true");
         c
     });
-    let crun = if Command::new("crun").arg("--version").output().is_ok() {
+    let has_crun = Command::new("crun").arg("--version").output().is_ok();
+    let mut n = 0;
+    let mut crun_cmd = || {
+        n += 1;
+        crun_run(tmp.path(), n)
+    };
+    if has_crun {
         let bundle = tmp.path().join("bundle");
         let st = Command::new("crun")
             .current_dir(&bundle)
@@ -149,25 +186,16 @@ fn main() {
         cfg["process"]["terminal"] = serde_json::json!(false);
         cfg["root"]["readonly"] = serde_json::json!(false);
         std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("json")).expect("write");
-        let hybrid = Path::new("/sys/fs/cgroup/unified").exists();
-        let mut n = 0;
-        time(runs, || {
-            n += 1;
-            let id = format!("compose-bench-{}-{n}", std::process::id());
-            let mut c = Command::new("unshare");
-            let umount = if hybrid {
-                "umount /sys/fs/cgroup/unified 2>/dev/null; "
-            } else {
-                ""
-            };
-            c.args(["--mount", "sh", "-c"]).arg(format!(
-                "{umount}exec crun run -b {} {id}",
-                bundle.display()
-            ));
-            c
-        })
+    }
+    let crun = if has_crun {
+        time(runs, &mut crun_cmd)
     } else {
         None
+    };
+    let interleaved = if has_crun {
+        time_interleaved(runs, &mut [&mut net_cmd, &mut bare_cmd, &mut crun_cmd])
+    } else {
+        time_interleaved(runs, &mut [&mut net_cmd, &mut bare_cmd])
     };
     for c in [
         "memory", "cpu", "pids", "cpuacct", "cpuset", "blkio", "devices", "freezer", "systemd",
@@ -183,4 +211,28 @@ fn main() {
         ms(floor),
         ms(crun)
     );
+    println!(
+        "interleaved (each in turn, 50 ms apart), median of {runs}: compose run --rm true {} (network_mode: none {}); crun run {}",
+        ms(interleaved[0]),
+        ms(interleaved[1]),
+        ms(interleaved.get(2).copied().flatten())
+    );
+}
+
+/// `crun run` of the bundle under `tmp` (its `n`th container), in a mount namespace of its own
+/// where /sys/fs/cgroup/unified is unmounted on hybrid hosts, as crun needs there.
+fn crun_run(tmp: &Path, n: usize) -> Command {
+    let bundle = tmp.join("bundle");
+    let id = format!("compose-bench-{}-{n}", std::process::id());
+    let umount = if Path::new("/sys/fs/cgroup/unified").exists() {
+        "umount /sys/fs/cgroup/unified 2>/dev/null; "
+    } else {
+        ""
+    };
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "sh", "-c"]).arg(format!(
+        "{umount}exec crun run -b {} {id}",
+        bundle.display()
+    ));
+    c
 }

@@ -33,7 +33,7 @@ pub use instruction::{
     KeyValue, Onbuild, Protocol, Run, RunNetwork, Security, Source, Stage,
 };
 pub use mount::{CacheMount, Mount, MountError, Sharing};
-pub use scope::{GlobalScope, StageScope};
+pub use scope::{GlobalScope, Platform, StageScope};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,9 +8,13 @@
 //! the like) reach RUN's environment from build args without a declaration, but are not
 //! expanded in the Dockerfile unless declared. Only ADD COPY ENV EXPOSE FROM LABEL STOPSIGNAL
 //! USER VOLUME WORKDIR (and ARG defaults) are expanded; RUN, CMD and ENTRYPOINT are left to the
-//! shell, and an ONBUILD trigger is expanded by the build that fires it.
+//! shell, and an ONBUILD trigger is expanded by the build that fires it. The automatic
+//! platform args (`TARGETPLATFORM`, `BUILDARCH` and the rest) are global: FROM lines see them,
+//! a stage only once it declares them.
 
 use indexmap::IndexMap;
+
+use crate::engine::image::host_arch;
 
 use super::error::{DockerfileError, ErrorKind};
 use super::expand::{expand, expand_raw, ExpandError};
@@ -33,6 +37,48 @@ pub const PROXY_ARGS: [&str; 10] = [
     "all_proxy",
 ];
 
+/// The platform the automatic platform args describe. We build for the host only (another
+/// platform is refused before a build starts), so BUILD* and TARGET* are the same platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    /// GOARCH spelling: `amd64`, `arm64`.
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// This machine's platform.
+    pub fn host() -> Self {
+        Platform {
+            os: "linux".into(),
+            architecture: host_arch().into(),
+            variant: None,
+        }
+    }
+
+    /// `os/arch[/variant]`, as `--platform` writes it.
+    pub fn spec(&self) -> String {
+        match &self.variant {
+            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+
+    /// `<PREFIX>PLATFORM`, `<PREFIX>OS`, `<PREFIX>ARCH`, `<PREFIX>VARIANT`.
+    fn args(&self, prefix: &str) -> [(String, String); 4] {
+        [
+            (format!("{prefix}PLATFORM"), self.spec()),
+            (format!("{prefix}OS"), self.os.clone()),
+            (format!("{prefix}ARCH"), self.architecture.clone()),
+            (
+                format!("{prefix}VARIANT"),
+                self.variant.clone().unwrap_or_default(),
+            ),
+        ]
+    }
+}
+
 /// The variables of the FROM lines: the ARGs before the first FROM, with build args applied.
 #[derive(Debug, Clone)]
 pub struct GlobalScope<'a> {
@@ -43,16 +89,22 @@ pub struct GlobalScope<'a> {
 }
 
 impl<'a> GlobalScope<'a> {
-    /// Resolves the global ARGs of `dockerfile` in order, each default seeing the ones before.
+    /// Resolves the global ARGs of `dockerfile` in order, each default seeing the ones before
+    /// and the platform args of `platform`.
     pub fn new(
         dockerfile: &Dockerfile,
         build_args: &'a IndexMap<String, String>,
+        platform: &Platform,
     ) -> Result<Self, DockerfileError> {
         let mut scope = GlobalScope {
             file: dockerfile.file.clone(),
             escape: dockerfile.directives.escape,
             build_args,
-            args: IndexMap::new(),
+            args: platform
+                .args("BUILD")
+                .into_iter()
+                .chain(platform.args("TARGET"))
+                .collect(),
         };
         for arg in &dockerfile.args_before_from {
             let value = resolve_arg(arg, build_args, &scope.args, scope.escape, None)

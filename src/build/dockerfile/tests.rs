@@ -312,6 +312,14 @@ fn errors_name_file_line_and_instruction() {
     );
 }
 
+fn arm() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "arm".into(),
+        variant: Some("v7".into()),
+    }
+}
+
 fn build_args(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
     pairs
         .iter()
@@ -320,7 +328,7 @@ fn build_args(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
 }
 
 fn applied(d: &Dockerfile, args: &IndexMap<String, String>) -> Vec<InstructionKind> {
-    let global = GlobalScope::new(d, args).unwrap();
+    let global = GlobalScope::new(d, args, &arm()).unwrap();
     let mut stage = global.stage(IndexMap::new());
     d.stages[0]
         .instructions
@@ -336,7 +344,7 @@ fn applied(d: &Dockerfile, args: &IndexMap<String, String>) -> Vec<InstructionKi
 fn arg_and_env_scoping() {
     let d = ok("ARG V=1\nARG IMG=base:$V\nFROM $IMG\nWORKDIR /w$V\nARG V\nWORKDIR /w$V\nARG D=dflt\nUSER $D\nENV D=env X=$D\nUSER $D:$X\nARG D=again\nUSER $D\n");
     let none = IndexMap::new();
-    let global = GlobalScope::new(&d, &none).unwrap();
+    let global = GlobalScope::new(&d, &none, &arm()).unwrap();
     assert_eq!(global.from(&d.stages[0].from).unwrap().image, "base:1");
     let k = applied(&d, &none);
     assert_eq!(k[0], InstructionKind::Workdir("/w".into()));
@@ -350,7 +358,7 @@ fn arg_and_env_scoping() {
     assert_eq!(k[8], InstructionKind::User("env".into()));
 
     let args = build_args(&[("V", "9"), ("D", "cli")]);
-    let global = GlobalScope::new(&d, &args).unwrap();
+    let global = GlobalScope::new(&d, &args, &arm()).unwrap();
     assert_eq!(global.from(&d.stages[0].from).unwrap().image, "base:9");
     let k = applied(&d, &args);
     assert_eq!(k[2], InstructionKind::Workdir("/w9".into()));
@@ -391,7 +399,7 @@ fn expands_only_where_docker_does() {
 fn expansion_errors_are_located() {
     let d = ok("FROM x\nEXPOSE $P\nWORKDIR ${W:?needs W}\n");
     let none = IndexMap::new();
-    let global = GlobalScope::new(&d, &none).unwrap();
+    let global = GlobalScope::new(&d, &none, &arm()).unwrap();
     let mut stage = global.stage(IndexMap::new());
     let err = stage.apply(&d.stages[0].instructions[0]).unwrap_err();
     assert_eq!(
@@ -407,7 +415,7 @@ fn expansion_errors_are_located() {
 fn proxy_args_reach_run_env_only() {
     let d = ok("FROM x\nENV E=$HTTP_PROXY\n");
     let args = build_args(&[("HTTP_PROXY", "http://p:3128"), ("OTHER", "o")]);
-    let global = GlobalScope::new(&d, &args).unwrap();
+    let global = GlobalScope::new(&d, &args, &arm()).unwrap();
     let mut stage = global.stage(build_args(&[("PATH", "/bin")]));
     let env = stage.apply(&d.stages[0].instructions[0]).unwrap();
     assert_eq!(env.kind, InstructionKind::Env(vec![kv("E", "")]));
@@ -418,6 +426,23 @@ fn proxy_args_reach_run_env_only() {
     );
     assert_eq!(run_env.get("PATH").map(String::as_str), Some("/bin"));
     assert!(!run_env.contains_key("OTHER"));
+}
+
+// BuildKit: the automatic platform args are global; a stage sees them only once declared.
+#[test]
+fn platform_args_are_global() {
+    let d = ok("FROM --platform=$BUILDPLATFORM img-$TARGETARCH$TARGETVARIANT\nWORKDIR /$TARGETOS\nARG TARGETOS\nWORKDIR /$TARGETOS/$TARGETPLATFORM\n");
+    let none = IndexMap::new();
+    let global = GlobalScope::new(&d, &none, &arm()).unwrap();
+    let from = global.from(&d.stages[0].from).unwrap();
+    assert_eq!(
+        (from.image.as_str(), from.platform.as_deref()),
+        ("img-armv7", Some("linux/arm/v7"))
+    );
+    let k = applied(&d, &none);
+    assert_eq!(k[0], InstructionKind::Workdir("/".into()));
+    assert_eq!(k[2], InstructionKind::Workdir("/linux/".into()));
+    assert_eq!(Platform::host().os, "linux");
 }
 
 /// A small deterministic generator, so that a failure can be replayed.
@@ -439,7 +464,7 @@ fn random_and_truncated_inputs_never_panic() {
     let none = IndexMap::new();
     let exercise = |text: &str| {
         if let Ok(d) = parse(text, "F") {
-            if let Ok(global) = GlobalScope::new(&d, &none) {
+            if let Ok(global) = GlobalScope::new(&d, &none, &arm()) {
                 for stage in &d.stages {
                     let _ = global.from(&stage.from);
                     let mut scope = global.stage(IndexMap::new());

@@ -166,34 +166,41 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// After a `$`: a name, `{...}`, or a literal `$`.
+    /// After a `$`: a name, `{...}`, or a literal `$` when no name follows.
     fn dollar(&mut self) -> Result<String, ExpandError> {
-        match self.peek() {
-            Some('{') => {
-                self.pos += 1;
-                self.braced()
-            }
-            Some(c) if c.is_ascii_digit() => {
-                // Positional parameters are never set in a Dockerfile.
-                self.pos += 1;
-                Ok(String::new())
-            }
-            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-                let name = self.name();
-                Ok(self.env.get(&name).cloned().unwrap_or_default())
-            }
-            _ => Ok("$".to_string()),
+        if self.peek() == Some('{') {
+            self.pos += 1;
+            return self.braced();
         }
+        let name = self.name();
+        if name.is_empty() {
+            return Ok("$".to_string());
+        }
+        Ok(self.env.get(&name).cloned().unwrap_or_default())
     }
 
+    /// A name as BuildKit's `processName` reads it: a run of digits (a positional parameter),
+    /// one special parameter character (`$@`, `$$`, ...), or letters, digits and `_`. The
+    /// first two are never set in a Dockerfile, so they expand to nothing.
     fn name(&mut self) -> String {
         let mut name = String::new();
-        while let Some(c) = self
-            .peek()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        {
-            name.push(c);
-            self.pos += 1;
+        match self.peek() {
+            Some(c) if c.is_ascii_digit() => {
+                while let Some(d) = self.peek().filter(char::is_ascii_digit) {
+                    name.push(d);
+                    self.pos += 1;
+                }
+            }
+            Some(c @ ('@' | '*' | '#' | '?' | '-' | '$' | '!')) => {
+                name.push(c);
+                self.pos += 1;
+            }
+            _ => {
+                while let Some(c) = self.peek().filter(|c| c.is_alphanumeric() || *c == '_') {
+                    name.push(c);
+                    self.pos += 1;
+                }
+            }
         }
         name
     }
@@ -272,6 +279,9 @@ mod tests {
         assert_eq!(x("a$UNSET-b"), "a-b");
         assert_eq!(x("$"), "$");
         assert_eq!(x("$1x"), "x");
+        assert_eq!(x("$12x"), "x");
+        assert_eq!(x("a$$b"), "ab");
+        assert_eq!(x("${A}$"), "apple$");
         assert_eq!(x("cost $ 5"), "cost $ 5");
     }
 

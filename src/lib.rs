@@ -3,6 +3,7 @@
 //! The crate is split along the path a stack takes: [`model`] turns Compose files into a typed,
 //! validated project; [`planner`] turns a project and the observed state into ordered actions;
 //! [`engine`] carries those actions out; [`cli`] only parses flags and renders output.
+pub mod build;
 pub mod cli;
 pub mod engine;
 pub mod model;

@@ -4,6 +4,7 @@
 mod digest;
 mod dockerignore;
 mod error;
+mod files;
 mod pattern;
 mod source;
 mod walk;
@@ -11,6 +12,7 @@ mod walk;
 pub use digest::FileDigest;
 pub use dockerignore::IgnoreRules;
 pub use error::ContextError;
+pub use files::build_files;
 pub use pattern::{Pattern, PatternError};
 pub use source::ContextDir;
 pub use walk::{ContextEntry, EntryKind};

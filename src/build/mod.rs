@@ -2,7 +2,10 @@
 //!
 //! `build/` sits beside the planner: it may use [`crate::model`] (the Compose `build:` section)
 //! and [`crate::engine`] (containers for `RUN`, the image store), and `stack/` calls it. It will
-//! hold the Dockerfile front end, the build context (`.dockerignore`), the step executor and the
-//! layer cache; today it holds the front end only: [`dockerfile`] turns a Dockerfile into typed,
-//! validated stages and expands variables the way BuildKit does, without executing anything.
+//! hold the Dockerfile front end, the build context, the step executor and the layer cache;
+//! today it holds the first two, and executes nothing: [`dockerfile`] turns a Dockerfile into
+//! typed, validated stages and expands variables the way BuildKit does; [`context`] lists the
+//! files a build may read (`.dockerignore` with Docker's rules, never following a symlink out of
+//! the context) and hashes their content on request.
+pub mod context;
 pub mod dockerfile;

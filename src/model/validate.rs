@@ -15,6 +15,7 @@ use petgraph::graphmap::DiGraphMap;
 
 use super::error::{join_index, join_key, ErrorKind, LoadError, Result, Span};
 use super::profiles::dependencies;
+use super::types::build_context::ContextSource;
 use super::types::mounts::VolumeType;
 use super::types::resources::Project;
 use super::types::service::{ServiceConfig, WatchAction};
@@ -327,6 +328,37 @@ impl Checker<'_> {
                             "`build.platforms` must include the service's platform {platform:?}"
                         ),
                     ));
+                }
+            }
+            if let Some(source) = build.context_source() {
+                if !matches!(
+                    source,
+                    ContextSource::Dir(_) | ContextSource::Git(_) | ContextSource::Http(_)
+                ) {
+                    return Err(self.at(
+                        &key("build.context"),
+                        ErrorKind::InvalidValue {
+                            what: "build context".into(),
+                            value: build.context.clone().unwrap_or_default(),
+                            expected: "a directory, a Git or an HTTP URL (images and services \
+                                       only in `additional_contexts`)"
+                                .into(),
+                        },
+                    ));
+                }
+            }
+            for (context, source) in build.additional_context_sources() {
+                if let ContextSource::Service(target) = source {
+                    if target == name {
+                        return Err(self.conflict(
+                            &join_key(&key("build.additional_contexts"), context),
+                            format!("service {name:?} cannot use its own image as a build context"),
+                        ));
+                    }
+                    if !self.project.services.contains_key(target) {
+                        let entry = self.entry(&key("build.additional_contexts"), context);
+                        return Err(self.missing_service(entry, target, name, false));
+                    }
                 }
             }
             for (i, secret) in build.secrets.iter().enumerate() {

@@ -30,6 +30,10 @@ fn consistent_projects_pass() {
             ("empty", "services: {}\n"),
             ("image only", "services:\n  web:\n    image: nginx\n"),
             ("build only", "services:\n  web:\n    build: .\n"),
+            (
+                "build contexts of every kind",
+                "services:\n  base:\n    build: https://github.com/o/r.git#main\n  web:\n    build:\n      context: https://example.com/ctx.tar.gz\n      additional_contexts:\n        b: service:base\n        i: docker-image://alpine\n        d: ./lib\n",
+            ),
             ("provider only", "services:\n  ai:\n    provider:\n      type: model\n"),
             (
                 "every kind of reference defined",
@@ -259,6 +263,21 @@ fn inconsistencies_are_located_and_explained() {
                 "dockerfile and dockerfile_inline",
                 "services:\n  web:\n    build:\n      context: .\n      dockerfile: Dockerfile\n      dockerfile_inline: FROM alpine\n",
                 "compose.yaml:6:7: services.web.build.dockerfile_inline: service \"web\" declares mutually exclusive `dockerfile` and `dockerfile_inline`",
+            ),
+            (
+                "image as the main build context",
+                "services:\n  web:\n    build:\n      context: docker-image://alpine\n",
+                "compose.yaml:4:7: services.web.build.context: invalid build context \"docker-image://alpine\": expected a directory, a Git or an HTTP URL (images and services only in `additional_contexts`)",
+            ),
+            (
+                "additional context from an undefined service",
+                "services:\n  web:\n    build:\n      context: .\n      additional_contexts:\n        base: service:bse\n",
+                "compose.yaml:6:9: services.web.build.additional_contexts.base: service `bse` is not defined (used by service \"web\")",
+            ),
+            (
+                "additional context from the service itself",
+                "services:\n  web:\n    build:\n      context: .\n      additional_contexts: [self=service:web]\n",
+                "compose.yaml:5:28: services.web.build.additional_contexts.self: service \"web\" cannot use its own image as a build context",
             ),
             (
                 "build platforms without the platform",

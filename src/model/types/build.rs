@@ -5,6 +5,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::build_context::ContextSource;
 use super::bytes::ByteSize;
 use super::fields::{de_labels, de_mapping_with_equals, de_string_or_list, Extensions, ScalarText};
 use super::file_reference::FileReferenceConfig;
@@ -138,6 +139,20 @@ pub struct BuildConfig {
         skip_serializing_if = "IndexMap::is_empty"
     )]
     pub extensions: Extensions,
+}
+
+impl BuildConfig {
+    /// What `context` names; `None` only before normalization fills in the default.
+    pub fn context_source(&self) -> Option<ContextSource<'_>> {
+        self.context.as_deref().map(ContextSource::parse)
+    }
+
+    /// Each additional context's name and what it names.
+    pub fn additional_context_sources(&self) -> impl Iterator<Item = (&str, ContextSource<'_>)> {
+        self.additional_contexts
+            .iter()
+            .map(|(name, value)| (name.as_str(), ContextSource::parse(value)))
+    }
 }
 
 impl ShortSyntax for BuildConfig {
@@ -276,6 +291,78 @@ mod tests {
         assert_eq!(
             b.extensions.get("x-foo"),
             Some(&serde_yaml_ng::Value::from(1))
+        );
+    }
+
+    /// Every key of the issue's list, in one section: `config` prints it, and what it prints
+    /// loads back to the same model.
+    const FULL: &str = "build:
+  context: ./app
+  dockerfile: web.Dockerfile
+  args: {A: '1', FROM_ENV: null}
+  target: prod
+  labels: [com.example=1]
+  tags: [app:1, registry.local/app:1]
+  no_cache: true
+  pull: true
+  network: host
+  extra_hosts: [db=10.0.0.2]
+  shm_size: 256m
+  secrets: [npmrc, {source: key, target: /k}]
+  additional_contexts: {base: 'service:base', img: 'docker-image://alpine', lib: ../lib}
+  privileged: true
+  ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
+  platforms: [linux/amd64]
+  cache_from: [type=local,src=/c]
+  cache_to: type=local,dest=/c
+  ssh: [default]
+";
+
+    #[test]
+    fn every_key_round_trips_through_config_output() {
+        let first = build(FULL);
+        assert_eq!(first.shm_size.map(|b| b.0), Some(256 * 1024 * 1024));
+        assert_eq!(first.ulimits["nproc"], Ulimit::single(512));
+        assert_eq!(first.network.as_deref(), Some("host"));
+        assert_eq!(first.cache_to, ["type=local,dest=/c"]);
+        assert_eq!(first.args.get("FROM_ENV"), Some(&None));
+        let printed = serde_yaml_ng::to_string(&first).expect("serialize");
+        let indented: String = printed.lines().map(|l| format!("  {l}\n")).collect();
+        let again = build(&format!("build:\n{indented}"));
+        assert_eq!(again, first, "{printed}");
+    }
+
+    #[test]
+    fn typed_keys_reject_bad_values_naming_the_key() {
+        for (yaml, want) in [
+            (
+                "build:\n  shm_size: lots\n",
+                "2:13: build.shm_size: invalid size \"lots\"",
+            ),
+            ("build:\n  no_cache: maybe\n", "build.no_cache"),
+            ("build:\n  ulimits: {nofile: {soft: x}}\n", "build.ulimits"),
+            ("build:\n  dockerfil: D\n", "did you mean `dockerfile`"),
+        ] {
+            let err = load::<ServiceConfig>(yaml).expect_err(yaml).to_string();
+            assert!(err.contains(want), "{yaml}: {err}");
+        }
+    }
+
+    #[test]
+    fn contexts_are_classified() {
+        let b = build(FULL);
+        assert_eq!(
+            b.context_source(),
+            Some(ContextSource::Dir(std::path::Path::new("./app")))
+        );
+        let extra: Vec<_> = b.additional_context_sources().collect();
+        assert_eq!(
+            extra,
+            [
+                ("base", ContextSource::Service("base")),
+                ("img", ContextSource::Image("alpine")),
+                ("lib", ContextSource::Dir(std::path::Path::new("../lib"))),
+            ]
         );
     }
 

@@ -2,6 +2,7 @@
 //! specification, with short and long syntaxes normalized to one form. Deserialized from the
 //! loader's merged tree; serialized in the shape `docker compose config` prints.
 pub mod build;
+pub mod build_context;
 pub mod bytes;
 pub mod deploy;
 pub mod devices;

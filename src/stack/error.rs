@@ -14,6 +14,7 @@ use crate::engine::anon_volumes::RemoveError;
 use crate::engine::cgroups::CgroupError;
 use crate::engine::container::ContainerError;
 use crate::engine::image::ImageError;
+use crate::engine::network::link::NetlinkError;
 use crate::engine::network::manager::NetworkError;
 use crate::engine::registry::{CredentialError, RegistryConfigError};
 use crate::engine::runtime::error::InitError;
@@ -113,6 +114,12 @@ pub enum StackError {
     /// A foreground container cannot be prepared or served (its start, its resolver's pipe).
     #[error("container {container}: {error}")]
     ContainerIo { container: String, error: io::Error },
+    /// A foreground container's netlink socket (for its endpoints) cannot be opened.
+    #[error("container {container}: {error}")]
+    ContainerNetlink {
+        container: String,
+        error: NetlinkError,
+    },
     /// `cp`: a running container's root cannot be opened.
     #[error("container {container}: {error}")]
     OpenRoot {

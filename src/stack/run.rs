@@ -200,7 +200,12 @@ fn run_in(
         config,
         cgroup2,
         mut placer,
-    } = c.prepare_start(cgroup, options).map_err(io_err(rec))?;
+    } = c
+        .prepare_start(cgroup, options)
+        .map_err(|error| StackError::ContainerNetlink {
+            container: rec.name.clone(),
+            error,
+        })?;
     let stdio = match &pty {
         Some(p) => Stdio {
             stdin: p.slave.as_fd(),

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::error::UndoError;
 use super::{invalid, Ctx, StackError};
 use crate::engine::cgroups::CgroupMount;
 use crate::engine::cgroups::Layout;
@@ -214,18 +215,31 @@ impl<'a> Creator<'a> {
         let r = self.create_inner(
             service, n, hash, image_ref, image, one_off, inherited, &mut held,
         );
-        if r.is_err() {
-            for p in &held.ports {
-                let _ = self.nets.unpublish(p);
-            }
-            for net in &held.networks {
-                let _ = self.nets.release(net, &held.id);
-            }
-            if let Some(d) = &held.dir {
-                let _ = std::fs::remove_dir_all(d);
+        r.map_err(|e| e.with_undo(self.undo(&held)))
+    }
+
+    /// Gives back what a failed create held (ports, addresses, its directory), trying every
+    /// step; returns what could not be given back.
+    fn undo(&self, held: &Held) -> Vec<UndoError> {
+        let mut failed: Vec<UndoError> = Vec::new();
+        for p in &held.ports {
+            failed.extend(self.nets.unpublish(p).err().map(UndoError::from));
+        }
+        for net in &held.networks {
+            failed.extend(self.nets.release(net, &held.id).err().map(UndoError::from));
+        }
+        if let Some(d) = &held.dir {
+            match std::fs::remove_dir_all(d) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    failed.push(UndoError::RemoveDir {
+                        path: d.clone(),
+                        source,
+                    });
+                }
+                _ => {}
             }
         }
-        r
+        failed
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -26,6 +26,16 @@ use crate::planner::network::NetPlanError;
 
 use super::attach::AttachError;
 
+/// What undoing a half-made container could not undo.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoError {
+    /// Unpublishing a port or giving back an address.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error("removing {}: {source}", path.display())]
+    RemoveDir { path: PathBuf, source: io::Error },
+}
+
 /// Why a stack operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -45,6 +55,13 @@ pub enum StackError {
     Attach(#[from] AttachError),
     #[error("{0}")]
     Invalid(String),
+    /// A step failed, and undoing what it had made failed too: every failure is told, so what
+    /// was left behind is explained.
+    #[error("{error}{}", undo.iter().map(|u| format!("; and {u}")).collect::<String>())]
+    Undo {
+        error: Box<StackError>,
+        undo: Vec<UndoError>,
+    },
     /// The `--root`'s image store cannot be opened or read.
     #[error("image store: {error}")]
     ImageStore { error: ImageError },
@@ -148,5 +165,47 @@ pub enum StackError {
 impl From<RemoveError> for StackError {
     fn from(error: RemoveError) -> Self {
         StackError::AnonVolumes { error }
+    }
+}
+
+impl StackError {
+    /// This error with the failures of the undo that followed it (none: itself, unchanged).
+    pub(super) fn with_undo(self, undo: Vec<UndoError>) -> StackError {
+        if undo.is_empty() {
+            self
+        } else {
+            StackError::Undo {
+                error: Box::new(self),
+                undo,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undo_that_worked_leaves_the_error_as_it_was() {
+        let e = StackError::Invalid("boom".into()).with_undo(Vec::new());
+        assert!(matches!(&e, StackError::Invalid(m) if m == "boom"), "{e:?}");
+    }
+
+    #[test]
+    fn an_undo_that_failed_is_told_after_the_error() {
+        let e = StackError::Invalid("boom".into()).with_undo(vec![UndoError::RemoveDir {
+            path: PathBuf::from("/r/containers/x"),
+            source: io::Error::from_raw_os_error(libc::EBUSY),
+        }]);
+        assert!(
+            matches!(&e, StackError::Undo { undo, .. } if undo.len() == 1),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("boom; and removing /r/containers/x: "),
+            "{text}"
+        );
     }
 }

@@ -368,8 +368,7 @@ impl<'a> Creator<'a> {
                 .into_iter()
                 .chain(binds.iter().map(PathBuf::as_path)),
         );
-        let own_files = secrets::service_files(self.project, service, &host_files)
-            .map_err(|e| invalid(e.to_string()))?;
+        let own_files = secrets::service_files(self.project, service, &host_files)?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
         let (device_sources, whole_dev) = device_paths(svc);
@@ -395,12 +394,10 @@ impl<'a> Creator<'a> {
             join_container: join_container.as_deref(),
             file_mounts: &file_mounts,
             volumes_from: &volumes_from,
-        })
-        .map_err(|e| invalid(e.to_string()))?;
+        })?;
         crate::planner::namespaces::apply(&mut spec, service, svc, &self.host.hostname, &|t| {
             self.ns_target(t)
-        })
-        .map_err(|e| invalid(e.to_string()))?;
+        })?;
 
         // Its anonymous volumes: new ones named after it, and those it took over.
         let anonymous_volumes: IndexMap<String, PathBuf> = spec
@@ -574,10 +571,8 @@ impl<'a> Creator<'a> {
             ),
         };
         held.dir = Some(StateRoot::new(&self.ctx.root).container(&id));
-        container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
-            .map_err(|e| invalid(e.to_string()))?;
-        written_files::write(&dir, &secrets::writes(&own_files, service))
-            .map_err(|e| invalid(e.to_string()))?;
+        container::prepare(&self.ctx.root, &spec, &hosts, &resolv)?;
+        written_files::write(&dir, &secrets::writes(&own_files, service))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
         labels.insert("com.docker.compose.project".into(), self.name.to_string());

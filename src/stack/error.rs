@@ -13,16 +13,21 @@ use std::path::PathBuf;
 use crate::engine::anon_volumes::RemoveError;
 use crate::engine::cgroups::CgroupError;
 use crate::engine::container::ContainerError;
+use crate::engine::hooks::HookError;
 use crate::engine::image::ImageError;
 use crate::engine::network::link::NetlinkError;
 use crate::engine::network::manager::NetworkError;
 use crate::engine::registry::{CredentialError, RegistryConfigError};
 use crate::engine::runtime::error::InitError;
+use crate::engine::runtime::written_files::WriteError;
 use crate::engine::state::StateError;
 use crate::engine::supervisor::SuperviseError;
 use crate::planner::container::SpecError;
 use crate::planner::graph::GraphError;
+use crate::planner::namespaces::NamespaceError;
 use crate::planner::network::NetPlanError;
+use crate::planner::secrets::FilesError;
+use crate::planner::support::SupportError;
 
 use super::attach::AttachError;
 
@@ -55,6 +60,27 @@ pub enum StackError {
     Attach(#[from] AttachError),
     #[error("{0}")]
     Invalid(String),
+    /// A service the host cannot run as written (a key, or what its image needs).
+    #[error(transparent)]
+    Support(#[from] SupportError),
+    /// A service whose container spec cannot be built.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A service's `container:`/`service:` namespace cannot be joined.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// A service's secrets, configs or bind sources cannot be read.
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    /// A container's directory cannot be prepared (rootfs files, `/etc/hosts`...).
+    #[error(transparent)]
+    Prepare(#[from] InitError),
+    /// A service's secrets or configs cannot be written into its container's directory.
+    #[error(transparent)]
+    WriteFile(#[from] WriteError),
+    /// A `post_start` hook cannot be run.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// A step failed, and undoing what it had made failed too: every failure is told, so what
     /// was left behind is explained.
     #[error("{error}{}", undo.iter().map(|u| format!("; and {u}")).collect::<String>())]

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::error::UndoError;
 use super::{invalid, Ctx, StackError};
 use crate::engine::cgroups::CgroupMount;
 use crate::engine::cgroups::Layout;
@@ -214,18 +215,31 @@ impl<'a> Creator<'a> {
         let r = self.create_inner(
             service, n, hash, image_ref, image, one_off, inherited, &mut held,
         );
-        if r.is_err() {
-            for p in &held.ports {
-                let _ = self.nets.unpublish(p);
-            }
-            for net in &held.networks {
-                let _ = self.nets.release(net, &held.id);
-            }
-            if let Some(d) = &held.dir {
-                let _ = std::fs::remove_dir_all(d);
+        r.map_err(|e| e.with_undo(self.undo(&held)))
+    }
+
+    /// Gives back what a failed create held (ports, addresses, its directory), trying every
+    /// step; returns what could not be given back.
+    fn undo(&self, held: &Held) -> Vec<UndoError> {
+        let mut failed: Vec<UndoError> = Vec::new();
+        for p in &held.ports {
+            failed.extend(self.nets.unpublish(p).err().map(UndoError::from));
+        }
+        for net in &held.networks {
+            failed.extend(self.nets.release(net, &held.id).err().map(UndoError::from));
+        }
+        if let Some(d) = &held.dir {
+            match std::fs::remove_dir_all(d) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    failed.push(UndoError::RemoveDir {
+                        path: d.clone(),
+                        source,
+                    });
+                }
+                _ => {}
             }
         }
-        r
+        failed
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -354,8 +368,7 @@ impl<'a> Creator<'a> {
                 .into_iter()
                 .chain(binds.iter().map(PathBuf::as_path)),
         );
-        let own_files = secrets::service_files(self.project, service, &host_files)
-            .map_err(|e| invalid(e.to_string()))?;
+        let own_files = secrets::service_files(self.project, service, &host_files)?;
         let file_mounts = secrets::mounts(&own_files, &dir);
         let volumes_from = self.volumes_from(service, svc)?;
         let (device_sources, whole_dev) = device_paths(svc);
@@ -381,12 +394,10 @@ impl<'a> Creator<'a> {
             join_container: join_container.as_deref(),
             file_mounts: &file_mounts,
             volumes_from: &volumes_from,
-        })
-        .map_err(|e| invalid(e.to_string()))?;
+        })?;
         crate::planner::namespaces::apply(&mut spec, service, svc, &self.host.hostname, &|t| {
             self.ns_target(t)
-        })
-        .map_err(|e| invalid(e.to_string()))?;
+        })?;
 
         // Its anonymous volumes: new ones named after it, and those it took over.
         let anonymous_volumes: IndexMap<String, PathBuf> = spec
@@ -560,10 +571,8 @@ impl<'a> Creator<'a> {
             ),
         };
         held.dir = Some(StateRoot::new(&self.ctx.root).container(&id));
-        container::prepare(&self.ctx.root, &spec, &hosts, &resolv)
-            .map_err(|e| invalid(e.to_string()))?;
-        written_files::write(&dir, &secrets::writes(&own_files, service))
-            .map_err(|e| invalid(e.to_string()))?;
+        container::prepare(&self.ctx.root, &spec, &hosts, &resolv)?;
+        written_files::write(&dir, &secrets::writes(&own_files, service))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
         labels.insert("com.docker.compose.project".into(), self.name.to_string());

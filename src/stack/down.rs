@@ -90,8 +90,16 @@ pub fn down(
         Err(p) => p.into_inner(),
     };
     // Containers whose creation was cut short (no record): their directories only.
+    // A directory that cannot be removed does not stop `down`: it is a warning, like Docker
+    // Compose's for what it cannot take away.
     for id in state::incomplete(&ctx.root) {
-        let _ = std::fs::remove_dir_all(StateRoot::new(&ctx.root).container(&id));
+        let dir = StateRoot::new(&ctx.root).container(&id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                rep.warn(&format!("removing {}: {e}", dir.display()));
+            }
+            _ => {}
+        }
     }
     for info in nets.list()? {
         if info.def.project.as_deref() != Some(name) {

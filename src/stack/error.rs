@@ -13,17 +13,33 @@ use std::path::PathBuf;
 use crate::engine::anon_volumes::RemoveError;
 use crate::engine::cgroups::CgroupError;
 use crate::engine::container::ContainerError;
+use crate::engine::hooks::HookError;
 use crate::engine::image::ImageError;
+use crate::engine::network::link::NetlinkError;
 use crate::engine::network::manager::NetworkError;
 use crate::engine::registry::{CredentialError, RegistryConfigError};
 use crate::engine::runtime::error::InitError;
+use crate::engine::runtime::written_files::WriteError;
 use crate::engine::state::StateError;
 use crate::engine::supervisor::SuperviseError;
 use crate::planner::container::SpecError;
 use crate::planner::graph::GraphError;
+use crate::planner::namespaces::NamespaceError;
 use crate::planner::network::NetPlanError;
+use crate::planner::secrets::FilesError;
+use crate::planner::support::SupportError;
 
 use super::attach::AttachError;
+
+/// What undoing a half-made container could not undo.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoError {
+    /// Unpublishing a port or giving back an address.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error("removing {}: {source}", path.display())]
+    RemoveDir { path: PathBuf, source: io::Error },
+}
 
 /// Why a stack operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +60,34 @@ pub enum StackError {
     Attach(#[from] AttachError),
     #[error("{0}")]
     Invalid(String),
+    /// A service the host cannot run as written (a key, or what its image needs).
+    #[error(transparent)]
+    Support(#[from] SupportError),
+    /// A service whose container spec cannot be built.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A service's `container:`/`service:` namespace cannot be joined.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// A service's secrets, configs or bind sources cannot be read.
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    /// A container's directory cannot be prepared (rootfs files, `/etc/hosts`...).
+    #[error(transparent)]
+    Prepare(#[from] InitError),
+    /// A service's secrets or configs cannot be written into its container's directory.
+    #[error(transparent)]
+    WriteFile(#[from] WriteError),
+    /// A `post_start` hook cannot be run.
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    /// A step failed, and undoing what it had made failed too: every failure is told, so what
+    /// was left behind is explained.
+    #[error("{error}{}", undo.iter().map(|u| format!("; and {u}")).collect::<String>())]
+    Undo {
+        error: Box<StackError>,
+        undo: Vec<UndoError>,
+    },
     /// The `--root`'s image store cannot be opened or read.
     #[error("image store: {error}")]
     ImageStore { error: ImageError },
@@ -113,6 +157,12 @@ pub enum StackError {
     /// A foreground container cannot be prepared or served (its start, its resolver's pipe).
     #[error("container {container}: {error}")]
     ContainerIo { container: String, error: io::Error },
+    /// A foreground container's netlink socket (for its endpoints) cannot be opened.
+    #[error("container {container}: {error}")]
+    ContainerNetlink {
+        container: String,
+        error: NetlinkError,
+    },
     /// `cp`: a running container's root cannot be opened.
     #[error("container {container}: {error}")]
     OpenRoot {
@@ -141,5 +191,47 @@ pub enum StackError {
 impl From<RemoveError> for StackError {
     fn from(error: RemoveError) -> Self {
         StackError::AnonVolumes { error }
+    }
+}
+
+impl StackError {
+    /// This error with the failures of the undo that followed it (none: itself, unchanged).
+    pub(super) fn with_undo(self, undo: Vec<UndoError>) -> StackError {
+        if undo.is_empty() {
+            self
+        } else {
+            StackError::Undo {
+                error: Box::new(self),
+                undo,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undo_that_worked_leaves_the_error_as_it_was() {
+        let e = StackError::Invalid("boom".into()).with_undo(Vec::new());
+        assert!(matches!(&e, StackError::Invalid(m) if m == "boom"), "{e:?}");
+    }
+
+    #[test]
+    fn an_undo_that_failed_is_told_after_the_error() {
+        let e = StackError::Invalid("boom".into()).with_undo(vec![UndoError::RemoveDir {
+            path: PathBuf::from("/r/containers/x"),
+            source: io::Error::from_raw_os_error(libc::EBUSY),
+        }]);
+        assert!(
+            matches!(&e, StackError::Undo { undo, .. } if undo.len() == 1),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("boom; and removing /r/containers/x: "),
+            "{text}"
+        );
     }
 }

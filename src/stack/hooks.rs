@@ -70,7 +70,7 @@ fn post_start_of(
         let code = match run_one(root, rec, hook, rep) {
             Ok(code) => code,
             Err(hooks::HookError::NotRunning { .. }) if gone_is_done => return Ok(()),
-            Err(e) => return Err(invalid(e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         if code != 0 {
             return Err(invalid(format!(

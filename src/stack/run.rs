@@ -200,7 +200,12 @@ fn run_in(
         config,
         cgroup2,
         mut placer,
-    } = c.prepare_start(cgroup, options).map_err(io_err(rec))?;
+    } = c
+        .prepare_start(cgroup, options)
+        .map_err(|error| StackError::ContainerNetlink {
+            container: rec.name.clone(),
+            error,
+        })?;
     let stdio = match &pty {
         Some(p) => Stdio {
             stdin: p.slave.as_fd(),
@@ -301,7 +306,16 @@ fn beside(
         let result = super::hooks::post_start_beside(&root, &rec, &mut super::PlainReporter);
         if result.is_err() {
             if let Some(fd) = container {
-                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+                let killed = crate::engine::container::pidfd::signal(
+                    fd.as_fd(),
+                    rustix::process::Signal::KILL,
+                );
+                if let Err(e) = killed {
+                    super::PlainReporter.warn(&format!(
+                        "container {}: killing it after its failed post_start hook: {e}",
+                        rec.name
+                    ));
+                }
             }
         }
         result

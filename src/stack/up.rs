@@ -82,9 +82,7 @@ pub fn up(
     let store = ImageStore::open(StateRoot::new(&ctx.root).images())
         .map_err(|error| StackError::ImageStore { error })?;
     for s in &order {
-        for w in support::check_service(s, &project.services[s], &support::Facts::host())
-            .map_err(|e| invalid(e.to_string()))?
-        {
+        for w in support::check_service(s, &project.services[s], &support::Facts::host())? {
             rep.warn(&w);
         }
     }
@@ -117,11 +115,11 @@ pub fn up(
         netplan::net_mode(s, svc)?;
         netplan::check_endpoints(s, svc)?;
         external_links::check(&ctx.root, &name, project, s, svc)?;
-        crate::planner::container::check_sysctls(s, svc).map_err(|e| invalid(e.to_string()))?;
+        crate::planner::container::check_sysctls(s, svc)?;
         let host_paths = crate::planner::preflight::host_paths(project, s);
         let host_files = host_files::gather(host_paths.iter().map(PathBuf::as_path));
         crate::planner::preflight::check(project, s, &host_files).map_err(invalid)?;
-        support::check_image(s, svc, &image.config).map_err(|e| invalid(e.to_string()))?;
+        support::check_image(s, svc, &image.config)?;
         images.insert(s.clone(), (image_ref, image));
     }
     let networks = used_networks(project, &name, &order)?;

@@ -90,9 +90,30 @@ pub enum CgroupError {
         path: PathBuf,
         source: v2_devices::DeviceFilterError,
     },
+    /// A create failed, and removing what it had made failed too: both are told, so the
+    /// cgroup left behind is explained.
+    #[error("{error}; and removing the half-made cgroup again: {cleanup}")]
+    CleanupFailed {
+        error: Box<CgroupError>,
+        cleanup: Box<CgroupError>,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;
+
+impl CgroupError {
+    /// This error, with the failure of the clean-up that followed it attached (none dropped);
+    /// itself unchanged when the clean-up worked.
+    fn with_cleanup(self, cleanup: Result<()>) -> CgroupError {
+        match cleanup {
+            Ok(()) => self,
+            Err(c) => CgroupError::CleanupFailed {
+                error: Box::new(self),
+                cleanup: Box::new(c),
+            },
+        }
+    }
+}
 
 /// Where the per-project parents live in each hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -63,11 +63,13 @@ fn controller_files(controller: &str) -> &'static [(&'static str, &'static str)]
 }
 
 /// A cgroup2 imitation over a directory. `freeze_works: false` makes `cgroup.freeze` writes
-/// never reach the frozen state (a stuck freeze).
+/// never reach the frozen state (a stuck freeze); `rmdir_fails: true` makes every `rmdir`
+/// answer `EACCES` (a clean-up that cannot be done).
 #[derive(Debug)]
 pub struct FakeCgroup2 {
     pub root: PathBuf,
     pub freeze_works: bool,
+    pub rmdir_fails: bool,
     writes: Mutex<Vec<(String, String)>>,
 }
 
@@ -80,6 +82,7 @@ impl FakeCgroup2 {
         FakeCgroup2 {
             root: root.to_path_buf(),
             freeze_works: true,
+            rmdir_fails: false,
             writes: Mutex::new(Vec::new()),
         }
     }
@@ -186,6 +189,9 @@ impl CgroupFs for FakeCgroup2 {
     }
 
     fn rmdir(&self, path: &Path) -> io::Result<()> {
+        if self.rmdir_fails {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
         let mut files = Vec::new();
         for entry in std::fs::read_dir(path)? {
             let entry = entry?;

@@ -461,3 +461,37 @@ fn a_process_is_cloned_into_the_leaf_and_joins_no_v1_hierarchy() {
         }
     );
 }
+
+#[test]
+fn a_failed_create_whose_clean_up_fails_reports_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut fake = FakeCgroup2::new(tmp.path(), "cpuset cpu io memory pids", "");
+    fake.rmdir_fails = true;
+    let mgr = manager_with_fs(
+        &Layout::unified_at(tmp.path()),
+        &CgroupOptions::default(),
+        Arc::new(fake),
+    )
+    .unwrap();
+    let bad = Resources {
+        memory_limit: Some(64 * MIB),
+        memory_swap: Some(MIB),
+        ..Resources::default()
+    };
+    let Err(e) = mgr.create("p", ID, &bad) else {
+        panic!("a swap limit under the memory limit must fail");
+    };
+    let CgroupError::CleanupFailed { error, cleanup } = &e else {
+        panic!("the clean-up's failure was dropped: {e}");
+    };
+    assert!(!matches!(**error, CgroupError::CleanupFailed { .. }), "{e}");
+    assert!(
+        matches!(&**cleanup, CgroupError::Remove { path, .. } if path.ends_with(ID)),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("; and removing the half-made cgroup again: removing cgroup "),
+        "{e}"
+    );
+}

@@ -134,10 +134,7 @@ impl CgroupManager for V1Manager {
         })();
         match made {
             Ok(warnings) => Ok((Box::new(cg), warnings)),
-            Err(e) => {
-                let _ = cg.remove();
-                Err(e)
-            }
+            Err(e) => Err(e.with_cleanup(cg.remove())),
         }
     }
 

@@ -152,10 +152,7 @@ impl CgroupManager for V2Manager {
         })();
         match made {
             Ok(()) => Ok((Box::new(cg), warnings)),
-            Err(e) => {
-                let _ = cg.remove();
-                Err(e)
-            }
+            Err(e) => Err(e.with_cleanup(cg.remove())),
         }
     }
 

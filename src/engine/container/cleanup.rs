@@ -63,7 +63,9 @@ impl Container {
         if st.boot_id == state::boot_id() {
             if let Some(fd) = pidfd::open(st.pid, st.pid_start) {
                 // Already gone is fine: the wait below returns at once.
-                let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
+                if let Err(e) = pidfd::signal(fd.as_fd(), Signal::KILL) {
+                    self.warn(&format!("killing what is left of it: {e}"));
+                }
                 pidfd::wait(fd.as_fd(), Some(Duration::from_secs(10)));
             }
         }

@@ -17,7 +17,7 @@ use super::Container;
 use crate::engine::cgroups::{Birthplace, ContainerCgroup};
 use crate::engine::network::dns::{Resolver, ResolverConfig};
 use crate::engine::network::endpoints;
-use crate::engine::network::link::Netlink;
+use crate::engine::network::link::{Netlink, NetlinkError};
 use crate::engine::root::StateRoot;
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::init::InitConfig;
@@ -73,7 +73,7 @@ impl Container {
         &'c self,
         cgroup: &'c dyn ContainerCgroup,
         options: StartOptions,
-    ) -> std::io::Result<Start<'c>> {
+    ) -> Result<Start<'c>, NetlinkError> {
         let mut spec = self.record.spec.clone();
         spec.process.terminal = options.terminal;
         resolve_shared_namespaces(&self.root, &mut spec);

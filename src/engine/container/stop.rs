@@ -131,7 +131,9 @@ impl StopSys for Container {
 
     fn signal(&self, p: &OwnedFd, signal: Signal) {
         // A process that is already gone needs no signal: the wait that follows sees it.
-        let _ = rustix::process::pidfd_send_signal(p, signal);
+        if let Err(e) = pidfd::signal(p.as_fd(), signal) {
+            self.warn(&format!("sending {signal:?}: {e}"));
+        }
     }
 
     fn wait(&self, p: &OwnedFd, timeout: Duration) -> bool {

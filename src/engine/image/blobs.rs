@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
-use super::store::{io_ctx, ImageError, ImageStore};
+use super::store::{gone_is_fine, io_ctx, leftover, ImageError, ImageStore};
 use crate::engine::fsutil::{self, HashingReader};
 
 impl ImageStore {
@@ -56,15 +56,12 @@ impl ImageStore {
             file.sync_all().map_err(io_ctx("syncing", &tmp))?;
             let dest = self.blob_path(&digest);
             if dest.exists() {
-                let _ = fs::remove_file(&tmp);
+                gone_is_fine(fs::remove_file(&tmp)).map_err(io_ctx("removing", &tmp))?;
                 return Ok((digest, size, false));
             }
             fs::rename(&tmp, &dest).map_err(io_ctx("renaming into place", &dest))?;
             Ok((digest, size, true))
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        result.map_err(|e| e.with_leftovers(leftover(&tmp, fs::remove_file(&tmp))))
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::layer::{self, LayerError, UnpackOptions};
-use super::store::{io_ctx, ImageError, ImageStore};
+use super::store::{io_ctx, leftover, ImageError, ImageStore};
 use crate::engine::fsutil::{self, HashingReader};
 
 /// Copies everything read into the staging file and the hash, and refuses to read more than
@@ -72,13 +72,27 @@ impl ImageStore {
             Ingest::Blob => None,
         };
         let result = self.ingest_staged(reader, digest, size, &what, &staged, &layer_dir);
-        let _ = fs::remove_file(&staged);
+        // The staged blob is renamed away on success: what is left is a failure's, or a
+        // concurrent writer's twin; either way it goes, and a removal that fails is told.
+        let mut left: Vec<_> = leftover(&staged, fs::remove_file(&staged))
+            .into_iter()
+            .collect();
         if let Some(dir) = &layer_dir {
-            if dir.exists() {
-                let _ = fs::remove_dir_all(dir);
-            }
+            left.extend(leftover(dir, fs::remove_dir_all(dir)));
         }
-        result
+        match result {
+            Err(e) => Err(e.with_leftovers(left)),
+            Ok(_) if !left.is_empty() => {
+                let (path, source) = left.swap_remove(0);
+                Err(ImageError::Io {
+                    op: "removing",
+                    path,
+                    source,
+                }
+                .with_leftovers(left))
+            }
+            ok => ok,
+        }
     }
 
     fn ingest_staged<R: Read>(

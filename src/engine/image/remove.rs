@@ -6,7 +6,9 @@ use std::fs;
 use std::io;
 
 use super::reference::Reference;
-use super::store::{hex_of, io_ctx, ImageError, ImageStore, LayerMarker, RemoveEvent};
+use super::store::{
+    gone_is_fine, hex_of, io_ctx, ImageError, ImageStore, LayerMarker, RemoveEvent,
+};
 use crate::engine::root::ImageDir;
 
 impl ImageStore {
@@ -113,7 +115,7 @@ impl ImageStore {
             }
             // Marker first: a crash in between leaves an incomplete dir, which the next load
             // redoes, never a marker without its dir.
-            let _ = fs::remove_file(&marker);
+            gone_is_fine(fs::remove_file(&marker)).map_err(io_ctx("removing", &marker))?;
             let p = entry.path();
             fs::remove_dir_all(&p).map_err(io_ctx("removing", &p))?;
         }

@@ -73,6 +73,47 @@ pub enum ImageError {
     },
     #[error("store is corrupt: {0}")]
     Corrupt(String),
+    /// A step failed, and removing what it had left (a staged file, a half-unpacked layer)
+    /// failed too: every failure is told, so what is left in the store is explained.
+    #[error("{error}{}", left.iter().map(|(p, e)| format!("; and removing {} again: {e}", p.display())).collect::<String>())]
+    Undo {
+        error: Box<ImageError>,
+        left: Vec<(PathBuf, io::Error)>,
+    },
+}
+
+impl ImageError {
+    /// This error, with what could not be removed after it (none: itself, unchanged).
+    pub(crate) fn with_leftovers(
+        self,
+        left: impl IntoIterator<Item = (PathBuf, io::Error)>,
+    ) -> ImageError {
+        let left: Vec<_> = left.into_iter().collect();
+        if left.is_empty() {
+            self
+        } else {
+            ImageError::Undo {
+                error: Box::new(self),
+                left,
+            }
+        }
+    }
+}
+
+/// What a removal of `path` left behind: nothing when it went or was already gone.
+pub(crate) fn leftover(path: &Path, removed: io::Result<()>) -> Option<(PathBuf, io::Error)> {
+    match removed {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Some((path.to_path_buf(), e)),
+        _ => None,
+    }
+}
+
+/// A removal where already gone is fine.
+pub(crate) fn gone_is_fine(removed: io::Result<()>) -> io::Result<()> {
+    match removed {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 pub(crate) fn io_ctx(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ImageError {

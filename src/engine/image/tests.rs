@@ -527,3 +527,30 @@ fn a_diff_id_that_is_not_hex_cannot_name_a_directory_outside_the_store() {
         "a directory outside the store was removed"
     );
 }
+
+#[test]
+fn a_failed_step_tells_what_it_could_not_remove_and_gone_is_fine() {
+    use super::store::leftover;
+    let gone = leftover(
+        Path::new("/s/tmp/blob-1"),
+        Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+    );
+    assert!(gone.is_none(), "already gone is not a leftover");
+    assert!(leftover(Path::new("/s/tmp/blob-1"), Ok(())).is_none());
+    let left = leftover(
+        Path::new("/s/tmp/layer-1"),
+        Err(std::io::Error::from_raw_os_error(libc::EBUSY)),
+    );
+    let e = ImageError::Corrupt("bad".into()).with_leftovers(left);
+    assert!(
+        matches!(&e, ImageError::Undo { left, .. } if left[0].0 == Path::new("/s/tmp/layer-1")),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("store is corrupt: bad; and removing /s/tmp/layer-1 again: "),
+        "{e}"
+    );
+    let unchanged = ImageError::Corrupt("bad".into()).with_leftovers(None);
+    assert!(matches!(unchanged, ImageError::Corrupt(_)), "{unchanged:?}");
+}

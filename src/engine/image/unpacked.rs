@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use super::layer::{self, LayerError, UnpackOptions};
-use super::store::{hex_of, io_ctx, ImageError, ImageStore, LayerMarker};
+use super::store::{gone_is_fine, hex_of, io_ctx, leftover, ImageError, ImageStore, LayerMarker};
 use crate::engine::fsutil::{self, HashingReader};
 
 impl ImageStore {
@@ -42,7 +42,7 @@ impl ImageStore {
             if dir.is_dir() {
                 return Ok(Some((name, m.size)));
             }
-            let _ = fs::remove_file(&marker);
+            gone_is_fine(fs::remove_file(&marker)).map_err(io_ctx("removing", &marker))?;
         }
         if dir.exists() {
             // Unpacked by a writer that died before writing the marker.
@@ -65,10 +65,7 @@ impl ImageStore {
         fs::create_dir(&tmp).map_err(io_ctx("creating", &tmp))?;
         let size = match self.unpack_blob(diff_id, blob, &tmp) {
             Ok(size) => size,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
-                return Err(e);
-            }
+            Err(e) => return Err(e.with_leftovers(leftover(&tmp, fs::remove_dir_all(&tmp)))),
         };
         self.install_layer(&tmp, diff_id, size)
     }

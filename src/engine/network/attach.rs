@@ -11,7 +11,41 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 
-use super::link::Netlink;
+use super::link::{netlink_errno, Netlink, NetlinkError};
+
+/// Why a bridge could not be ensured or a container connected to it.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Link(#[from] NetlinkError),
+    /// The bridge another process created between our look-up and our request is gone again.
+    #[error("bridge {bridge} vanished")]
+    BridgeVanished { bridge: String },
+    /// The container end of a veth just created inside the namespace cannot be found there.
+    #[error("{ifname} not found in the container's namespace")]
+    NotInContainer { ifname: String },
+    /// Configuring the pair failed, and so did deleting it again: the veth left behind is
+    /// named after the error that caused it.
+    #[error("{error}; and deleting {host_if} again: {cleanup}")]
+    CleanupFailed {
+        error: Box<AttachError>,
+        host_if: String,
+        cleanup: NetlinkError,
+    },
+}
+
+impl AttachError {
+    /// The [`io::ErrorKind`] of the first cause, for callers that tolerate some.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            AttachError::Link(e) => e.kind(),
+            AttachError::BridgeVanished { .. } | AttachError::NotInContainer { .. } => {
+                io::ErrorKind::NotFound
+            }
+            AttachError::CleanupFailed { error, .. } => error.kind(),
+        }
+    }
+}
 
 /// A network's bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,21 +59,18 @@ pub struct BridgeSpec {
 
 /// Creates the bridge when missing, gives it the gateway addresses it lacks, and brings it up.
 /// Returns its index. Safe to call for every container: an existing bridge is left as it is.
-pub fn ensure_bridge(nl: &mut Netlink, spec: &BridgeSpec) -> io::Result<u32> {
+pub fn ensure_bridge(nl: &mut Netlink, spec: &BridgeSpec) -> Result<u32, AttachError> {
     let index = match nl.link_index(&spec.name)? {
         Some(i) => i,
         None => match nl.create_bridge(&spec.name, spec.mtu) {
             Ok(i) => i,
             // Another process made it between our look-up and our request.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                nl.link_index(&spec.name)?.ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("bridge {} vanished", spec.name),
-                    )
-                })?
-            }
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => nl
+                .link_index(&spec.name)?
+                .ok_or_else(|| AttachError::BridgeVanished {
+                    bridge: spec.name.clone(),
+                })?,
+            Err(e) => return Err(e.into()),
         },
     };
     let have = nl.addresses(Some(index))?;
@@ -48,7 +79,7 @@ pub fn ensure_bridge(nl: &mut Netlink, spec: &BridgeSpec) -> io::Result<u32> {
             match nl.add_address(index, *addr, *prefix) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -79,18 +110,17 @@ pub fn attach(
     bridge_index: u32,
     container_ns: BorrowedFd<'_>,
     a: &Attachment,
-) -> io::Result<()> {
+) -> Result<(), AttachError> {
     let host_index = host.create_veth_into(&a.host_if, &a.container_if, a.mtu, container_ns)?;
     let configured = (|| {
         host.set_master(host_index, bridge_index)?;
         host.set_up(host_index)?;
         let mut c = Netlink::new_in(container_ns)?;
-        let idx = c.link_index(&a.container_if)?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} not found in the container's namespace", a.container_if),
-            )
-        })?;
+        let idx = c
+            .link_index(&a.container_if)?
+            .ok_or_else(|| AttachError::NotInContainer {
+                ifname: a.container_if.clone(),
+            })?;
         if let Some(mac) = a.mac {
             c.set_mac(idx, mac)?;
         }
@@ -101,7 +131,7 @@ pub fn attach(
         for gw in &a.default_gateways {
             c.add_route(None, Some(*gw), idx)?;
         }
-        Ok(())
+        Ok::<(), AttachError>(())
     })();
     let Err(e) = configured else {
         return Ok(());
@@ -110,20 +140,21 @@ pub fn attach(
     // that fails too, the veth left behind is named after the error that caused it.
     Err(match host.delete_link(host_index) {
         Ok(()) => e,
-        Err(cleanup) => io::Error::new(
-            e.kind(),
-            format!("{e}; and deleting {} again: {cleanup}", a.host_if),
-        ),
+        Err(cleanup) => AttachError::CleanupFailed {
+            error: Box::new(e),
+            host_if: a.host_if.clone(),
+            cleanup,
+        },
     })
 }
 
 /// Removes a container's connection (deleting the host end removes the container end too).
 /// Already gone is fine: the container's namespace may have taken it with it.
-pub fn detach(host: &mut Netlink, host_if: &str) -> io::Result<()> {
+pub fn detach(host: &mut Netlink, host_if: &str) -> Result<(), NetlinkError> {
     match host.link_index(host_if)? {
         Some(i) => match host.delete_link(i) {
             Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => Ok(()),
             Err(e) => Err(e),
         },
         None => Ok(()),
@@ -131,7 +162,7 @@ pub fn detach(host: &mut Netlink, host_if: &str) -> io::Result<()> {
 }
 
 /// Removes a network's bridge (when its last container is gone and the network is removed).
-pub fn remove_bridge(host: &mut Netlink, name: &str) -> io::Result<()> {
+pub fn remove_bridge(host: &mut Netlink, name: &str) -> Result<(), NetlinkError> {
     detach(host, name)
 }
 

@@ -3,18 +3,37 @@
 //! names for service discovery. Used by whoever is the container's parent: its monitor, or the
 //! CLI for a foreground `run`.
 
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use super::attach::{self, Attachment, BridgeSpec};
-use super::dns::{DnsEntry, EndpointStore};
-use super::link::{self, Netlink};
+use super::attach::{self, AttachError, Attachment, BridgeSpec};
+use super::dns::{DnsEntry, DnsError, EndpointStore};
+use super::link::{self, Netlink, NetlinkError};
 use crate::engine::state::Endpoint;
+
+/// Why a container could not be connected to its networks.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Its network namespace cannot be opened.
+    #[error(transparent)]
+    Netns(NetlinkError),
+    /// One network's connection failed; the endpoints connected before it were taken away
+    /// again, and `left` holds those that could not be (none dropped).
+    #[error("connecting to network {network}: {source}{}", left.iter().map(|l| format!("; and {l}")).collect::<String>())]
+    Network {
+        network: String,
+        source: AttachError,
+        left: Vec<EndpointError>,
+    },
+}
 
 /// Connects the container whose PID 1 is `pid` to every endpoint; returns its network
 /// namespace (the resolver binds there). On error nothing stays connected.
-pub fn connect(nl: &mut Netlink, endpoints: &[Endpoint], pid: u32) -> io::Result<OwnedFd> {
-    let ns = link::open_netns(pid)?;
+pub fn connect(
+    nl: &mut Netlink,
+    endpoints: &[Endpoint],
+    pid: u32,
+) -> Result<OwnedFd, ConnectError> {
+    let ns = link::open_netns(pid).map_err(ConnectError::Netns)?;
     for (i, ep) in endpoints.iter().enumerate() {
         let done = (|| {
             let bridge = attach::ensure_bridge(
@@ -39,14 +58,13 @@ pub fn connect(nl: &mut Netlink, endpoints: &[Endpoint], pid: u32) -> io::Result
                 },
             )
         })();
-        if let Err(e) = done {
+        if let Err(source) = done {
             // The connection's error is the one to report; one left half-made is named too.
-            let left = disconnect(nl, &endpoints[..i]);
-            let also: String = left.iter().map(|l| format!("; and {l}")).collect();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("connecting to network {}: {e}{also}", ep.network),
-            ));
+            return Err(ConnectError::Network {
+                network: ep.network.clone(),
+                source,
+                left: disconnect(nl, &endpoints[..i]),
+            });
         }
     }
     Ok(ns)
@@ -61,19 +79,19 @@ pub enum EndpointError {
     Detach {
         host_if: String,
         #[source]
-        source: io::Error,
+        source: NetlinkError,
     },
     #[error("publishing its names on network {network}: {source}")]
     Publish {
         network: String,
         #[source]
-        source: io::Error,
+        source: DnsError,
     },
     #[error("withdrawing its names from network {network}: {source}")]
     Withdraw {
         network: String,
         #[source]
-        source: io::Error,
+        source: DnsError,
     },
 }
 
@@ -210,7 +228,7 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             matches!(&errors[0], EndpointError::Detach { host_if, source }
-                if host_if == "vh-c" && source.kind() == io::ErrorKind::PermissionDenied),
+                if host_if == "vh-c" && source.kind() == std::io::ErrorKind::PermissionDenied),
             "{errors:?}"
         );
         assert!(errors[0]

@@ -14,7 +14,6 @@
 //! this describes the calling thread's namespace.
 
 use std::collections::HashMap;
-use std::io;
 use std::net::IpAddr;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
@@ -26,23 +25,23 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use thiserror::Error;
 
 use super::ipam::{HostPrefix, Subnet};
-use super::link::Netlink;
+use super::link::{Netlink, NetlinkError};
 
 /// A netlink exchange that failed: which step, and the error (the errno in most cases).
 #[derive(Debug, Error)]
 pub enum RoutesError {
     #[error("rtnetlink {step}: {source}")]
-    Io {
+    Netlink {
         step: &'static str,
         #[source]
-        source: io::Error,
+        source: NetlinkError,
     },
 }
 
 const RT_TABLE_LOCAL: u32 = 255;
 
-fn io_err(step: &'static str) -> impl Fn(io::Error) -> RoutesError {
-    move |source| RoutesError::Io { step, source }
+fn io_err(step: &'static str) -> impl Fn(NetlinkError) -> RoutesError {
+    move |source| RoutesError::Netlink { step, source }
 }
 
 fn link_names(nl: &mut Netlink) -> Result<HashMap<u32, String>, RoutesError> {

@@ -291,7 +291,7 @@ impl Monitor {
         let mut start = self
             .c
             .prepare_start(cgroup, options)
-            .map_err(|e| InitError::io(Step::Network, None, &e))?;
+            .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
         let stdio = streams.stdio();
         let child = process::spawn(
             &start.config,

@@ -1,16 +1,17 @@
-//! The errors of the resolver and its store, carried inside `io::Error`s.
+//! The errors of the resolver and its store: one typed [`DnsError`] that callers carry up as a
+//! source.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::engine::network::link::NetlinkError;
 use crate::engine::network::nft::NftError;
 
 use super::config::*;
 
-/// Why a DNS store or resolver operation failed, with what it was working on. Carried inside
-/// the [`io::Error`]s of this module (same [`io::ErrorKind`] as the cause).
+/// Why a DNS store or resolver operation failed, with what it was working on.
 #[derive(Debug, Error)]
 pub enum DnsError {
     /// A network name or container id that cannot be a file name in the store.
@@ -28,6 +29,12 @@ pub enum DnsError {
         #[source]
         source: io::Error,
     },
+    /// An entry could not be encoded for the store.
+    #[error(transparent)]
+    Encode(serde_json::Error),
+    /// The container's network namespace could not be entered to bind the listeners there.
+    #[error(transparent)]
+    Netns(NetlinkError),
     /// Creating or binding a socket failed.
     #[error("dns: {op}: {source}")]
     Socket {
@@ -44,30 +51,30 @@ pub enum DnsError {
     },
 }
 
-impl From<DnsError> for io::Error {
-    fn from(e: DnsError) -> io::Error {
-        let kind = match &e {
+impl DnsError {
+    /// The [`io::ErrorKind`] of the cause, for callers that tolerate some.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
             DnsError::InvalidName { .. } => io::ErrorKind::InvalidInput,
             DnsError::Store { source, .. } | DnsError::Socket { source, .. } => source.kind(),
+            DnsError::Encode(_) => io::ErrorKind::InvalidData,
+            DnsError::Netns(e) => e.kind(),
             DnsError::Redirect { .. } => io::ErrorKind::Other,
-        };
-        io::Error::new(kind, e)
+        }
     }
 }
 
-pub(super) fn store_err(op: &'static str, path: &Path, source: io::Error) -> io::Error {
+pub(super) fn store_err(op: &'static str, path: &Path, source: io::Error) -> DnsError {
     DnsError::Store {
         op,
         path: path.to_path_buf(),
         source,
     }
-    .into()
 }
 
-pub(super) fn socket_err(op: impl Into<String>, source: io::Error) -> io::Error {
+pub(super) fn socket_err(op: impl Into<String>, source: io::Error) -> DnsError {
     DnsError::Socket {
         op: op.into(),
         source,
     }
-    .into()
 }

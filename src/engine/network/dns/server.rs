@@ -140,7 +140,7 @@ pub(super) fn freebind_socket(ty: libc::c_int, addr: SocketAddrV4) -> io::Result
 
 /// The TCP and UDP listeners on `addr`, in the calling thread's namespace. With port 0 both get
 /// the same (random) port.
-pub(super) fn listeners(addr: SocketAddrV4) -> io::Result<(UdpSocket, TcpListener)> {
+pub(super) fn listeners(addr: SocketAddrV4) -> Result<(UdpSocket, TcpListener), DnsError> {
     let tries = if addr.port() == 0 { 8 } else { 1 };
     let mut last = None;
     for _ in 0..tries {
@@ -167,7 +167,7 @@ pub(super) fn listeners(addr: SocketAddrV4) -> io::Result<(UdpSocket, TcpListene
     Err(last.unwrap_or_else(|| socket_err(format!("bind {addr}"), io::ErrorKind::Other.into())))
 }
 
-pub(super) fn upstream_socket(any: IpAddr) -> io::Result<UdpSocket> {
+pub(super) fn upstream_socket(any: IpAddr) -> Result<UdpSocket, DnsError> {
     let sock = UdpSocket::bind(SocketAddr::new(any, 0))
         .map_err(|e| socket_err(format!("bind upstream socket {any}"), e))?;
     sock.set_nonblocking(true)
@@ -240,17 +240,21 @@ impl Resolver {
         container_netns: BorrowedFd<'_>,
         store: EndpointStore,
         cfg: ResolverConfig,
-    ) -> io::Result<Resolver> {
-        let (udp, tcp) = in_netns(container_netns, || -> io::Result<_> {
+    ) -> Result<Resolver, DnsError> {
+        let (udp, tcp) = in_netns(container_netns, || -> Result<_, DnsError> {
             let (udp, tcp) = listeners(SocketAddrV4::new(RESOLVER_IP, 0))?;
-            let port = udp.local_addr()?.port();
-            let redirect = |source| io::Error::from(DnsError::Redirect { port, source });
+            let port = udp
+                .local_addr()
+                .map_err(|e| socket_err("udp listener address", e))?
+                .port();
+            let redirect = |source| DnsError::Redirect { port, source };
             Nft::new()
                 .map_err(redirect)?
                 .add_resolver_redirect(RESOLVER_IP, DNS_PORT, port)
                 .map_err(redirect)?;
             Ok((udp, tcp))
-        })??;
+        })
+        .map_err(DnsError::Netns)??;
         Resolver::with_listeners(udp, tcp, store, cfg)
     }
 
@@ -261,8 +265,9 @@ impl Resolver {
         listen: SocketAddrV4,
         store: EndpointStore,
         cfg: ResolverConfig,
-    ) -> io::Result<Resolver> {
-        let (udp, tcp) = in_netns(container_netns, move || listeners(listen))??;
+    ) -> Result<Resolver, DnsError> {
+        let (udp, tcp) =
+            in_netns(container_netns, move || listeners(listen)).map_err(DnsError::Netns)??;
         Resolver::with_listeners(udp, tcp, store, cfg)
     }
 
@@ -271,7 +276,7 @@ impl Resolver {
         tcp: TcpListener,
         store: EndpointStore,
         cfg: ResolverConfig,
-    ) -> io::Result<Resolver> {
+    ) -> Result<Resolver, DnsError> {
         let up4 = if cfg.upstreams.iter().any(SocketAddr::is_ipv4) {
             Some(upstream_socket(Ipv4Addr::UNSPECIFIED.into())?)
         } else {
@@ -383,7 +388,7 @@ impl Resolver {
     /// One round of a poll loop over this resolver alone (for tests and tools; the monitor
     /// polls these fds together with its own): waits at most `max_wait`, handles what is ready,
     /// then expires what timed out.
-    pub fn poll_once(&mut self, max_wait: Duration) -> io::Result<()> {
+    pub fn poll_once(&mut self, max_wait: Duration) -> Result<(), DnsError> {
         let mut pfds: Vec<libc::pollfd> = self
             .poll_fds()
             .into_iter()
@@ -522,7 +527,7 @@ impl Resolver {
     }
 
     /// All addresses of `name` (after alias resolution) on the container's networks.
-    fn addresses_of(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+    fn addresses_of(&self, name: &str) -> Result<Vec<IpAddr>, DnsError> {
         let key = normalize(name);
         let target = self
             .links
@@ -540,7 +545,7 @@ impl Resolver {
         Ok(out)
     }
 
-    fn reverse_of(&self, name: &Name) -> io::Result<Option<String>> {
+    fn reverse_of(&self, name: &Name) -> Result<Option<String>, DnsError> {
         let Ok(net) = name.parse_arpa_name() else {
             return Ok(None);
         };

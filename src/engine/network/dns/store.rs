@@ -31,7 +31,7 @@ pub struct EndpointStore {
 
 /// Refuses what cannot be one plain file name; a leading `.` is reserved for the temporary
 /// files of atomic writes, which readers skip.
-pub(super) fn check_component(what: &'static str, value: &str) -> io::Result<()> {
+pub(super) fn check_component(what: &'static str, value: &str) -> Result<(), DnsError> {
     let reason = if value.is_empty() {
         "empty"
     } else if value.starts_with('.') {
@@ -47,8 +47,7 @@ pub(super) fn check_component(what: &'static str, value: &str) -> io::Result<()>
         what,
         value: value.to_string(),
         reason,
-    }
-    .into())
+    })
 }
 
 /// The form names are compared in: ASCII lower case, without the root's trailing dot.
@@ -70,24 +69,29 @@ impl EndpointStore {
         &self.dir
     }
 
-    fn network_dir(&self, network: &str) -> io::Result<PathBuf> {
+    fn network_dir(&self, network: &str) -> Result<PathBuf, DnsError> {
         check_component("network name", network)?;
         Ok(self.dir.join(network))
     }
 
     /// Makes `entry` the names and addresses of `container_id` on `network`, replacing what it
     /// published there before. Every resolver serving `network` sees it from its next query.
-    pub fn publish(&self, network: &str, container_id: &str, entry: &DnsEntry) -> io::Result<()> {
+    pub fn publish(
+        &self,
+        network: &str,
+        container_id: &str,
+        entry: &DnsEntry,
+    ) -> Result<(), DnsError> {
         let dir = self.network_dir(network)?;
         check_component("container id", container_id)?;
         crate::engine::root::private_dir(&dir).map_err(|e| store_err("create", &dir, e))?;
         let path = dir.join(container_id);
-        let data = serde_json::to_vec(entry).map_err(io::Error::from)?;
+        let data = serde_json::to_vec(entry).map_err(DnsError::Encode)?;
         write_atomic(&path, &data).map_err(|e| store_err("write", &path, e))
     }
 
     /// Removes what `container_id` published on `network`; nothing published is fine.
-    pub fn withdraw(&self, network: &str, container_id: &str) -> io::Result<()> {
+    pub fn withdraw(&self, network: &str, container_id: &str) -> Result<(), DnsError> {
         let dir = self.network_dir(network)?;
         check_component("container id", container_id)?;
         let path = dir.join(container_id);
@@ -99,7 +103,7 @@ impl EndpointStore {
 
     /// Removes everything published on `network` (when the network is removed); a network
     /// nothing was published on is fine.
-    pub fn remove_network(&self, network: &str) -> io::Result<()> {
+    pub fn remove_network(&self, network: &str) -> Result<(), DnsError> {
         let dir = self.network_dir(network)?;
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(store_err("remove", &dir, e)),
@@ -109,7 +113,7 @@ impl EndpointStore {
 
     /// Every entry published on `network`, by container id (so answers have a stable base order
     /// for the rotation).
-    pub fn entries(&self, network: &str) -> io::Result<Vec<(String, DnsEntry)>> {
+    pub fn entries(&self, network: &str) -> Result<Vec<(String, DnsEntry)>, DnsError> {
         let dir = self.network_dir(network)?;
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -140,7 +144,7 @@ impl EndpointStore {
 
     /// All addresses published under `name` (case-insensitive, trailing dot ignored) on
     /// `network`, both families, each once, in container-id order.
-    pub fn lookup(&self, network: &str, name: &str) -> io::Result<Vec<IpAddr>> {
+    pub fn lookup(&self, network: &str, name: &str) -> Result<Vec<IpAddr>, DnsError> {
         let want = normalize(name);
         let mut out = Vec::new();
         for (_, entry) in self.entries(network)? {
@@ -156,7 +160,7 @@ impl EndpointStore {
     }
 
     /// The first name of the first container (by id) that publishes `ip` on `network`.
-    pub fn reverse(&self, network: &str, ip: IpAddr) -> io::Result<Option<String>> {
+    pub fn reverse(&self, network: &str, ip: IpAddr) -> Result<Option<String>, DnsError> {
         Ok(self
             .entries(network)?
             .into_iter()

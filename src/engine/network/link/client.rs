@@ -20,7 +20,7 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::error::{fail, netlink_errno, nl_err, NetlinkFailure};
+use super::error::{fail, netlink_errno, nl_err, NetlinkFailure, NetlinkResult};
 use super::listing::{address_of, format_mac, link_of, route_of, Address, Link, Route};
 use super::names::check_ifname;
 use super::netns::in_netns;
@@ -39,7 +39,7 @@ pub struct Netlink {
 
 impl Netlink {
     /// Opens a client in the calling thread's network namespace.
-    pub fn new() -> io::Result<Netlink> {
+    pub fn new() -> NetlinkResult<Netlink> {
         let socket = NetlinkSocket::route().map_err(|e| nl_err("open rtnetlink socket", e))?;
         Ok(Netlink::with_transport(socket))
     }
@@ -55,7 +55,7 @@ impl Netlink {
     /// Opens a client in the network namespace `ns` (an fd on `/proc/<pid>/ns/net` or the like):
     /// the socket is created on a short-lived thread inside `ns` and keeps talking to `ns` from
     /// any thread, while the caller's namespace never changes.
-    pub fn new_in(ns: BorrowedFd<'_>) -> io::Result<Netlink> {
+    pub fn new_in(ns: BorrowedFd<'_>) -> NetlinkResult<Netlink> {
         in_netns(ns, Netlink::new)?
     }
 
@@ -67,7 +67,7 @@ impl Netlink {
         payload: RouteNetlinkMessage,
         flags: u16,
         op: &str,
-    ) -> io::Result<(Vec<RouteNetlinkMessage>, bool)> {
+    ) -> NetlinkResult<(Vec<RouteNetlinkMessage>, bool)> {
         self.seq = self.seq.wrapping_add(1).max(1);
         let seq = self.seq;
         let mut req = NetlinkMessage::from(payload);
@@ -145,7 +145,7 @@ impl Netlink {
     }
 
     /// A modifying request, acknowledged (for messages this client has no method for).
-    pub fn ack(&mut self, payload: RouteNetlinkMessage, extra: u16, op: &str) -> io::Result<()> {
+    pub fn ack(&mut self, payload: RouteNetlinkMessage, extra: u16, op: &str) -> NetlinkResult<()> {
         self.exchange(payload, NLM_F_ACK | extra, op).map(|_| ())
     }
 
@@ -155,7 +155,7 @@ impl Netlink {
         &mut self,
         make: impl Fn() -> RouteNetlinkMessage,
         op: &str,
-    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+    ) -> NetlinkResult<Vec<RouteNetlinkMessage>> {
         let mut tries = 0;
         loop {
             let (msgs, interrupted) = self.exchange(make(), NLM_F_DUMP, op)?;
@@ -171,7 +171,7 @@ impl Netlink {
         index: u32,
         op: &str,
         edit: impl FnOnce(&mut LinkMessage),
-    ) -> io::Result<()> {
+    ) -> NetlinkResult<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         edit(&mut msg);
@@ -179,9 +179,9 @@ impl Netlink {
     }
 
     /// The index of the interface called `name`, or `None` when there is none.
-    pub fn link_index(&mut self, name: &str) -> io::Result<Option<u32>> {
+    pub fn link_index(&mut self, name: &str) -> NetlinkResult<Option<u32>> {
         let op = format!("look up link {name}");
-        check_ifname(name).map_err(|e| nl_err(&op, e))?;
+        check_ifname(name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         match self.exchange(RouteNetlinkMessage::GetLink(msg), 0, &op) {
@@ -198,12 +198,12 @@ impl Netlink {
     }
 
     /// Whether an interface called `name` exists.
-    pub fn link_exists(&mut self, name: &str) -> io::Result<bool> {
+    pub fn link_exists(&mut self, name: &str) -> NetlinkResult<bool> {
         Ok(self.link_index(name)?.is_some())
     }
 
     /// Like [`Netlink::link_index`], for a link that must exist.
-    fn index_of(&mut self, name: &str, op: &str) -> io::Result<u32> {
+    fn index_of(&mut self, name: &str, op: &str) -> NetlinkResult<u32> {
         self.link_index(name)?.ok_or_else(|| {
             let name = name.to_string();
             fail(op, NetlinkFailure::Vanished { name })
@@ -212,9 +212,9 @@ impl Netlink {
 
     /// Creates a Linux bridge (down; see [`Netlink::set_up`]) and returns its index. Fails with
     /// `AlreadyExists` when the name is taken.
-    pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> io::Result<u32> {
+    pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> NetlinkResult<u32> {
         let op = format!("create bridge {name}{}", mtu_note(mtu));
-        check_ifname(name).map_err(|e| nl_err(&op, e))?;
+        check_ifname(name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         if let Some(mtu) = mtu {
@@ -268,10 +268,10 @@ impl Netlink {
         host_name: &str,
         peer_name: &str,
         mtu: Option<u32>,
-    ) -> io::Result<(u32, u32)> {
+    ) -> NetlinkResult<(u32, u32)> {
         let op = format!("create veth {host_name} <-> {peer_name}{}", mtu_note(mtu));
-        check_ifname(host_name).map_err(|e| nl_err(&op, e))?;
-        check_ifname(peer_name).map_err(|e| nl_err(&op, e))?;
+        check_ifname(host_name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
+        check_ifname(peer_name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
         let msg = Self::veth_message(host_name, peer_name, mtu, None);
         self.ack(
             RouteNetlinkMessage::NewLink(msg),
@@ -293,14 +293,14 @@ impl Netlink {
         peer_name: &str,
         mtu: Option<u32>,
         peer_ns: BorrowedFd<'_>,
-    ) -> io::Result<u32> {
+    ) -> NetlinkResult<u32> {
         let op = format!(
             "create veth {host_name} <-> {peer_name} (peer in netns fd {}){}",
             peer_ns.as_raw_fd(),
             mtu_note(mtu)
         );
-        check_ifname(host_name).map_err(|e| nl_err(&op, e))?;
-        check_ifname(peer_name).map_err(|e| nl_err(&op, e))?;
+        check_ifname(host_name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
+        check_ifname(peer_name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
         let msg = Self::veth_message(host_name, peer_name, mtu, Some(peer_ns));
         self.ack(
             RouteNetlinkMessage::NewLink(msg),
@@ -311,7 +311,7 @@ impl Netlink {
     }
 
     /// Sets the interface administratively up.
-    pub fn set_up(&mut self, index: u32) -> io::Result<()> {
+    pub fn set_up(&mut self, index: u32) -> NetlinkResult<()> {
         self.set_link(index, &format!("set link {index} up"), |m| {
             m.header.flags = LinkFlags::Up;
             m.header.change_mask = LinkFlags::Up;
@@ -319,7 +319,7 @@ impl Netlink {
     }
 
     /// Sets the interface administratively down.
-    pub fn set_down(&mut self, index: u32) -> io::Result<()> {
+    pub fn set_down(&mut self, index: u32) -> NetlinkResult<()> {
         self.set_link(index, &format!("set link {index} down"), |m| {
             m.header.flags = LinkFlags::empty();
             m.header.change_mask = LinkFlags::Up;
@@ -327,7 +327,7 @@ impl Netlink {
     }
 
     /// Makes the interface a port of the bridge `bridge_index` (0 releases it).
-    pub fn set_master(&mut self, index: u32, bridge_index: u32) -> io::Result<()> {
+    pub fn set_master(&mut self, index: u32, bridge_index: u32) -> NetlinkResult<()> {
         self.set_link(
             index,
             &format!("set master of link {index} to {bridge_index}"),
@@ -335,13 +335,13 @@ impl Netlink {
         )
     }
 
-    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> io::Result<()> {
+    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> NetlinkResult<()> {
         self.set_link(index, &format!("set mtu of link {index} to {mtu}"), |m| {
             m.attributes.push(LinkAttribute::Mtu(mtu))
         })
     }
 
-    pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> io::Result<()> {
+    pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> NetlinkResult<()> {
         self.set_link(
             index,
             &format!("set mac of link {index} to {}", format_mac(mac)),
@@ -350,9 +350,9 @@ impl Netlink {
     }
 
     /// Renames the interface. The kernel refuses (`EBUSY`) while it is up: rename first.
-    pub fn rename(&mut self, index: u32, new_name: &str) -> io::Result<()> {
+    pub fn rename(&mut self, index: u32, new_name: &str) -> NetlinkResult<()> {
         let op = format!("rename link {index} to {new_name}");
-        check_ifname(new_name).map_err(|e| nl_err(&op, e))?;
+        check_ifname(new_name).map_err(|e| fail(&op, NetlinkFailure::InvalidIfname(e)))?;
         self.set_link(index, &op, |m| {
             m.attributes
                 .push(LinkAttribute::IfName(new_name.to_string()))
@@ -360,7 +360,7 @@ impl Netlink {
     }
 
     /// Moves the interface into the network namespace `ns` (it arrives down, without addresses).
-    pub fn move_to_netns_fd(&mut self, index: u32, ns: BorrowedFd<'_>) -> io::Result<()> {
+    pub fn move_to_netns_fd(&mut self, index: u32, ns: BorrowedFd<'_>) -> NetlinkResult<()> {
         let op = format!("move link {index} to netns fd {}", ns.as_raw_fd());
         self.set_link(index, &op, |m| {
             m.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()))
@@ -368,7 +368,7 @@ impl Netlink {
     }
 
     /// Moves the interface into the network namespace of process (or thread) `pid`.
-    pub fn move_to_netns_pid(&mut self, index: u32, pid: u32) -> io::Result<()> {
+    pub fn move_to_netns_pid(&mut self, index: u32, pid: u32) -> NetlinkResult<()> {
         let op = format!("move link {index} to netns of pid {pid}");
         self.set_link(index, &op, |m| {
             m.attributes.push(LinkAttribute::NetNsPid(pid))
@@ -376,7 +376,7 @@ impl Netlink {
     }
 
     /// Deletes the interface (for a veth, both ends go).
-    pub fn delete_link(&mut self, index: u32) -> io::Result<()> {
+    pub fn delete_link(&mut self, index: u32) -> NetlinkResult<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         self.ack(
@@ -389,7 +389,7 @@ impl Netlink {
     /// Adds `addr/prefix_len` to the interface. IPv6 addresses skip duplicate address detection
     /// (`IFA_F_NODAD`): addresses on our networks come from our IPAM, and DAD would keep them
     /// unusable for a second or more after start.
-    pub fn add_address(&mut self, index: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+    pub fn add_address(&mut self, index: u32, addr: IpAddr, prefix_len: u8) -> NetlinkResult<()> {
         let op = format!("add address {addr}/{prefix_len} to link {index}");
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix_len > max {
@@ -434,7 +434,7 @@ impl Netlink {
         dst: Option<(IpAddr, u8)>,
         gateway: Option<IpAddr>,
         index: u32,
-    ) -> io::Result<()> {
+    ) -> NetlinkResult<()> {
         let dst_text = dst.map_or("default".to_string(), |(a, p)| format!("{a}/{p}"));
         let via = gateway.map_or(String::new(), |g| format!(" via {g}"));
         let op = format!("add route {dst_text}{via} dev {index}");
@@ -485,7 +485,7 @@ impl Netlink {
     }
 
     /// Every interface of this namespace.
-    pub fn links(&mut self) -> io::Result<Vec<Link>> {
+    pub fn links(&mut self) -> NetlinkResult<Vec<Link>> {
         let msgs = self.dump(
             || RouteNetlinkMessage::GetLink(LinkMessage::default()),
             "list links",
@@ -500,7 +500,7 @@ impl Netlink {
     }
 
     /// Every address of this namespace (IPv4 and IPv6), or only those of interface `index`.
-    pub fn addresses(&mut self, index: Option<u32>) -> io::Result<Vec<Address>> {
+    pub fn addresses(&mut self, index: Option<u32>) -> NetlinkResult<Vec<Address>> {
         let msgs = self.dump(
             || RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             "list addresses",
@@ -517,7 +517,7 @@ impl Netlink {
 
     /// Every route of this namespace, all tables, IPv4 and IPv6 (what IPAM reads to avoid
     /// subnets already in use).
-    pub fn routes(&mut self) -> io::Result<Vec<Route>> {
+    pub fn routes(&mut self) -> NetlinkResult<Vec<Route>> {
         let msgs = self.dump(
             || RouteNetlinkMessage::GetRoute(RouteMessage::default()),
             "list routes",

@@ -1,22 +1,32 @@
-//! The errors of the link layer: which operation failed, and why (typed), carried inside
-//! [`io::Error`]s so callers keep matching on `kind()`.
+//! The errors of the link layer: which operation failed, and why (typed). Callers get a
+//! [`NetlinkError`] (not an `io::Error` wrapping one), so the layers above carry it as a typed
+//! source; [`NetlinkError::kind`] and [`netlink_errno`] still answer "which errno" questions.
 
 use std::io;
 
+use super::names::InvalidIfname;
+
+/// What every fallible operation of the link layer returns.
+pub type NetlinkResult<T> = Result<T, NetlinkError>;
+
 /// A failed netlink operation: which one, and the kernel's errno when there is one.
 ///
-/// Carried inside the [`io::Error`]s this module returns (same [`io::ErrorKind`] as the cause),
-/// so callers can match on `kind()` (e.g. `AlreadyExists` for `EEXIST`), get the errno back
-/// with [`netlink_errno`], or downcast to this type for the [`NetlinkFailure`].
+/// Callers match on [`NetlinkError::kind`] (e.g. `AlreadyExists` for `EEXIST`), get the errno
+/// back with [`netlink_errno`], or look at the [`NetlinkError::cause`]. Boxed: the errors of
+/// every layer above carry it as a source, and an error that stays one pointer wide keeps
+/// their `Result`s small.
 #[derive(Debug, thiserror::Error)]
-#[error("netlink: {op}: {cause}")]
-pub struct NetlinkError {
+#[error("netlink: {}: {}", .0.op, .0.cause)]
+pub struct NetlinkError(Box<Failed>);
+
+#[derive(Debug)]
+struct Failed {
     /// The operation, with its arguments (e.g. `create bridge br-0123 (mtu 1500)`).
-    pub op: String,
+    op: String,
     /// The errno the kernel (or the socket layer) answered, when known.
-    pub errno: Option<i32>,
+    errno: Option<i32>,
     /// What went wrong. Not a `source`: the message already says it, once.
-    pub cause: NetlinkFailure,
+    cause: NetlinkFailure,
 }
 
 /// Why a netlink operation failed.
@@ -40,6 +50,9 @@ pub enum NetlinkFailure {
     /// A link just created cannot be found by name.
     #[error("{name} vanished after creation")]
     Vanished { name: String },
+    /// An interface name the kernel would refuse, caught before sending.
+    #[error("{0}")]
+    InvalidIfname(InvalidIfname),
     /// A prefix longer than its address family allows.
     #[error("prefix length too long")]
     PrefixTooLong,
@@ -60,38 +73,44 @@ impl NetlinkFailure {
             | NetlinkFailure::Unparsable(_)
             | NetlinkFailure::NoLink => io::ErrorKind::InvalidData,
             NetlinkFailure::Vanished { .. } => io::ErrorKind::NotFound,
-            NetlinkFailure::PrefixTooLong | NetlinkFailure::MixedFamilies => {
-                io::ErrorKind::InvalidInput
-            }
+            NetlinkFailure::InvalidIfname(_)
+            | NetlinkFailure::PrefixTooLong
+            | NetlinkFailure::MixedFamilies => io::ErrorKind::InvalidInput,
             NetlinkFailure::ThreadPanicked => io::ErrorKind::Other,
         }
     }
 }
 
-pub(super) fn fail(op: &str, cause: NetlinkFailure) -> io::Error {
+impl NetlinkError {
+    /// The [`io::ErrorKind`] of the cause (the errno's, or the closest one for a failure of
+    /// this client), for callers that tolerate e.g. `AlreadyExists`.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.cause.kind()
+    }
+
+    /// What went wrong.
+    pub fn cause(&self) -> &NetlinkFailure {
+        &self.0.cause
+    }
+}
+
+pub(super) fn fail(op: &str, cause: NetlinkFailure) -> NetlinkError {
     let errno = match &cause {
         NetlinkFailure::Io(e) => e.raw_os_error(),
         _ => None,
     };
-    io::Error::new(
-        cause.kind(),
-        NetlinkError {
-            op: op.to_string(),
-            errno,
-            cause,
-        },
-    )
+    NetlinkError(Box::new(Failed {
+        op: op.to_string(),
+        errno,
+        cause,
+    }))
 }
 
-pub(super) fn nl_err(op: &str, cause: io::Error) -> io::Error {
+pub(super) fn nl_err(op: &str, cause: io::Error) -> NetlinkError {
     fail(op, NetlinkFailure::Io(cause))
 }
 
-/// The errno behind an error from this module (or a plain OS error), if any.
-pub fn netlink_errno(err: &io::Error) -> Option<i32> {
-    err.raw_os_error().or_else(|| {
-        err.get_ref()
-            .and_then(|e| e.downcast_ref::<NetlinkError>())
-            .and_then(|e| e.errno)
-    })
+/// The errno the kernel answered to a failed operation, if any.
+pub fn netlink_errno(err: &NetlinkError) -> Option<i32> {
+    err.0.errno
 }

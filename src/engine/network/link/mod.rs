@@ -4,8 +4,8 @@
 //! Everything goes through one synchronous [`Netlink`] client (`client.rs`) (a `NETLINK_ROUTE` socket and a
 //! sequence counter): no async runtime, no `ip` process on the hot path. Each modifying request
 //! carries `NLM_F_ACK`, so the kernel's answer (ACK or errno) is read before the call returns, and
-//! every failure becomes an [`io::Error`] that names the operation and keeps the errno (see
-//! [`NetlinkError`] and [`netlink_errno`]). The socket is a [`Transport`], so tests replace the
+//! every failure becomes a [`NetlinkError`] that names the operation and keeps the errno (see
+//! [`netlink_errno`]). The socket is a [`Transport`], so tests replace the
 //! kernel with a recording fake and check the messages each operation sends.
 //!
 //! A netlink socket talks to the network namespace it was *created* in, whichever thread uses it
@@ -28,7 +28,7 @@ mod names;
 mod netns;
 
 pub use client::Netlink;
-pub use error::{netlink_errno, NetlinkError, NetlinkFailure};
+pub use error::{netlink_errno, NetlinkError, NetlinkFailure, NetlinkResult};
 pub use listing::{format_mac, Address, Link, Route};
 pub use names::{
     bridge_name, check_ifname, legacy_bridge_name, veth_name, veth_peer_name, InvalidIfname,

@@ -1,7 +1,6 @@
 //! Interface names: the kernel's rules, and the short deterministic names of our bridges and
 //! veths.
 
-use std::io;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -19,13 +18,10 @@ pub struct InvalidIfname {
 
 /// Checks an interface name the way the kernel does (`dev_valid_name`): 1 to 15 bytes, not `.`
 /// or `..`, no `/`, `:` or whitespace.
-pub fn check_ifname(name: &str) -> io::Result<()> {
+pub fn check_ifname(name: &str) -> Result<(), InvalidIfname> {
     let bad = |why: &'static str| {
         let name = name.to_string();
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            InvalidIfname { name, why },
-        ))
+        Err(InvalidIfname { name, why })
     };
     if name.is_empty() {
         return bad("empty");

@@ -4,13 +4,13 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use super::error::{fail, nl_err, NetlinkFailure};
+use super::error::{fail, nl_err, NetlinkFailure, NetlinkResult};
 
 /// Runs `f` on a dedicated thread that first joins the network namespace `ns` (`setns` with
 /// `CLONE_NEWNET`, which is per thread), and returns its result. The calling thread's namespace
 /// never changes; sockets created by `f` stay bound to `ns` wherever they are used afterwards.
 /// A panic in `f` is resumed in the caller.
-pub fn in_netns<R, F>(ns: BorrowedFd<'_>, f: F) -> io::Result<R>
+pub fn in_netns<R, F>(ns: BorrowedFd<'_>, f: F) -> NetlinkResult<R>
 where
     F: FnOnce() -> R + Send,
     R: Send,
@@ -18,7 +18,7 @@ where
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
             .name("netns".into())
-            .spawn_scoped(s, move || -> io::Result<R> {
+            .spawn_scoped(s, move || -> NetlinkResult<R> {
                 rustix::thread::move_into_link_name_space(
                     ns,
                     Some(rustix::thread::LinkNameSpaceType::Network),
@@ -41,7 +41,7 @@ where
 
 /// Opens the network namespace of process (or thread) `pid`, for [`in_netns`],
 /// [`Netlink::new_in`] and [`Netlink::move_to_netns_fd`].
-pub fn open_netns(pid: u32) -> io::Result<OwnedFd> {
+pub fn open_netns(pid: u32) -> NetlinkResult<OwnedFd> {
     let path = format!("/proc/{pid}/ns/net");
     rustix::fs::open(
         path.as_str(),
@@ -55,10 +55,10 @@ pub fn open_netns(pid: u32) -> io::Result<OwnedFd> {
 /// it vanishes, with every interface in it, once the fd and every socket made in it are closed.
 /// Made on a short-lived thread (`unshare(CLONE_NEWNET)`), so the caller stays where it is —
 /// this is how tests get a stand-in host that cannot disturb the real one.
-pub fn create_netns() -> io::Result<OwnedFd> {
+pub fn create_netns() -> NetlinkResult<OwnedFd> {
     std::thread::Builder::new()
         .name("netns-new".into())
-        .spawn(|| -> io::Result<OwnedFd> {
+        .spawn(|| -> NetlinkResult<OwnedFd> {
             // SAFETY: only CLONE_NEWNET is unshared, not the fd table, and only on this thread,
             // which ends right after.
             unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }

@@ -140,7 +140,7 @@ fn bridge_and_veth_connect_two_namespaces() {
     host.move_to_netns_fd(pi1, nets.ctr.as_fd()).unwrap();
     assert!(!host.link_exists(&p1).unwrap());
     let mac = [0x02, 0x42, 0x0a, 0xc9, 0x00, 0x02];
-    let eth0 = in_netns(nets.ctr.as_fd(), || -> io::Result<u32> {
+    let eth0 = in_netns(nets.ctr.as_fd(), || -> Result<u32, NetlinkError> {
         let mut nl = Netlink::new()?;
         let idx = nl
             .link_index(&p1)?
@@ -603,4 +603,26 @@ fn an_interrupted_dump_is_asked_again() {
     let sent = record.sent();
     assert_eq!(sent.len(), 2);
     assert!(sent.iter().all(|s| s.flags == NLM_F_REQUEST | NLM_F_DUMP));
+}
+
+#[test]
+fn a_refused_interface_name_is_a_typed_cause_and_sends_nothing() {
+    let (mut nl, record) = kernel(&[]);
+    let e = nl.create_bridge("br-name-far-too-long", None).unwrap_err();
+    assert!(
+        matches!(e.cause(), NetlinkFailure::InvalidIfname(bad) if bad.name == "br-name-far-too-long"),
+        "{e:?}"
+    );
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        netlink_errno(&e),
+        None,
+        "no errno: the kernel was never asked"
+    );
+    assert_eq!(
+        e.to_string(),
+        "netlink: create bridge br-name-far-too-long: invalid interface name \
+         \"br-name-far-too-long\": longer than 15 bytes"
+    );
+    assert!(requests(&record).is_empty());
 }

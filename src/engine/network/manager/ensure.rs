@@ -92,7 +92,7 @@ impl Networks {
         let host = self
             .in_ns(routes::host_prefixes)
             .map_err(|e| {
-                routes_err(RoutesError::Io {
+                routes_err(RoutesError::Netlink {
                     step: "entering the network namespace",
                     source: e,
                 })
@@ -120,10 +120,10 @@ impl Networks {
                 .collect(),
         };
         let mut nl = self.netlink(name)?;
-        ensure_bridge(&mut nl, &spec).map_err(|source| NetworkError::Link {
+        ensure_bridge(&mut nl, &spec).map_err(|source| NetworkError::Bridge {
             network: name.clone(),
             step: format!("setting up bridge {}", rec.bridge),
-            source,
+            source: Box::new(source),
         })?;
 
         let ipv6 = addrs.subnets.iter().any(|s| !s.subnet.is_ipv4());
@@ -135,7 +135,10 @@ impl Networks {
             }
             nft::set_route_localnet(bridge)
         })
-        .and_then(|r| r)
+        .map_err(|source| NetworkError::Netns {
+            step: format!("network {name}: setting sysctls"),
+            source,
+        })?
         .map_err(|source| NetworkError::Sysctl {
             step: format!("network {name}: setting sysctls"),
             source,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::engine::json_store::StoreError;
+use crate::engine::network::attach::AttachError;
 use crate::engine::network::ipam::IpamError;
+use crate::engine::network::link::{InvalidIfname, NetlinkError};
 use crate::engine::network::nft::NftError;
 use crate::engine::network::routes::RoutesError;
 
@@ -29,7 +31,7 @@ pub enum NetworkError {
     InvalidBridgeName {
         network: String,
         bridge: String,
-        source: io::Error,
+        source: InvalidIfname,
     },
     #[error("network {network}: bridge {bridge} is already the bridge of network {other}")]
     BridgeTaken {
@@ -57,8 +59,17 @@ pub enum NetworkError {
     Link {
         network: String,
         step: String,
-        source: io::Error,
+        source: NetlinkError,
     },
+    #[error("network {network}: {step}: {source}")]
+    Bridge {
+        network: String,
+        step: String,
+        source: Box<AttachError>,
+    },
+    /// Running a probe or a sysctl write inside the network namespace failed to get there.
+    #[error("{step}: {source}")]
+    Netns { step: String, source: NetlinkError },
     #[error("{context}: {source}")]
     Nft { context: String, source: NftError },
     #[error("{step}: {source}")]

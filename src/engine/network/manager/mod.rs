@@ -32,7 +32,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::ipam::{IpamStore, NetworkAddrs};
-use super::link::{self, Netlink};
+use super::link::{self, Netlink, NetlinkError};
 use super::nft::Nft;
 use crate::engine::fsutil::StoreLock;
 use crate::engine::json_store::{self, JsonStore, Layout};
@@ -104,7 +104,7 @@ impl Networks {
 
     // --- plumbing -------------------------------------------------------------------------
 
-    fn in_ns<R: Send>(&self, f: impl FnOnce() -> R + Send) -> io::Result<R> {
+    fn in_ns<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R, NetlinkError> {
         match &self.ns {
             Some(ns) => link::in_netns(ns.as_fd(), f),
             None => Ok(f()),

@@ -148,7 +148,7 @@ impl Networks {
                 high,
             })
         })
-        .map_err(|source| NetworkError::Sysctl {
+        .map_err(|source| NetworkError::Netns {
             step: "entering the network namespace to probe ports".into(),
             source,
         })?
@@ -169,7 +169,7 @@ impl Networks {
             return Ok(true);
         }
         self.in_ns(|| socket_holds(proto, host_ip, port))
-            .map_err(|source| NetworkError::Sysctl {
+            .map_err(|source| NetworkError::Netns {
                 step: "entering the network namespace to probe ports".into(),
                 source,
             })?

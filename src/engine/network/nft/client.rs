@@ -65,7 +65,7 @@ impl Nft {
     /// Opens a client in the network namespace `ns`; the socket keeps talking to `ns` from any
     /// thread, and the caller's namespace never changes.
     pub fn new_in(ns: BorrowedFd<'_>) -> Result<Nft, NftError> {
-        crate::engine::network::link::in_netns(ns, Nft::new).map_err(|e| NftError::Io {
+        crate::engine::network::link::in_netns(ns, Nft::new).map_err(|e| NftError::Netns {
             op: "open netfilter netlink socket in another netns".into(),
             source: e,
         })?

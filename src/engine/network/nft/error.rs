@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use crate::engine::network::link::{netlink_errno, NetlinkError};
+
 /// A failed nftables operation, with the step it was in.
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
@@ -13,6 +15,13 @@ pub enum NftError {
         op: String,
         #[source]
         source: io::Error,
+    },
+    /// Entering another network namespace to open the socket there failed.
+    #[error("nftables: {op}: {source}")]
+    Netns {
+        op: String,
+        #[source]
+        source: NetlinkError,
     },
     /// The kernel refused one message of a transaction (the whole transaction was undone).
     #[error("nftables: {op}: {}{}", io::Error::from_raw_os_error(*errno), if msg.is_empty() { String::new() } else { format!(" ({msg})") })]
@@ -35,6 +44,7 @@ impl NftError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             NftError::Io { source, .. } => source.raw_os_error(),
+            NftError::Netns { source, .. } => netlink_errno(source),
             NftError::Kernel { errno, .. } => Some(*errno),
             NftError::Timeout { .. } => Some(libc::ETIMEDOUT),
             NftError::Invalid { .. } => None,

@@ -13,7 +13,8 @@ fn write_sysctl(path: &str, value: &str) -> io::Result<()> {
 /// 127.0.0.1 that our `output` DNAT sends to a container leave through the bridge, and their
 /// answers come back.
 pub fn set_route_localnet(bridge: &str) -> io::Result<()> {
-    crate::engine::network::link::check_ifname(bridge)?;
+    crate::engine::network::link::check_ifname(bridge)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     write_sysctl(
         &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
         "1",

@@ -38,5 +38,6 @@ pub use pool::{HostPrefix, IpamPools, Pool};
 pub use records::{
     AddrRequest, Assigned, ContainerAddrs, IpamRequest, NetworkAddrs, NetworkOptions, SubnetAddrs,
 };
+pub(crate) use store::is_valid_network_name;
 pub use store::IpamStore;
 pub use subnet::{Subnet, SubnetError};

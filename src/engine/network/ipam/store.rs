@@ -36,9 +36,10 @@ fn io_err(step: &'static str, path: &Path) -> impl FnOnce(io::Error) -> IpamErro
     move |source| IpamError::Io { step, path, source }
 }
 
-/// Network names become file names: keep them to what Docker accepts for names.
-fn check_name(name: &str) -> Result<(), IpamError> {
-    let ok = !name.is_empty()
+/// Whether `name` is one Docker accepts for a network (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 200
+/// characters): network names become file names, here and in the network manager's records.
+pub(crate) fn is_valid_network_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 200
         && name
             .chars()
@@ -46,8 +47,11 @@ fn check_name(name: &str) -> Result<(), IpamError> {
             .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn check_name(name: &str) -> Result<(), IpamError> {
+    if is_valid_network_name(name) {
         Ok(())
     } else {
         Err(invalid(format!(

@@ -150,16 +150,7 @@ pub(super) fn nft_err(context: impl Into<String>) -> impl FnOnce(NftError) -> Ne
 
 /// Names become file names: the same rule as IPAM's (Docker's name rule).
 pub(super) fn check_name(name: &str) -> Result<(), NetworkError> {
-    let ok = !name.is_empty()
-        && name.len() <= 200
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
+    if crate::engine::network::ipam::is_valid_network_name(name) {
         Ok(())
     } else {
         Err(NetworkError::InvalidName {

@@ -7,5 +7,14 @@
 //! typed, validated stages and expands variables the way BuildKit does; [`context`] lists the
 //! files a build may read (`.dockerignore` with Docker's rules, never following a symlink out of
 //! the context) and hashes their content on request.
+pub mod builder;
 pub mod context;
 pub mod dockerfile;
+mod error;
+pub mod progress;
+pub mod request;
+
+pub use builder::{build, BaseImages, BuiltImage};
+pub use error::BuildError;
+pub use progress::{BuildProgress, StepInfo, StepOutcome};
+pub use request::{BuildNetwork, BuildRequest, DockerfileSource, NamedContext, SecretSource};

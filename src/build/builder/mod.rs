@@ -1,13 +1,31 @@
 //! The build itself: the stages a target needs, each instruction in turn (RUN in a container of
 //! our engine, COPY/ADD written into a new layer, the rest into the image config), each step
 //! looked up in the layer cache first, and the result committed to the image store.
+//!
+//! [`orchestrate`] decides everything (stage order, scopes, cache keys, the image config,
+//! progress) and asks a [`backend::Backend`] to act; [`engine_backend`] is the one that acts on
+//! our engine and image store.
+
+pub mod backend;
+mod describe;
+pub mod image_config;
+pub mod key;
+mod orchestrate;
+mod stages;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
+use super::dockerfile::{self, Dockerfile};
 use super::progress::BuildProgress;
-use super::request::BuildRequest;
+use super::request::{BuildRequest, DockerfileSource};
 use super::BuildError;
 use crate::engine::image::Reference;
+use backend::Backend;
 
 /// Pulls a base image that the store lacks (or that `--pull` asks to refresh): the stack's pull
 /// machinery, behind a seam so the builder stays free of registries and progress displays.
@@ -22,8 +40,26 @@ pub struct BuiltImage {
     pub id: String,
     /// The names it was given.
     pub names: Vec<Reference>,
-    /// Each step of the stages built, in order, and whether it came from the cache.
+    /// Each RUN, COPY and ADD of the stages built, in order, and whether it came from the cache.
     pub steps: Vec<(String, bool)>,
+}
+
+/// The request's Dockerfile, parsed.
+pub fn dockerfile(req: &BuildRequest) -> Result<Dockerfile, BuildError> {
+    Ok(match &req.dockerfile {
+        DockerfileSource::Path(path) => dockerfile::read(path)?,
+        DockerfileSource::Inline(text) => dockerfile::parse(text, "Dockerfile")?,
+    })
+}
+
+/// Builds `req` with `backend` doing the work.
+pub fn build_with(
+    req: &BuildRequest,
+    backend: &mut dyn Backend,
+    progress: &mut dyn BuildProgress,
+) -> Result<BuiltImage, BuildError> {
+    let df = dockerfile(req)?;
+    orchestrate::Orchestrator::new(req, backend, progress).build(&df)
 }
 
 /// Builds `req` with the state root `root`; the image is stored and named.

@@ -65,6 +65,10 @@ impl ImageStore {
         let records = self.records()?;
         let mut blobs = BTreeSet::new();
         let mut layers = BTreeSet::new();
+        for l in self.pinned_layers()? {
+            blobs.insert(hex_of(&l.blob.digest).to_string());
+            layers.insert(l.dir);
+        }
         for r in &records {
             blobs.insert(hex_of(&r.manifest.digest).to_string());
             blobs.insert(hex_of(&r.config.digest).to_string());

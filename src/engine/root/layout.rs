@@ -131,6 +131,7 @@ pub(super) const IMAGE_BLOBS: &str = "blobs";
 pub(super) const IMAGE_LAYERS: &str = "layers";
 pub(super) const IMAGE_TMP: &str = "tmp";
 const IMAGE_PULLS: &str = "pulls.json";
+const IMAGE_PINS: &str = "pins";
 /// The only digest algorithm the store keeps blobs of.
 const SHA256: &str = "sha256";
 /// A layer's marker and an image's record end in this.
@@ -195,6 +196,17 @@ impl ImageDir {
     /// Staging: what is written here is renamed into place or removed by the next writer.
     pub fn tmp(&self) -> PathBuf {
         self.dir.join(IMAGE_TMP)
+    }
+
+    /// Pins: records of other users of the store (the build cache) naming layers the garbage
+    /// collector keeps although no image refers to them.
+    pub fn pins(&self) -> PathBuf {
+        self.dir.join(IMAGE_PINS)
+    }
+
+    /// The pin `name`.
+    pub fn pin(&self, name: &str) -> PathBuf {
+        self.pins().join(format!("{name}{JSON}"))
     }
 
     /// When each reference was last pulled (for the `daily`/`weekly`/`every_<d>` pull policies).

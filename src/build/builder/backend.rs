@@ -1,0 +1,132 @@
+//! The seam between deciding what a build does and doing it: the orchestrator (stage order,
+//! scopes, cache keys, the image config, progress) asks a [`Backend`] to fetch bases, run
+//! steps, copy files, consult the cache and commit the image. The engine-backed one does it for
+//! real; the tests' recording fake checks the decisions without root.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::image_config::ImageConfig;
+use super::key::Key;
+use crate::build::dockerfile::Copy;
+use crate::build::BuildError;
+use crate::engine::image::{LayerRef, Reference};
+
+/// A base image as a stage starts from it.
+#[derive(Debug, Clone)]
+pub struct Base {
+    /// `sha256:<hex>`: part of the cache key.
+    pub id: String,
+    /// Bottom layer first.
+    pub layers: Vec<LayerRef>,
+    pub config: ImageConfig,
+}
+
+/// Where files come from (a COPY's sources, a RUN bind mount's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Files {
+    /// The build context.
+    Context,
+    /// A named context that is a directory.
+    Dir(PathBuf),
+    /// A stage's or an image's files: its layers, bottom first.
+    Layers(Vec<LayerRef>),
+}
+
+/// The network of one RUN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunNet {
+    None,
+    Host,
+    /// The build's network (the request's).
+    Build,
+}
+
+/// A RUN mount, its `from` resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunMount {
+    Bind {
+        files: Files,
+        source: String,
+        target: String,
+        read_write: bool,
+    },
+    Cache {
+        /// The cache's id: `id=`, else the target.
+        id: String,
+        target: String,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Secret {
+        id: String,
+        target: String,
+        required: bool,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+    },
+}
+
+/// One RUN, ready to execute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: Option<String>,
+    pub network: RunNet,
+    pub mounts: Vec<RunMount>,
+    /// `--security=insecure` (allowed only for a privileged build).
+    pub privileged: bool,
+}
+
+/// One COPY or ADD, expanded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopySpec {
+    pub copy: Copy,
+    pub add: bool,
+    /// The stage's WORKDIR at that point (a relative dest is joined to it).
+    pub workdir: String,
+    pub from: Files,
+}
+
+/// What a build needs done.
+pub trait Backend {
+    /// The image `reference`, fetched when missing (or always with `pull`).
+    fn base(&mut self, reference: &str, pull: bool) -> Result<Base, BuildError>;
+    /// The step result cached under `key`, if it is still whole: `Some(None)` is a step that
+    /// made no layer.
+    fn cached(&mut self, key: &Key) -> Option<Option<LayerRef>>;
+    /// Records a step's result under `key`.
+    fn remember(&mut self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError>;
+    /// Runs a RUN over `lowers` (bottom first); its exit code and, when it changed anything,
+    /// the layer it made.
+    fn run(
+        &mut self,
+        lowers: &[LayerRef],
+        spec: &RunSpec,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> Result<(i32, Option<LayerRef>), BuildError>;
+    /// What a COPY reads, hashed: its part of the cache key.
+    fn copy_key(&mut self, spec: &CopySpec) -> Result<[u8; 32], BuildError>;
+    /// Performs a COPY onto `lowers` (bottom first); the layer it made, if any.
+    fn copy(
+        &mut self,
+        lowers: &[LayerRef],
+        spec: &CopySpec,
+    ) -> Result<Option<LayerRef>, BuildError>;
+    /// Stores the image and gives it `names`; returns its id.
+    fn commit(
+        &mut self,
+        config: Value,
+        layers: &[LayerRef],
+        names: &[Reference],
+    ) -> Result<String, BuildError>;
+}

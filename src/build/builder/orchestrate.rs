@@ -1,0 +1,583 @@
+//! One build, decided: the stages the target needs, in order, each instruction expanded in its
+//! stage's scope and either applied to the image config or made a step — looked up in the cache
+//! by its key, else run by the backend — and the final stage committed as the image.
+
+use std::time::Instant;
+
+use indexmap::IndexMap;
+
+use super::backend::{Backend, CopySpec, Files, RunMount, RunNet, RunSpec};
+use super::describe::{describe, numbered};
+use super::image_config::{History, ImageConfig, DEFAULT_PATH};
+use super::key::Key;
+use super::stages::{self, FromRef};
+use super::BuiltImage;
+use crate::build::dockerfile::{
+    Command, Copy, Dockerfile, GlobalScope, InstructionKind, Mount, Platform, Run, RunNetwork,
+    Security, Source,
+};
+use crate::build::progress::{BuildProgress, StepInfo, StepOutcome};
+use crate::build::request::{BuildRequest, NamedContext};
+use crate::build::BuildError;
+use crate::engine::image::LayerRef;
+
+/// A built stage: its layers (bottom first), config and the key of its last step.
+#[derive(Debug, Clone)]
+struct StageState {
+    layers: Vec<LayerRef>,
+    config: ImageConfig,
+    key: Key,
+}
+
+/// How many bytes of a RUN's output an error quotes from its end.
+const TAIL_BYTES: usize = 4096;
+/// How many lines of it.
+const TAIL_LINES: usize = 10;
+
+pub struct Orchestrator<'a> {
+    req: &'a BuildRequest,
+    backend: &'a mut dyn Backend,
+    progress: &'a mut dyn BuildProgress,
+    /// `created` of the image and its history: SOURCE_DATE_EPOCH or now.
+    created: String,
+    next_step: usize,
+    steps: Vec<(String, bool)>,
+}
+
+impl<'a> Orchestrator<'a> {
+    pub fn new(
+        req: &'a BuildRequest,
+        backend: &'a mut dyn Backend,
+        progress: &'a mut dyn BuildProgress,
+    ) -> Self {
+        let secs = req
+            .source_date_epoch
+            .unwrap_or_else(crate::engine::fsutil::now_secs);
+        Orchestrator {
+            req,
+            backend,
+            progress,
+            created: crate::engine::fsutil::format_rfc3339(secs),
+            next_step: 0,
+            steps: Vec::new(),
+        }
+    }
+
+    fn unsupported(&self, message: String) -> BuildError {
+        BuildError::Unsupported {
+            build: self.req.name.clone(),
+            message,
+        }
+    }
+
+    /// Builds `dockerfile` as the request says and commits the image.
+    pub fn build(mut self, dockerfile: &Dockerfile) -> Result<BuiltImage, BuildError> {
+        let build_args: IndexMap<String, String> = self
+            .req
+            .args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let platform = Platform::host();
+        let global = GlobalScope::new(dockerfile, &build_args, &platform)?;
+        let mut df = dockerfile.clone();
+        for stage in &mut df.stages {
+            stage.from = global.from(&stage.from)?;
+            if let Some(p) = &stage.from.platform {
+                if p != &platform.spec() && p != &platform.os {
+                    return Err(self.unsupported(format!(
+                        "{}:{}: FROM --platform={p}: only the host's platform ({}) is built",
+                        df.file,
+                        stage.from.line,
+                        platform.spec()
+                    )));
+                }
+            }
+        }
+        let target = stages::target(&df, self.req.target.as_deref()).ok_or_else(|| {
+            self.unsupported(format!(
+                "target stage {:?} could not be found in {}",
+                self.req.target.as_deref().unwrap_or_default(),
+                df.file
+            ))
+        })?;
+        let mut built: Vec<Option<StageState>> = vec![None; df.stages.len()];
+        for i in stages::needed(&df, target) {
+            let state = self.stage(&df, &global, i, &built)?;
+            built[i] = Some(state);
+        }
+        let last = built[target]
+            .take()
+            .expect("the target is among the needed stages");
+        let config = last.config.to_json(&self.created, &self.req.labels);
+        let id = self.backend.commit(config, &last.layers, &self.req.tags)?;
+        Ok(BuiltImage {
+            id,
+            names: self.req.tags.clone(),
+            steps: self.steps,
+        })
+    }
+
+    fn announce(&mut self, stage: Option<&str>, index: usize, total: usize, text: &str) -> usize {
+        let step = self.next_step;
+        self.next_step += 1;
+        self.progress.step(
+            step,
+            &StepInfo {
+                build: self.req.name.clone(),
+                stage: stage.map(str::to_string),
+                index,
+                total,
+                text: text.to_string(),
+            },
+        );
+        step
+    }
+
+    /// `[web builder 2/5] RUN make` without its brackets' opening, for errors.
+    fn step_name(&self, stage: Option<&str>, index: usize, total: usize, text: &str) -> String {
+        match stage {
+            Some(s) => format!("{s} {index}/{total}] {text}"),
+            None => format!("{index}/{total}] {text}"),
+        }
+    }
+
+    fn stage(
+        &mut self,
+        df: &Dockerfile,
+        global: &GlobalScope<'_>,
+        i: usize,
+        built: &[Option<StageState>],
+    ) -> Result<StageState, BuildError> {
+        let stage = &df.stages[i];
+        let name = stage.from.name.as_deref();
+        let total = 1 + stage
+            .instructions
+            .iter()
+            .filter(|ins| numbered(&ins.kind))
+            .count();
+        let image = stage.from.image.clone();
+        let step = self.announce(name, 1, total, &format!("FROM {image}"));
+        let started = Instant::now();
+        let mut state = match stages::resolve(df, &image, i) {
+            FromRef::Stage(j) => built[j]
+                .clone()
+                .expect("a stage is built after the stages it needs"),
+            FromRef::External(_) if image.eq_ignore_ascii_case("scratch") => StageState {
+                layers: Vec::new(),
+                config: ImageConfig::default(),
+                key: Key::base("scratch"),
+            },
+            FromRef::External(reference) => {
+                let base = self.backend.base(&reference, self.req.pull);
+                let base = match base {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.progress
+                            .done(step, &StepOutcome::Failed(started.elapsed()));
+                        return Err(e);
+                    }
+                };
+                StageState {
+                    key: Key::base(&base.id),
+                    layers: base.layers,
+                    config: base.config,
+                }
+            }
+        };
+        self.progress
+            .done(step, &StepOutcome::Done(started.elapsed()));
+        state.config.ensure_path();
+        state.config.cmd_set_here = false;
+        let mut scope = global.stage(state.config.env.clone());
+        let mut index = 1;
+        for ins in &stage.instructions {
+            let expanded = scope.apply(ins)?;
+            let kind = &expanded.kind;
+            let text = describe(kind);
+            if !numbered(kind) {
+                if let InstructionKind::Env(_) = kind {
+                    state.config.env = scope.env().clone();
+                } else {
+                    state.config.apply(kind);
+                }
+                state.key = state.key.then(&["META", &format!("{kind:?}")]);
+                if !matches!(kind, InstructionKind::Arg(_)) {
+                    state.config.record(
+                        &self.created,
+                        &History {
+                            created_by: text,
+                            empty_layer: true,
+                        },
+                    );
+                }
+                continue;
+            }
+            index += 1;
+            let step_name = self.step_name(name, index, total, &text);
+            let step = self.announce(name, index, total, &text);
+            let started = Instant::now();
+            let result = match kind {
+                InstructionKind::Run(run) => {
+                    let env = scope.run_env();
+                    self.run_step(df, i, built, &state, run, env, step)
+                }
+                InstructionKind::Copy(c) | InstructionKind::Add(c) => {
+                    let spec = CopySpec {
+                        copy: c.clone(),
+                        add: matches!(kind, InstructionKind::Add(_)),
+                        workdir: state.config.join_workdir("."),
+                        from: match &c.from {
+                            None => Files::Context,
+                            Some(from) => self.files_from(df, i, built, from)?,
+                        },
+                    };
+                    self.copy_step(&state, spec)
+                }
+                _ => unreachable!("only RUN, COPY and ADD are numbered"),
+            };
+            match result {
+                Ok((key, layer, cached)) => {
+                    let outcome = if cached {
+                        StepOutcome::Cached
+                    } else {
+                        StepOutcome::Done(started.elapsed())
+                    };
+                    self.progress.done(step, &outcome);
+                    self.steps.push((text.clone(), cached));
+                    state.key = key;
+                    let empty_layer = layer.is_none();
+                    state.layers.extend(layer);
+                    let created_by = match kind {
+                        InstructionKind::Run(_) => format!("{text} # buildkit"),
+                        _ => text,
+                    };
+                    state.config.record(
+                        &self.created,
+                        &History {
+                            created_by,
+                            empty_layer,
+                        },
+                    );
+                }
+                Err(e) => {
+                    self.progress
+                        .done(step, &StepOutcome::Failed(started.elapsed()));
+                    return Err(match e {
+                        StepError::Exit { code, tail } => BuildError::RunFailed {
+                            build: self.req.name.clone(),
+                            step: step_name,
+                            code,
+                            tail,
+                        },
+                        StepError::Build(BuildError::Unsupported { message, .. }) => {
+                            BuildError::Step {
+                                build: self.req.name.clone(),
+                                step: step_name,
+                                message,
+                            }
+                        }
+                        StepError::Build(e) => e,
+                    });
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// The files a `--from=NAME` names: an earlier stage, a named context, else an image.
+    fn files_from(
+        &mut self,
+        df: &Dockerfile,
+        i: usize,
+        built: &[Option<StageState>],
+        from: &str,
+    ) -> Result<Files, BuildError> {
+        if let FromRef::Stage(j) = stages::resolve(df, from, i) {
+            let state = built[j]
+                .as_ref()
+                .expect("a stage is built after the stages it needs");
+            return Ok(Files::Layers(state.layers.clone()));
+        }
+        let image = match self.req.additional_contexts.get(from) {
+            Some(NamedContext::Dir(dir)) => return Ok(Files::Dir(dir.clone())),
+            Some(NamedContext::Image(image)) => image.clone(),
+            None => from.to_string(),
+        };
+        Ok(Files::Layers(
+            self.backend.base(&image, self.req.pull)?.layers,
+        ))
+    }
+
+    /// A step's result: its key, its layer, and whether it came from the cache.
+    fn cached_or(
+        &mut self,
+        key: Key,
+        make: impl FnOnce(&mut Self) -> Result<Option<LayerRef>, StepError>,
+    ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
+        if !self.req.no_cache {
+            if let Some(layer) = self.backend.cached(&key) {
+                return Ok((key, layer, true));
+            }
+        }
+        let layer = make(self)?;
+        self.backend.remember(&key, layer.as_ref())?;
+        Ok((key, layer, false))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &mut self,
+        df: &Dockerfile,
+        i: usize,
+        built: &[Option<StageState>],
+        state: &StageState,
+        run: &Run,
+        env: IndexMap<String, String>,
+        step: usize,
+    ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
+        let mut env = env;
+        if !env.contains_key("PATH") {
+            env.insert("PATH".into(), DEFAULT_PATH.into());
+        }
+        let privileged =
+            match run.security {
+                Some(Security::Insecure) if !self.req.privileged => return Err(StepError::Build(
+                    self.unsupported(
+                        "RUN --security=insecure needs a privileged build (build.privileged: true)"
+                            .into(),
+                    ),
+                )),
+                Some(Security::Insecure) => true,
+                _ => self.req.privileged,
+            };
+        let mut mounts = Vec::new();
+        for m in &run.mounts {
+            mounts.push(self.run_mount(df, i, built, m, state)?);
+        }
+        let spec = RunSpec {
+            argv: run_argv(&state.config, run),
+            env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            cwd: state.config.join_workdir("."),
+            user: Some(state.config.user.clone()).filter(|u| !u.is_empty()),
+            network: match run.network {
+                Some(RunNetwork::None) => RunNet::None,
+                Some(RunNetwork::Host) => RunNet::Host,
+                Some(RunNetwork::Default) | None => RunNet::Build,
+            },
+            mounts,
+            privileged,
+        };
+        let key = state.key.then(&[
+            "RUN".to_string(),
+            format!("{:?}", spec.argv),
+            format!("{:?}", spec.env),
+            spec.cwd.clone(),
+            format!("{:?}", spec.user),
+            format!("{:?}", spec.network),
+            self.mount_key(&spec.mounts)?,
+            privileged.to_string(),
+        ]);
+        let lowers = state.layers.clone();
+        self.cached_or(key, |me| {
+            let mut tail: Vec<u8> = Vec::new();
+            let progress = &mut *me.progress;
+            let (code, layer) = me.backend.run(&lowers, &spec, &mut |data| {
+                progress.output(step, data);
+                tail.extend_from_slice(data);
+                if tail.len() > 2 * TAIL_BYTES {
+                    tail.drain(..tail.len() - TAIL_BYTES);
+                }
+            })?;
+            if code != 0 {
+                return Err(StepError::Exit {
+                    code,
+                    tail: last_lines(&tail),
+                });
+            }
+            Ok(layer)
+        })
+    }
+
+    fn run_mount(
+        &mut self,
+        df: &Dockerfile,
+        i: usize,
+        built: &[Option<StageState>],
+        m: &Mount,
+        state: &StageState,
+    ) -> Result<RunMount, StepError> {
+        Ok(match m {
+            Mount::Bind {
+                target,
+                source,
+                from,
+                read_write,
+            } => RunMount::Bind {
+                files: match from {
+                    None => Files::Context,
+                    Some(f) => self.files_from(df, i, built, f)?,
+                },
+                source: source.clone().unwrap_or_else(|| "/".into()),
+                target: state.config.join_workdir(target),
+                read_write: *read_write,
+            },
+            Mount::Cache(c) => {
+                if c.from.is_some() || c.source.is_some() {
+                    return Err(StepError::Build(self.unsupported(
+                        "RUN --mount=type=cache with from= or source= is not supported".into(),
+                    )));
+                }
+                let target = state.config.join_workdir(&c.target);
+                RunMount::Cache {
+                    id: c.id.clone().unwrap_or_else(|| target.clone()),
+                    target,
+                    mode: c.mode,
+                    uid: c.uid,
+                    gid: c.gid,
+                }
+            }
+            Mount::Secret {
+                id,
+                target,
+                required,
+                mode,
+                uid,
+                gid,
+            } => RunMount::Secret {
+                id: id.clone(),
+                target: state.config.join_workdir(target),
+                required: *required,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+            },
+            Mount::Tmpfs { target, size } => RunMount::Tmpfs {
+                target: state.config.join_workdir(target),
+                size: *size,
+            },
+        })
+    }
+
+    /// What a RUN's mounts add to its key: their settings and the identity of the files a
+    /// bind mount shows — layers by id, a directory by content, as a COPY of it would be —
+    /// never a secret's or a cache's content (BuildKit's rule).
+    fn mount_key(&mut self, mounts: &[RunMount]) -> Result<String, BuildError> {
+        let mut parts = Vec::new();
+        for m in mounts {
+            parts.push(match m {
+                RunMount::Bind {
+                    files,
+                    source,
+                    target,
+                    read_write,
+                } => {
+                    let identity = match files {
+                        Files::Layers(layers) => layer_ids(layers),
+                        dir => {
+                            let spec = CopySpec {
+                                copy: Copy {
+                                    sources: vec![Source::Path(source.clone())],
+                                    dest: "/".into(),
+                                    from: None,
+                                    chown: None,
+                                    chmod: None,
+                                    link: false,
+                                    exclude: Vec::new(),
+                                    checksum: None,
+                                    keep_git_dir: false,
+                                },
+                                add: false,
+                                workdir: "/".into(),
+                                from: dir.clone(),
+                            };
+                            crate::engine::fsutil::hex(&self.backend.copy_key(&spec)?)
+                        }
+                    };
+                    format!("bind:{identity}:{source}:{target}:{read_write}")
+                }
+                other => format!("{other:?}"),
+            });
+        }
+        Ok(parts.join(";"))
+    }
+
+    fn copy_step(
+        &mut self,
+        state: &StageState,
+        spec: CopySpec,
+    ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
+        let content = self.backend.copy_key(&spec)?;
+        let from = match &spec.from {
+            Files::Context => "context".to_string(),
+            Files::Dir(d) => format!("dir:{}", d.display()),
+            Files::Layers(layers) => layer_ids(layers),
+        };
+        let key = state.key.then(&[
+            if spec.add { "ADD" } else { "COPY" }.to_string(),
+            format!("{:?}", spec.copy),
+            spec.workdir.clone(),
+            from,
+            crate::engine::fsutil::hex(&content),
+        ]);
+        let lowers = state.layers.clone();
+        self.cached_or(key, |me| Ok(me.backend.copy(&lowers, &spec)?))
+    }
+}
+
+/// Why a step failed.
+pub enum StepError {
+    /// A RUN exited non-zero.
+    Exit {
+        code: i32,
+        tail: String,
+    },
+    Build(BuildError),
+}
+
+impl From<BuildError> for StepError {
+    fn from(e: BuildError) -> Self {
+        StepError::Build(e)
+    }
+}
+
+/// A RUN's argv: the shell form in the current SHELL; heredocs handed to the shell as BuildKit
+/// does (a lone heredoc is the script, otherwise the shell reads the bodies itself).
+fn run_argv(config: &ImageConfig, run: &Run) -> Vec<String> {
+    let mut argv = config.shell();
+    match (&run.command, run.heredocs.as_slice()) {
+        (Command::Exec(_), _) | (_, []) => return config.argv(&run.command),
+        // `RUN <<EOF`: the body is the script (a quoted delimiter goes the general way, where
+        // the shell itself leaves the body unexpanded).
+        (Command::Shell(text), [only]) if only.expand && !text.trim().contains(' ') => {
+            argv.push(only.content.clone());
+        }
+        (Command::Shell(text), docs) => {
+            let mut script = text.clone();
+            for d in docs {
+                script.push('\n');
+                script.push_str(&d.content);
+                script.push_str(&d.name);
+            }
+            script.push('\n');
+            argv.push(script);
+        }
+    }
+    argv
+}
+
+/// The identity of a list of layers for a key.
+fn layer_ids(layers: &[LayerRef]) -> String {
+    layers
+        .iter()
+        .map(|l| l.diff_id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The last lines of a RUN's output, for its error.
+fn last_lines(tail: &[u8]) -> String {
+    let text = String::from_utf8_lossy(tail);
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}

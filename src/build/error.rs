@@ -19,19 +19,21 @@ pub enum BuildError {
         reference: String,
         message: String,
     },
-    /// A RUN exited non-zero.
-    #[error("{build}: [{step}] did not complete successfully: exit code: {code}{}",
+    /// A RUN exited non-zero: BuildKit's words, with the step as progress showed it.
+    #[error("{build}: {step}: process {process:?} did not complete successfully: exit code: {code}{}",
         if tail.is_empty() { String::new() } else { format!("\n{tail}") })]
     RunFailed {
         build: String,
-        /// `web 3/7] RUN make` as progress showed it (`stage index/total] text`).
+        /// `[web builder 3/7] RUN make`.
         step: String,
+        /// The command, its words joined by spaces (`/bin/sh -c make`).
+        process: String,
         code: i32,
         /// The last lines of its output.
         tail: String,
     },
     /// A step failed for another reason.
-    #[error("{build}: [{step}]: {message}")]
+    #[error("{build}: {step}: {message}")]
     Step {
         build: String,
         step: String,

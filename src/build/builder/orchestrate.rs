@@ -134,11 +134,12 @@ impl<'a> Orchestrator<'a> {
         step
     }
 
-    /// `[web builder 2/5] RUN make` without its brackets' opening, for errors.
+    /// `[web builder 2/5] RUN make`, for errors.
     fn step_name(&self, stage: Option<&str>, index: usize, total: usize, text: &str) -> String {
+        let build = &self.req.name;
         match stage {
-            Some(s) => format!("{s} {index}/{total}] {text}"),
-            None => format!("{index}/{total}] {text}"),
+            Some(s) => format!("[{build} {s} {index}/{total}] {text}"),
+            None => format!("[{build} {index}/{total}] {text}"),
         }
     }
 
@@ -264,9 +265,14 @@ impl<'a> Orchestrator<'a> {
                     self.progress
                         .done(step, &StepOutcome::Failed(started.elapsed()));
                     return Err(match e {
-                        StepError::Exit { code, tail } => BuildError::RunFailed {
+                        StepError::Exit {
+                            process,
+                            code,
+                            tail,
+                        } => BuildError::RunFailed {
                             build: self.req.name.clone(),
                             step: step_name,
+                            process,
                             code,
                             tail,
                         },
@@ -391,6 +397,7 @@ impl<'a> Orchestrator<'a> {
             })?;
             if code != 0 {
                 return Err(StepError::Exit {
+                    process: spec.argv.join(" "),
                     code,
                     tail: last_lines(&tail),
                 });
@@ -529,6 +536,7 @@ impl<'a> Orchestrator<'a> {
 pub enum StepError {
     /// A RUN exited non-zero.
     Exit {
+        process: String,
         code: i32,
         tail: String,
     },

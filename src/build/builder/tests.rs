@@ -174,7 +174,10 @@ fn a_failing_run_names_its_step_and_exit_code_and_commits_nothing() {
     .unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("[b 3/4] RUN exit 3] did not complete successfully: exit code: 3"),
+        text.contains(
+            "web: [web b 3/4] RUN exit 3: process \"/bin/sh -c exit 3\" did not complete \
+             successfully: exit code: 3"
+        ),
         "{text}"
     );
     assert!(text.contains("ran exit 3"), "the output's tail: {text}");

@@ -21,6 +21,8 @@ pub struct Base {
     /// Bottom layer first.
     pub layers: Vec<LayerRef>,
     pub config: ImageConfig,
+    /// Its ONBUILD triggers, as recorded (`RUN make`).
+    pub on_build: Vec<String>,
 }
 
 /// Where files come from (a COPY's sources, a RUN bind mount's).

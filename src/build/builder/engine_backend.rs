@@ -214,7 +214,16 @@ impl Backend for EngineBackend<'_> {
             other => other?,
         };
         let record = self.store.read_record(&image.id)?;
+        let on_build = self.store.inspect(&image.id)?["Config"]["OnBuild"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Base {
+            on_build,
             config: ImageConfig::of_image(&image),
             id: image.id,
             layers: record.layers,

@@ -59,7 +59,11 @@ impl Backend for Fake {
         Ok(Base {
             id: format!("sha256:{reference}"),
             layers: vec![layer(1000)],
-            config,
+            on_build: config.on_build.clone(),
+            config: ImageConfig {
+                on_build: Vec::new(),
+                ..config
+            },
         })
     }
 

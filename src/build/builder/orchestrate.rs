@@ -13,7 +13,7 @@ use super::key::Key;
 use super::stages::{self, FromRef};
 use super::BuiltImage;
 use crate::build::dockerfile::{
-    Command, Copy, Dockerfile, GlobalScope, InstructionKind, Mount, Platform, Run, RunNetwork,
+    Command, Copy, Dockerfile, GlobalScope, Instruction, InstructionKind, Mount, Platform, Run, RunNetwork,
     Security, Source,
 };
 use crate::build::progress::{BuildProgress, StepInfo, StepOutcome};
@@ -152,14 +152,9 @@ impl<'a> Orchestrator<'a> {
     ) -> Result<StageState, BuildError> {
         let stage = &df.stages[i];
         let name = stage.from.name.as_deref();
-        let total = 1 + stage
-            .instructions
-            .iter()
-            .filter(|ins| numbered(&ins.kind))
-            .count();
         let image = stage.from.image.clone();
-        let step = self.announce(name, 1, total, &format!("FROM {image}"));
         let started = Instant::now();
+        let mut triggers = Vec::new();
         let mut state = match stages::resolve(df, &image, i) {
             FromRef::Stage(j) => built[j]
                 .clone()
@@ -170,15 +165,8 @@ impl<'a> Orchestrator<'a> {
                 key: Key::base("scratch"),
             },
             FromRef::External(reference) => {
-                let base = self.backend.base(&reference, self.req.pull);
-                let base = match base {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.progress
-                            .done(step, &StepOutcome::Failed(started.elapsed()));
-                        return Err(e);
-                    }
-                };
+                let base = self.backend.base(&reference, self.req.pull)?;
+                triggers = onbuild_triggers(&reference, &base.on_build)?;
                 StageState {
                     key: Key::base(&base.id),
                     layers: base.layers,
@@ -186,13 +174,23 @@ impl<'a> Orchestrator<'a> {
                 }
             }
         };
+        // The base image's ONBUILD triggers run first, as if written after the FROM.
+        let instructions: Vec<Instruction> = triggers
+            .into_iter()
+            .chain(stage.instructions.iter().cloned())
+            .collect();
+        let total = 1 + instructions
+            .iter()
+            .filter(|ins| numbered(&ins.kind))
+            .count();
+        let step = self.announce(name, 1, total, &format!("FROM {image}"));
         self.progress
             .done(step, &StepOutcome::Done(started.elapsed()));
         state.config.ensure_path();
         state.config.cmd_set_here = false;
         let mut scope = global.stage(state.config.env.clone());
         let mut index = 1;
-        for ins in &stage.instructions {
+        for ins in &instructions {
             let expanded = scope.apply(ins)?;
             let kind = &expanded.kind;
             let text = describe(kind);
@@ -547,6 +545,17 @@ impl From<BuildError> for StepError {
     fn from(e: BuildError) -> Self {
         StepError::Build(e)
     }
+}
+
+/// A base image's ONBUILD triggers as instructions (Docker runs them in the build that uses
+/// the image, and the new image does not inherit them).
+fn onbuild_triggers(reference: &str, triggers: &[String]) -> Result<Vec<Instruction>, BuildError> {
+    if triggers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+    let df = crate::build::dockerfile::parse(&text, &format!("ONBUILD of {reference}"))?;
+    Ok(df.stages.into_iter().flat_map(|s| s.instructions).collect())
 }
 
 /// A RUN's argv: the shell form in the current SHELL; heredocs handed to the shell as BuildKit

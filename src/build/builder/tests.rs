@@ -223,3 +223,24 @@ fn an_unknown_target_or_another_platform_is_refused_before_anything_runs() {
     );
     assert!(f.ran.is_empty());
 }
+
+#[test]
+fn a_base_images_onbuild_triggers_run_first_and_are_not_inherited() {
+    let mut f = fake();
+    f.bases.insert(
+        "onbuilder".into(),
+        ImageConfig {
+            on_build: vec!["RUN trigger".into(), "ENV FROM_TRIGGER=1".into()],
+            ..ImageConfig::default()
+        },
+    );
+    build_with(
+        &request("FROM onbuilder\nRUN mine\n"),
+        &mut f,
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(ran(&f), vec!["RUN trigger", "RUN mine"]);
+    assert!(f.runs[1].env.contains(&"FROM_TRIGGER=1".to_string()));
+    assert!(f.committed[0].0["config"].get("OnBuild").is_none());
+}

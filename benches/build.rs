@@ -169,7 +169,14 @@ fn main() {
         ("COMPOSE_CGROUP_PARENT", CGROUP_PARENT),
     ];
     timed(
-        &[ours, "image", "load", "-q", "-i", archive.to_str().expect("utf-8")],
+        &[
+            ours,
+            "image",
+            "load",
+            "-q",
+            "-i",
+            archive.to_str().expect("utf-8"),
+        ],
         &dir,
         &envs,
     )

@@ -103,7 +103,10 @@ fn args_env_heredocs_and_the_image_config() {
     let env = c["Env"].as_array().expect("Env");
     assert!(env.contains(&serde_json::json!("WHO=world")), "{env:?}");
     assert!(env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")));
-    assert!(!env.contains(&serde_json::json!("GREETING=hi")), "ARGs stay out");
+    assert!(
+        !env.contains(&serde_json::json!("GREETING=hi")),
+        "ARGs stay out"
+    );
     assert_eq!(c["WorkingDir"], "/app");
     assert_eq!(c["User"], "1000:1000");
     assert_eq!(
@@ -138,7 +141,11 @@ fn dockerignore_exceptions_chown_and_chmod() {
     build(&f, &[]);
     let out = run(
         &f,
-        &["sh", "-c", "ls -a /ctx /ctx/logs; stat -c '%u:%g %a' /ctx/a.txt /owned"],
+        &[
+            "sh",
+            "-c",
+            "ls -a /ctx /ctx/logs; stat -c '%u:%g %a' /ctx/a.txt /owned",
+        ],
     );
     assert!(!out.contains("secret.key"), "{out}");
     assert!(out.contains("keep.log") && !out.contains("x.log"), "{out}");
@@ -239,7 +246,10 @@ fn a_failing_run_reports_its_step_and_exit_code_and_leaves_nothing() {
     let o = f.compose(&["--progress", "plain", "build"]);
     assert!(!o.status.success(), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("[app 3/4] RUN echo last words; exit 7"), "{err}");
+    assert!(
+        err.contains("[app 3/4] RUN echo last words; exit 7"),
+        "{err}"
+    );
     assert!(err.contains("exit code: 7"), "{err}");
     assert!(err.contains("last words"), "{err}");
     assert!(!err.contains("never\n"), "{err}");
@@ -259,7 +269,10 @@ fn a_failing_run_reports_its_step_and_exit_code_and_leaves_nothing() {
 /// Every byte of every layer of `image`, uncompressed, from `image save`.
 fn saved_layers(f: &Fixture, image: &str) -> Vec<u8> {
     let tar = f.dir.path().join("saved.tar");
-    ok(f, &["image", "save", "-o", tar.to_str().expect("utf-8"), image]);
+    ok(
+        f,
+        &["image", "save", "-o", tar.to_str().expect("utf-8"), image],
+    );
     let mut all = Vec::new();
     let mut archive = tar::Archive::new(std::fs::File::open(&tar).expect("saved"));
     for entry in archive.entries().expect("entries") {
@@ -291,14 +304,19 @@ fn a_build_secret_is_there_for_its_run_only_and_in_no_layer() {
     write(&f, "tok.txt", "s3cr3t-value");
     build(&f, &[]);
     assert_eq!(
-        run(&f, &["sh", "-c", "cat /used; ls /run/secrets 2>&1 || true"]).lines().next(),
+        run(&f, &["sh", "-c", "cat /used; ls /run/secrets 2>&1 || true"])
+            .lines()
+            .next(),
         Some("used")
     );
     let layers = saved_layers(&f, &image_name(&f));
     let hay = String::from_utf8_lossy(&layers);
     assert!(hay.contains("used"), "the RUN's layer is there");
     assert!(!hay.contains("s3cr3t-value"), "the secret is in a layer");
-    assert!(!hay.contains("run/secrets/tok"), "the secret's path is in a layer");
+    assert!(
+        !hay.contains("run/secrets/tok"),
+        "the secret's path is in a layer"
+    );
     f.assert_clean();
 }
 

@@ -99,34 +99,35 @@ pub struct CopySpec {
     pub from: Files,
 }
 
-/// What a build needs done.
-pub trait Backend {
+/// Resolves base images, on the build's own thread (pulling may report progress through the
+/// stack), before any stage runs.
+pub trait BaseResolver {
     /// The image `reference`, fetched when missing (or always with `pull`).
     fn base(&mut self, reference: &str, pull: bool) -> Result<Base, BuildError>;
+}
+
+/// What a build needs done; shared by the threads of independent stages.
+pub trait Backend: Sync {
     /// The step result cached under `key`, if it is still whole: `Some(None)` is a step that
     /// made no layer.
-    fn cached(&mut self, key: &Key) -> Option<Option<LayerRef>>;
+    fn cached(&self, key: &Key) -> Option<Option<LayerRef>>;
     /// Records a step's result under `key`.
-    fn remember(&mut self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError>;
+    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError>;
     /// Runs a RUN over `lowers` (bottom first); its exit code and, when it changed anything,
     /// the layer it made.
     fn run(
-        &mut self,
+        &self,
         lowers: &[LayerRef],
         spec: &RunSpec,
         output: &mut dyn FnMut(&[u8]),
     ) -> Result<(i32, Option<LayerRef>), BuildError>;
     /// What a COPY reads, hashed: its part of the cache key.
-    fn copy_key(&mut self, spec: &CopySpec) -> Result<[u8; 32], BuildError>;
+    fn copy_key(&self, spec: &CopySpec) -> Result<[u8; 32], BuildError>;
     /// Performs a COPY onto `lowers` (bottom first); the layer it made, if any.
-    fn copy(
-        &mut self,
-        lowers: &[LayerRef],
-        spec: &CopySpec,
-    ) -> Result<Option<LayerRef>, BuildError>;
+    fn copy(&self, lowers: &[LayerRef], spec: &CopySpec) -> Result<Option<LayerRef>, BuildError>;
     /// Stores the image and gives it `names`; returns its id.
     fn commit(
-        &mut self,
+        &self,
         config: Value,
         layers: &[LayerRef],
         names: &[Reference],

@@ -3,52 +3,24 @@
 //! is a map — enough to check what the orchestrator decides.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use super::backend::{Backend, Base, CopySpec, RunSpec};
+use super::backend::{Backend, Base, BaseResolver, CopySpec, RunSpec};
 use super::image_config::ImageConfig;
 use super::key::Key;
 use crate::build::BuildError;
 use crate::engine::image::{BlobRef, LayerRef, Reference};
 
+/// The base images there are, by reference.
 #[derive(Default)]
-pub struct Fake {
-    pub bases: BTreeMap<String, ImageConfig>,
-    /// What each COPY source reads, by source text: its part of the key.
-    pub content: BTreeMap<String, u8>,
-    pub cache: BTreeMap<Key, Option<LayerRef>>,
-    /// What ran: `RUN argv` / `COPY sources`, with the number of lower layers.
-    pub ran: Vec<(String, usize)>,
-    pub runs: Vec<RunSpec>,
-    pub committed: Vec<(Value, Vec<LayerRef>, Vec<Reference>)>,
-    next: u32,
-}
+pub struct FakeBases(pub BTreeMap<String, ImageConfig>);
 
-fn layer(n: u32) -> LayerRef {
-    let hex = format!("{n:064x}");
-    LayerRef {
-        diff_id: format!("sha256:{hex}"),
-        blob: BlobRef {
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            digest: format!("sha256:{hex}"),
-            size: 1,
-        },
-        dir: hex[52..].to_string(),
-    }
-}
-
-impl Fake {
-    fn new_layer(&mut self) -> LayerRef {
-        self.next += 1;
-        layer(self.next)
-    }
-}
-
-impl Backend for Fake {
+impl BaseResolver for FakeBases {
     fn base(&mut self, reference: &str, _pull: bool) -> Result<Base, BuildError> {
         let config = self
-            .bases
+            .0
             .get(reference)
             .cloned()
             .ok_or_else(|| BuildError::BaseImage {
@@ -66,61 +38,108 @@ impl Backend for Fake {
             },
         })
     }
+}
 
-    fn cached(&mut self, key: &Key) -> Option<Option<LayerRef>> {
-        self.cache.get(key).cloned()
+#[derive(Default, Clone)]
+pub struct Recorded {
+    /// What each COPY source reads, by source text: its part of the key.
+    pub content: BTreeMap<String, u8>,
+    pub cache: BTreeMap<Key, Option<LayerRef>>,
+    /// What ran: `RUN script` / `COPY sources`, with the number of lower layers.
+    pub ran: Vec<(String, usize)>,
+    pub runs: Vec<RunSpec>,
+    pub committed: Vec<(Value, Vec<LayerRef>, Vec<Reference>)>,
+    next: u32,
+}
+
+#[derive(Default)]
+pub struct Fake(Mutex<Recorded>);
+
+impl Fake {
+    pub fn state(&self) -> MutexGuard<'_, Recorded> {
+        self.0.lock().unwrap()
     }
 
-    fn remember(&mut self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
-        self.cache.insert(*key, layer.cloned());
+    /// A copy of what was recorded (a guard held across a build would deadlock it).
+    pub fn snapshot(&self) -> Recorded {
+        self.state().clone()
+    }
+}
+
+fn layer(n: u32) -> LayerRef {
+    let hex = format!("{n:064x}");
+    LayerRef {
+        diff_id: format!("sha256:{hex}"),
+        blob: BlobRef {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: format!("sha256:{hex}"),
+            size: 1,
+        },
+        dir: hex[52..].to_string(),
+    }
+}
+
+impl Recorded {
+    fn new_layer(&mut self) -> LayerRef {
+        self.next += 1;
+        layer(self.next)
+    }
+}
+
+impl Backend for Fake {
+    fn cached(&self, key: &Key) -> Option<Option<LayerRef>> {
+        self.state().cache.get(key).cloned()
+    }
+
+    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+        self.state().cache.insert(*key, layer.cloned());
         Ok(())
     }
 
     fn run(
-        &mut self,
+        &self,
         lowers: &[LayerRef],
         spec: &RunSpec,
         output: &mut dyn FnMut(&[u8]),
     ) -> Result<(i32, Option<LayerRef>), BuildError> {
         let script = spec.argv.last().cloned().unwrap_or_default();
-        self.ran.push((format!("RUN {script}"), lowers.len()));
-        self.runs.push(spec.clone());
         output(format!("ran {script}\n").as_bytes());
+        let mut st = self.state();
+        st.ran.push((format!("RUN {script}"), lowers.len()));
+        st.runs.push(spec.clone());
         if let Some(code) = script.strip_prefix("exit ") {
             return Ok((code.trim().parse().unwrap_or(1), None));
         }
-        Ok((0, Some(self.new_layer())))
+        Ok((0, Some(st.new_layer())))
     }
 
-    fn copy_key(&mut self, spec: &CopySpec) -> Result<[u8; 32], BuildError> {
+    fn copy_key(&self, spec: &CopySpec) -> Result<[u8; 32], BuildError> {
+        let st = self.state();
         let mut key = [0u8; 32];
         for (i, s) in spec.copy.sources.iter().enumerate() {
             if let crate::build::dockerfile::Source::Path(p) = s {
-                key[i % 32] ^= self.content.get(p).copied().unwrap_or(0);
+                key[i % 32] ^= st.content.get(p).copied().unwrap_or(0);
             }
         }
         Ok(key)
     }
 
-    fn copy(
-        &mut self,
-        lowers: &[LayerRef],
-        spec: &CopySpec,
-    ) -> Result<Option<LayerRef>, BuildError> {
+    fn copy(&self, lowers: &[LayerRef], spec: &CopySpec) -> Result<Option<LayerRef>, BuildError> {
         let sources: Vec<String> = spec.copy.sources.iter().map(|s| format!("{s:?}")).collect();
-        self.ran
+        let mut st = self.state();
+        st.ran
             .push((format!("COPY {}", sources.join(" ")), lowers.len()));
-        Ok(Some(self.new_layer()))
+        Ok(Some(st.new_layer()))
     }
 
     fn commit(
-        &mut self,
+        &self,
         config: Value,
         layers: &[LayerRef],
         names: &[Reference],
     ) -> Result<String, BuildError> {
-        self.committed
-            .push((config, layers.to_vec(), names.to_vec()));
-        Ok(format!("sha256:{:064x}", self.committed.len()))
+        let mut st = self.state();
+        st.committed.push((config, layers.to_vec(), names.to_vec()));
+        Ok(format!("sha256:{:064x}", st.committed.len()))
     }
 }

@@ -25,7 +25,7 @@ use super::progress::BuildProgress;
 use super::request::{BuildRequest, DockerfileSource};
 use super::BuildError;
 use crate::engine::image::Reference;
-use backend::Backend;
+use backend::{Backend, BaseResolver};
 
 /// Pulls a base image that the store lacks (or that `--pull` asks to refresh): the stack's pull
 /// machinery, behind a seam so the builder stays free of registries and progress displays.
@@ -52,14 +52,15 @@ pub fn dockerfile(req: &BuildRequest) -> Result<Dockerfile, BuildError> {
     })
 }
 
-/// Builds `req` with `backend` doing the work.
+/// Builds `req` with `backend` doing the work and `bases` resolving base images.
 pub fn build_with(
     req: &BuildRequest,
-    backend: &mut dyn Backend,
+    backend: &dyn Backend,
+    bases: &mut dyn BaseResolver,
     progress: &mut dyn BuildProgress,
 ) -> Result<BuiltImage, BuildError> {
     let df = dockerfile(req)?;
-    orchestrate::Orchestrator::new(req, backend, progress).build(&df)
+    orchestrate::Orchestrator::new(req, backend, progress).build(&df, bases)
 }
 
 /// Builds `req` with the state root `root`; the image is stored and named.

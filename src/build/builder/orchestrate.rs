@@ -2,19 +2,22 @@
 //! stage's scope and either applied to the image config or made a step — looked up in the cache
 //! by its key, else run by the backend — and the final stage committed as the image.
 
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use indexmap::IndexMap;
 
-use super::backend::{Backend, CopySpec, Files, RunMount, RunNet, RunSpec};
+use super::backend::{Backend, Base, BaseResolver, CopySpec, Files, RunMount, RunNet, RunSpec};
 use super::describe::{describe, numbered};
 use super::image_config::{History, ImageConfig, DEFAULT_PATH};
 use super::key::Key;
 use super::stages::{self, FromRef};
 use super::BuiltImage;
 use crate::build::dockerfile::{
-    Command, Copy, Dockerfile, GlobalScope, Instruction, InstructionKind, Mount, Platform, Run, RunNetwork,
-    Security, Source,
+    Command, Copy, Dockerfile, GlobalScope, Instruction, InstructionKind, Mount, Platform, Run,
+    RunNetwork, Security, Source,
 };
 use crate::build::progress::{BuildProgress, StepInfo, StepOutcome};
 use crate::build::request::{BuildRequest, NamedContext};
@@ -34,32 +37,46 @@ const TAIL_BYTES: usize = 4096;
 /// How many lines of it.
 const TAIL_LINES: usize = 10;
 
-pub struct Orchestrator<'a> {
+/// A progress event from a stage's thread, passed on by the build's thread.
+enum Event {
+    Step(usize, StepInfo),
+    Output(usize, Vec<u8>),
+    Done(usize, StepOutcome),
+}
+
+/// What the threads of one wave of stages share.
+struct Shared<'a> {
     req: &'a BuildRequest,
-    backend: &'a mut dyn Backend,
-    progress: &'a mut dyn BuildProgress,
+    backend: &'a dyn Backend,
     /// `created` of the image and its history: SOURCE_DATE_EPOCH or now.
     created: String,
-    next_step: usize,
-    steps: Vec<(String, bool)>,
+    /// Every base image the build names, resolved before any stage runs.
+    bases: BTreeMap<String, Base>,
+    next_step: Mutex<usize>,
+}
+
+/// One stage's thread: the shared parts and its way to report.
+struct Worker<'s, 'a> {
+    shared: &'s Shared<'a>,
+    events: mpsc::Sender<Event>,
+}
+
+pub struct Orchestrator<'a> {
+    req: &'a BuildRequest,
+    backend: &'a dyn Backend,
+    progress: &'a mut dyn BuildProgress,
 }
 
 impl<'a> Orchestrator<'a> {
     pub fn new(
         req: &'a BuildRequest,
-        backend: &'a mut dyn Backend,
+        backend: &'a dyn Backend,
         progress: &'a mut dyn BuildProgress,
     ) -> Self {
-        let secs = req
-            .source_date_epoch
-            .unwrap_or_else(crate::engine::fsutil::now_secs);
         Orchestrator {
             req,
             backend,
             progress,
-            created: crate::engine::fsutil::format_rfc3339(secs),
-            next_step: 0,
-            steps: Vec::new(),
         }
     }
 
@@ -70,8 +87,15 @@ impl<'a> Orchestrator<'a> {
         }
     }
 
-    /// Builds `dockerfile` as the request says and commits the image.
-    pub fn build(mut self, dockerfile: &Dockerfile) -> Result<BuiltImage, BuildError> {
+    /// Builds `dockerfile` as the request says and commits the image: bases resolved first,
+    /// then the needed stages in waves — every stage whose own dependencies are built runs
+    /// beside the others of its wave, on a thread of its own, as BuildKit runs independent
+    /// stages in parallel.
+    pub fn build(
+        self,
+        dockerfile: &Dockerfile,
+        resolver: &mut dyn BaseResolver,
+    ) -> Result<BuiltImage, BuildError> {
         let build_args: IndexMap<String, String> = self
             .req
             .args
@@ -101,42 +125,171 @@ impl<'a> Orchestrator<'a> {
                 df.file
             ))
         })?;
+        let needed = stages::needed(&df, target);
+        let mut bases = BTreeMap::new();
+        for reference in self.external_images(&df, &needed) {
+            let base = resolver.base(&reference, self.req.pull)?;
+            bases.insert(reference, base);
+        }
+        let secs = self
+            .req
+            .source_date_epoch
+            .unwrap_or_else(crate::engine::fsutil::now_secs);
+        let shared = Shared {
+            req: self.req,
+            backend: self.backend,
+            created: crate::engine::fsutil::format_rfc3339(secs),
+            bases,
+            next_step: Mutex::new(0),
+        };
         let mut built: Vec<Option<StageState>> = vec![None; df.stages.len()];
-        for i in stages::needed(&df, target) {
-            let state = self.stage(&df, &global, i, &built)?;
-            built[i] = Some(state);
+        let mut steps: Vec<Vec<(String, bool)>> = vec![Vec::new(); df.stages.len()];
+        let mut pending = needed;
+        while !pending.is_empty() {
+            let ready: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|&i| stages::deps(&df, i).iter().all(|&j| built[j].is_some()))
+                .collect();
+            pending.retain(|i| !ready.contains(i));
+            let results = wave(&shared, &df, &global, &ready, &built, self.progress);
+            let mut first_error = None;
+            for (i, result) in ready.into_iter().zip(results) {
+                match result {
+                    Ok((state, stage_steps)) => {
+                        built[i] = Some(state);
+                        steps[i] = stage_steps;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
         }
         let last = built[target]
             .take()
             .expect("the target is among the needed stages");
-        let config = last.config.to_json(&self.created, &self.req.labels);
+        let config = last.config.to_json(&shared.created, &self.req.labels);
         let id = self.backend.commit(config, &last.layers, &self.req.tags)?;
         Ok(BuiltImage {
             id,
             names: self.req.tags.clone(),
-            steps: self.steps,
+            steps: steps.into_iter().flatten().collect(),
         })
     }
 
-    fn announce(&mut self, stage: Option<&str>, index: usize, total: usize, text: &str) -> usize {
-        let step = self.next_step;
-        self.next_step += 1;
-        self.progress.step(
+    /// The image references the needed stages name (FROM, `--from`), in the order met, each
+    /// once: `scratch`, stages and directory contexts excluded.
+    fn external_images(&self, df: &Dockerfile, needed: &[usize]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for &i in needed {
+            for (name, is_from) in stages::references(df, i) {
+                if is_from && name.eq_ignore_ascii_case("scratch") {
+                    continue;
+                }
+                if let FromRef::External(name) = stages::resolve(df, &name, i) {
+                    let image = match self.req.additional_contexts.get(&name) {
+                        Some(NamedContext::Dir(_)) => continue,
+                        Some(NamedContext::Image(image)) => image.clone(),
+                        None => name,
+                    };
+                    if !out.contains(&image) {
+                        out.push(image);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Runs the stages `ready` (whose dependencies are in `built`) on threads of their own, passing
+/// their progress on from this thread; their results in the order of `ready`.
+fn wave(
+    shared: &Shared<'_>,
+    df: &Dockerfile,
+    global: &GlobalScope<'_>,
+    ready: &[usize],
+    built: &[Option<StageState>],
+    progress: &mut dyn BuildProgress,
+) -> Vec<Result<(StageState, Vec<(String, bool)>), BuildError>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ready
+            .iter()
+            .map(|&i| {
+                let worker = Worker {
+                    shared,
+                    events: tx.clone(),
+                };
+                scope.spawn(move || worker.stage(df, global, i, built))
+            })
+            .collect();
+        drop(tx);
+        // Until every worker has dropped its sender.
+        for event in rx {
+            match event {
+                Event::Step(n, info) => progress.step(n, &info),
+                Event::Output(n, data) => progress.output(n, &data),
+                Event::Done(n, outcome) => progress.done(n, &outcome),
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(BuildError::Unsupported {
+                        build: shared.req.name.clone(),
+                        message: "a stage's thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
+impl Worker<'_, '_> {
+    fn unsupported(&self, message: String) -> BuildError {
+        BuildError::Unsupported {
+            build: self.shared.req.name.clone(),
+            message,
+        }
+    }
+
+    fn send(&self, event: Event) {
+        // The build's thread receives until every worker is done: a send cannot fail.
+        let _ = self.events.send(event);
+    }
+
+    fn announce(&self, stage: Option<&str>, index: usize, total: usize, text: &str) -> usize {
+        let step = {
+            let mut next = self
+                .shared
+                .next_step
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            *next - 1
+        };
+        self.send(Event::Step(
             step,
-            &StepInfo {
-                build: self.req.name.clone(),
+            StepInfo {
+                build: self.shared.req.name.clone(),
                 stage: stage.map(str::to_string),
                 index,
                 total,
                 text: text.to_string(),
             },
-        );
+        ));
         step
     }
 
     /// `[web builder 2/5] RUN make`, for errors.
     fn step_name(&self, stage: Option<&str>, index: usize, total: usize, text: &str) -> String {
-        let build = &self.req.name;
+        let build = &self.shared.req.name;
         match stage {
             Some(s) => format!("[{build} {s} {index}/{total}] {text}"),
             None => format!("[{build} {index}/{total}] {text}"),
@@ -144,12 +297,13 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn stage(
-        &mut self,
+        &self,
         df: &Dockerfile,
         global: &GlobalScope<'_>,
         i: usize,
         built: &[Option<StageState>],
-    ) -> Result<StageState, BuildError> {
+    ) -> Result<(StageState, Vec<(String, bool)>), BuildError> {
+        let mut steps = Vec::new();
         let stage = &df.stages[i];
         let name = stage.from.name.as_deref();
         let image = stage.from.image.clone();
@@ -165,7 +319,7 @@ impl<'a> Orchestrator<'a> {
                 key: Key::base("scratch"),
             },
             FromRef::External(reference) => {
-                let base = self.backend.base(&reference, self.req.pull)?;
+                let base = self.base(&reference)?.clone();
                 triggers = onbuild_triggers(&reference, &base.on_build)?;
                 StageState {
                     key: Key::base(&base.id),
@@ -184,8 +338,7 @@ impl<'a> Orchestrator<'a> {
             .filter(|ins| numbered(&ins.kind))
             .count();
         let step = self.announce(name, 1, total, &format!("FROM {image}"));
-        self.progress
-            .done(step, &StepOutcome::Done(started.elapsed()));
+        self.send(Event::Done(step, StepOutcome::Done(started.elapsed())));
         state.config.ensure_path();
         state.config.cmd_set_here = false;
         let mut scope = global.stage(state.config.env.clone());
@@ -203,7 +356,7 @@ impl<'a> Orchestrator<'a> {
                 state.key = state.key.then(&["META", &format!("{kind:?}")]);
                 if !matches!(kind, InstructionKind::Arg(_)) {
                     state.config.record(
-                        &self.created,
+                        &self.shared.created,
                         &History {
                             created_by: text,
                             empty_layer: true,
@@ -242,8 +395,8 @@ impl<'a> Orchestrator<'a> {
                     } else {
                         StepOutcome::Done(started.elapsed())
                     };
-                    self.progress.done(step, &outcome);
-                    self.steps.push((text.clone(), cached));
+                    self.send(Event::Done(step, outcome));
+                    steps.push((text.clone(), cached));
                     state.key = key;
                     let empty_layer = layer.is_none();
                     state.layers.extend(layer);
@@ -252,7 +405,7 @@ impl<'a> Orchestrator<'a> {
                         _ => text,
                     };
                     state.config.record(
-                        &self.created,
+                        &self.shared.created,
                         &History {
                             created_by,
                             empty_layer,
@@ -260,15 +413,14 @@ impl<'a> Orchestrator<'a> {
                     );
                 }
                 Err(e) => {
-                    self.progress
-                        .done(step, &StepOutcome::Failed(started.elapsed()));
+                    self.send(Event::Done(step, StepOutcome::Failed(started.elapsed())));
                     return Err(match e {
                         StepError::Exit {
                             process,
                             code,
                             tail,
                         } => BuildError::RunFailed {
-                            build: self.req.name.clone(),
+                            build: self.shared.req.name.clone(),
                             step: step_name,
                             process,
                             code,
@@ -276,7 +428,7 @@ impl<'a> Orchestrator<'a> {
                         },
                         StepError::Build(BuildError::Unsupported { message, .. }) => {
                             BuildError::Step {
-                                build: self.req.name.clone(),
+                                build: self.shared.req.name.clone(),
                                 step: step_name,
                                 message,
                             }
@@ -286,12 +438,25 @@ impl<'a> Orchestrator<'a> {
                 }
             }
         }
-        Ok(state)
+        Ok((state, steps))
+    }
+
+    /// A base image resolved before the build began.
+    fn base(&self, reference: &str) -> Result<&Base, BuildError> {
+        let image = match self.shared.req.additional_contexts.get(reference) {
+            Some(NamedContext::Image(image)) => image.as_str(),
+            _ => reference,
+        };
+        self.shared.bases.get(image).ok_or_else(|| {
+            self.unsupported(format!(
+                "base image {image} was not resolved before the build"
+            ))
+        })
     }
 
     /// The files a `--from=NAME` names: an earlier stage, a named context, else an image.
     fn files_from(
-        &mut self,
+        &self,
         df: &Dockerfile,
         i: usize,
         built: &[Option<StageState>],
@@ -303,35 +468,32 @@ impl<'a> Orchestrator<'a> {
                 .expect("a stage is built after the stages it needs");
             return Ok(Files::Layers(state.layers.clone()));
         }
-        let image = match self.req.additional_contexts.get(from) {
-            Some(NamedContext::Dir(dir)) => return Ok(Files::Dir(dir.clone())),
-            Some(NamedContext::Image(image)) => image.clone(),
-            None => from.to_string(),
-        };
-        Ok(Files::Layers(
-            self.backend.base(&image, self.req.pull)?.layers,
-        ))
+        if let Some(NamedContext::Dir(dir)) = self.shared.req.additional_contexts.get(from) {
+            return Ok(Files::Dir(dir.clone()));
+        }
+        Ok(Files::Layers(self.base(from)?.layers.clone()))
     }
 
     /// A step's result: its key, its layer, and whether it came from the cache.
     fn cached_or(
-        &mut self,
+        &self,
         key: Key,
-        make: impl FnOnce(&mut Self) -> Result<Option<LayerRef>, StepError>,
+        make: impl FnOnce() -> Result<Option<LayerRef>, StepError>,
     ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
-        if !self.req.no_cache {
-            if let Some(layer) = self.backend.cached(&key) {
+        let backend = self.shared.backend;
+        if !self.shared.req.no_cache {
+            if let Some(layer) = backend.cached(&key) {
                 return Ok((key, layer, true));
             }
         }
-        let layer = make(self)?;
-        self.backend.remember(&key, layer.as_ref())?;
+        let layer = make()?;
+        backend.remember(&key, layer.as_ref())?;
         Ok((key, layer, false))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn run_step(
-        &mut self,
+        &self,
         df: &Dockerfile,
         i: usize,
         built: &[Option<StageState>],
@@ -344,17 +506,18 @@ impl<'a> Orchestrator<'a> {
         if !env.contains_key("PATH") {
             env.insert("PATH".into(), DEFAULT_PATH.into());
         }
-        let privileged =
-            match run.security {
-                Some(Security::Insecure) if !self.req.privileged => return Err(StepError::Build(
+        let privileged = match run.security {
+            Some(Security::Insecure) if !self.shared.req.privileged => {
+                return Err(StepError::Build(
                     self.unsupported(
                         "RUN --security=insecure needs a privileged build (build.privileged: true)"
                             .into(),
                     ),
-                )),
-                Some(Security::Insecure) => true,
-                _ => self.req.privileged,
-            };
+                ))
+            }
+            Some(Security::Insecure) => true,
+            _ => self.shared.req.privileged,
+        };
         let mut mounts = Vec::new();
         for m in &run.mounts {
             mounts.push(self.run_mount(df, i, built, m, state)?);
@@ -383,11 +546,10 @@ impl<'a> Orchestrator<'a> {
             privileged.to_string(),
         ]);
         let lowers = state.layers.clone();
-        self.cached_or(key, |me| {
+        self.cached_or(key, || {
             let mut tail: Vec<u8> = Vec::new();
-            let progress = &mut *me.progress;
-            let (code, layer) = me.backend.run(&lowers, &spec, &mut |data| {
-                progress.output(step, data);
+            let (code, layer) = self.shared.backend.run(&lowers, &spec, &mut |data| {
+                self.send(Event::Output(step, data.to_vec()));
                 tail.extend_from_slice(data);
                 if tail.len() > 2 * TAIL_BYTES {
                     tail.drain(..tail.len() - TAIL_BYTES);
@@ -405,7 +567,7 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn run_mount(
-        &mut self,
+        &self,
         df: &Dockerfile,
         i: usize,
         built: &[Option<StageState>],
@@ -467,7 +629,7 @@ impl<'a> Orchestrator<'a> {
     /// What a RUN's mounts add to its key: their settings and the identity of the files a
     /// bind mount shows — layers by id, a directory by content, as a COPY of it would be —
     /// never a secret's or a cache's content (BuildKit's rule).
-    fn mount_key(&mut self, mounts: &[RunMount]) -> Result<String, BuildError> {
+    fn mount_key(&self, mounts: &[RunMount]) -> Result<String, BuildError> {
         let mut parts = Vec::new();
         for m in mounts {
             parts.push(match m {
@@ -496,7 +658,7 @@ impl<'a> Orchestrator<'a> {
                                 workdir: "/".into(),
                                 from: dir.clone(),
                             };
-                            crate::engine::fsutil::hex(&self.backend.copy_key(&spec)?)
+                            crate::engine::fsutil::hex(&self.shared.backend.copy_key(&spec)?)
                         }
                     };
                     format!("bind:{identity}:{source}:{target}:{read_write}")
@@ -508,11 +670,11 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn copy_step(
-        &mut self,
+        &self,
         state: &StageState,
         spec: CopySpec,
     ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
-        let content = self.backend.copy_key(&spec)?;
+        let content = self.shared.backend.copy_key(&spec)?;
         let from = match &spec.from {
             Files::Context => "context".to_string(),
             Files::Dir(d) => format!("dir:{}", d.display()),
@@ -526,7 +688,7 @@ impl<'a> Orchestrator<'a> {
             crate::engine::fsutil::hex(&content),
         ]);
         let lowers = state.layers.clone();
-        self.cached_or(key, |me| Ok(me.backend.copy(&lowers, &spec)?))
+        self.cached_or(key, || Ok(self.shared.backend.copy(&lowers, &spec)?))
     }
 }
 

@@ -29,13 +29,16 @@ pub fn resolve(dockerfile: &Dockerfile, name: &str, before: usize) -> FromRef {
     }
 }
 
-/// The names each instruction of stage `i` takes files or its base from, unexpanded.
-fn references(dockerfile: &Dockerfile, i: usize) -> Vec<String> {
+/// The names stage `i` takes its base (`true`) or files (`false`) from: its FROM, each
+/// `COPY --from` and `RUN --mount=...,from=`.
+pub fn references(dockerfile: &Dockerfile, i: usize) -> Vec<(String, bool)> {
     let stage = &dockerfile.stages[i];
-    let mut out = vec![stage.from.image.clone()];
+    let mut out = vec![(stage.from.image.clone(), true)];
     for ins in &stage.instructions {
         match &ins.kind {
-            InstructionKind::Copy(c) | InstructionKind::Add(c) => out.extend(c.from.clone()),
+            InstructionKind::Copy(c) | InstructionKind::Add(c) => {
+                out.extend(c.from.clone().map(|f| (f, false)))
+            }
             InstructionKind::Run(r) => {
                 for m in &r.mounts {
                     let from = match m {
@@ -43,12 +46,26 @@ fn references(dockerfile: &Dockerfile, i: usize) -> Vec<String> {
                         Mount::Cache(c) => c.from.clone(),
                         _ => None,
                     };
-                    out.extend(from);
+                    out.extend(from.map(|f| (f, false)));
                 }
             }
             _ => {}
         }
     }
+    out
+}
+
+/// The stages stage `i` needs built before it.
+pub fn deps(dockerfile: &Dockerfile, i: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = references(dockerfile, i)
+        .into_iter()
+        .filter_map(|(name, _)| match resolve(dockerfile, &name, i) {
+            FromRef::Stage(j) => Some(j),
+            FromRef::External(_) => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
@@ -75,11 +92,7 @@ pub fn needed(dockerfile: &Dockerfile, target: usize) -> Vec<usize> {
         if std::mem::replace(&mut need[i], true) {
             continue;
         }
-        for name in references(dockerfile, i) {
-            if let FromRef::Stage(j) = resolve(dockerfile, &name, i) {
-                todo.push(j);
-            }
-        }
+        todo.extend(deps(dockerfile, i));
     }
     (0..need.len()).filter(|&i| need[i]).collect()
 }
@@ -99,6 +112,8 @@ mod tests {
         .unwrap();
         assert_eq!(needed(&df, 3), vec![0, 2, 3]);
         assert_eq!(needed(&df, 1), vec![1]);
+        assert_eq!(deps(&df, 3), vec![2]);
+        assert_eq!(deps(&df, 2), vec![0]);
         assert_eq!(target(&df, None), Some(3));
         assert_eq!(target(&df, Some("B")), Some(2));
         assert_eq!(target(&df, Some("nope")), None);

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::fake::Fake;
+use super::fake::{Fake, FakeBases};
 use super::image_config::ImageConfig;
 use super::*;
 use crate::build::progress::Silent;
@@ -17,26 +17,42 @@ fn request(dockerfile: &str) -> BuildRequest {
 }
 
 fn ran(fake: &Fake) -> Vec<String> {
-    fake.ran.iter().map(|(s, _)| s.clone()).collect()
+    fake.snapshot().ran.iter().map(|(s, _)| s.clone()).collect()
+}
+
+/// A fake with base image `base` and a Dockerfile's `src` reading content 1.
+struct World {
+    f: Fake,
+    bases: FakeBases,
+}
+
+impl World {
+    fn build(&mut self, req: &BuildRequest) -> Result<BuiltImage, BuildError> {
+        build_with(req, &self.f, &mut self.bases, &mut Silent)
+    }
 }
 
 const MULTI: &str = "FROM base AS build\nARG V=1\nRUN make $V\nCOPY src /src\nRUN make install\n\
                      FROM base AS unused\nRUN never\n\
                      FROM scratch\nCOPY --from=build /out /app\nCMD [\"/app\"]\n";
 
-fn fake() -> Fake {
-    let mut f = Fake::default();
-    f.bases.insert("base".into(), ImageConfig::default());
-    f.content.insert("src".into(), 1);
-    f
+fn fake() -> World {
+    let w = World {
+        f: Fake::default(),
+        bases: FakeBases::default(),
+    };
+    let mut w = w;
+    w.bases.0.insert("base".into(), ImageConfig::default());
+    w.f.state().content.insert("src".into(), 1);
+    w
 }
 
 #[test]
 fn only_needed_stages_run_and_the_final_stage_is_committed() {
     let mut f = fake();
-    let built = build_with(&request(MULTI), &mut f, &mut Silent).unwrap();
+    let built = f.build(&request(MULTI)).unwrap();
     assert_eq!(
-        ran(&f),
+        ran(&f.f),
         vec![
             "RUN make $V",
             "COPY Path(\"src\")",
@@ -46,10 +62,14 @@ fn only_needed_stages_run_and_the_final_stage_is_committed() {
     );
     // The base has one layer; each step adds one; scratch starts empty.
     assert_eq!(
-        f.ran.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        f.f.snapshot()
+            .ran
+            .iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>(),
         vec![1, 2, 3, 0]
     );
-    let (config, layers, names) = &f.committed[0];
+    let (config, layers, names) = &f.f.snapshot().committed[0];
     assert_eq!(layers.len(), 1);
     assert_eq!(names[0].to_string(), "docker.io/library/proj-web:latest");
     assert_eq!(config["config"]["Cmd"], json!(["/app"]));
@@ -59,17 +79,20 @@ fn only_needed_stages_run_and_the_final_stage_is_committed() {
 #[test]
 fn an_unchanged_rebuild_runs_nothing_and_a_changed_file_reruns_from_its_copy() {
     let mut f = fake();
-    build_with(&request(MULTI), &mut f, &mut Silent).unwrap();
-    f.ran.clear();
-    let again = build_with(&request(MULTI), &mut f, &mut Silent).unwrap();
-    assert!(f.ran.is_empty(), "{:?}", f.ran);
+    f.build(&request(MULTI)).unwrap();
+    f.f.state().ran.clear();
+    let again = f.build(&request(MULTI)).unwrap();
+    assert!(ran(&f.f).is_empty(), "{:?}", ran(&f.f));
     assert!(again.steps.iter().all(|(_, cached)| *cached));
-    assert_eq!(f.committed[0].1, f.committed[1].1, "same layers");
+    {
+        let st = f.f.snapshot();
+        assert_eq!(st.committed[0].1, st.committed[1].1, "same layers");
+    }
 
-    f.content.insert("src".into(), 2);
-    let third = build_with(&request(MULTI), &mut f, &mut Silent).unwrap();
+    f.f.state().content.insert("src".into(), 2);
+    let third = f.build(&request(MULTI)).unwrap();
     assert_eq!(
-        ran(&f),
+        ran(&f.f),
         vec![
             "COPY Path(\"src\")",
             "RUN make install",
@@ -81,25 +104,35 @@ fn an_unchanged_rebuild_runs_nothing_and_a_changed_file_reruns_from_its_copy() {
         vec![true, false, false, false]
     );
 
-    f.ran.clear();
+    f.f.state().ran.clear();
     let mut req = request(MULTI);
     req.no_cache = true;
-    build_with(&req, &mut f, &mut Silent).unwrap();
-    assert_eq!(f.ran.len(), 4);
+    f.build(&req).unwrap();
+    assert_eq!(f.f.snapshot().ran.len(), 4);
 }
 
 #[test]
 fn a_build_arg_reaches_run_and_changes_its_key() {
     let mut f = fake();
-    build_with(&request(MULTI), &mut f, &mut Silent).unwrap();
-    assert!(f.runs[0].env.contains(&"V=1".to_string()));
-    assert!(f.runs[0].env.iter().any(|e| e.starts_with("PATH=")));
-    f.ran.clear();
+    f.build(&request(MULTI)).unwrap();
+    assert!(f.f.snapshot().runs[0].env.contains(&"V=1".to_string()));
+    assert!(f.f.snapshot().runs[0]
+        .env
+        .iter()
+        .any(|e| e.starts_with("PATH=")));
+    f.f.state().ran.clear();
     let mut req = request(MULTI);
     req.args.insert("V".into(), "2".into());
-    build_with(&req, &mut f, &mut Silent).unwrap();
-    assert_eq!(ran(&f)[0], "RUN make $V");
-    assert!(f.runs.last().unwrap().env.contains(&"V=2".to_string()));
+    f.build(&req).unwrap();
+    assert_eq!(ran(&f.f)[0], "RUN make $V");
+    assert!(f
+        .f
+        .snapshot()
+        .runs
+        .last()
+        .unwrap()
+        .env
+        .contains(&"V=2".to_string()));
 }
 
 #[test]
@@ -109,8 +142,11 @@ fn metadata_instructions_make_the_config_docker_makes() {
         ..ImageConfig::default()
     };
     base.env.insert("PATH".into(), "/bin".into());
-    let mut f = Fake::default();
-    f.bases.insert("base".into(), base);
+    let mut f = World {
+        f: Fake::default(),
+        bases: FakeBases::default(),
+    };
+    f.bases.0.insert("base".into(), base);
     let df =
         "FROM base\nENV A=1 B=\"two words\"\nENV C=$A\nWORKDIR /app\nWORKDIR sub\nUSER 1000:1000\n\
               EXPOSE 80 53/udp 8000-8001\nVOLUME /data\nLABEL a=b\nSTOPSIGNAL SIGINT\n\
@@ -119,8 +155,8 @@ fn metadata_instructions_make_the_config_docker_makes() {
     let mut req = request(df);
     req.labels.insert("com.example".into(), "x".into());
     req.source_date_epoch = Some(0);
-    build_with(&req, &mut f, &mut Silent).unwrap();
-    let (config, layers, _) = &f.committed[0];
+    f.build(&req).unwrap();
+    let (config, layers, _) = &f.f.snapshot().committed[0];
     assert_eq!(layers.len(), 1, "metadata adds no layer");
     let c = &config["config"];
     assert_eq!(c["Env"], json!(["PATH=/bin", "A=1", "B=two words", "C=1"]));
@@ -150,28 +186,21 @@ fn metadata_instructions_make_the_config_docker_makes() {
 #[test]
 fn a_cmd_set_in_the_stage_survives_a_later_entrypoint_and_shell_forms_use_the_shell() {
     let mut f = fake();
-    build_with(
-        &request(
-            "FROM base\nCMD run me\nENTRYPOINT [\"/e\"]\nSHELL [\"/bin/ash\", \"-eo\"]\nRUN x\n",
-        ),
-        &mut f,
-        &mut Silent,
-    )
+    f.build(&request(
+        "FROM base\nCMD run me\nENTRYPOINT [\"/e\"]\nSHELL [\"/bin/ash\", \"-eo\"]\nRUN x\n",
+    ))
     .unwrap();
-    let c = &f.committed[0].0["config"];
+    let c = &f.f.snapshot().committed[0].0["config"];
     assert_eq!(c["Cmd"], json!(["/bin/sh", "-c", "run me"]));
-    assert_eq!(f.runs[0].argv, vec!["/bin/ash", "-eo", "x"]);
+    assert_eq!(f.f.snapshot().runs[0].argv, vec!["/bin/ash", "-eo", "x"]);
 }
 
 #[test]
 fn a_failing_run_names_its_step_and_exit_code_and_commits_nothing() {
     let mut f = fake();
-    let err = build_with(
-        &request("FROM base AS b\nRUN ok\nRUN exit 3\nRUN after\n"),
-        &mut f,
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = f
+        .build(&request("FROM base AS b\nRUN ok\nRUN exit 3\nRUN after\n"))
+        .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains(
@@ -181,27 +210,26 @@ fn a_failing_run_names_its_step_and_exit_code_and_commits_nothing() {
         "{text}"
     );
     assert!(text.contains("ran exit 3"), "the output's tail: {text}");
-    assert!(f.committed.is_empty());
-    assert_eq!(ran(&f), vec!["RUN ok", "RUN exit 3"]);
+    assert!(f.f.snapshot().committed.is_empty());
+    assert_eq!(ran(&f.f), vec!["RUN ok", "RUN exit 3"]);
 }
 
 #[test]
 fn heredocs_and_run_options_reach_the_run() {
     let mut f = fake();
-    build_with(
-        &request("FROM base\nWORKDIR /w\nRUN --network=none --mount=type=cache,target=c <<EOF\necho hi\nEOF\nRUN cat <<'A'\n$x\nA\n"),
-        &mut f,
-        &mut Silent,
-    )
+    f.build(&request("FROM base\nWORKDIR /w\nRUN --network=none --mount=type=cache,target=c <<EOF\necho hi\nEOF\nRUN cat <<'A'\n$x\nA\n"))
     .unwrap();
-    assert_eq!(f.runs[0].argv, vec!["/bin/sh", "-c", "echo hi\n"]);
-    assert_eq!(f.runs[0].network, backend::RunNet::None);
-    assert_eq!(f.runs[0].cwd, "/w");
+    assert_eq!(
+        f.f.snapshot().runs[0].argv,
+        vec!["/bin/sh", "-c", "echo hi\n"]
+    );
+    assert_eq!(f.f.snapshot().runs[0].network, backend::RunNet::None);
+    assert_eq!(f.f.snapshot().runs[0].cwd, "/w");
     assert!(matches!(
-        &f.runs[0].mounts[0],
+        &f.f.snapshot().runs[0].mounts[0],
         backend::RunMount::Cache { id, target, .. } if id == "/w/c" && target == "/w/c"
     ));
-    assert_eq!(f.runs[1].argv[2], "cat <<'A'\n$x\nA\n");
+    assert_eq!(f.f.snapshot().runs[1].argv[2], "cat <<'A'\n$x\nA\n");
 }
 
 #[test]
@@ -209,38 +237,34 @@ fn an_unknown_target_or_another_platform_is_refused_before_anything_runs() {
     let mut f = fake();
     let mut req = request("FROM base AS a\nRUN x\n");
     req.target = Some("nope".into());
-    let err = build_with(&req, &mut f, &mut Silent).unwrap_err();
+    let err = f.build(&req).unwrap_err();
     assert!(err.to_string().contains("target stage \"nope\""), "{err}");
-    let err = build_with(
-        &request("FROM --platform=linux/s390x base\nRUN x\n"),
-        &mut f,
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = f
+        .build(&request("FROM --platform=linux/s390x base\nRUN x\n"))
+        .unwrap_err();
     assert!(
         err.to_string().contains("only the host's platform"),
         "{err}"
     );
-    assert!(f.ran.is_empty());
+    assert!(f.f.snapshot().ran.is_empty());
 }
 
 #[test]
 fn a_base_images_onbuild_triggers_run_first_and_are_not_inherited() {
     let mut f = fake();
-    f.bases.insert(
+    f.bases.0.insert(
         "onbuilder".into(),
         ImageConfig {
             on_build: vec!["RUN trigger".into(), "ENV FROM_TRIGGER=1".into()],
             ..ImageConfig::default()
         },
     );
-    build_with(
-        &request("FROM onbuilder\nRUN mine\n"),
-        &mut f,
-        &mut Silent,
-    )
-    .unwrap();
-    assert_eq!(ran(&f), vec!["RUN trigger", "RUN mine"]);
-    assert!(f.runs[1].env.contains(&"FROM_TRIGGER=1".to_string()));
-    assert!(f.committed[0].0["config"].get("OnBuild").is_none());
+    f.build(&request("FROM onbuilder\nRUN mine\n")).unwrap();
+    assert_eq!(ran(&f.f), vec!["RUN trigger", "RUN mine"]);
+    assert!(f.f.snapshot().runs[1]
+        .env
+        .contains(&"FROM_TRIGGER=1".to_string()));
+    assert!(f.f.snapshot().committed[0].0["config"]
+        .get("OnBuild")
+        .is_none());
 }

@@ -12,6 +12,7 @@ pub(crate) use ingest::Ingest;
 pub mod layer;
 mod list;
 mod lookup;
+pub mod pack;
 mod prune;
 mod pulls;
 pub mod reference;

@@ -5,6 +5,7 @@
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
 mod blobs;
+mod commit;
 mod digests;
 mod ingest;
 mod inspect;
@@ -23,6 +24,7 @@ pub mod testimage;
 mod unpacked;
 
 pub use archive::host_arch;
+pub use pack::{PackError, PackOptions, PackedLayer};
 pub use prune::PruneReport;
 pub use reference::{Reference, ReferenceError};
 pub use store::{

@@ -142,8 +142,9 @@ pub fn pack<W: Write>(dir: &Path, out: W, opts: &PackOptions) -> Result<PackedLa
         xattr_buf: vec![0; XATTR_MAX],
         size: 0,
         entries: 0,
+        descend: None,
     };
-    packer.walk(&root, &mut Vec::new())?;
+    packer.walk(root)?;
     // End of archive: two zero blocks.
     packer
         .out
@@ -280,6 +281,17 @@ struct Packer<W: Write> {
     xattr_buf: Vec<u8>,
     size: u64,
     entries: u64,
+    /// The directory [`Packer::one`] has just written, with its path (ending in `/`): the
+    /// walk goes into it next.
+    descend: Option<(OwnedFd, Vec<u8>)>,
+}
+
+/// A directory being walked: its fd, its path in the layer (empty or ending in `/`), and the
+/// names in it not packed yet.
+struct Level {
+    fd: OwnedFd,
+    prefix: Vec<u8>,
+    names: std::vec::IntoIter<OsString>,
 }
 
 /// The names in the directory `fd`, sorted bytewise.
@@ -297,15 +309,30 @@ fn sorted_names(fd: &OwnedFd, path: &[u8]) -> Result<Vec<OsString>, PackError> {
 }
 
 impl<W: Write> Packer<W> {
-    /// Packs the entries of the directory `dir`, whose path in the layer is `prefix` (empty,
-    /// or ending in `/`).
-    fn walk(&mut self, dir: &OwnedFd, prefix: &mut Vec<u8>) -> Result<(), PackError> {
-        for name in sorted_names(dir, prefix)? {
-            let len = prefix.len();
-            prefix.extend_from_slice(name.as_bytes());
-            let result = self.one(dir, &name, prefix);
-            prefix.truncate(len);
-            result?;
+    /// Packs everything below `root`, depth first. A loop over an explicit stack, not
+    /// recursion: the tree's depth is the container's to choose, and must not be able to
+    /// overflow our stack (an absurdly deep tree ends in EMFILE, an error).
+    fn walk(&mut self, root: OwnedFd) -> Result<(), PackError> {
+        let mut stack = vec![Level {
+            names: sorted_names(&root, b"")?.into_iter(),
+            fd: root,
+            prefix: Vec::new(),
+        }];
+        while let Some(level) = stack.last_mut() {
+            let Some(name) = level.names.next() else {
+                stack.pop();
+                continue;
+            };
+            let mut path = level.prefix.clone();
+            path.extend_from_slice(name.as_bytes());
+            self.one(&level.fd, &name, &path)?;
+            if let Some((fd, prefix)) = self.descend.take() {
+                stack.push(Level {
+                    names: sorted_names(&fd, &prefix)?.into_iter(),
+                    fd,
+                    prefix,
+                });
+            }
         }
         Ok(())
     }
@@ -374,7 +401,8 @@ impl<W: Write> Packer<W> {
                         ..entry
                     })?;
                 }
-                return self.walk(&fd, &mut dir_path);
+                self.descend = Some((fd, dir_path));
+                return Ok(());
             }
             FileType::Socket => return Ok(()),
             FileType::Unknown => {

@@ -649,3 +649,26 @@ fn pax_record_lengths_count_themselves() {
     assert!(data.ends_with(b"\n6 k=v\n"));
     assert_eq!(data.len(), 107);
 }
+
+/// The walk is a loop, not a recursion: a tree as deep as a container likes cannot overflow
+/// the stack of the thread packing it.
+#[test]
+fn a_deep_tree_packs_on_a_small_stack() {
+    let t = tempdir();
+    let depth = 400;
+    let mut path = t.path().to_path_buf();
+    for _ in 0..depth {
+        path.push("d");
+    }
+    fs::create_dir_all(&path).unwrap();
+    fs::write(path.join("leaf"), b"deep").unwrap();
+    let dir = t.path().to_path_buf();
+    let layer = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || pack(&dir, std::io::sink(), &uncompressed()).unwrap())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(layer.entries, depth + 1);
+    assert_eq!(layer.size, 4);
+}

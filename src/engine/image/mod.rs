@@ -1,5 +1,6 @@
 //! The image store: references, content-addressed blobs, unpacked layers shared between
-//! images, image configs and tags; loading and saving image archives; test images.
+//! images, image configs and tags; loading and saving image archives; packing a directory into
+//! a layer and storing what a build made (`pack`, `commit`); test images.
 //!
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.

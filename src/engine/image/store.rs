@@ -8,7 +8,7 @@
 //! This file holds the store's types and its records and tags; each operation over
 //! [`ImageStore`] has a file of its own beside it: `lookup` (find, resolve), `list`, `inspect`,
 //! `tag`, `remove` (with the garbage collection), `prune`, `blobs`, `unpacked` (layers),
-//! `ingest` (loading), `pulls`, `digests`.
+//! `ingest` (loading), `pulls`, `digests`, `commit` (the layers and images a build makes).
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -672,3 +672,16 @@ fn a_deep_tree_packs_on_a_small_stack() {
     assert_eq!(layer.entries, depth + 1);
     assert_eq!(layer.size, 4);
 }
+
+/// A step that changed nothing is Docker's well-known empty layer (1024 zero bytes).
+#[test]
+fn an_empty_directory_is_the_well_known_empty_layer() {
+    let t = tempdir();
+    let (tar_bytes, layer) = packed(t.path(), &uncompressed());
+    assert_eq!(tar_bytes, vec![0u8; 1024]);
+    assert_eq!(
+        layer.diff_id,
+        "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+    );
+    assert_eq!(layer.entries, 0);
+}

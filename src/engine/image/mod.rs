@@ -1,10 +1,12 @@
 //! The image store: references, content-addressed blobs, unpacked layers shared between
-//! images, image configs and tags; loading and saving image archives; test images.
+//! images, image configs and tags; loading and saving image archives; packing a directory into
+//! a layer and storing what a build made (`pack`, `commit`); test images.
 //!
 //! The runtime gets an [`Image`] from [`ImageStore::resolve`]: its config and its unpacked
 //! layers, topmost first, ready to be overlayfs lower dirs.
 mod archive;
 mod blobs;
+mod commit;
 mod digests;
 mod ingest;
 mod inspect;
@@ -12,6 +14,7 @@ pub(crate) use ingest::Ingest;
 pub mod layer;
 mod list;
 mod lookup;
+pub mod pack;
 mod pins;
 mod prune;
 mod pulls;
@@ -23,6 +26,7 @@ pub mod testimage;
 mod unpacked;
 
 pub use archive::host_arch;
+pub use pack::{PackError, PackOptions, PackedLayer};
 pub use prune::PruneReport;
 pub use reference::{Reference, ReferenceError};
 pub use store::{

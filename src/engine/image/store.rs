@@ -8,7 +8,7 @@
 //! This file holds the store's types and its records and tags; each operation over
 //! [`ImageStore`] has a file of its own beside it: `lookup` (find, resolve), `list`, `inspect`,
 //! `tag`, `remove` (with the garbage collection), `prune`, `blobs`, `unpacked` (layers),
-//! `ingest` (loading), `pulls`, `digests`.
+//! `ingest` (loading), `pulls`, `digests`, `commit` (the layers and images a build makes).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -73,6 +73,18 @@ pub enum ImageError {
     },
     #[error("store is corrupt: {0}")]
     Corrupt(String),
+    /// A directory given to become a layer cannot be one (see [`ImageStore::add_layer`]).
+    #[error("layer directory {}: {reason}", dir.display())]
+    LayerDir { dir: PathBuf, reason: &'static str },
+    #[error("packing {} into a layer: {source}", dir.display())]
+    Pack {
+        dir: PathBuf,
+        #[source]
+        source: super::pack::PackError,
+    },
+    /// An image config or name a build gave that cannot make an image.
+    #[error("new image: {0}")]
+    NewImage(String),
     /// A step failed, and removing what it had left (a staged file, a half-unpacked layer)
     /// failed too: every failure is told, so what is left in the store is explained.
     #[error("{error}{}", left.iter().map(|(p, e)| format!("; and removing {} again: {e}", p.display())).collect::<String>())]

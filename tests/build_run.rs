@@ -286,3 +286,67 @@ fn the_host_network_is_the_callers() {
     assert_ne!(result.expect("ran"), 0, "{out}");
     f.assert_clean();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_step_joins_an_engine_network_and_gives_its_address_back() {
+    require_engine!();
+    use compose::engine::network::manager::{NetworkDef, Networks};
+    use support::engine::wait_for;
+    let (mut f, layers) = fixture();
+    let name = format!("{}_default", f.project);
+    let (gateway, listener) = f.in_host(|| {
+        let nets = Networks::open(&f.root).expect("networks");
+        let info = nets.ensure(&NetworkDef::bridge(&name)).expect("network");
+        let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("listen");
+        (info.addrs.subnets[0].gateway, listener)
+    });
+    let links_before = f.host_links();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!(
+        "grep nameserver /etc/resolv.conf; ip -o -4 addr show eth0 | wc -l; \
+         echo hello | nc {gateway} {port} && echo sent"
+    );
+    let mut s = step(&f, &layers, &script);
+    s.network = StepNetwork::Bridge(name.clone());
+    let accept = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let (c, _) = listener.accept().expect("accept");
+        let mut got = String::new();
+        std::io::BufReader::new(c)
+            .read_line(&mut got)
+            .expect("read");
+        got
+    });
+    let (result, out, upper) = run(&f, &s);
+    assert_eq!(result.expect("ran"), 0, "{out}");
+    assert_eq!(accept.join().unwrap(), "hello\n");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["nameserver 127.0.0.11", "1"], "{out}");
+    assert_eq!(listing(&upper), Vec::<String>::new());
+
+    // Its address is free again, its veth gone with its namespace.
+    let allocations = f.in_host(|| {
+        let nets = Networks::open(&f.root).expect("networks");
+        nets.get(&name)
+            .expect("get")
+            .expect("exists")
+            .addrs
+            .allocations
+    });
+    assert!(allocations.is_empty(), "{allocations:?}");
+    let gone = wait_for(5, || (f.host_links() == links_before).then_some(()));
+    assert!(gone.is_some(), "{:?} != {links_before:?}", f.host_links());
+
+    // A network that does not exist is a set-up error naming the build and the network.
+    s.network = StepNetwork::Bridge("nosuch_default".into());
+    let (result, _, _) = run(&f, &s);
+    let e = result.expect_err("no network");
+    assert!(e.to_string().contains("nosuch_default"), "{e}");
+
+    f.in_host(|| {
+        let nets = Networks::open(&f.root).expect("networks");
+        nets.remove(&name).expect("remove network");
+    });
+    f.assert_clean();
+}

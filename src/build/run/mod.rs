@@ -19,10 +19,11 @@
 //!
 //! One file per concern: [`spec`] (the container's spec and record), [`mounts`] (the `--mount`s
 //! as runtime mounts, with the host overlays and copies they need), [`traces`], [`workdir`],
-//! [`output`] (the pipe to the caller), [`error`].
+//! [`network`] (a step on an engine network), [`output`] (the pipe to the caller), [`error`].
 
 mod error;
 mod mounts;
+mod network;
 mod output;
 mod spec;
 mod traces;
@@ -52,6 +53,9 @@ pub enum StepNetwork {
     None,
     /// The host's (the caller's) network namespace (`--network=host`).
     Host,
+    /// An existing engine network, by its full name (`<project>_default`): joined as a
+    /// one-off container joins one, its address released after the step.
+    Bridge(String),
 }
 
 /// One `--mount` of the step, its sources already resolved by the caller.
@@ -199,13 +203,50 @@ fn run_in(
     let host = spec::HostFacts::gather(step.privileged).map_err(|e| fail.msg(e))?;
     let spec = spec::container_spec(step, id, layers, user, runtime_mounts, &host)
         .map_err(|e| fail.msg(e))?;
+    let joined = match &step.network {
+        StepNetwork::Bridge(name) => Some(
+            network::join(root, name, id, &host.resolv_conf)
+                .map_err(|e| fail.msg(format!("joining network {name}: {e}")))?,
+        ),
+        StepNetwork::None | StepNetwork::Host => None,
+    };
+    let result = run_joined(root, step, spec, &host, joined.as_ref(), dir, output, fail);
+    let mut problems = Vec::new();
+    if let Some(j) = joined {
+        if let Err(e) = j.release() {
+            problems.push(format!("releasing its address: {e}"));
+        }
+    }
+    finish(result, problems, fail)
+}
+
+/// Runs the container of `spec` (on the network it `joined`, if any) in its own cgroup,
+/// removed afterwards.
+#[allow(clippy::too_many_arguments)]
+fn run_joined(
+    root: &Path,
+    step: &RunStep,
+    spec: crate::engine::spec::ContainerSpec,
+    host: &spec::HostFacts,
+    joined: Option<&network::Joined>,
+    dir: &mut StepDir<KernelMounts>,
+    output: &mut dyn FnMut(&[u8]),
+    fail: &error::Fail,
+) -> Result<i32, RunStepError> {
+    let own = joined
+        .and_then(network::Joined::address)
+        .map_or_else(|| "127.0.1.1".to_string(), |a| a.to_string());
     dir.write_etc(
-        &crate::engine::runtime::etc::hosts(&spec, "127.0.1.1"),
+        &crate::engine::runtime::etc::hosts(&spec, &own),
         &spec::resolv_conf(&spec, &step.network, &host.resolv_conf),
     )
     .map_err(|e| fail.io("writing /etc files in", dir.path())(e))?;
     let layout = Layout::detect().map_err(|e| fail.cgroup(e))?;
-    let record = spec::record(spec, step.cgroup_parent, root, &layout);
+    let mut record = spec::record(spec, step.cgroup_parent, root, &layout);
+    if let Some(j) = joined {
+        record.endpoints = vec![j.endpoint.clone()];
+        record.dns = Some(j.dns.clone());
+    }
     let container = Container::of(root, &record);
     let (cgroup, warnings) = container
         .create_cgroup(&layout)
@@ -222,6 +263,7 @@ fn run_in(
     if let Err(e) = cgroup.remove() {
         problems.push(format!("removing its cgroup: {e}"));
     }
+    // Its veth goes with its network namespace, now that nothing holds that.
     container.release_network_with_namespace();
     finish(result, problems, fail)
 }
@@ -264,7 +306,8 @@ fn attend(
     };
     // Only the container holds the write end now: its end is the pipe's end-of-file.
     drop(write);
-    let delivered = output::deliver(&read, &child, output);
+    let mut resolver = start.placer.take_resolver();
+    let delivered = output::deliver(&read, &child, resolver.as_mut(), output);
     if delivered.is_err() {
         // The output cannot reach the caller: the step ends here (and is reaped below).
         if let Err(e) = process::signal(&child, rustix::process::Signal::KILL) {
@@ -272,6 +315,8 @@ fn attend(
         }
     }
     let exit = process::wait(&child).map_err(|e| fail.init(e))?;
+    // The resolver's sockets are the last hold on the step's network namespace.
+    drop(resolver);
     delivered.map_err(fail.io("reading", "the step's output"))?;
     Ok(exit.code())
 }

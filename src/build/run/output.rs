@@ -1,35 +1,45 @@
 //! The step's output, delivered as it comes: everything the container writes to the pipe until
 //! its command (PID 1) ends. A process it left in the background may still hold the pipe; what
-//! is buffered then is read without waiting, and the cgroup's kill ends the rest.
+//! is buffered then is read without waiting, and the cgroup's kill ends the rest. A step on an
+//! engine network has its DNS resolver served from the same loop.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use crate::engine::network::dns::Resolver;
 use crate::engine::runtime::process::Child;
 
-/// Reads `pipe` into `output` until end-of-file or the end of `child`.
+/// Reads `pipe` into `output` until end-of-file or the end of `child`, answering the DNS
+/// queries of `resolver` meanwhile.
 pub(super) fn deliver(
     pipe: &OwnedFd,
     child: &Child,
+    mut resolver: Option<&mut Resolver>,
     output: &mut dyn FnMut(&[u8]),
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: if open { pipe.as_raw_fd() } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: child.pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: polling two descriptors we own (a negative one is ignored).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds: Vec<libc::pollfd> = [if open { pipe.as_raw_fd() } else { -1 }]
+            .into_iter()
+            .chain([child.pidfd.as_raw_fd()])
+            .chain(resolver.as_ref().map(|r| r.poll_fds()).unwrap_or_default())
+            .map(pollfd)
+            .collect();
+        let ms = resolver
+            .as_ref()
+            .and_then(|r| r.next_timeout())
+            .map_or(-1, |t| {
+                t.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            });
+        // SAFETY: polling descriptors we own, in a live array of the length given (a
+        // negative one is ignored).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -44,6 +54,14 @@ pub(super) fn deliver(
             } else {
                 output(&buf[..got]);
             }
+        }
+        if let Some(r) = resolver.as_mut() {
+            for p in &fds[2..] {
+                if p.revents != 0 {
+                    r.handle_ready(p.fd);
+                }
+            }
+            r.expire();
         }
         if fds[1].revents != 0 {
             break;

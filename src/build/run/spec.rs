@@ -128,7 +128,8 @@ pub(super) fn container_spec(
         shm_size: step.shm_size.unwrap_or(DEFAULT_SHM_SIZE),
         init: false,
         network: match step.network {
-            StepNetwork::None => NetworkMode::Loopback,
+            // On a network: its endpoint is connected to its own namespace once it exists.
+            StepNetwork::None | StepNetwork::Bridge(_) => NetworkMode::Loopback,
             StepNetwork::Host => NetworkMode::Host,
         },
         resources: Resources {
@@ -146,10 +147,17 @@ pub(super) fn container_spec(
 }
 
 /// /etc/resolv.conf of the step: the host's as it is on the host's network (its loopback
-/// resolvers answer there), else the host's without loopback resolvers, as for a container.
+/// resolvers answer there), the embedded resolver on an engine network, else the host's
+/// without loopback resolvers, as for a container.
 pub(super) fn resolv_conf(spec: &ContainerSpec, network: &StepNetwork, host: &str) -> String {
+    use crate::engine::network::dns::RESOLVER_IP;
     match network {
         StepNetwork::Host if !host.trim().is_empty() => host.to_string(),
+        StepNetwork::Bridge(_) => crate::engine::runtime::etc::resolv_conf_with_resolver(
+            spec,
+            host,
+            &RESOLVER_IP.to_string(),
+        ),
         _ => crate::engine::runtime::etc::resolv_conf(spec, host),
     }
 }

@@ -364,6 +364,22 @@ fn a_step_runs_as_buildkit_runs_one_with_dockers_default_security() {
         spec::resolv_conf(&spec, &StepNetwork::Host, &host().resolv_conf),
         host().resolv_conf
     );
+    // On an engine network: the embedded resolver, in its own namespace.
+    let bridge = StepNetwork::Bridge("p_default".into());
+    let conf = spec::resolv_conf(&spec, &bridge, &host().resolv_conf);
+    assert!(conf.starts_with("nameserver 127.0.0.11\n"), "{conf}");
+    let mut s = step(&layers);
+    s.network = bridge;
+    let spec = spec::container_spec(
+        &s,
+        "id",
+        layers.to_vec(),
+        UserSpec::default(),
+        Vec::new(),
+        &host(),
+    )
+    .unwrap();
+    assert_eq!(spec.network, NetworkMode::Loopback);
 
     let mut s = step(&layers);
     s.privileged = true;
@@ -447,7 +463,7 @@ fn output_is_delivered_as_it_comes_stdout_and_stderr_merged() {
     let (child, pipe, mut c) = child_writing("echo out; echo err >&2; echo again");
     let mut got = Vec::new();
     let mut chunks = 0;
-    super::output::deliver(&pipe, &child, &mut |b: &[u8]| {
+    super::output::deliver(&pipe, &child, None, &mut |b: &[u8]| {
         chunks += 1;
         got.extend_from_slice(b)
     })
@@ -462,7 +478,10 @@ fn a_process_left_in_the_background_does_not_hold_the_step() {
     let started = std::time::Instant::now();
     let (child, pipe, mut c) = child_writing("sleep 5 & echo $!; echo done");
     let mut got = Vec::new();
-    super::output::deliver(&pipe, &child, &mut |b: &[u8]| got.extend_from_slice(b)).unwrap();
+    super::output::deliver(&pipe, &child, None, &mut |b: &[u8]| {
+        got.extend_from_slice(b)
+    })
+    .unwrap();
     c.wait().unwrap();
     let text = String::from_utf8_lossy(&got).into_owned();
     assert!(text.ends_with("done\n"), "{text:?}");

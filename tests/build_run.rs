@@ -350,3 +350,27 @@ fn a_step_joins_an_engine_network_and_gives_its_address_back() {
     });
     f.assert_clean();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_caller_that_panics_on_output_ends_the_step_and_leaves_nothing() {
+    require_engine!();
+    let (mut f, layers) = fixture();
+    let s = step(&f, &layers, "echo first; sleep 30; touch /late");
+    let upper = f.root.join("upper-panic");
+    std::fs::create_dir_all(&upper).expect("upper");
+    let started = std::time::Instant::now();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        f.in_host(|| {
+            run_step(&f.root, &s, &upper, &mut |_| panic!("the caller fails")).expect("not reached")
+        })
+    }));
+    assert!(caught.is_err(), "the panic goes on");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(listing(&upper), Vec::<String>::new());
+    assert!(std::fs::read_dir(f.root.join("build/runs"))
+        .unwrap()
+        .next()
+        .is_none());
+    f.assert_clean();
+}

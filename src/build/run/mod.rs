@@ -138,7 +138,8 @@ pub struct RunStep<'a> {
 /// as they come. Returns the command's exit code (a failing command is `Ok` with its code);
 /// `upper` then holds exactly the step's changes in overlayfs form (whiteouts, opaque
 /// directories), and nothing else of the step remains: no process, mount, cgroup or
-/// directory — also when it fails to set up, which is an `Err` naming the build.
+/// directory — also when it fails to set up, which is an `Err` naming the build, or when
+/// `output` panics (the step is ended and cleaned up, then the panic goes on).
 pub fn run_step(
     root: &Path,
     step: &RunStep,
@@ -158,9 +159,18 @@ pub fn run_step(
 
     let mut step_dir = StepDir::create(KernelMounts, &dir, &upper, step.layers.is_empty())
         .map_err(|e| fail.io("creating", &dir)(e))?;
-    let result = run_in(&root, &id, step, &mut step_dir, output, &fail);
+    // A panic of `output` ends the step as any failure does (nothing of it stays), then goes on.
+    let mut panicked = None;
+    let mut guarded = |bytes: &[u8]| {
+        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| output(bytes)));
+        delivered.map_err(|p| panicked = Some(p)).is_ok()
+    };
+    let result = run_in(&root, &id, step, &mut step_dir, &mut guarded, &fail);
     let mut problems = step_dir.remove();
     problems.extend(made.remove_from(&upper));
+    if let Some(p) = panicked {
+        std::panic::resume_unwind(p);
+    }
     finish(result, problems, &fail)
 }
 
@@ -189,7 +199,7 @@ fn run_in(
     id: &str,
     step: &RunStep,
     dir: &mut StepDir<KernelMounts>,
-    output: &mut dyn FnMut(&[u8]),
+    output: &mut dyn FnMut(&[u8]) -> bool,
     fail: &error::Fail,
 ) -> Result<i32, RunStepError> {
     let user_text = step.user.as_deref().unwrap_or("");
@@ -230,7 +240,7 @@ fn run_joined(
     host: &spec::HostFacts,
     joined: Option<&network::Joined>,
     dir: &mut StepDir<KernelMounts>,
-    output: &mut dyn FnMut(&[u8]),
+    output: &mut dyn FnMut(&[u8]) -> bool,
     fail: &error::Fail,
 ) -> Result<i32, RunStepError> {
     let own = joined
@@ -274,7 +284,7 @@ fn attend(
     container: &Container,
     cgroup: &dyn crate::engine::cgroups::ContainerCgroup,
     dir: &Path,
-    output: &mut dyn FnMut(&[u8]),
+    output: &mut dyn FnMut(&[u8]) -> bool,
     fail: &error::Fail,
 ) -> Result<i32, RunStepError> {
     let options = StartOptions {

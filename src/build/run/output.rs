@@ -10,12 +10,12 @@ use crate::engine::network::dns::Resolver;
 use crate::engine::runtime::process::Child;
 
 /// Reads `pipe` into `output` until end-of-file or the end of `child`, answering the DNS
-/// queries of `resolver` meanwhile.
+/// queries of `resolver` meanwhile; an error when `output` says it takes no more.
 pub(super) fn deliver(
     pipe: &OwnedFd,
     child: &Child,
     mut resolver: Option<&mut Resolver>,
-    output: &mut dyn FnMut(&[u8]),
+    output: &mut dyn FnMut(&[u8]) -> bool,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
@@ -51,8 +51,8 @@ pub(super) fn deliver(
             let got = read(pipe, &mut buf)?;
             if got == 0 {
                 open = false;
-            } else {
-                output(&buf[..got]);
+            } else if !output(&buf[..got]) {
+                return Err(stopped());
             }
         }
         if let Some(r) = resolver.as_mut() {
@@ -74,12 +74,13 @@ pub(super) fn deliver(
 }
 
 /// What is buffered in `pipe` now, without waiting for more.
-fn drain(pipe: &OwnedFd, buf: &mut [u8], output: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+fn drain(pipe: &OwnedFd, buf: &mut [u8], output: &mut dyn FnMut(&[u8]) -> bool) -> io::Result<()> {
     rustix::fs::fcntl_setfl(pipe.as_fd(), rustix::fs::OFlags::NONBLOCK)?;
     loop {
         match read(pipe, buf) {
             Ok(0) => return Ok(()),
-            Ok(n) => output(&buf[..n]),
+            Ok(n) if !output(&buf[..n]) => return Err(stopped()),
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(e),
         }
@@ -94,4 +95,8 @@ fn read(pipe: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the caller stopped taking the step's output")
 }

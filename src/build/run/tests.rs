@@ -465,7 +465,8 @@ fn output_is_delivered_as_it_comes_stdout_and_stderr_merged() {
     let mut chunks = 0;
     super::output::deliver(&pipe, &child, None, &mut |b: &[u8]| {
         chunks += 1;
-        got.extend_from_slice(b)
+        got.extend_from_slice(b);
+        true
     })
     .unwrap();
     c.wait().unwrap();
@@ -479,7 +480,8 @@ fn a_process_left_in_the_background_does_not_hold_the_step() {
     let (child, pipe, mut c) = child_writing("sleep 5 & echo $!; echo done");
     let mut got = Vec::new();
     super::output::deliver(&pipe, &child, None, &mut |b: &[u8]| {
-        got.extend_from_slice(b)
+        got.extend_from_slice(b);
+        true
     })
     .unwrap();
     c.wait().unwrap();
@@ -490,4 +492,21 @@ fn a_process_left_in_the_background_does_not_hold_the_step() {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
+
+#[test]
+fn a_caller_that_takes_no_more_output_ends_the_delivery() {
+    let (child, pipe, mut c) = child_writing("echo one; sleep 5; echo two");
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    let e = super::output::deliver(&pipe, &child, None, &mut |_: &[u8]| {
+        calls += 1;
+        false
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("stopped taking"), "{e}");
+    assert_eq!(calls, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    c.kill().unwrap();
+    c.wait().unwrap();
 }

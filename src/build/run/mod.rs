@@ -168,10 +168,15 @@ pub fn run_step(
     let result = run_in(&root, &id, step, &mut step_dir, &mut guarded, &fail);
     let mut problems = step_dir.remove();
     problems.extend(made.remove_from(&upper));
+    let outcome = finish(result, problems, &fail);
     if let Some(p) = panicked {
+        // The run's own error is the caller's panic; what could not be cleaned up is told.
+        if let Err(e @ RunStepError::Teardown { .. }) = &outcome {
+            eprintln!("WARN {e}");
+        }
         std::panic::resume_unwind(p);
     }
-    finish(result, problems, &fail)
+    outcome
 }
 
 /// The run's result, or a teardown failure when the run itself went well; teardown problems

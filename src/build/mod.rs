@@ -13,6 +13,7 @@ pub mod dockerfile;
 mod error;
 pub mod progress;
 pub mod request;
+pub mod run;
 
 pub use builder::{build, BaseImages, BuiltImage};
 pub use error::BuildError;

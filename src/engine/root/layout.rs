@@ -10,6 +10,7 @@
 //! dns/<network>/          the names running containers publish on a network
 //! projects/<name>.lock    serializes commands on one project
 //! events.jsonl            the events log
+//! build/runs/<id>/        a Dockerfile RUN step while it runs: its overlay work dir, /etc files
 //! layout-version          how far an old root was tightened
 //! ```
 //!
@@ -25,6 +26,8 @@ pub(super) const DNS: &str = "dns";
 pub(super) const PROJECTS: &str = "projects";
 pub(super) const EVENTS: &str = "events.jsonl";
 pub(super) const VERSION: &str = "layout-version";
+const BUILD: &str = "build";
+const BUILD_RUNS: &str = "runs";
 
 /// A container's record (its spec and configuration), in its directory.
 pub(crate) const CONTAINER_RECORD: &str = "container.json";
@@ -99,6 +102,12 @@ impl<'a> StateRoot<'a> {
 
     pub fn events(&self) -> PathBuf {
         self.root.join(EVENTS)
+    }
+
+    /// One directory per Dockerfile `RUN` step while it runs (see [`crate::build::run`]),
+    /// beside the image store: on its filesystem, as the step's overlay work dir must be.
+    pub fn build_runs(&self) -> PathBuf {
+        self.root.join(BUILD).join(BUILD_RUNS)
     }
 
     pub(super) fn version(&self) -> PathBuf {
@@ -236,6 +245,7 @@ mod tests {
             r.project_lock("p"),
             r.events(),
             r.version(),
+            r.build_runs(),
         ];
         let want = [
             "/r/containers",
@@ -250,6 +260,7 @@ mod tests {
             "/r/projects/p.lock",
             "/r/events.jsonl",
             "/r/layout-version",
+            "/r/build/runs",
         ];
         assert_eq!(got, want.map(PathBuf::from));
         assert_eq!(r.path(), Path::new("/r"));

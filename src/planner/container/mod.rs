@@ -57,6 +57,7 @@ pub use error::SpecError;
 pub use input::{ContainerInput, HostInfo, OneOffOverrides};
 pub use mounts::bind_sources;
 pub(crate) use process::{argv_parts, user_text};
+pub use security::system_paths;
 pub use sysctls::{check_sysctls, sysctl_refusal};
 
 /// Docker's default /dev/shm size.

@@ -89,7 +89,7 @@ pub(super) fn security_options(opts: &[String], ctx: &Ctx) -> Result<Security, S
 
 /// The paths masked and those made read-only, as Docker sets them; none when `unconfined`
 /// (privileged, or `systempaths=unconfined`).
-pub(super) fn system_paths(unconfined: bool) -> (Vec<String>, Vec<String>) {
+pub fn system_paths(unconfined: bool) -> (Vec<String>, Vec<String>) {
     if unconfined {
         return (Vec::new(), Vec::new());
     }

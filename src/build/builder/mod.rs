@@ -4,6 +4,9 @@
 
 use std::path::Path;
 
+mod prune;
+pub use prune::{prune_cache, CachePrune};
+
 use super::progress::BuildProgress;
 use super::request::BuildRequest;
 use super::BuildError;

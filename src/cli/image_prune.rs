@@ -17,6 +17,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Also remove the build cache (as `compose builder prune`)
+    #[arg(long)]
+    pub build_cache: bool,
     /// Compose configuration files: only `--file` here, `-f` being `--force` (as with Docker);
     /// the values go to the global option of the same id.
     #[arg(id = "file", long = "file", value_name = "FILE", hide = true)]
@@ -30,7 +33,7 @@ const ALL_WARNING: &str =
 Are you sure you want to continue?";
 
 /// Asks on standard input, like docker: anything but `y`/`yes` (or end of input) is no.
-fn confirm(prompt: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(prompt: &str) -> anyhow::Result<bool> {
     let mut out = io::stdout().lock();
     write!(out, "{prompt} [y/N] ")?;
     out.flush()?;
@@ -81,10 +84,12 @@ pub fn run(
         }
         writeln!(out)?;
     }
-    writeln!(
-        out,
-        "Total reclaimed space: {}",
-        human_size(report.reclaimed)
-    )?;
+    let mut reclaimed = report.reclaimed;
+    if args.build_cache {
+        let pruned = crate::build::builder::prune_cache(&global.root)?;
+        writeln!(out, "Deleted build cache objects: {}", pruned.removed)?;
+        reclaimed += pruned.reclaimed;
+    }
+    writeln!(out, "Total reclaimed space: {}", human_size(reclaimed))?;
     Ok(0)
 }

@@ -110,10 +110,6 @@ pub struct UpArgs {
 pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
     let attached = !args.detach && !args.no_start && !args.wait && !args.dry_run;
     let loaded = load(&load_options(global, &args.services)?)?;
-    // Images come from the local store only until registries and builds land.
-    if args.build {
-        eprintln!("WARN --build: building images is not supported yet; using the image store");
-    }
     let pull = super::pull::pull_flag(args.pull.as_deref())?;
     let scale = parse_scale(&args.scale)?;
     let opts = UpOptions {
@@ -139,6 +135,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         },
         pull,
         default_platform: super::pull::default_platform(),
+        build: super::build::build_mode(args.build, args.no_build),
     };
     if attached {
         let req = stack::AttachRequest {

@@ -79,11 +79,11 @@ pub struct CreateArgs {
     /// Scale SERVICE to NUM instances (overrides `scale` in the Compose file)
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
-    /// Build images before starting containers (not supported: accepted for compatibility)
-    #[arg(long, hide = true)]
+    /// Build images before starting containers
+    #[arg(long)]
     pub build: bool,
     /// Don't build an image, even if it's policy
-    #[arg(long, hide = true)]
+    #[arg(long, conflicts_with = "build")]
     pub no_build: bool,
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, value_name = "POLICY")]
@@ -105,6 +105,7 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         scale,
         pull: super::pull::pull_flag(args.pull.as_deref())?,
         default_platform: super::pull::default_platform(),
+        build: super::build::build_mode(args.build, args.no_build),
         ..UpOptions::default()
     };
     stack::up(

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::build_progress::{JsonBuild, PlainBuild, TtyBuild};
 use super::pull_progress::{JsonPull, PlainPull, TtyPull};
 use super::{GlobalOptions, Progress};
+use crate::build::BuildProgress;
 use crate::engine::registry::PullProgress;
 use crate::stack::{PlainReporter, Reporter};
 
@@ -49,6 +51,9 @@ impl Reporter for PlainCli {
     fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
         Some(Arc::new(PlainPull::new(Box::new(std::io::stderr()))))
     }
+    fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
+        Some(Box::new(PlainBuild::new(Box::new(std::io::stderr()))))
+    }
 }
 
 struct QuietReporter;
@@ -86,6 +91,9 @@ impl Reporter for JsonReporter {
     fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
         Some(Arc::new(JsonPull::new(Box::new(std::io::stderr()))))
     }
+    fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
+        Some(Box::new(JsonBuild::new(Box::new(std::io::stderr()))))
+    }
 }
 
 /// Whether an action is a resource's final state in this command.
@@ -104,6 +112,7 @@ fn is_done(action: &str) -> bool {
             | "Paused"
             | "Unpaused"
             | "Pushed"
+            | "Built"
             | "Layer already exists"
             | "Skipped"
     ) || action.starts_with("Mounted from ")
@@ -163,6 +172,9 @@ impl Reporter for TtyReporter {
 
     fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
         Some(Arc::new(TtyPull::new(self.multi.clone())))
+    }
+    fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
+        Some(Box::new(TtyBuild::new(self.multi.clone())))
     }
 }
 

@@ -35,7 +35,7 @@ pub struct PushArgs {
     pub services: Vec<String>,
 }
 
-fn options(progress: Arc<dyn PushProgress>) -> anyhow::Result<PushOptions> {
+pub(super) fn options(progress: Arc<dyn PushProgress>) -> anyhow::Result<PushOptions> {
     Ok(PushOptions {
         config: RegistryConfig::load().context("loading the registry configuration")?,
         credentials: DockerConfig::load().context("loading Docker's credentials")?,
@@ -93,7 +93,7 @@ pub fn image_push(store: &ImageStore, args: &ImagePushArgs) -> anyhow::Result<i3
 }
 
 /// Docker Compose's progress events for a push: `Pushing IMAGE: LAYER` with the layer's state.
-struct ComposeEvents(Mutex<Box<dyn Reporter>>);
+pub(super) struct ComposeEvents(pub(super) Mutex<Box<dyn Reporter>>);
 
 impl PushProgress for ComposeEvents {
     fn event(&self, image: &str, event: PushEvent) {

@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
+    /// Build image before starting container
+    #[arg(long)]
+    pub build: bool,
     /// Service to run
     pub service: String,
     /// Command and arguments (replace the service's command)
@@ -96,12 +99,21 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     if !args.no_deps {
         needed = stack::start_order(project, &needed)?;
     }
-    stack::pull::ensure_images(
-        &store,
+    let images = stack::build::ImageOptions {
+        pull,
+        default_platform: super::pull::default_platform(),
+        build: if args.build {
+            stack::build::BuildMode::Always
+        } else {
+            stack::build::BuildMode::Missing
+        },
+        flags: stack::build::BuildFlags::default(),
+    };
+    stack::build::ensure::prepare_images(
+        &super::lifecycle::ctx(global),
         project,
         &needed,
-        pull,
-        super::pull::default_platform().as_deref(),
+        &images,
         &mut *super::progress::reporter(global),
     )?;
     let image_ref = service

@@ -108,7 +108,7 @@ pub static SERVICE_KEYS: &[KeyRule] = &[
     rule("profiles", Applied("model::profiles (which services are enabled)")),
     rule("annotations", Applied("stack::create records them; `inspect` shows them (HostConfig.Annotations)")),
     rule("attach", Applied("cli::logs (which services attached `up` follows)")),
-    rule("build", Applied("stack::up uses the stored image; a missing one is an error (builds: issue 14)")),
+    rule("build", Applied("stack::build: built when missing, with pull_policy build or --build; never with --no-build")),
     rule("develop", Inert("used only by `watch`/`up --watch`, which this tool does not accept; Docker Compose's plain `up` ignores it too")),
     rule("blkio_config", Nested),
     rule("blkio_config.weight", Checked(check_blkio_weight)),

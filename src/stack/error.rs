@@ -186,6 +186,24 @@ pub enum StackError {
     /// as the next command finds it.
     #[error("interrupted")]
     Interrupted,
+    /// A service that cannot be built as asked (checked before any build).
+    #[error(transparent)]
+    BuildSetup(#[from] crate::stack::build::BuildSetupError),
+    /// A build that failed; the builder's error names the build and the step.
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+    /// The network a build's RUN steps use could not be made ready.
+    #[error("service {service}: build network {network}: {error}")]
+    BuildNetwork {
+        service: String,
+        network: String,
+        error: Box<NetworkError>,
+    },
+    /// The external network a build names does not exist.
+    #[error(
+        "service {service}: build network {network} declared as external, but could not be found"
+    )]
+    BuildNetworkMissing { service: String, network: String },
 }
 
 impl From<RemoveError> for StackError {

@@ -11,6 +11,7 @@
 
 pub mod anon_volumes;
 pub mod attach;
+pub mod build;
 pub mod cp;
 pub mod cp_stream;
 pub mod create;
@@ -88,6 +89,10 @@ pub trait Reporter: Send {
     ) -> Option<std::sync::Arc<dyn crate::engine::registry::PullProgress>> {
         None
     }
+    /// Where the steps of image builds go; `None` shows nothing.
+    fn build_progress(&mut self) -> Option<Box<dyn crate::build::BuildProgress>> {
+        None
+    }
 }
 
 /// A reporter that prints Docker Compose's plain progress lines on standard error.
@@ -130,6 +135,8 @@ pub struct UpOptions {
     pub pull: Option<crate::planner::pull_policy::PullPolicy>,
     /// `DOCKER_DEFAULT_PLATFORM`: the platform pulled for services without `platform:`.
     pub default_platform: Option<String>,
+    /// `--build` / `--no-build`.
+    pub build: build::BuildMode,
 }
 
 /// Options of `down`.

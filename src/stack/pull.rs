@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::build::BuildMode;
 use super::{invalid, start_order, Reporter, StackError};
 use crate::engine::image::{ImageError, ImageStore};
 use crate::engine::registry::{
@@ -143,12 +144,12 @@ pub fn pull_references(
     Ok(results)
 }
 
-/// Runs the pulls of `wanted`; every failure is a line of the returned text.
-fn pull_wanted(
+/// Runs the pulls of `wanted`; returns each failure with the services that wanted the image.
+fn pull_wanted<'w>(
     store: &ImageStore,
-    wanted: &[Wanted],
+    wanted: &'w [Wanted],
     progress: Arc<dyn PullProgress>,
-) -> Result<Vec<String>, StackError> {
+) -> Result<Vec<(&'w [String], String)>, StackError> {
     let requests: Vec<PullRequest> = wanted.iter().map(|w| w.request.clone()).collect();
     let labels = wanted
         .iter()
@@ -160,26 +161,49 @@ fn pull_wanted(
         .zip(results)
         .filter_map(|(w, r)| {
             r.err().map(|e| {
-                format!(
-                    "service {}: pulling {}: {e}",
-                    w.services.join(", "),
-                    w.request.reference
+                (
+                    w.services.as_slice(),
+                    format!(
+                        "service {}: pulling {}: {e}",
+                        w.services.join(", "),
+                        w.request.reference
+                    ),
                 )
             })
         })
         .collect())
 }
 
+/// Whether `service`'s image can be built by this command: it has a `build:` section, or
+/// another service builds the image it names (Docker Compose's `isServiceImageToBuild`), and
+/// `--no-build` was not given.
+fn buildable(project: &Project, service: &str, build: BuildMode) -> bool {
+    if build == BuildMode::Never {
+        return false;
+    }
+    let svc = &project.services[service];
+    svc.build.is_some()
+        || svc.image.as_deref().is_some_and(|image| {
+            project
+                .services
+                .values()
+                .any(|o| o.build.is_some() && o.image.as_deref() == Some(image))
+        })
+}
+
 /// `up`/`create`/`run`: decides every service in `services` by its pull policy (`flag`, the
 /// `--pull` option, replaces it) and pulls what must be pulled, all at once. Returns when every
-/// image is there; an image that is missing and may not be pulled, or a failed pull, is an
-/// error, and nothing has been created.
+/// image is there or will be built; an image that is missing and may be neither pulled nor
+/// built, or a failed pull of one that cannot be built, is an error, and nothing has been
+/// created. As Docker Compose: a service with `build:` is not pulled under `--build` or
+/// `pull_policy: build`, and its failed pull is only a warning, since it can be built instead.
 pub fn ensure_images(
     store: &ImageStore,
     project: &Project,
     services: &[String],
     flag: Option<PullPolicy>,
     default_platform: Option<&str>,
+    build: BuildMode,
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
     let now = SystemTime::now();
@@ -195,6 +219,13 @@ pub fn ensure_images(
         };
         let policy = PullPolicy::of_service(svc.pull_policy.as_deref())
             .map_err(|e| invalid(format!("service {s}: pull_policy: {e}")))?;
+        let can_build = buildable(project, s, build);
+        let builds_here = svc.build.is_some() && can_build;
+        if builds_here
+            && (build == BuildMode::Always || flag.unwrap_or(policy) == PullPolicy::Build)
+        {
+            continue;
+        }
         let platform = platform_of(svc, default_platform);
         let found = stored(store, s, reference, platform.as_deref())?;
         let is_stored = found == Stored::Present;
@@ -221,6 +252,18 @@ pub fn ensure_images(
                 reference,
                 platform_of(svc, default_platform),
             ),
+            // Missing, not to be pulled: built next.
+            Decision::Fail(_) if can_build => {}
+            // The planner's text for this case predates builds.
+            Decision::Fail(_) if flag.unwrap_or(policy) == PullPolicy::Build => {
+                return Err(StackError::ImageUnavailable {
+                    service: s.clone(),
+                    reference: reference.to_string(),
+                    why: "not found and pull_policy is build, but it is not built here \
+                          (`--no-build`, or the service has no `build:` section)"
+                        .to_string(),
+                })
+            }
             // The image of another platform is there: the platform check says so, more
             // precisely than "not found" would.
             Decision::Fail(_) if found == Stored::OtherPlatform => {}
@@ -237,7 +280,14 @@ pub fn ensure_images(
         return Ok(());
     }
     let progress = rep.pull_progress().unwrap_or_else(|| Arc::new(SilentPull));
-    let failures = pull_wanted(store, &wanted, progress)?;
+    let mut failures = Vec::new();
+    for (services, failure) in pull_wanted(store, &wanted, progress)? {
+        if services.iter().all(|s| buildable(project, s, build)) {
+            rep.warn(&failure);
+        } else {
+            failures.push(failure);
+        }
+    }
     if failures.is_empty() {
         Ok(())
     } else {
@@ -306,7 +356,10 @@ pub fn pull_command(
         return Ok(());
     }
     let progress = rep.pull_progress().unwrap_or_else(|| Arc::new(SilentPull));
-    let failures = pull_wanted(&store, &wanted, progress)?;
+    let failures: Vec<String> = pull_wanted(&store, &wanted, progress)?
+        .into_iter()
+        .map(|(_, failure)| failure)
+        .collect();
     if failures.is_empty() {
         return Ok(());
     }
@@ -390,5 +443,66 @@ mod tests {
             stored(&store, "web", "nothere:1", None).expect("store"),
             Stored::Absent
         );
+    }
+
+    /// As Docker Compose's `isServiceImageToBuild`: a service with `build:`, or one whose
+    /// `image:` another service builds, can be built; nothing can with `--no-build`.
+    #[test]
+    fn which_services_can_be_built() {
+        let p: Project = crate::model::types::fields::test_support::load(
+            "services:\n  web: {image: app:1, build: /s}\n  worker: {image: app:1}\n  db: {image: postgres}\n",
+        )
+        .expect("project");
+        assert!(buildable(&p, "web", BuildMode::Missing));
+        assert!(buildable(&p, "worker", BuildMode::Missing));
+        assert!(!buildable(&p, "db", BuildMode::Missing));
+        assert!(!buildable(&p, "web", BuildMode::Never));
+    }
+
+    /// A missing image that may not be pulled is no error when it will be built, and one with
+    /// `pull_policy: build` is not looked for in a registry; under `--no-build` both are errors.
+    #[test]
+    fn a_missing_image_that_will_be_built_is_not_pulled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ImageStore::open(dir.path()).expect("store");
+        let p: Project = crate::model::types::fields::test_support::load(
+            "services:\n  a: {image: 'nothere:1', build: /s, pull_policy: never}\n  \
+             b: {image: 'nothere:2', build: /s, pull_policy: build}\n",
+        )
+        .expect("project");
+        let services = ["a".to_string(), "b".to_string()];
+        let mut rep = crate::stack::PlainReporter;
+        ensure_images(
+            &store,
+            &p,
+            &services,
+            None,
+            None,
+            BuildMode::Missing,
+            &mut rep,
+        )
+        .expect("nothing to pull");
+        let err = ensure_images(
+            &store,
+            &p,
+            &services[..1],
+            None,
+            None,
+            BuildMode::Never,
+            &mut rep,
+        )
+        .expect_err("never, not built");
+        assert!(err.to_string().contains("pull_policy is never"), "{err}");
+        let err = ensure_images(
+            &store,
+            &p,
+            &services[1..],
+            None,
+            None,
+            BuildMode::Never,
+            &mut rep,
+        )
+        .expect_err("build, not built");
+        assert!(err.to_string().contains("--no-build"), "{err}");
     }
 }

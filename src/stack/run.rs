@@ -27,7 +27,7 @@ use crate::model::types::resources::Project;
 /// machinery, each waiting for the conditions of its own `depends_on`, then waits for the
 /// conditions `service` puts on them (healthy, completed successfully), so the one-off
 /// container starts when an `up` would have started the service. Their images must be in the
-/// store already ([`super::pull::ensure_images`]): nothing is pulled here.
+/// store already ([`super::build::prepare_images`]): nothing is pulled or built here.
 pub fn start_dependencies(
     ctx: &Ctx,
     project: &Project,
@@ -49,6 +49,8 @@ pub fn start_dependencies(
             // `run` pulled every image it needs, these included, in one go before this:
             // a service whose policy is `always` is not pulled a second time.
             pull: Some(crate::planner::pull_policy::PullPolicy::Never),
+            // Built then too, when they needed it.
+            build: super::build::BuildMode::Never,
             ..UpOptions::default()
         },
         rep,

@@ -12,7 +12,7 @@ use super::networks::{observe, used_networks, ProjectNetworks};
 use super::threads::{lock, Muted};
 use super::wait::{wait_dependencies, wait_services, Limits};
 use super::{
-    anon_volumes, create, executor, external_links, hooks, invalid, ops, pull, remove_container,
+    anon_volumes, build, create, executor, external_links, hooks, invalid, ops, remove_container,
     Ctx, Reporter, StackError, UpOptions,
 };
 use crate::engine::image::{Image, ImageStore};
@@ -86,31 +86,37 @@ pub fn up(
             rep.warn(&w);
         }
     }
-    // Pulls next (all at once), before the first change: a failed pull leaves nothing created.
+    // Pulls (all at once), then builds, before the first change: a failed pull or build
+    // leaves nothing created.
     if !opts.dry_run {
-        pull::ensure_images(
-            &store,
-            project,
-            &order,
-            opts.pull,
-            opts.default_platform.as_deref(),
-            rep,
-        )?;
+        let images = build::ImageOptions {
+            pull: opts.pull,
+            default_platform: opts.default_platform.clone(),
+            build: opts.build,
+            flags: build::BuildFlags::default(),
+        };
+        build::ensure_images(ctx, &store, &nets, project, &order, &images, rep)?;
     }
     let mut images = BTreeMap::new();
     for s in &order {
         let svc = &project.services[s];
         let image_ref = svc.image.clone().unwrap_or_else(|| format!("{name}-{s}"));
-        let image = store.resolve(&image_ref).map_err(|error| StackError::ServiceImage {
-            service: s.clone(),
-            reference: image_ref.clone(),
-            error: Box::new(error),
-            hint: if svc.image.is_some() {
-                ""
-            } else {
-                " (the service has no `image:` to pull, and building images is not supported yet)"
-            },
-        })?;
+        let image = store
+            .resolve(&image_ref)
+            .map_err(|error| StackError::ServiceImage {
+                service: s.clone(),
+                reference: image_ref.clone(),
+                error: Box::new(error),
+                hint: match (&svc.build, opts.build) {
+                    (Some(_), build::BuildMode::Never) => {
+                        " (it is not built with --no-build: run `compose build` first)"
+                    }
+                    (None, _) if svc.image.is_none() => {
+                        " (the service has no `image:` nor `build:`)"
+                    }
+                    _ => "",
+                },
+            })?;
         netplan::port_requests(s, svc)?;
         netplan::net_mode(s, svc)?;
         netplan::check_endpoints(s, svc)?;

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::backend::{Backend, Base, CopySpec, Files, RunMount, RunNet, RunSpec};
 use super::image_config::ImageConfig;
 use super::key::Key;
+use super::prune::PIN_PREFIX;
 use super::BaseImages;
 use crate::build::context::{build_files, ContextDir, ContextEntry};
 use crate::build::copy::{self, CopyFrom};
@@ -29,13 +30,6 @@ use crate::engine::fsutil;
 use crate::engine::image::{ImageError, ImageStore, LayerRef, Reference};
 use crate::engine::root::StateRoot;
 
-/// The prefix of the build cache's pins in the image store.
-pub const PIN_PREFIX: &str = "build-";
-
-/// `<root>/build`.
-pub fn build_dir(root: &Path) -> PathBuf {
-    root.join("build")
-}
 
 pub struct EngineBackend<'a> {
     root: PathBuf,
@@ -97,7 +91,7 @@ impl<'a> EngineBackend<'a> {
 
     /// A fresh, empty work directory on the store's filesystem.
     fn work_dir(&self, prefix: &str) -> Result<WorkDir, BuildError> {
-        let parent = build_dir(&self.root).join("work");
+        let parent = StateRoot::new(&self.root).build_work();
         crate::engine::root::private_dir(&parent).map_err(Self::io("creating", &parent))?;
         let path = parent.join(fsutil::unique_name(prefix));
         fs::DirBuilder::new()
@@ -159,7 +153,7 @@ impl<'a> EngineBackend<'a> {
 
     /// A cache mount's directory: one per id, made on first use with the mount's owner and mode.
     fn cache_mount(&self, id: &str, mode: u32, uid: u32, gid: u32) -> Result<PathBuf, BuildError> {
-        let parent = build_dir(&self.root).join("cache-mounts");
+        let parent = StateRoot::new(&self.root).build_cache_mounts();
         crate::engine::root::private_dir(&parent).map_err(Self::io("creating", &parent))?;
         let dir = parent.join(fsutil::hex(&Sha256::digest(id.as_bytes())));
         match fs::DirBuilder::new().mode(mode).create(&dir) {
@@ -421,42 +415,4 @@ impl Backend for EngineBackend<'_> {
     ) -> Result<String, BuildError> {
         Ok(self.store.add_image(config, layers, names)?)
     }
-}
-
-/// What `builder prune` freed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CachePrune {
-    /// Cache records removed.
-    pub removed: u64,
-    /// Bytes freed: layers only the cache kept, and cache mounts.
-    pub reclaimed: u64,
-}
-
-/// Empties the build cache: its records (the layers only they kept go too) and the cache
-/// mounts' directories.
-pub fn prune_cache(root: &Path) -> Result<CachePrune, BuildError> {
-    let store = ImageStore::open(StateRoot::new(root).images())?;
-    let (removed, mut reclaimed) = store.unpin_all(PIN_PREFIX)?;
-    let mounts = build_dir(root).join("cache-mounts");
-    if mounts.exists() {
-        reclaimed += du(&mounts);
-        fs::remove_dir_all(&mounts).map_err(EngineBackend::io("removing", &mounts))?;
-    }
-    Ok(CachePrune { removed, reclaimed })
-}
-
-/// Bytes of the regular files under `dir` (not following links).
-fn du(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
-            match e.file_type() {
-                Ok(t) if t.is_dir() => todo.push(e.path()),
-                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
-                _ => {}
-            }
-        }
-    }
-    total
 }

@@ -28,6 +28,8 @@ pub(super) const EVENTS: &str = "events.jsonl";
 pub(super) const VERSION: &str = "layout-version";
 const BUILD: &str = "build";
 const BUILD_RUNS: &str = "runs";
+const BUILD_WORK: &str = "work";
+const BUILD_CACHE_MOUNTS: &str = "cache-mounts";
 
 /// A container's record (its spec and configuration), in its directory.
 pub(crate) const CONTAINER_RECORD: &str = "container.json";
@@ -102,6 +104,17 @@ impl<'a> StateRoot<'a> {
 
     pub fn events(&self) -> PathBuf {
         self.root.join(EVENTS)
+    }
+
+    /// A build step's directory while it is made (it becomes a layer), beside the image store:
+    /// on its filesystem, so it is renamed into it, never copied.
+    pub fn build_work(&self) -> PathBuf {
+        self.root.join(BUILD).join(BUILD_WORK)
+    }
+
+    /// The directories of `RUN --mount=type=cache`, kept between builds.
+    pub fn build_cache_mounts(&self) -> PathBuf {
+        self.root.join(BUILD).join(BUILD_CACHE_MOUNTS)
     }
 
     /// One directory per Dockerfile `RUN` step while it runs (see [`crate::build::run`]),
@@ -246,6 +259,8 @@ mod tests {
             r.events(),
             r.version(),
             r.build_runs(),
+            r.build_work(),
+            r.build_cache_mounts(),
         ];
         let want = [
             "/r/containers",
@@ -261,6 +276,8 @@ mod tests {
             "/r/events.jsonl",
             "/r/layout-version",
             "/r/build/runs",
+            "/r/build/work",
+            "/r/build/cache-mounts",
         ];
         assert_eq!(got, want.map(PathBuf::from));
         assert_eq!(r.path(), Path::new("/r"));

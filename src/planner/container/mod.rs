@@ -56,6 +56,7 @@ use error::Ctx;
 pub use error::SpecError;
 pub use input::{ContainerInput, HostInfo, OneOffOverrides};
 pub use mounts::bind_sources;
+pub use process::rlimits;
 pub(crate) use process::{argv_parts, user_text};
 pub use security::system_paths;
 pub use sysctls::{check_sysctls, sysctl_refusal};

@@ -8,6 +8,7 @@ use super::error::{Ctx, SpecError};
 use super::input::OneOffOverrides;
 use crate::engine::spec::Rlimit;
 use crate::model::types::service::ServiceConfig;
+use crate::model::types::ulimits::Ulimit;
 
 /// Docker's default `PATH` for Linux containers.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -151,26 +152,32 @@ const RLIMITS: [(&str, &str); 16] = [
 ];
 
 pub(super) fn rlimits_for(svc: &ServiceConfig, ctx: &Ctx) -> Result<Vec<Rlimit>, SpecError> {
+    rlimits(&svc.ulimits).map_err(|m| ctx.err(m))
+}
+
+/// Compose `ulimits` (a service's, or a build's for its RUN steps) as kernel resource limits;
+/// the error names the limit at fault.
+pub fn rlimits(ulimits: &IndexMap<String, Ulimit>) -> Result<Vec<Rlimit>, String> {
     let mut out = Vec::new();
-    for (name, limit) in &svc.ulimits {
+    for (name, limit) in ulimits {
         let resource = RLIMITS
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, r)| r.to_string())
-            .ok_or_else(|| ctx.err(format!("invalid ulimit type: {name}")))?;
+            .ok_or_else(|| format!("invalid ulimit type: {name}"))?;
         let (soft, hard) = limit.limits();
-        let value = |v: i64| -> Result<u64, SpecError> {
+        let value = |v: i64| -> Result<u64, String> {
             match v {
                 -1 => Ok(u64::MAX),
                 v if v >= 0 => Ok(v as u64),
-                v => Err(ctx.err(format!("ulimit {name}: invalid value {v}"))),
+                v => Err(format!("ulimit {name}: invalid value {v}")),
             }
         };
         let (soft, hard) = (value(soft)?, value(hard)?);
         if soft > hard {
-            return Err(ctx.err(format!(
+            return Err(format!(
                 "ulimit {name}: soft limit {soft} is above the hard limit {hard}"
-            )));
+            ));
         }
         out.push(Rlimit {
             resource,

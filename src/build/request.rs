@@ -45,6 +45,8 @@ pub struct BuildRequest {
     pub ulimits: Vec<Rlimit>,
     /// `SOURCE_DATE_EPOCH`: file times in new layers clamped to it, image times set to it.
     pub source_date_epoch: Option<i64>,
+    /// Where the RUN containers' cgroups go (the engine's cgroup parent); `compose` when empty.
+    pub cgroup_parent: String,
 }
 
 /// Where the Dockerfile comes from.
@@ -72,7 +74,8 @@ pub enum BuildNetwork {
     /// An existing engine network (its full name, `<project>_default`): the stack makes sure it
     /// exists before the build.
     Network(String),
-    /// Nothing was asked: the builder's default.
+    /// Nothing was asked and the project has no default network: the host's network
+    /// namespace (the stack gives `Network(<project>_default)` when there is one).
     #[default]
     Default,
 }

@@ -52,10 +52,14 @@ impl<'a> EngineBuilder<'a> {
 
     /// The project network a build uses, created when missing: the one `build.network` names,
     /// or the project's default network when it names none (as `up` would create it for the
-    /// service). `none` and `host` need nothing.
-    fn prepare_network(&self, service: &str, request: &BuildRequest) -> Result<(), StackError> {
+    /// service); its engine name. `none` and `host` need nothing.
+    fn prepare_network(
+        &self,
+        service: &str,
+        request: &BuildRequest,
+    ) -> Result<Option<String>, StackError> {
         let key = match &request.network {
-            BuildNetwork::None | BuildNetwork::Host => return Ok(()),
+            BuildNetwork::None | BuildNetwork::Host => return Ok(None),
             BuildNetwork::Default => "default",
             BuildNetwork::Network(_) => self
                 .project
@@ -67,7 +71,7 @@ impl<'a> EngineBuilder<'a> {
         };
         let Some(choice) = network_def(self.project, self.project_name, key) else {
             // No default network (every service names its own): the builder's default.
-            return Ok(());
+            return Ok(None);
         };
         let choice = choice.map_err(|e| BuildSetupError::Invalid {
             service: service.to_string(),
@@ -83,6 +87,7 @@ impl<'a> EngineBuilder<'a> {
                         network: def.name.clone(),
                         error: Box::new(error),
                     })?;
+                Ok(Some(def.name))
             }
             NetworkChoice::External(name) => {
                 let found = self
@@ -99,15 +104,20 @@ impl<'a> EngineBuilder<'a> {
                         network: name,
                     });
                 }
+                Ok(Some(name))
             }
         }
-        Ok(())
     }
 }
 
 impl ImageBuilder for EngineBuilder<'_> {
     fn build(&mut self, service: &str, request: &BuildRequest) -> Result<BuiltImage, StackError> {
-        self.prepare_network(service, request)?;
+        let mut request = request.clone();
+        if let Some(network) = self.prepare_network(service, &request)? {
+            request.network = BuildNetwork::Network(network);
+        }
+        request.cgroup_parent = self.ctx.cgroup_parent.clone();
+        let request = &request;
         let mut bases = StoreBases {
             store: self.store,
             progress: self.pull_progress.clone(),

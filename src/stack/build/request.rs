@@ -112,6 +112,8 @@ pub fn build_request(
         privileged: b.privileged,
         ulimits,
         source_date_epoch,
+        // The engine's, which the builder of the stack fills in.
+        cgroup_parent: String::new(),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod builder;
 pub mod context;
 pub mod dockerfile;
 mod error;
+pub mod layers;
 pub mod progress;
 pub mod request;
 

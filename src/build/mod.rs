@@ -9,6 +9,7 @@
 //! the context) and hashes their content on request.
 pub mod builder;
 pub mod context;
+pub mod copy;
 pub mod dockerfile;
 mod error;
 pub mod layers;

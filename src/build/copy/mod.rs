@@ -31,7 +31,7 @@ use crate::build::context::{clean, ContextDir, ContextEntry};
 use crate::build::layers::{LayerView, NodeKind};
 use out::{Attrs, Out};
 use place::Copier;
-use select::{relative, select};
+use select::{exclusions, relative, select};
 use source::{ContextTree, LayerTree};
 
 pub use error::CopyError;
@@ -72,6 +72,9 @@ pub struct CopyPlan {
     pub chmod: Option<String>,
     /// ADD: local tar archives are extracted, remote URLs refused.
     pub add: bool,
+    /// `--exclude` patterns (`.dockerignore` rules), matched against a path relative to the
+    /// source root for what a pattern selects, and relative to a selected directory inside it.
+    pub exclude: Vec<String>,
 }
 
 /// What a COPY wrote.
@@ -176,12 +179,12 @@ pub fn copy_into(
         }
         CopyFrom::Context { dir, files } => {
             let tree = ContextTree::new(dir, files);
-            let copier = Copier::new(&tree, &mut layer, owner, false, chmod);
+            let copier = Copier::new(&tree, &mut layer, owner, false, chmod, exclusions(plan)?);
             run(plan, &into, copier, plan.add.then_some(out))?
         }
         CopyFrom::Layers(view) => {
             let tree = LayerTree(view);
-            let copier = Copier::new(&tree, &mut layer, owner, true, chmod);
+            let copier = Copier::new(&tree, &mut layer, owner, true, chmod, exclusions(plan)?);
             run(plan, &into, copier, None)?
         }
     };
@@ -272,12 +275,13 @@ fn run(
     archives_into: Option<&Path>,
 ) -> Result<CopyStats, CopyError> {
     let tree = copier.tree;
-    let selected = select(tree, &plan.sources)?;
+    let selected = select(tree, &plan.sources, &copier.exclude)?;
     let into_dir = into.is_dir(selected.len())?;
     for item in selected {
         if item.meta.kind == NodeKind::Dir {
             let attrs = copier.attrs(&item.path, &item.meta)?;
             let dest = into.dir(copier.out, Some(&attrs))?;
+            copier.root = item.path.clone();
             copier.contents(&item.path, &dest)?;
             continue;
         }
@@ -314,13 +318,18 @@ pub fn content_key(plan: &CopyPlan, from: CopyFrom<'_>) -> Result<[u8; 32], Copy
         }
         CopyFrom::Context { dir, files } => key::tree_key(
             &ContextTree::new(dir, files),
-            &plan.sources,
+            plan,
+            &exclusions(plan)?,
             false,
             &mut hasher,
         )?,
-        CopyFrom::Layers(view) => {
-            key::tree_key(&LayerTree(view), &plan.sources, true, &mut hasher)?
-        }
+        CopyFrom::Layers(view) => key::tree_key(
+            &LayerTree(view),
+            plan,
+            &exclusions(plan)?,
+            true,
+            &mut hasher,
+        )?,
     }
     Ok(hasher.finalize().into())
 }

@@ -12,6 +12,7 @@ use super::out::{Attrs, Out};
 use super::owner::Owner;
 use super::source::SourceTree;
 use super::CopyStats;
+use crate::build::context::IgnoreRules;
 use crate::build::layers::{Metadata, NodeKind};
 
 /// One COPY's writer: where it writes and how it sets owners and modes.
@@ -24,6 +25,9 @@ pub(super) struct Copier<'a> {
     pub keep_owner: bool,
     /// `--chmod`, for files and directories.
     pub chmod: Option<u32>,
+    /// `--exclude`, matched against paths relative to `root`, the directory being copied.
+    pub exclude: IgnoreRules,
+    pub root: PathBuf,
     /// The first layer path written for each (dev, ino) with several links.
     pub links: HashMap<(u64, u64), PathBuf>,
     pub stats: CopyStats,
@@ -36,6 +40,7 @@ impl<'a> Copier<'a> {
         owner: Option<Owner>,
         keep_owner: bool,
         chmod: Option<u32>,
+        exclude: IgnoreRules,
     ) -> Self {
         Copier {
             tree,
@@ -43,6 +48,8 @@ impl<'a> Copier<'a> {
             owner,
             keep_owner,
             chmod,
+            exclude,
+            root: PathBuf::new(),
             links: HashMap::new(),
             stats: CopyStats::default(),
         }
@@ -72,6 +79,9 @@ impl<'a> Copier<'a> {
     pub(super) fn contents(&mut self, src: &Path, dest: &Path) -> Result<(), CopyError> {
         for name in self.tree.children(src)? {
             let child = src.join(&name);
+            if excluded(&self.exclude, &self.root, &child) {
+                continue;
+            }
             // Gone since the listing: not part of the copy.
             let Some(meta) = self.tree.metadata(&child)? else {
                 continue;
@@ -124,4 +134,10 @@ impl<'a> Copier<'a> {
             NodeKind::Socket => Err(unsupported("sockets")),
         }
     }
+}
+
+/// Whether `--exclude` leaves out `path`, a descendant of the copied directory `root`.
+pub(super) fn excluded(rules: &IgnoreRules, root: &Path, path: &Path) -> bool {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rules.excludes(&rel.to_string_lossy())
 }

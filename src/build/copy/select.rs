@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use super::error::CopyError;
 use super::source::SourceTree;
-use crate::build::context::{clean, Pattern};
+use super::CopyPlan;
+use crate::build::context::{clean, IgnoreRules, Pattern};
 use crate::build::layers::{Metadata, NodeKind};
 
 /// One source entry named by a pattern.
@@ -36,10 +37,20 @@ fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
 }
 
-/// The entries `patterns` name, in pattern order, each glob's matches sorted.
+/// The compiled `--exclude` patterns of `plan`.
+pub(super) fn exclusions(plan: &CopyPlan) -> Result<IgnoreRules, CopyError> {
+    Ok(IgnoreRules::parse(
+        &plan.exclude.join("\n"),
+        std::path::Path::new("--exclude"),
+    )?)
+}
+
+/// The entries `patterns` name, in pattern order, each glob's matches sorted, less those
+/// `exclude` leaves out.
 pub(super) fn select(
     tree: &dyn SourceTree,
     patterns: &[String],
+    exclude: &IgnoreRules,
 ) -> Result<Vec<Selected>, CopyError> {
     let mut out = Vec::new();
     for pattern in patterns {
@@ -56,6 +67,9 @@ pub(super) fn select(
             return Err(not_found());
         }
         for path in matched {
+            if !path.as_os_str().is_empty() && exclude.excludes(&path.to_string_lossy()) {
+                continue;
+            }
             let Some(meta) = tree.metadata(&path)? else {
                 return Err(not_found());
             };

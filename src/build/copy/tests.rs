@@ -334,6 +334,38 @@ fn links_modes_and_times_are_kept() {
 }
 
 #[test]
+fn exclude_leaves_out_matching_paths() {
+    let case = Case::new(
+        &[
+            "src/a.rs=a",
+            "src/a_test.rs=t",
+            "src/deep/b_test.rs=t",
+            "x.md=m",
+            "y.txt=y",
+        ],
+        &[],
+    );
+    let mut p = plan(&["src", "*"], "/app/");
+    p.exclude = vec!["**/*_test.rs".into(), "*.md".into()];
+    case.copy(&p).expect("copy");
+    assert_eq!(
+        case.listing(false)
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>(),
+        // `*` matches `src` too, whose contents land in /app again.
+        ["app", "app/a.rs", "app/deep", "app/y.txt"]
+    );
+    let before = case.key(&p);
+    std::fs::write(case.ctx.path().join("src/a_test.rs"), "changed").expect("write");
+    assert_eq!(
+        case.key(&p),
+        before,
+        "an excluded file is not part of the key"
+    );
+}
+
+#[test]
 fn heredocs_are_files() {
     let case = Case::new(&[], &[]);
     let files = [InlineFile {

@@ -56,12 +56,12 @@ impl Metadata {
                 0
             },
             mtime: Timespec {
-                tv_sec: st.st_mtime as i64,
+                tv_sec: st.st_mtime,
                 tv_nsec: st.st_mtime_nsec as _,
             },
             dev: st.st_dev,
             ino: st.st_ino,
-            nlink: st.st_nlink as u64,
+            nlink: st.st_nlink,
             rdev: st.st_rdev,
         })
     }

@@ -94,7 +94,7 @@ impl LayerView {
         };
         Metadata::from_stat(&stat)
             .map(Some)
-            .ok_or_else(|| LayerViewError::WrongKind {
+            .ok_or(LayerViewError::WrongKind {
                 path: resolved,
                 want: "a known file type",
             })

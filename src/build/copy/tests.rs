@@ -366,6 +366,27 @@ fn exclude_leaves_out_matching_paths() {
 }
 
 #[test]
+fn xattrs_are_copied_but_overlay_ones_are_not() {
+    use rustix::fs::{getxattr, setxattr, XattrFlags};
+    let case = Case::new(&["d/f=x"], &[]);
+    let (d, f) = (case.ctx.path().join("d"), case.ctx.path().join("d/f"));
+    setxattr(&f, "user.keep", b"1", XattrFlags::empty()).expect("setxattr");
+    setxattr(&d, "user.overlay.opaque", b"y", XattrFlags::empty()).expect("setxattr");
+    setxattr(&d, "user.dir", b"2", XattrFlags::empty()).expect("setxattr");
+    case.copy(&plan(&["d"], "/x")).expect("copy");
+    let out = case.out.path();
+    let mut buf = [0u8; 8];
+    let n = getxattr(out.join("x/f"), "user.keep", &mut buf[..]).expect("file xattr");
+    assert_eq!(&buf[..n], b"1");
+    let n = getxattr(out.join("x"), "user.dir", &mut buf[..]).expect("dir xattr");
+    assert_eq!(&buf[..n], b"2");
+    assert!(
+        getxattr(out.join("x"), "user.overlay.opaque", &mut buf[..]).is_err(),
+        "an opaque marker in the source must not hide the image's directory"
+    );
+}
+
+#[test]
 fn heredocs_are_files() {
     let case = Case::new(&[], &[]);
     let files = [InlineFile {

@@ -70,6 +70,11 @@ pub(super) fn select(
             if !path.as_os_str().is_empty() && exclude.excludes(&path.to_string_lossy()) {
                 continue;
             }
+            // An exact path may go through symlinks: its parent is resolved inside the root.
+            let path = match (path.parent(), path.file_name()) {
+                (Some(parent), Some(name)) => tree.resolve(parent)?.join(name),
+                _ => path,
+            };
             let Some(meta) = tree.metadata(&path)? else {
                 return Err(not_found());
             };

@@ -158,25 +158,27 @@ impl SourceTree for ContextTree<'_> {
 pub(super) struct LayerTree<'a>(pub(super) &'a LayerView);
 
 impl SourceTree for LayerTree<'_> {
+    // Paths reach a tree with their parents resolved (see [`SourceTree`]), so the view's
+    // one-lookup reads apply.
     fn metadata(&self, path: &Path) -> Result<Option<Metadata>, CopyError> {
-        Ok(self.0.metadata(path)?)
+        Ok(self.0.resolved().metadata(path)?)
     }
 
     fn children(&self, path: &Path) -> Result<Vec<OsString>, CopyError> {
-        Ok(self.0.read_dir(path)?)
+        Ok(self.0.resolved().read_dir(path)?)
     }
 
     fn open(&self, path: &Path) -> Result<File, CopyError> {
-        Ok(self.0.open(path)?)
+        Ok(self.0.resolved().open(path)?)
     }
 
     fn read_link(&self, path: &Path) -> Result<PathBuf, CopyError> {
-        Ok(self.0.read_link(path)?)
+        Ok(self.0.resolved().read_link(path)?)
     }
 
     fn xattrs(&self, path: &Path, meta: &Metadata) -> Result<Vec<Xattr>, CopyError> {
         match meta.kind {
-            NodeKind::File | NodeKind::Dir => Ok(self.0.xattrs(path)?),
+            NodeKind::File | NodeKind::Dir => Ok(self.0.resolved().xattrs(path)?),
             _ => Ok(Vec::new()),
         }
     }

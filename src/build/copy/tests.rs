@@ -183,6 +183,7 @@ fn files_directories_and_globs_land_as_docker_puts_them() {
             &["two 755 /", "two/a.txt 644 =a", "two/main.rs 600 =main"],
         ),
         (&["link"], "/l", "/", &["l 644 =a"]),
+        (&["srclink/main.rs"], "/m", "/", &["m 600 =main"]),
         (
             &["existing-dir-in-image"],
             "/opt",
@@ -198,6 +199,7 @@ fn files_directories_and_globs_land_as_docker_puts_them() {
                 "src/main.rs=main",
                 "src/lib/m.rs=m",
                 "link->a.txt",
+                "srclink->./src",
                 "existing-dir-in-image=e",
             ],
             &["opt/"],

@@ -24,6 +24,7 @@ use rustix::fs::{Mode, OFlags};
 
 pub use error::LayerViewError;
 pub use metadata::{Metadata, NodeKind};
+pub use read::Resolved;
 pub use xattrs::Xattr;
 
 /// One layer directory, held open.

@@ -66,7 +66,11 @@ impl LayerView {
     /// What `path` is (its last element not followed), or `None` when the view does not hold
     /// it.
     pub fn metadata(&self, path: &Path) -> Result<Option<Metadata>, LayerViewError> {
-        let resolved = self.resolve(path, false)?;
+        self.metadata_at(&self.resolve(path, false)?)
+    }
+
+    fn metadata_at(&self, resolved: &Path) -> Result<Option<Metadata>, LayerViewError> {
+        let resolved = resolved.to_path_buf();
         let stat = match self.find(&resolved)? {
             None => return Ok(None),
             Some(Found::Leaf { stat, .. })
@@ -100,8 +104,8 @@ impl LayerView {
             })
     }
 
-    fn leaf(&self, path: &Path) -> Result<(PathBuf, Found), LayerViewError> {
-        let resolved = self.resolve(path, false)?;
+    fn leaf(&self, resolved: &Path) -> Result<(PathBuf, Found), LayerViewError> {
+        let resolved = resolved.to_path_buf();
         match self.find(&resolved)? {
             Some(found) => Ok((resolved, found)),
             None => Err(LayerViewError::NotFound { path: resolved }),
@@ -111,7 +115,11 @@ impl LayerView {
     /// Opens the regular file `path` for reading. The last element is never followed (a
     /// symlink there is refused), and `O_NONBLOCK` keeps a FIFO from hanging the open.
     pub fn open(&self, path: &Path) -> Result<File, LayerViewError> {
-        let (resolved, found) = self.leaf(path)?;
+        self.open_at(&self.resolve(path, false)?)
+    }
+
+    fn open_at(&self, resolved: &Path) -> Result<File, LayerViewError> {
+        let (resolved, found) = self.leaf(resolved)?;
         let not_a_file = || LayerViewError::WrongKind {
             path: resolved.clone(),
             want: "a regular file",
@@ -140,7 +148,11 @@ impl LayerView {
 
     /// The target of the symlink `path`, as written in it.
     pub fn read_link(&self, path: &Path) -> Result<PathBuf, LayerViewError> {
-        let (resolved, found) = self.leaf(path)?;
+        self.read_link_at(&self.resolve(path, false)?)
+    }
+
+    fn read_link_at(&self, resolved: &Path) -> Result<PathBuf, LayerViewError> {
+        let (resolved, found) = self.leaf(resolved)?;
         match found {
             Found::Leaf {
                 stat,
@@ -165,7 +177,11 @@ impl LayerView {
     /// layers: an upper name hides a lower one, whiteouts hide and are not listed. Sorted by
     /// their bytes.
     pub fn read_dir(&self, path: &Path) -> Result<Vec<OsString>, LayerViewError> {
-        let resolved = self.resolve(path, true)?;
+        self.read_dir_at(&self.resolve(path, true)?)
+    }
+
+    fn read_dir_at(&self, resolved: &Path) -> Result<Vec<OsString>, LayerViewError> {
+        let resolved = resolved.to_path_buf();
         let layers = match self.find(&resolved)? {
             Some(Found::Dir { layers, .. }) => layers,
             Some(Found::Leaf { .. }) => {
@@ -212,7 +228,11 @@ impl LayerView {
     /// Symlinks, devices and FIFOs are read with none: opening them is what a hostile layer
     /// would want.
     pub fn xattrs(&self, path: &Path) -> Result<Vec<Xattr>, LayerViewError> {
-        let (resolved, found) = self.leaf(path)?;
+        self.xattrs_at(&self.resolve(path, false)?)
+    }
+
+    fn xattrs_at(&self, resolved: &Path) -> Result<Vec<Xattr>, LayerViewError> {
+        let (resolved, found) = self.leaf(resolved)?;
         let (layer, fd) = match found {
             Found::Dir { layers, .. } => match layers.into_iter().next() {
                 Some(top) => top,
@@ -234,5 +254,40 @@ impl LayerView {
             }
         };
         read_xattrs(&fd).map_err(|e| self.io_error(layer, &resolved, "read xattrs", e))
+    }
+}
+
+/// The view's reads on paths already resolved: no symlink among their parents, as for the
+/// names [`LayerView::read_dir`] lists in a resolved directory. One lookup each instead of one
+/// per element, which a walk over thousands of files needs. A path that does go through a
+/// symlink is refused (`NotADirectory`), never followed.
+#[derive(Clone, Copy)]
+pub struct Resolved<'a>(&'a LayerView);
+
+impl LayerView {
+    pub fn resolved(&self) -> Resolved<'_> {
+        Resolved(self)
+    }
+}
+
+impl Resolved<'_> {
+    pub fn metadata(&self, path: &Path) -> Result<Option<Metadata>, LayerViewError> {
+        self.0.metadata_at(path)
+    }
+
+    pub fn open(&self, path: &Path) -> Result<File, LayerViewError> {
+        self.0.open_at(path)
+    }
+
+    pub fn read_link(&self, path: &Path) -> Result<PathBuf, LayerViewError> {
+        self.0.read_link_at(path)
+    }
+
+    pub fn read_dir(&self, path: &Path) -> Result<Vec<OsString>, LayerViewError> {
+        self.0.read_dir_at(path)
+    }
+
+    pub fn xattrs(&self, path: &Path) -> Result<Vec<Xattr>, LayerViewError> {
+        self.0.xattrs_at(path)
     }
 }

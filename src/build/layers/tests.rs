@@ -147,6 +147,17 @@ fn symlinks_resolve_inside_the_root_only() {
         "the last element is never followed by open"
     );
     assert_eq!(read(&view, "etc/passwd"), "app:x:7:8::/:/bin/sh\n");
+    // The resolved-path reads refuse a symlink among the parents instead of following it.
+    assert!(matches!(
+        view.resolved().metadata(Path::new("etc/passwd")),
+        Err(LayerViewError::NotADirectory { .. })
+    ));
+    assert!(view.resolved().open(Path::new("host/passwd")).is_err());
+    assert!(view
+        .resolved()
+        .metadata(Path::new("run/etc/passwd"))
+        .expect("stat")
+        .is_some());
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod source;
 mod walk;
 
 pub use digest::FileDigest;
-pub use dockerignore::IgnoreRules;
+pub use dockerignore::{clean, IgnoreRules};
 pub use error::ContextError;
 pub use files::build_files;
 pub use pattern::{Pattern, PatternError};

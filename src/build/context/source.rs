@@ -65,7 +65,7 @@ impl ContextDir {
     /// Opens `rel` (relative, plain names only) below the root without following any symlink on
     /// the way: each directory with `O_NOFOLLOW | O_DIRECTORY`, the last name with `flags` and
     /// `O_NOFOLLOW`. `..`, `.` and absolute paths are refused.
-    pub(super) fn open_beneath(&self, rel: &Path, flags: OFlags) -> Result<OwnedFd, ContextError> {
+    pub(crate) fn open_beneath(&self, rel: &Path, flags: OFlags) -> Result<OwnedFd, ContextError> {
         let names: Vec<&std::ffi::OsStr> = rel
             .components()
             .map(|c| match c {

@@ -240,7 +240,7 @@ fn stat_nofollow<Fd: AsFd>(dir: Fd, name: &OsStr) -> Result<Option<rfs::Stat>, E
 
 /// Removes `name` in `dir` and, when it is a directory, everything below it, without following
 /// symlinks.
-fn remove_all_at<Fd: AsFd>(dir: Fd, name: &OsStr) -> Result<(), Errno> {
+pub(crate) fn remove_all_at<Fd: AsFd>(dir: Fd, name: &OsStr) -> Result<(), Errno> {
     let st = match stat_nofollow(&dir, name)? {
         Some(st) => st,
         None => return Ok(()),

@@ -9,37 +9,63 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::sync::{Arc, Mutex};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::backend::{Backend, Base, CopySpec, Files, RunMount, RunNet, RunSpec};
+use super::backend::{Backend, Base, BaseResolver, CopySpec, Files, RunMount, RunNet, RunSpec};
 use super::image_config::ImageConfig;
 use super::key::Key;
 use super::prune::PIN_PREFIX;
 use super::BaseImages;
 use crate::build::context::{build_files, ContextDir, ContextEntry};
-use crate::build::copy::{self, CopyFrom};
+use crate::build::copy::{self, CopyFrom, CopyPlan, InlineFile};
+use crate::build::dockerfile::Source;
 use crate::build::layers::LayerView;
 use crate::build::request::{BuildNetwork, BuildRequest, SecretSource};
 use crate::build::run::{self as step_run, RunStep, StepMount, StepNetwork};
 use crate::build::BuildError;
 use crate::engine::fsutil;
-use crate::engine::image::{ImageError, ImageStore, LayerRef, Reference};
+use crate::engine::image::{ImageError, ImageStore, LayerRef, PackOptions, Reference};
 use crate::engine::root::StateRoot;
 
+
+/// A context directory opened and listed.
+type Listed = Arc<(ContextDir, Vec<ContextEntry>)>;
 
 pub struct EngineBackend<'a> {
     root: PathBuf,
     store: ImageStore,
     req: &'a BuildRequest,
-    bases: &'a mut dyn BaseImages,
     /// Directories (the context, named ones) opened and listed once per build.
-    dirs: BTreeMap<PathBuf, (ContextDir, Vec<ContextEntry>)>,
+    dirs: Mutex<BTreeMap<PathBuf, Listed>>,
+}
+
+/// Base images from the store, pulled through the stack when missing or asked to.
+pub struct EngineBases<'a> {
+    store: ImageStore,
+    req: &'a BuildRequest,
+    bases: &'a mut dyn BaseImages,
     /// References pulled by this build (`--pull` pulls each once).
     pulled: BTreeSet<String>,
+}
+
+impl<'a> EngineBases<'a> {
+    pub fn new(
+        root: &Path,
+        req: &'a BuildRequest,
+        bases: &'a mut dyn BaseImages,
+    ) -> Result<Self, BuildError> {
+        Ok(EngineBases {
+            store: ImageStore::open(StateRoot::new(root).images())?,
+            req,
+            bases,
+            pulled: BTreeSet::new(),
+        })
+    }
 }
 
 /// A directory removed when dropped unless kept (a failed step leaves nothing).
@@ -61,19 +87,13 @@ impl Drop for WorkDir {
 }
 
 impl<'a> EngineBackend<'a> {
-    pub fn new(
-        root: &Path,
-        req: &'a BuildRequest,
-        bases: &'a mut dyn BaseImages,
-    ) -> Result<Self, BuildError> {
+    pub fn new(root: &Path, req: &'a BuildRequest) -> Result<Self, BuildError> {
         let store = ImageStore::open(StateRoot::new(root).images())?;
         Ok(EngineBackend {
             root: root.to_path_buf(),
             store,
             req,
-            bases,
-            dirs: BTreeMap::new(),
-            pulled: BTreeSet::new(),
+            dirs: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -114,18 +134,37 @@ impl<'a> EngineBackend<'a> {
     }
 
     /// The files of a context directory, listed once.
-    fn listed(&mut self, dir: &Path) -> Result<&(ContextDir, Vec<ContextEntry>), BuildError> {
-        if !self.dirs.contains_key(dir) {
-            let dockerfile = match &self.req.dockerfile {
-                crate::build::request::DockerfileSource::Path(p) if dir == self.req.context => {
-                    p.clone()
-                }
-                _ => PathBuf::from("Dockerfile"),
-            };
-            let listed = build_files(dir, &dockerfile)?;
-            self.dirs.insert(dir.to_path_buf(), listed);
+    fn listed(&self, dir: &Path) -> Result<Listed, BuildError> {
+        let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(listed) = dirs.get(dir) {
+            return Ok(listed.clone());
         }
-        Ok(&self.dirs[dir])
+        let dockerfile = match &self.req.dockerfile {
+            crate::build::request::DockerfileSource::Path(p) if dir == self.req.context => {
+                p.clone()
+            }
+            _ => PathBuf::from("Dockerfile"),
+        };
+        let listed = Arc::new(build_files(dir, &dockerfile)?);
+        dirs.insert(dir.to_path_buf(), listed.clone());
+        Ok(listed)
+    }
+
+    /// A view of `layers` (bottom first).
+    fn view(&self, layers: &[LayerRef]) -> Result<LayerView, BuildError> {
+        LayerView::new(&self.lower_dirs(layers)).map_err(|e| self.step_error(e.to_string()))
+    }
+
+    fn copy_error(&self, spec: &CopySpec, e: impl std::fmt::Display) -> BuildError {
+        BuildError::Step {
+            build: self.req.name.clone(),
+            step: format!(
+                "{} {}",
+                if spec.add { "ADD" } else { "COPY" },
+                spec.copy.dest
+            ),
+            message: e.to_string(),
+        }
     }
 
     /// The directory `files` names, for a COPY or a bind mount.
@@ -146,7 +185,11 @@ impl<'a> EngineBackend<'a> {
         if empty {
             return Ok(None);
         }
-        let layer = self.store.add_layer(&dir.path, self.req.source_date_epoch)?;
+        let opts = PackOptions {
+            source_date_epoch: self.req.source_date_epoch,
+            ..PackOptions::default()
+        };
+        let layer = self.store.add_layer(&dir.path, &opts)?;
         dir.keep = true;
         Ok(Some(layer))
     }
@@ -158,8 +201,8 @@ impl<'a> EngineBackend<'a> {
         let dir = parent.join(fsutil::hex(&Sha256::digest(id.as_bytes())));
         match fs::DirBuilder::new().mode(mode).create(&dir) {
             Ok(()) => {
-                rustix::fs::chown(&dir, Some(uid.into()), Some(gid.into()))
-                    .map_err(|e| Self::io("chown", &dir)(e.into()))?;
+                std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                    .map_err(Self::io("chown", &dir))?;
                 rustix::fs::chmod(&dir, rustix::fs::Mode::from_raw_mode(mode))
                     .map_err(|e| Self::io("chmod", &dir)(e.into()))?;
             }
@@ -186,7 +229,7 @@ impl<'a> EngineBackend<'a> {
     }
 }
 
-impl Backend for EngineBackend<'_> {
+impl BaseResolver for EngineBases<'_> {
     fn base(&mut self, reference: &str, pull: bool) -> Result<Base, BuildError> {
         let fail = |message: String| BuildError::BaseImage {
             build: self.req.name.clone(),
@@ -224,13 +267,16 @@ impl Backend for EngineBackend<'_> {
         })
     }
 
-    fn cached(&mut self, key: &Key) -> Option<Option<LayerRef>> {
+}
+
+impl Backend for EngineBackend<'_> {
+    fn cached(&self, key: &Key) -> Option<Option<LayerRef>> {
         self.store
             .pinned(&format!("{PIN_PREFIX}{}", key.hex()))
             .map(|layers| layers.into_iter().next())
     }
 
-    fn remember(&mut self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
         let layers: Vec<LayerRef> = layer.into_iter().cloned().collect();
         Ok(self
             .store
@@ -238,7 +284,7 @@ impl Backend for EngineBackend<'_> {
     }
 
     fn run(
-        &mut self,
+        &self,
         lowers: &[LayerRef],
         spec: &RunSpec,
         output: &mut dyn FnMut(&[u8]),
@@ -346,6 +392,11 @@ impl Backend for EngineBackend<'_> {
             shm_size: self.req.shm_size,
             privileged: spec.privileged,
             ulimits: &self.req.ulimits,
+            cgroup_parent: if self.req.cgroup_parent.is_empty() {
+                "compose"
+            } else {
+                &self.req.cgroup_parent
+            },
         };
         let code = step_run::run_step(&self.root, &step, &upper.path, output)
             .map_err(|e| self.step_error(e.to_string()))?;
@@ -356,63 +407,97 @@ impl Backend for EngineBackend<'_> {
         Ok((0, self.commit_dir(upper)?))
     }
 
-    fn copy_key(&mut self, spec: &CopySpec) -> Result<[u8; 32], BuildError> {
-        let req_name = self.req.name.clone();
-        let view;
-        let from = match &spec.from {
-            Files::Layers(layers) => {
-                view = LayerView::new(self.lower_dirs(layers));
-                CopyFrom::Layers(&view)
+    fn copy_key(&self, spec: &CopySpec) -> Result<[u8; 32], BuildError> {
+        let (plan, heredocs) = plan(spec);
+        let mut h = Sha256::new();
+        if !heredocs.is_empty() {
+            let key = copy::content_key(&plan, CopyFrom::Heredocs(&heredocs))
+                .map_err(|e| self.copy_error(spec, e))?;
+            h.update(key);
+        }
+        if !plan.sources.is_empty() {
+            let key = match &spec.from {
+                Files::Layers(layers) => {
+                    let view = self.view(layers)?;
+                    copy::content_key(&plan, CopyFrom::Layers(&view))
+                }
+                files => {
+                    let listed = self.listed(&self.source_dir(files).unwrap_or_default())?;
+                    copy::content_key(
+                        &plan,
+                        CopyFrom::Context {
+                            dir: &listed.0,
+                            files: &listed.1,
+                        },
+                    )
+                }
             }
-            files => {
-                let dir = self.source_dir(files).unwrap_or_default();
-                let (dir, files) = self.listed(&dir)?;
-                CopyFrom::Context { dir, files }
-            }
-        };
-        copy::content_key(&spec.copy, from).map_err(|e| BuildError::Step {
-            build: req_name,
-            step: format!("{} {}", if spec.add { "ADD" } else { "COPY" }, spec.copy.dest),
-            message: e.to_string(),
-        })
+            .map_err(|e| self.copy_error(spec, e))?;
+            h.update(key);
+        }
+        Ok(h.finalize().into())
     }
 
-    fn copy(
-        &mut self,
-        lowers: &[LayerRef],
-        spec: &CopySpec,
-    ) -> Result<Option<LayerRef>, BuildError> {
+    fn copy(&self, lowers: &[LayerRef], spec: &CopySpec) -> Result<Option<LayerRef>, BuildError> {
         let out = self.work_dir("copy-")?;
-        let target = LayerView::new(self.lower_dirs(lowers));
-        let req_name = self.req.name.clone();
-        let view;
-        let from = match &spec.from {
-            Files::Layers(layers) => {
-                view = LayerView::new(self.lower_dirs(layers));
-                CopyFrom::Layers(&view)
+        let target = self.view(lowers)?;
+        let (plan, heredocs) = plan(spec);
+        if !heredocs.is_empty() {
+            copy::copy_into(&plan, CopyFrom::Heredocs(&heredocs), &target, &out.path)
+                .map_err(|e| self.copy_error(spec, e))?;
+        }
+        if !plan.sources.is_empty() {
+            match &spec.from {
+                Files::Layers(layers) => {
+                    let view = self.view(layers)?;
+                    copy::copy_into(&plan, CopyFrom::Layers(&view), &target, &out.path)
+                }
+                files => {
+                    let listed = self.listed(&self.source_dir(files).unwrap_or_default())?;
+                    let from = CopyFrom::Context {
+                        dir: &listed.0,
+                        files: &listed.1,
+                    };
+                    copy::copy_into(&plan, from, &target, &out.path)
+                }
             }
-            files => {
-                let dir = self.source_dir(files).unwrap_or_default();
-                let (dir, files) = self.listed(&dir)?;
-                CopyFrom::Context { dir, files }
-            }
-        };
-        copy::copy_into(&spec.copy, spec.add, &spec.workdir, from, &target, &out.path).map_err(
-            |e| BuildError::Step {
-                build: req_name,
-                step: format!("{} {}", if spec.add { "ADD" } else { "COPY" }, spec.copy.dest),
-                message: e.to_string(),
-            },
-        )?;
+            .map_err(|e| self.copy_error(spec, e))?;
+        }
         self.commit_dir(out)
     }
 
     fn commit(
-        &mut self,
+        &self,
         config: Value,
         layers: &[LayerRef],
         names: &[Reference],
     ) -> Result<String, BuildError> {
         Ok(self.store.add_image(config, layers, names)?)
     }
+}
+
+/// A COPY as the copier takes it: its path sources in a plan, its heredocs as files.
+fn plan(spec: &CopySpec) -> (CopyPlan, Vec<InlineFile>) {
+    let c = &spec.copy;
+    let mut sources = Vec::new();
+    let mut heredocs = Vec::new();
+    for s in &c.sources {
+        match s {
+            Source::Path(p) => sources.push(p.clone()),
+            Source::Heredoc(h) => heredocs.push(InlineFile {
+                name: h.name.clone(),
+                content: h.content.clone().into_bytes(),
+            }),
+        }
+    }
+    let plan = CopyPlan {
+        sources,
+        dest: c.dest.clone(),
+        workdir: spec.workdir.clone(),
+        chown: c.chown.clone(),
+        chmod: c.chmod.clone(),
+        add: spec.add,
+        exclude: c.exclude.clone(),
+    };
+    (plan, heredocs)
 }

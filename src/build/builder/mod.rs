@@ -8,6 +8,7 @@
 
 pub mod backend;
 mod describe;
+mod engine_backend;
 pub mod image_config;
 pub mod key;
 mod orchestrate;
@@ -72,9 +73,7 @@ pub fn build(
     bases: &mut dyn BaseImages,
     progress: &mut dyn BuildProgress,
 ) -> Result<BuiltImage, BuildError> {
-    let _ = (root, bases, progress);
-    Err(BuildError::Unsupported {
-        build: req.name.clone(),
-        message: "the builder lands with issue 14".into(),
-    })
+    let backend = engine_backend::EngineBackend::new(root, req)?;
+    let mut resolver = engine_backend::EngineBases::new(root, req, bases)?;
+    build_with(req, &backend, &mut resolver, progress)
 }

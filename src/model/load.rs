@@ -274,10 +274,16 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
     project.config_files = model.config_files.clone();
-    let source_vars = (project.secrets.values().map(|s| &s.environment))
+    // Builds read SOURCE_DATE_EPOCH from the project's environment, as BuildKit's clients do.
+    let build_vars = std::iter::once("SOURCE_DATE_EPOCH".to_string())
+        .filter(|_| project.services.values().any(|s| s.build.is_some()));
+    let source_vars: Vec<String> = (project.secrets.values().map(|s| &s.environment))
         .chain(project.configs.values().map(|c| &c.environment))
-        .flatten();
-    for var in source_vars {
+        .flatten()
+        .cloned()
+        .chain(build_vars)
+        .collect();
+    for var in &source_vars {
         if let Some(v) = model.environment.get(var) {
             project.source_values.0.insert(var.clone(), v.to_string());
         }

@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::sync::{Arc, Mutex};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -31,7 +31,6 @@ use crate::build::BuildError;
 use crate::engine::fsutil;
 use crate::engine::image::{ImageError, ImageStore, LayerRef, PackOptions, Reference};
 use crate::engine::root::StateRoot;
-
 
 /// A context directory opened and listed.
 type Listed = Arc<(ContextDir, Vec<ContextEntry>)>;
@@ -266,7 +265,6 @@ impl BaseResolver for EngineBases<'_> {
             layers: record.layers,
         })
     }
-
 }
 
 impl Backend for EngineBackend<'_> {

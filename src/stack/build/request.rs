@@ -119,8 +119,13 @@ pub fn build_request(
 
 /// A value of the project's environment (the process's, then `.env` and `--env-file`s), as
 /// interpolation sees it.
-fn env_value<'a>(project: &'a Project, key: &str) -> Option<&'a str> {
-    project.source_values.0.get(key).map(String::as_str)
+fn env_value(project: &Project, key: &str) -> Option<String> {
+    project
+        .source_values
+        .0
+        .get(key)
+        .cloned()
+        .or_else(|| std::env::var(key).ok())
 }
 
 /// `build.args`, each value already resolved when the project was loaded, then `--build-arg`

@@ -6,8 +6,17 @@ use crate::build::dockerfile::{Command, Copy, InstructionKind, Source};
 fn command(c: &Command) -> String {
     match c {
         Command::Shell(text) => text.clone(),
-        Command::Exec(args) => serde_json::to_string(args).unwrap_or_default(),
+        Command::Exec(args) => json_list(args),
     }
+}
+
+/// `["a", "b"]`, as the exec form is usually written (and BuildKit shows it).
+fn json_list(words: &[String]) -> String {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| serde_json::Value::String(w.clone()).to_string())
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn copy(keyword: &str, c: &Copy) -> String {
@@ -47,7 +56,7 @@ pub fn describe(kind: &InstructionKind) -> String {
     let rest = match kind {
         InstructionKind::Run(r) => command(&r.command),
         InstructionKind::Cmd(c) | InstructionKind::Entrypoint(c) => command(c),
-        InstructionKind::Shell(s) => serde_json::to_string(s).unwrap_or_default(),
+        InstructionKind::Shell(s) => json_list(s),
         InstructionKind::Env(e) | InstructionKind::Label(e) => kv(e),
         InstructionKind::Arg(args) => args
             .iter()

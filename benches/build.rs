@@ -185,7 +185,7 @@ fn main() {
     println!("build of a 10-step Dockerfile, COPY of {files} files, median of {runs}:");
     let result = bench(
         &|| timed(&[ours, "build", "-q"], &dir, &envs),
-        &|| timed(&[ours, "builder", "prune", "-f"], &dir, &envs),
+        &|| timed(&[ours, "builder", "prune", "-a", "-f"], &dir, &envs),
         &dir,
         runs,
     );
@@ -213,7 +213,7 @@ fn main() {
     } else {
         println!("  docker build   skipped: no Docker daemon answers here");
     }
-    let _ = timed(&[ours, "builder", "prune", "-f"], &dir, &envs);
+    let _ = timed(&[ours, "builder", "prune", "-a", "-f"], &dir, &envs);
     remove_cgroup_parent(CGROUP_PARENT);
 }
 

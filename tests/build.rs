@@ -229,8 +229,10 @@ fn an_unchanged_rebuild_is_cached_and_a_changed_file_rebuilds_from_its_copy() {
     let no_cache = build(&f, &["--no-cache"]);
     assert_eq!(ran_steps(&no_cache).len(), 4, "{no_cache}");
 
-    // `builder prune` empties the cache: everything runs again.
+    // Without -a, prune keeps the steps whose layers the image uses; -a empties the cache.
     ok(&f, &["builder", "prune", "-f"]);
+    assert!(ran_steps(&build(&f, &[])).is_empty());
+    ok(&f, &["builder", "prune", "-a", "-f"]);
     assert_eq!(ran_steps(&build(&f, &[])).len(), 4);
     f.assert_clean();
 }

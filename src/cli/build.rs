@@ -55,7 +55,7 @@ pub enum BuilderCommand {
 
 #[derive(Debug, Args)]
 pub struct BuilderPruneArgs {
-    /// Remove all build cache (the only kind this builder keeps: every entry is removed)
+    /// Remove all build cache, not only the steps whose layers no image uses
     #[arg(short = 'a', long)]
     pub all: bool,
     /// Do not prompt for confirmation
@@ -157,7 +157,7 @@ pub fn builder(global: &GlobalOptions, args: &BuilderArgs) -> anyhow::Result<i32
             if !a.force && !super::image_prune::confirm(PRUNE_WARNING)? {
                 return Ok(0);
             }
-            let pruned = crate::build::builder::prune_cache(&global.root)?;
+            let pruned = crate::build::builder::prune_cache(&global.root, a.all)?;
             println!(
                 "Deleted build cache objects: {}\nTotal reclaimed space: {}",
                 pruned.removed,

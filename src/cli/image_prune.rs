@@ -86,7 +86,7 @@ pub fn run(
     }
     let mut reclaimed = report.reclaimed;
     if args.build_cache {
-        let pruned = crate::build::builder::prune_cache(&global.root)?;
+        let pruned = crate::build::builder::prune_cache(&global.root, args.all)?;
         writeln!(out, "Deleted build cache objects: {}", pruned.removed)?;
         reclaimed += pruned.reclaimed;
     }

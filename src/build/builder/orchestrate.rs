@@ -32,6 +32,9 @@ struct StageState {
     key: Key,
 }
 
+/// A built stage and the steps it ran (text, whether cached).
+type StageResult = Result<(StageState, Vec<(String, bool)>), BuildError>;
+
 /// How many bytes of a RUN's output an error quotes from its end.
 const TAIL_BYTES: usize = 4096;
 /// How many lines of it.
@@ -215,7 +218,7 @@ fn wave(
     ready: &[usize],
     built: &[Option<StageState>],
     progress: &mut dyn BuildProgress,
-) -> Vec<Result<(StageState, Vec<(String, bool)>), BuildError>> {
+) -> Vec<StageResult> {
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
         let handles: Vec<_> = ready
@@ -302,7 +305,7 @@ impl Worker<'_, '_> {
         global: &GlobalScope<'_>,
         i: usize,
         built: &[Option<StageState>],
-    ) -> Result<(StageState, Vec<(String, bool)>), BuildError> {
+    ) -> StageResult {
         let mut steps = Vec::new();
         let stage = &df.stages[i];
         let name = stage.from.name.as_deref();

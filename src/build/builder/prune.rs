@@ -22,10 +22,10 @@ pub struct CachePrune {
 }
 
 /// Empties the build cache: its records (the layers only they kept go too) and the cache
-/// mounts' directories.
-pub fn prune_cache(root: &Path) -> Result<CachePrune, BuildError> {
+/// mounts' directories. Without `all`, records of steps whose layers an image still uses stay.
+pub fn prune_cache(root: &Path, all: bool) -> Result<CachePrune, BuildError> {
     let store = ImageStore::open(StateRoot::new(root).images())?;
-    let (removed, mut reclaimed) = store.unpin_all(PIN_PREFIX)?;
+    let (removed, mut reclaimed) = store.unpin_all(PIN_PREFIX, all)?;
     let mounts = StateRoot::new(root).build_cache_mounts();
     if mounts.exists() {
         reclaimed += du(&mounts);

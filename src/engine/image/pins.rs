@@ -80,16 +80,31 @@ impl ImageStore {
         Ok(out)
     }
 
-    /// Removes every pin whose name starts with `prefix`, then the layers and blobs nothing
-    /// keeps any more; returns how many pins went and the bytes freed.
-    pub fn unpin_all(&self, prefix: &str) -> Result<(u64, u64), ImageError> {
+    /// Removes every pin whose name starts with `prefix` — with `all`, else only those whose
+    /// layers no image uses (what `builder prune` without `-a` calls dangling) — then the
+    /// layers and blobs nothing keeps any more; returns how many pins went and the bytes freed.
+    pub fn unpin_all(&self, prefix: &str, all: bool) -> Result<(u64, u64), ImageError> {
         let _lock = self.lock()?;
         let dir = self.dir().pins();
+        let in_images: std::collections::BTreeSet<String> = self
+            .records()?
+            .into_iter()
+            .flat_map(|r| r.layers.into_iter().map(|l| l.dir))
+            .collect();
+        let used = |path: &std::path::Path| {
+            fs::read(path)
+                .ok()
+                .and_then(|d| serde_json::from_slice::<Pin>(&d).ok())
+                .is_some_and(|p| {
+                    !p.layers.is_empty() && p.layers.iter().all(|l| in_images.contains(&l.dir))
+                })
+        };
         let mut removed = 0;
         match fs::read_dir(&dir) {
             Ok(entries) => {
                 for entry in entries.flatten() {
-                    if entry.file_name().to_string_lossy().starts_with(prefix) {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with(prefix) && (all || !used(&entry.path())) {
                         let p = entry.path();
                         fs::remove_file(&p).map_err(io_ctx("removing", &p))?;
                         removed += 1;
@@ -152,12 +167,15 @@ mod tests {
         assert!(s.pin("../x", &record.layers).is_err());
         assert_eq!(s.pinned("nope"), None);
 
+        // While an image uses its layers, the pin is not dangling: only `-a` removes it.
+        assert_eq!(s.unpin_all("build-", false).unwrap().0, 0);
+        s.pin("build-abc", &record.layers).unwrap();
         s.remove("busybox", false).unwrap();
         let dir = s.dir().layer(&record.layers[0].dir);
         assert!(dir.is_dir(), "the pin keeps the layer");
         assert_eq!(s.pinned("build-abc"), Some(record.layers.clone()));
 
-        let (pins, freed) = s.unpin_all("build-").unwrap();
+        let (pins, freed) = s.unpin_all("build-", false).unwrap();
         assert_eq!(pins, 1);
         assert!(freed > 0);
         assert!(!dir.exists(), "unpinned, the layer goes");

@@ -38,7 +38,8 @@ impl ImageBuilder for Recording {
         if self.fail.iter().any(|f| f == service) {
             return Err(StackError::Build(crate::build::BuildError::RunFailed {
                 build: service.to_string(),
-                step: format!("{service} 2/2] RUN false"),
+                step: format!("[{service} 2/2] RUN false"),
+                process: "/bin/sh -c false".into(),
                 code: 1,
                 tail: String::new(),
             }));
@@ -405,7 +406,8 @@ fn a_failed_build_names_the_step_and_stops() {
     .expect_err("a fails");
     assert_eq!(
         err.to_string(),
-        "a: [a 2/2] RUN false] did not complete successfully: exit code: 1"
+        "a: [a 2/2] RUN false: process \"/bin/sh -c false\" did not complete successfully: \
+         exit code: 1"
     );
     assert_eq!(fake.services(), ["a"]);
 }

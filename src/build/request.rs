@@ -74,8 +74,8 @@ pub enum BuildNetwork {
     /// An existing engine network (its full name, `<project>_default`): the stack makes sure it
     /// exists before the build.
     Network(String),
-    /// Nothing was asked and the project has no default network: the host's network
-    /// namespace (the stack gives `Network(<project>_default)` when there is one).
+    /// Nothing was asked and the project has no default network: a namespace of its own with
+    /// only loopback (the stack gives `Network(<project>_default)` when there is one).
     #[default]
     Default,
 }

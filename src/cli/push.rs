@@ -110,7 +110,7 @@ impl PushProgress for ComposeEvents {
 
 /// `compose push`: the image of every selected service that names one. Unlike Docker
 /// Compose, which pushes only services that also have a `build:` section, a service with an
-/// `image:` is pushed: this tool builds nothing, so its images come from `image load` or `tag`.
+/// `image:` is pushed, whether it was built, loaded or tagged.
 pub fn push(global: &GlobalOptions, args: &PushArgs) -> anyhow::Result<i32> {
     let loaded = crate::model::load::load(&super::project::load_options(global, &args.services)?)?;
     let project = loaded.project;

@@ -43,11 +43,11 @@ pub fn decide(
         PullPolicy::Missing => Decision::Pull,
         PullPolicy::Never if facts.stored => Decision::UseStored,
         PullPolicy::Never => Decision::Fail("not found and pull_policy is never".to_string()),
-        // Builds have not landed: a stored image built earlier (or loaded) is never replaced
-        // by a pull, which `build` forbids.
+        // `build` never pulls: a stored image is used here, and the stack builds the service
+        // (a missing image of a service without `build:` is this error).
         PullPolicy::Build if facts.stored => Decision::UseStored,
         PullPolicy::Build => Decision::Fail(
-            "not found and pull_policy is build: building images is not supported yet".to_string(),
+            "not found and pull_policy is build: it is built, never pulled".to_string(),
         ),
         PullPolicy::Every(_) if !facts.stored => Decision::Pull,
         PullPolicy::Every(interval) => match facts.last_pulled {
@@ -195,7 +195,7 @@ mod tests {
             d => panic!("{d:?}"),
         }
         match decide(PullPolicy::Build, None, absent, now) {
-            Decision::Fail(m) => assert!(m.contains("building images is not supported yet")),
+            Decision::Fail(m) => assert!(m.contains("it is built, never pulled")),
             d => panic!("{d:?}"),
         }
         assert_eq!(

@@ -374,7 +374,9 @@ impl Backend for EngineBackend<'_> {
             (RunNet::None, _) | (RunNet::Build, BuildNetwork::None) => StepNetwork::None,
             (RunNet::Host, _) | (RunNet::Build, BuildNetwork::Host) => StepNetwork::Host,
             (RunNet::Build, BuildNetwork::Network(n)) => StepNetwork::Bridge(n.clone()),
-            (RunNet::Build, BuildNetwork::Default) => StepNetwork::Host,
+            // No project network to join (every service names its own): isolated rather than
+            // the host's, whose loopback services a build must not reach unasked.
+            (RunNet::Build, BuildNetwork::Default) => StepNetwork::None,
         };
         let layers = self.lower_dirs(lowers);
         let step = RunStep {

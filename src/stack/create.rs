@@ -17,7 +17,6 @@ use crate::engine::cgroups::Layout;
 use crate::engine::image::Image;
 use crate::engine::network::dns::{self, RESOLVER_IP};
 use crate::engine::network::ipam::AddrRequest;
-use crate::engine::network::link;
 use crate::engine::network::manager::Networks;
 use crate::engine::network::nft::PortMapping;
 use crate::engine::root::StateRoot;
@@ -26,9 +25,7 @@ use crate::engine::runtime::etc;
 use crate::engine::runtime::user::LayerFiles;
 use crate::engine::runtime::{caps, host_devices, host_files, seccomp, written_files};
 use crate::engine::spec::{ContainerSpec, MountKind, VOLUME_DATA};
-use crate::engine::state::{
-    self, BridgeRef, ContainerRecord, DnsSetup, Endpoint, PublishedPort, RestartPolicy,
-};
+use crate::engine::state::{self, ContainerRecord, DnsSetup, PublishedPort, RestartPolicy};
 use crate::model::types::resources::Project;
 use crate::model::types::service::ServiceConfig;
 use crate::planner::container::{
@@ -292,53 +289,28 @@ impl<'a> Creator<'a> {
                 )?;
                 held.networks.push(full.clone());
                 let assigned: Vec<_> = [addrs.ipv4, addrs.ipv6].into_iter().flatten().collect();
-                let default_gateways = if Some(key) == gw_key.as_ref() && !info.def.internal {
-                    assigned.iter().map(|a| a.gateway).collect()
-                } else {
-                    Vec::new()
-                };
                 let hostname = svc.hostname.as_deref();
-                endpoints.push(Endpoint {
-                    network: full.clone(),
-                    bridge: BridgeRef {
-                        name: info.bridge.clone(),
-                        mtu: info.def.mtu,
-                        gateways: info
-                            .addrs
-                            .subnets
-                            .iter()
-                            .map(|s| (s.gateway, s.subnet.prefix_len()))
-                            .collect(),
-                    },
-                    host_if: link::veth_name(&id, &full),
-                    container_if: format!("eth{i}"),
-                    // A MAC fixed at creation (Docker's 02:42 + IPv4 form when none is
-                    // asked for), so a restarted container answers on the MAC its neighbours
-                    // have cached for its address.
-                    mac: req.mac.or_else(|| {
-                        assigned.iter().find_map(|a| match a.addr {
-                            IpAddr::V4(v4) => {
-                                let o = v4.octets();
-                                Some([0x02, 0x42, o[0], o[1], o[2], o[3]])
-                            }
-                            IpAddr::V6(_) => None,
-                        })
-                    }),
-                    addresses: assigned
-                        .iter()
-                        .map(|a| (a.addr, a.subnet.prefix_len()))
-                        .collect(),
-                    default_gateways,
-                    // A one-off container is found by its own name only, unless
-                    // `--use-aliases` (as with Docker Compose).
-                    dns_names: match one_off {
-                        Some(o) if !o.use_aliases => {
-                            netplan::dns_names(&cname, &cname, &id, hostname, &[])
-                        }
-                        _ => netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
-                    },
-                    link_local: req.link_local.clone(),
-                });
+                // A MAC fixed at creation (Docker's 02:42 + IPv4 form when none is asked
+                // for), so a restarted container answers on the MAC its neighbours have
+                // cached for its address.
+                let mut endpoint = info.endpoint(
+                    &full,
+                    &id,
+                    i,
+                    &assigned,
+                    req.mac,
+                    Some(key) == gw_key.as_ref(),
+                );
+                // A one-off container is found by its own name only, unless `--use-aliases`
+                // (as with Docker Compose).
+                endpoint.dns_names = match one_off {
+                    Some(o) if !o.use_aliases => {
+                        netplan::dns_names(&cname, &cname, &id, hostname, &[])
+                    }
+                    _ => netplan::dns_names(service, &cname, &id, hostname, &req.aliases),
+                };
+                endpoint.link_local = req.link_local.clone();
+                endpoints.push(endpoint);
                 internal_of.push(info.def.internal);
             }
         }

@@ -8,9 +8,8 @@ use std::net::IpAddr;
 
 use crate::engine::network::dns::upstreams_from_resolv_conf;
 use crate::engine::network::ipam::AddrRequest;
-use crate::engine::network::link;
 use crate::engine::network::manager::{NetworkError, Networks};
-use crate::engine::state::{BridgeRef, DnsSetup, Endpoint};
+use crate::engine::state::{DnsSetup, Endpoint};
 
 /// The step's place on a network, until released.
 pub(super) struct Joined {
@@ -35,37 +34,7 @@ pub(super) fn join(
         .ok_or_else(|| NetworkError::NotFound(network.to_string()))?;
     let addrs = nets.allocate(network, id, &AddrRequest::default())?;
     let assigned: Vec<_> = [addrs.ipv4, addrs.ipv6].into_iter().flatten().collect();
-    let endpoint = Endpoint {
-        network: network.to_string(),
-        bridge: BridgeRef {
-            name: info.bridge.clone(),
-            mtu: info.def.mtu,
-            gateways: (info.addrs.subnets.iter())
-                .map(|s| (s.gateway, s.subnet.prefix_len()))
-                .collect(),
-        },
-        host_if: link::veth_name(id, network),
-        container_if: "eth0".to_string(),
-        // Docker's MAC for an IPv4 address (02:42 and the address).
-        mac: assigned.iter().find_map(|a| match a.addr {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                Some([0x02, 0x42, o[0], o[1], o[2], o[3]])
-            }
-            IpAddr::V6(_) => None,
-        }),
-        addresses: assigned
-            .iter()
-            .map(|a| (a.addr, a.subnet.prefix_len()))
-            .collect(),
-        default_gateways: if info.def.internal {
-            Vec::new()
-        } else {
-            assigned.iter().map(|a| a.gateway).collect()
-        },
-        dns_names: Vec::new(),
-        link_local: Vec::new(),
-    };
+    let endpoint = info.endpoint(network, id, 0, &assigned, None, true);
     let dns = DnsSetup {
         networks: vec![network.to_string()],
         links: Vec::new(),

@@ -140,3 +140,54 @@ pub(super) struct Record {
     pub(super) bridge: String,
     pub(super) created: i64,
 }
+
+impl NetworkInfo {
+    /// The endpoint of container `id` on this network (`name`) with the addresses it was
+    /// given, as its `index`-th interface (`eth<index>`): the bridge it plugs into, its veth's
+    /// name, Docker's MAC for an IPv4 address (`02:42` and the address) unless `mac` fixes one,
+    /// and its default gateways when `gateway` (never on an internal network). Names and
+    /// link-local addresses are the caller's to add.
+    pub fn endpoint(
+        &self,
+        name: &str,
+        id: &str,
+        index: usize,
+        assigned: &[crate::engine::network::ipam::Assigned],
+        mac: Option<[u8; 6]>,
+        gateway: bool,
+    ) -> crate::engine::state::Endpoint {
+        use std::net::IpAddr;
+        crate::engine::state::Endpoint {
+            network: name.to_string(),
+            bridge: crate::engine::state::BridgeRef {
+                name: self.bridge.clone(),
+                mtu: self.def.mtu,
+                gateways: (self.addrs.subnets.iter())
+                    .map(|s| (s.gateway, s.subnet.prefix_len()))
+                    .collect(),
+            },
+            host_if: crate::engine::network::link::veth_name(id, name),
+            container_if: format!("eth{index}"),
+            mac: mac.or_else(|| {
+                assigned.iter().find_map(|a| match a.addr {
+                    IpAddr::V4(v4) => {
+                        let o = v4.octets();
+                        Some([0x02, 0x42, o[0], o[1], o[2], o[3]])
+                    }
+                    IpAddr::V6(_) => None,
+                })
+            }),
+            addresses: assigned
+                .iter()
+                .map(|a| (a.addr, a.subnet.prefix_len()))
+                .collect(),
+            default_gateways: if gateway && !self.def.internal {
+                assigned.iter().map(|a| a.gateway).collect()
+            } else {
+                Vec::new()
+            },
+            dns_names: Vec::new(),
+            link_local: Vec::new(),
+        }
+    }
+}

@@ -95,9 +95,8 @@ impl ImageStore {
             fs::read(path)
                 .ok()
                 .and_then(|d| serde_json::from_slice::<Pin>(&d).ok())
-                .is_some_and(|p| {
-                    !p.layers.is_empty() && p.layers.iter().all(|l| in_images.contains(&l.dir))
-                })
+                // A step that made no layer holds nothing: only `all` drops it.
+                .is_some_and(|p| p.layers.iter().all(|l| in_images.contains(&l.dir)))
         };
         let mut removed = 0;
         match fs::read_dir(&dir) {

@@ -130,6 +130,33 @@ fn only_what_is_still_the_runtimes_is_removed_from_the_upper_dir() {
     assert!(upper.join("run").exists());
 }
 
+/// The attack: the step turns a parent of a mount point into a link to a host directory that
+/// holds an empty file and an empty directory of the same names. Removing the traces must not
+/// follow it.
+#[test]
+fn removing_traces_never_follows_a_link_the_step_made() {
+    let t = tempfile::tempdir().unwrap();
+    let lower = t.path().join("lower");
+    mkdir(&lower);
+    let layers = [lower.clone()];
+    let made = Lowers::new(&layers).made_for(&["/run/secrets/id".into(), "/mnt/d/x".into()]);
+    let host = t.path().join("host");
+    mkdir(&host.join("secrets"));
+    std::fs::write(host.join("secrets/id"), "").unwrap();
+    mkdir(&host.join("d/x"));
+    let upper = t.path().join("upper");
+    mkdir(&upper);
+    std::os::unix::fs::symlink(&host, upper.join("run")).unwrap();
+    std::os::unix::fs::symlink(&host, upper.join("mnt")).unwrap();
+    made.remove_from(&upper);
+    assert!(host.join("secrets/id").exists(), "a host file was removed");
+    assert!(host.join("d/x").exists(), "a host directory was removed");
+    assert!(
+        upper.join("run").symlink_metadata().is_ok(),
+        "the step's own link stays"
+    );
+}
+
 /// Records the host mounts; fails the unmounts of `failing`.
 #[derive(Clone, Default)]
 struct Recording {

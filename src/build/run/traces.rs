@@ -10,9 +10,12 @@
 //! copied-up directory left empty and unchanged ([`Made::remove_from`]).
 
 use std::collections::VecDeque;
-use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 /// Symbolic links followed in one path before giving up (the kernel's limit).
 const MAX_LINKS: usize = 40;
@@ -174,37 +177,105 @@ impl Made {
     /// Removes from `upper` each path that is still only what the runtime made, deepest first;
     /// returns what could not be removed for another reason than being in use by the step's
     /// own changes.
+    ///
+    /// The upper dir is the container's work: each path is reached beneath it on descriptors,
+    /// never through a symbolic link (a step that turned `etc` into a link to a host directory
+    /// must not make us remove what lies there), and a path that cannot be reached so is left.
     pub(super) fn remove_from(&self, upper: &Path) -> Vec<String> {
         let mut paths: Vec<&(String, Origin)> = self.paths.iter().collect();
         paths.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count()));
         let mut problems = Vec::new();
+        let root = match rfs::open(
+            upper,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => return vec![format!("opening {}: {e}", upper.display())],
+        };
         for (rel, origin) in paths {
-            let path = upper.join(rel);
-            let Ok(m) = std::fs::symlink_metadata(&path) else {
+            let (parent, name) = match rel.rsplit_once('/') {
+                Some((parent, name)) => (parent, name),
+                None => ("", rel.as_str()),
+            };
+            let dir = if parent.is_empty() {
+                rustix::io::dup(&root)
+            } else {
+                rfs::openat2(
+                    &root,
+                    parent,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV,
+                )
+            };
+            // Gone, or reached only through a link the step made: not ours to remove.
+            let Ok(dir) = dir else {
                 continue;
             };
+            let Ok(st) = rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let kind = FileType::from_raw_mode(st.st_mode);
             let result = match origin {
-                Origin::Made if m.is_file() && m.len() == 0 => std::fs::remove_file(&path),
-                Origin::Made if m.is_dir() => remove_if_empty(&path),
-                Origin::Dir(before) if m.is_dir() && meta(&m) == *before && !is_opaque(&path) => {
-                    remove_if_empty(&path)
+                Origin::Made if kind == FileType::RegularFile && st.st_size == 0 => {
+                    rfs::unlinkat(&dir, name, AtFlags::empty())
+                }
+                Origin::Made if kind == FileType::Directory => remove_if_empty(&dir, name),
+                Origin::Dir(before)
+                    if kind == FileType::Directory
+                        && stat_meta(&st) == *before
+                        && !opaque_at(&dir, name) =>
+                {
+                    remove_if_empty(&dir, name)
                 }
                 _ => Ok(()),
             };
             if let Err(e) = result {
-                problems.push(format!("removing {}: {e}", path.display()));
+                problems.push(format!("removing {}: {e}", upper.join(rel).display()));
             }
         }
         problems
     }
 }
 
-/// Removes the directory when it is empty (the step wrote into it otherwise: it stays).
-fn remove_if_empty(path: &Path) -> io::Result<()> {
-    match std::fs::remove_dir(path) {
-        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(()),
+/// Removes the directory `name` of `dir` when it is empty (the step wrote into it otherwise:
+/// it stays).
+fn remove_if_empty(dir: &OwnedFd, name: &str) -> Result<(), Errno> {
+    match rfs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Err(Errno::NOTEMPTY) | Err(Errno::EXIST) => Ok(()),
         r => r,
     }
+}
+
+/// A directory's metadata from its `stat`.
+fn stat_meta(st: &rfs::Stat) -> DirMeta {
+    DirMeta {
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+    }
+}
+
+/// Whether the directory `name` of `dir` is opaque (the marker or the xattr), looked at
+/// without following a link.
+fn opaque_at(dir: &OwnedFd, name: &str) -> bool {
+    let Ok(fd) = rfs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    if rfs::statat(&fd, ".wh..wh..opq", AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        return true;
+    }
+    let mut buf = [0u8; 4];
+    matches!(
+        rfs::fgetxattr(&fd, "trusted.overlay.opaque", &mut buf),
+        Ok(1) if buf[0] == b'y'
+    )
 }
 
 fn split(path: &str) -> impl Iterator<Item = String> + '_ {

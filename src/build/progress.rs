@@ -25,8 +25,9 @@ pub enum StepOutcome {
     Cached,
     /// Done, in this long.
     Done(Duration),
-    /// Failed (the build's error says why).
-    Failed(Duration),
+    /// Failed, after `elapsed`, for the reason `message` (BuildKit's line: `process "/bin/sh -c
+    /// make" did not complete successfully: exit code: 2`).
+    Failed { elapsed: Duration, message: String },
 }
 
 /// Receives a build's events. Steps of independent stages may interleave; `step` numbers them

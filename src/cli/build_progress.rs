@@ -96,7 +96,7 @@ impl BuildProgress for PlainBuild {
         let text = match outcome {
             StepOutcome::Cached => "CACHED".to_string(),
             StepOutcome::Done(d) => format!("DONE {}", seconds(d)),
-            StepOutcome::Failed(d) => format!("ERROR: failed after {}", seconds(d)),
+            StepOutcome::Failed { message, .. } => format!("ERROR: {message}"),
         };
         self.line(&format!("{} {text}", id(step)));
         self.line("");
@@ -150,9 +150,12 @@ impl BuildProgress for JsonBuild {
             StepOutcome::Done(d) => {
                 serde_json::json!({ "id": id(step), "status": "DONE", "seconds": d.as_secs_f64() })
             }
-            StepOutcome::Failed(d) => {
-                serde_json::json!({ "id": id(step), "status": "ERROR", "seconds": d.as_secs_f64() })
-            }
+            StepOutcome::Failed { elapsed, message } => serde_json::json!({
+                "id": id(step),
+                "status": "ERROR",
+                "seconds": elapsed.as_secs_f64(),
+                "error": message,
+            }),
         };
         self.emit(v);
     }
@@ -214,7 +217,10 @@ impl BuildProgress for TtyBuild {
         let (template, message) = match outcome {
             StepOutcome::Cached => (" \u{2714} {prefix} {msg}", "CACHED".to_string()),
             StepOutcome::Done(d) => (" \u{2714} {prefix} {msg}", seconds(d)),
-            StepOutcome::Failed(d) => (" \u{2718} {prefix} {msg}", format!("ERROR {}", seconds(d))),
+            StepOutcome::Failed { elapsed, .. } => (
+                " \u{2718} {prefix} {msg}",
+                format!("ERROR {}", seconds(elapsed)),
+            ),
         };
         bar.set_style(style(template));
         bar.finish_with_message(message);
@@ -281,7 +287,14 @@ mod tests {
         p.done(1, &StepOutcome::Done(Duration::from_millis(420)));
         p.step(2, &info(None, 3, "RUN false"));
         p.output(2, b"boom");
-        p.done(2, &StepOutcome::Failed(Duration::from_millis(50)));
+        p.done(
+            2,
+            &StepOutcome::Failed {
+                elapsed: Duration::from_millis(50),
+                message: "process \"/bin/sh -c false\" did not complete successfully: exit code: 1"
+                    .into(),
+            },
+        );
         p.warn("careful");
     }
 
@@ -293,7 +306,8 @@ mod tests {
             out.text(),
             "#1 [web 1/3] FROM scratch\n#1 CACHED\n\n\
              #2 [web builder 2/3] RUN make\n#2 compiling a\n#2 compiling b\n#2 DONE 0.4s\n\n\
-             #3 [web 3/3] RUN false\n#3 boom\n#3 ERROR: failed after 0.1s\n\n\
+             #3 [web 3/3] RUN false\n#3 boom\n\
+             #3 ERROR: process \"/bin/sh -c false\" did not complete successfully: exit code: 1\n\n\
              WARN[0000] careful\n"
         );
     }
@@ -311,7 +325,7 @@ mod tests {
             r##"{"id":"#2","status":"DONE","seconds":0.42}"##,
             r##"{"id":"#3","build":"web","stage":null,"index":3,"total":3,"text":"RUN false","status":"Working"}"##,
             r##"{"id":"#3","output":"boom"}"##,
-            r##"{"id":"#3","status":"ERROR","seconds":0.05}"##,
+            r##"{"id":"#3","status":"ERROR","seconds":0.05,"error":"process \"/bin/sh -c false\" did not complete successfully: exit code: 1"}"##,
             r#"{"level":"warning","text":"careful"}"#,
         ];
         assert_eq!(out.text(), want.map(|l| format!("{l}\n")).concat());

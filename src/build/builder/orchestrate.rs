@@ -416,28 +416,39 @@ impl Worker<'_, '_> {
                     );
                 }
                 Err(e) => {
-                    self.send(Event::Done(step, StepOutcome::Failed(started.elapsed())));
-                    return Err(match e {
+                    let elapsed = started.elapsed();
+                    let (error, message) = match e {
                         StepError::Exit {
                             process,
                             code,
                             tail,
-                        } => BuildError::RunFailed {
-                            build: self.shared.req.name.clone(),
-                            step: step_name,
-                            process,
-                            code,
-                            tail,
-                        },
-                        StepError::Build(BuildError::Unsupported { message, .. }) => {
+                        } => (
+                            BuildError::RunFailed {
+                                build: self.shared.req.name.clone(),
+                                step: step_name,
+                                process: process.clone(),
+                                code,
+                                tail,
+                            },
+                            format!(
+                                "process {process:?} did not complete successfully: exit code: {code}"
+                            ),
+                        ),
+                        StepError::Build(BuildError::Unsupported { message, .. }) => (
                             BuildError::Step {
                                 build: self.shared.req.name.clone(),
                                 step: step_name,
-                                message,
-                            }
+                                message: message.clone(),
+                            },
+                            message,
+                        ),
+                        StepError::Build(e) => {
+                            let message = e.to_string();
+                            (e, message)
                         }
-                        StepError::Build(e) => e,
-                    });
+                    };
+                    self.send(Event::Done(step, StepOutcome::Failed { elapsed, message }));
+                    return Err(error);
                 }
             }
         }

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod cli;
 pub mod engine;
+pub mod kube;
 pub mod model;
 pub mod planner;
 pub mod stack;

@@ -170,42 +170,10 @@ pub fn resolve_environment(
         resolve_unset(&mut svc.environment, env);
         let own = svc.environment.clone();
         let lookup = |v: &str| env.lookup(v).or_else(|| own.get(v).cloned().flatten());
-        let mut merged: IndexMap<String, Option<String>> = IndexMap::new();
-        for (i, file) in svc.env_file.iter().enumerate() {
-            let entry = format!("services.{name}.env_file[{i}]");
-            let path = Path::new(&file.path);
-            if !path.exists() {
-                if file.required {
-                    return Err(LoadError::new(
-                        Span::default(),
-                        entry,
-                        ErrorKind::Other(format!(
-                            "env file {} not found (set `required: false` to make it optional)",
-                            path.display()
-                        )),
-                    ));
-                }
-                continue;
-            }
-            let vars = match file.format.as_deref().unwrap_or("") {
-                "" => dotenv::read_file(path, &lookup)?,
-                "raw" => read_raw(path)?,
-                other => {
-                    return Err(LoadError::new(
-                        Span::default(),
-                        format!("{entry}.format"),
-                        ErrorKind::InvalidValue {
-                            what: format!("env_file format for {}", path.display()),
-                            value: other.to_string(),
-                            expected: "\"raw\", or no format for the .env syntax".to_string(),
-                        },
-                    ))
-                }
-            };
-            for (k, v) in vars {
-                merged.insert(k, Some(v));
-            }
-        }
+        let mut merged: IndexMap<String, Option<String>> = read_env_files(name, svc, env)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
         for (k, v) in std::mem::take(&mut svc.environment) {
             merged.insert(k, v);
         }
@@ -214,6 +182,56 @@ pub fn resolve_environment(
         resolve_label_files(name, svc, &lookup)?;
     }
     Ok(())
+}
+
+/// The variables service `name`'s `env_file`s define, in order with later files winning, without
+/// what its `environment` sets: [`resolve_environment`]'s first step, also used by `kube generate`
+/// to keep env files apart (they become a ConfigMap). `${VAR}` inside a file is looked up in the
+/// project environment, then in the service's own `environment`.
+pub fn read_env_files(
+    name: &str,
+    svc: &crate::model::types::service::ServiceConfig,
+    env: &Environment,
+) -> Result<IndexMap<String, String>> {
+    let own = &svc.environment;
+    let lookup = |v: &str| env.lookup(v).or_else(|| own.get(v).cloned().flatten());
+    let mut merged: IndexMap<String, String> = IndexMap::new();
+    for (i, file) in svc.env_file.iter().enumerate() {
+        let entry = format!("services.{name}.env_file[{i}]");
+        let path = Path::new(&file.path);
+        if !path.exists() {
+            if file.required {
+                return Err(LoadError::new(
+                    Span::default(),
+                    entry,
+                    ErrorKind::Other(format!(
+                        "env file {} not found (set `required: false` to make it optional)",
+                        path.display()
+                    )),
+                ));
+            }
+            continue;
+        }
+        let vars = match file.format.as_deref().unwrap_or("") {
+            "" => dotenv::read_file(path, &lookup)?,
+            "raw" => read_raw(path)?,
+            other => {
+                return Err(LoadError::new(
+                    Span::default(),
+                    format!("{entry}.format"),
+                    ErrorKind::InvalidValue {
+                        what: format!("env_file format for {}", path.display()),
+                        value: other.to_string(),
+                        expected: "\"raw\", or no format for the .env syntax".to_string(),
+                    },
+                ))
+            }
+        };
+        for (k, v) in vars {
+            merged.insert(k, v);
+        }
+    }
+    Ok(merged)
 }
 
 /// Reads a service's `label_file`s (`KEY=VALUE` lines in the .env syntax, later files winning)

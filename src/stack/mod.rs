@@ -22,6 +22,7 @@ pub mod expose;
 pub mod external_links;
 pub mod hooks;
 pub mod inspect;
+pub mod kube;
 mod networks;
 pub mod ops;
 pub mod pull;

@@ -3,6 +3,8 @@
 //!
 //! SKELETON: the pod helper fills this module (see /work/wt/briefs/kube-pod.md).
 
+pub mod container;
+
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::context::Context;

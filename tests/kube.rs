@@ -1,0 +1,827 @@
+//! `compose kube generate` against what a cluster accepts, checked from the outside: the
+//! manifests made from every Compose file we have on disk (our tests' stacks, our examples and
+//! `../shared/corpus`) validate against the Kubernetes 1.30 schemas in strict mode (PyPI's
+//! `kubernetes-validate`, which `.ci/run` installs: unknown fields are rejected, as the API
+//! server rejects them); the stacks under `tests/kube/<stack>/` give byte-for-byte the output
+//! reviewed in their `expected.yaml` (and `expected-warnings.txt`), regenerated with
+//! `UPDATE_GOLDEN=1`; every service, port, named volume and dependency of the input shows up in
+//! the output or in a warning naming its key; output is deterministic; and `kubectl kustomize`
+//! builds the kustomize output.
+//!
+//! The output is read as plain YAML (`serde_yaml_ng::Value`), never through the translator's
+//! types, so these checks do not share its mistakes. Only object names come from the library
+//! (`compose::kube::names`): they are the contract between the translation and its users.
+//! Checks that need an external tool skip with a printed reason when it is absent.
+
+// Not `mod support { #[path = "cli.rs"] .. }` as elsewhere: with the `tests/kube/` folder of
+// fixtures beside this file, rustfmt would look for the module in there.
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cli::{corpus_dir, Compose, Output};
+use compose::kube::names;
+use serde::Deserialize;
+use serde_json::Value as Json;
+use serde_yaml_ng::Value;
+
+/// The Kubernetes version the output must be valid for (the oldest we target).
+const K8S_VERSION: &str = "1.30.0";
+/// PyPI's validator of manifests against the API's schemas.
+const VALIDATOR: &str = "kubernetes-validate";
+/// Files per validator run: it is Python, so each start costs about half a second.
+const BATCH: usize = 200;
+/// The folders of this repository whose Compose files are translated.
+const REPO_ROOTS: &[&str] = &["tests", "examples"];
+/// Stands for a golden stack's folder in its expected output (bind mounts name host paths).
+const STACK_DIR: &str = "$STACK_DIR";
+
+/// One Compose file to translate, run from its folder as `compose -f FILE ...`.
+struct Case {
+    dir: PathBuf,
+    file: String,
+    /// Where it comes from, for messages (relative to the repository or the corpus).
+    label: String,
+    /// Ours: it must load. The corpus holds files Docker Compose rejects too: those are skipped.
+    must_load: bool,
+}
+
+impl Case {
+    fn new(path: &Path, label: String, must_load: bool) -> Self {
+        Case {
+            dir: path.parent().expect("file has a folder").to_path_buf(),
+            file: path
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned(),
+            label,
+            must_load,
+        }
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-f", self.file.as_str()];
+        all.extend_from_slice(args);
+        Compose::new(&self.dir).args(&all).run()
+    }
+
+    fn generate(&self, args: &[&str]) -> Output {
+        let mut all = vec!["kube", "generate"];
+        all.extend_from_slice(args);
+        self.compose(&all)
+    }
+
+    /// The project as `compose config --format json` prints it, or `None` when it is rejected.
+    fn config(&self) -> Option<Json> {
+        let out = self.compose(&["config", "--format", "json"]);
+        if out.code != 0 {
+            return None;
+        }
+        Some(serde_json::from_str(&out.stdout).expect("config prints JSON"))
+    }
+
+    /// `generate ARGS`'s output when it succeeds; `Ok(None)` for a corpus file Compose rejects
+    /// (skipped); `Err` with why otherwise.
+    fn try_generate(&self, args: &[&str]) -> Result<Option<Output>, String> {
+        let out = self.generate(args);
+        if out.code == 0 {
+            return Ok(Some(out));
+        }
+        if !self.must_load && self.compose(&["config", "-q"]).code != 0 {
+            return Ok(None);
+        }
+        Err(format!(
+            "{}: kube generate {args:?} exited {}: {}",
+            self.label, out.code, out.stderr
+        ))
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `path` is a Compose file: YAML with top-level `services:` or `include:`, not a
+/// Kubernetes manifest (top-level `apiVersion:`/`kind:`) nor a golden file of ours.
+fn is_compose_file(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    if !(name.ends_with(".yaml") || name.ends_with(".yml")) || name.starts_with("expected") {
+        return false;
+    }
+    if path
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with("expected-"))
+    {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let top = |key: &str| text.lines().any(|l| l.starts_with(key));
+    (top("services:") || top("include:")) && !top("apiVersion:") && !top("kind:")
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if is_compose_file(&path) {
+            out.push(path);
+        }
+    }
+}
+
+/// Every Compose file under `root`'s `folders`, sorted, labelled relative to `root`.
+fn files_under(root: &Path, folders: &[&str], must_load: bool) -> Vec<Case> {
+    let mut files = Vec::new();
+    for f in folders {
+        collect(&root.join(f), &mut files);
+    }
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let label = p.strip_prefix(root).unwrap_or(p).display().to_string();
+            Case::new(p, label, must_load)
+        })
+        .collect()
+}
+
+/// Our own Compose files (tests and examples): each must load and translate.
+fn repo_cases() -> Vec<Case> {
+    files_under(&repo(), REPO_ROOTS, true)
+}
+
+/// The corpus's Compose files; empty (with a printed reason) when there is no corpus.
+fn corpus_cases() -> Vec<Case> {
+    let Some(corpus) = corpus_dir() else {
+        eprintln!("corpus part skipped: ../shared/corpus is absent");
+        return Vec::new();
+    };
+    let cases = files_under(&corpus, &["."], false);
+    assert!(
+        cases.len() > 150,
+        "corpus looks incomplete: {}",
+        cases.len()
+    );
+    cases
+}
+
+/// The golden stacks: `tests/kube/<stack>/compose.yaml`, by stack name.
+fn golden_cases() -> Vec<Case> {
+    let root = repo().join("tests/kube");
+    let mut stacks: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/kube")
+        .flatten()
+        .map(|e| e.path().join("compose.yaml"))
+        .filter(|p| p.is_file())
+        .collect();
+    stacks.sort();
+    assert!(stacks.len() >= 8, "golden stacks missing: {stacks:?}");
+    stacks
+        .iter()
+        .map(|p| {
+            let stack = p.parent().and_then(Path::file_name).expect("stack folder");
+            Case::new(p, stack.to_string_lossy().into_owned(), true)
+        })
+        .collect()
+}
+
+/// Whether the validator can run here.
+fn validator_present() -> bool {
+    Command::new(VALIDATOR)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// What the validator says is wrong with `files`, run `batch` files at a time: every line it
+/// prints in quiet mode (an error, or a warning such as a kind with no schema in 1.30), and
+/// a failed run's exit code when it printed nothing.
+fn validate_in(files: &[PathBuf], batch: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    for chunk in files.chunks(batch) {
+        let out = Command::new(VALIDATOR)
+            .args(["--strict", "-k", K8S_VERSION, "--quiet"])
+            .args(chunk)
+            .output()
+            .expect("run kubernetes-validate");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let before = problems.len();
+        problems.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string),
+        );
+        if !out.status.success() && problems.len() == before {
+            problems.push(format!("{VALIDATOR} exited {:?} on {chunk:?}", out.status));
+        }
+    }
+    problems
+}
+
+fn validate(files: &[PathBuf]) -> Vec<String> {
+    validate_in(files, BATCH)
+}
+
+/// The files under `dir`, relative paths to contents, sorted.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read output dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("under base");
+                out.insert(
+                    rel.display().to_string(),
+                    std::fs::read(&path).expect("read output file"),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The YAML documents of a stream (empty documents dropped).
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).expect("output is YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `v`'s string at `path` (keys of nested mappings).
+fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(v, path).and_then(Value::as_str)
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+fn seq<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
+    at(v, path)
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Whether stderr holds a warning for `service` naming `key` (or a key beneath it).
+fn warned(stderr: &str, service: &str, key: &str) -> bool {
+    let prefix = format!("WARN[0000] service \"{service}\": {key}");
+    stderr.lines().any(|l| {
+        l.strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(['.', '[', ':', ' ']))
+    })
+}
+
+#[test]
+fn compose_files_on_disk_are_found_and_golden_files_are_not() {
+    let labels: Vec<String> = repo_cases().into_iter().map(|c| c.label).collect();
+    for want in [
+        "examples/quickstart/compose.yaml",
+        "examples/config-demo/compose.yaml",
+        "tests/kube/web-db-cache/compose.yaml",
+    ] {
+        assert!(labels.iter().any(|l| l == want), "{want} not in {labels:?}");
+    }
+    assert!(labels.iter().all(|l| !l.contains("expected")), "{labels:?}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let manifest = tmp.path().join("compose.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\n").expect("write");
+    assert!(!is_compose_file(&manifest));
+    let golden = tmp.path().join("expected.yaml");
+    std::fs::write(&golden, "services:\n  a: {}\n").expect("write");
+    assert!(!is_compose_file(&golden));
+    let plain = tmp.path().join("other.yml");
+    std::fs::write(&plain, "services:\n  a: {}\n").expect("write");
+    assert!(is_compose_file(&plain));
+}
+
+#[test]
+fn validator_catches_what_a_1_30_cluster_rejects() {
+    if !validator_present() {
+        eprintln!("skipped: {VALIDATOR} is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, container_extra: &str| {
+        let path = tmp.path().join(name);
+        let text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+             matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    \
+             spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n{container_extra}"
+        );
+        std::fs::write(&path, text).expect("write manifest");
+        path
+    };
+    let good = write("good.yaml", "          ports: [{containerPort: 80}]\n");
+    let unknown = write("unknown.yaml", "          restartPolicyX: Always\n");
+    // `lifecycle.stopSignal` came with 1.33: a cluster of 1.30 refuses it.
+    let newer = write("newer.yaml", "          lifecycle: {stopSignal: SIGTERM}\n");
+    let wrong_type = write("wrong-type.yaml", "          tty: \"yes please\"\n");
+    let kind = tmp.path().join("kind.yaml");
+    std::fs::write(
+        &kind,
+        "apiVersion: v1\nkind: Deploymnet\nmetadata: {name: x}\n",
+    )
+    .expect("write");
+
+    assert_eq!(validate(std::slice::from_ref(&good)), Vec::<String>::new());
+    // Batches of two: every file is still checked.
+    let all = [
+        good.clone(),
+        unknown.clone(),
+        newer.clone(),
+        wrong_type.clone(),
+        kind.clone(),
+    ];
+    let problems = validate_in(&all, 2);
+    for bad in [&unknown, &newer, &wrong_type, &kind] {
+        let name = bad.display().to_string();
+        assert!(
+            problems.iter().any(|p| p.contains(&name)),
+            "{name} not reported: {problems:#?}"
+        );
+    }
+    let good_name = format!("{} ", good.display());
+    assert!(
+        !problems.iter().any(|p| p.contains(&good_name)),
+        "{problems:#?}"
+    );
+    assert!(problems.iter().any(|p| p.contains("restartPolicyX")));
+}
+
+#[test]
+fn every_compose_file_translates_to_manifests_a_1_30_cluster_accepts() {
+    if !validator_present() {
+        eprintln!("skipped: {VALIDATOR} is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    let mut files = Vec::new();
+    let (mut translated, mut skipped) = (0, 0);
+    for case in repo_cases().into_iter().chain(corpus_cases()) {
+        let out_dir = tmp.path().join(case.label.replace('/', "__"));
+        let out_arg = out_dir.display().to_string();
+        match case.try_generate(&["-o", &out_arg]) {
+            Ok(Some(_)) => {
+                translated += 1;
+                files.extend(tree(&out_dir).into_keys().map(|rel| out_dir.join(rel)));
+            }
+            Ok(None) => skipped += 1,
+            Err(e) => failures.push(e),
+        }
+    }
+    eprintln!(
+        "{translated} Compose files translated ({skipped} the loader rejects skipped), {} manifests",
+        files.len()
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "yaml")),
+        "manifests are .yaml files: {files:?}"
+    );
+    failures.extend(validate(&files));
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `kube generate -o -` of a golden stack, with its folder written as [`STACK_DIR`].
+fn golden_output(case: &Case) -> (String, String) {
+    let out = case.generate(&["-o", "-"]);
+    assert_eq!(out.code, 0, "{}: {}", case.label, out.stderr);
+    let dir = case.dir.display().to_string();
+    (
+        out.stdout.replace(&dir, STACK_DIR),
+        out.stderr.replace(&dir, STACK_DIR),
+    )
+}
+
+/// The first line where `got` and `want` differ, for a readable failure.
+fn first_difference(got: &str, want: &str) -> String {
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    let n = g.iter().zip(&w).take_while(|(a, b)| a == b).count();
+    format!(
+        "line {}: got {:?}, expected {:?}",
+        n + 1,
+        g.get(n).unwrap_or(&"<end>"),
+        w.get(n).unwrap_or(&"<end>")
+    )
+}
+
+#[test]
+fn golden_stacks_translate_as_reviewed() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for case in golden_cases() {
+        let (stdout, stderr) = golden_output(&case);
+        for (name, got) in [
+            ("expected.yaml", &stdout),
+            ("expected-warnings.txt", &stderr),
+        ] {
+            let path = case.dir.join(name);
+            if update {
+                std::fs::write(&path, got).expect("write golden file");
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(want) if want == *got => {}
+                Ok(want) => failures.push(format!(
+                    "{}/{name}: {}",
+                    case.label,
+                    first_difference(got, &want)
+                )),
+                Err(e) => failures.push(format!("{}/{name}: {e}", case.label)),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden output differs (review, then regenerate with UPDATE_GOLDEN=1 cargo test --test kube golden):\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The ports a service's container listens on, per Compose: `ports` targets and `expose`
+/// entries (ranges expanded), as (port, upper-case protocol).
+fn compose_ports(svc: &Json) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    for p in svc["ports"].as_array().into_iter().flatten() {
+        if let Some(t) = p["target"].as_u64() {
+            let proto = p["protocol"].as_str().unwrap_or("tcp").to_uppercase();
+            out.push((t, proto));
+        }
+    }
+    for e in svc["expose"].as_array().into_iter().flatten() {
+        let e = match e {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let (range, proto) = e.split_once('/').unwrap_or((&e, "tcp"));
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(lo), Ok(hi)) = (lo.parse::<u64>(), hi.parse::<u64>()) {
+            out.extend((lo..=hi).map(|p| (p, proto.to_uppercase())));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether the container port entry `entry` is `port`/`proto`.
+fn container_port(entry: &Value, port: u64, proto: &str) -> bool {
+    text(entry, &["protocol"]).unwrap_or("TCP") == proto
+        && at(entry, &["containerPort"]).and_then(Value::as_u64) == Some(port)
+}
+
+/// Whether the Service port entry `entry` leads to container port `port`/`proto`: its
+/// `targetPort` (a number, or the name of one of `container`'s ports), else its `port`.
+fn service_port(entry: &Value, container: &Value, port: u64, proto: &str) -> bool {
+    if text(entry, &["protocol"]).unwrap_or("TCP") != proto {
+        return false;
+    }
+    match at(entry, &["targetPort"]) {
+        Some(Value::String(name)) => seq(container, &["ports"])
+            .iter()
+            .any(|p| text(p, &["name"]) == Some(name.as_str()) && container_port(p, port, proto)),
+        Some(n) => n.as_u64() == Some(port),
+        None => at(entry, &["port"]).and_then(Value::as_u64) == Some(port),
+    }
+}
+
+/// Whether any init container's command line has `name` as a word (`job/NAME`, `nc -z NAME`).
+fn waits_for(pod: &Value, name: &str) -> bool {
+    seq(pod, &["initContainers"]).iter().any(|c| {
+        seq(c, &["command"])
+            .iter()
+            .chain(seq(c, &["args"]))
+            .filter_map(Value::as_str)
+            .flat_map(|s| s.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-')))
+            .any(|w| w == name)
+    })
+}
+
+/// What of `config` (the project) is missing from `docs` (the objects) and not warned about.
+fn round_trip_gaps(label: &str, config: &Json, docs: &[Value], stderr: &str) -> Vec<String> {
+    let mut gaps = Vec::new();
+    let find = |kinds: &[&str], name: &str| {
+        docs.iter().find(|d| {
+            text(d, &["kind"]).is_some_and(|k| kinds.contains(&k))
+                && text(d, &["metadata", "name"]) == Some(name)
+        })
+    };
+    let empty = serde_json::Map::new();
+    let services = config["services"].as_object().unwrap_or(&empty);
+    let volumes = config["volumes"].as_object().unwrap_or(&empty);
+    for (name, svc) in services {
+        let workload_name = names::workload(name);
+        let Some(workload) = find(
+            &["Deployment", "StatefulSet", "Job", "DaemonSet"],
+            &workload_name,
+        ) else {
+            gaps.push(format!(
+                "{label}: service {name}: no workload {workload_name}"
+            ));
+            continue;
+        };
+        let pod = at(workload, &["spec", "template", "spec"]).unwrap_or(&Value::Null);
+        let container = seq(pod, &["containers"]).first().unwrap_or(&Value::Null);
+        let service = find(&["Service"], &names::service(name));
+        for (port, proto) in compose_ports(svc) {
+            let shown = match service {
+                Some(s) => seq(s, &["spec", "ports"])
+                    .iter()
+                    .any(|p| service_port(p, container, port, &proto)),
+                None => seq(container, &["ports"])
+                    .iter()
+                    .any(|p| container_port(p, port, &proto)),
+            };
+            if !shown && !warned(stderr, name, "ports") && !warned(stderr, name, "expose") {
+                gaps.push(format!("{label}: service {name}: port {port}/{proto} lost"));
+            }
+        }
+        let pod_claims: Vec<&str> = seq(pod, &["volumes"])
+            .iter()
+            .filter_map(|v| text(v, &["persistentVolumeClaim", "claimName"]))
+            .collect();
+        let templates: Vec<&str> = seq(workload, &["spec", "volumeClaimTemplates"])
+            .iter()
+            .filter_map(|t| text(t, &["metadata", "name"]))
+            .collect();
+        for mount in svc["volumes"].as_array().into_iter().flatten() {
+            let (Some("volume"), Some(source)) = (mount["type"].as_str(), mount["source"].as_str())
+            else {
+                continue;
+            };
+            let top = &volumes[source];
+            let shown = if top["external"].as_bool() == Some(true) {
+                pod_claims.contains(&names::external_claim(source, top["name"].as_str()).as_str())
+            } else {
+                let claim = names::claim(source);
+                (pod_claims.contains(&claim.as_str())
+                    && find(&["PersistentVolumeClaim"], &claim).is_some())
+                    || templates.contains(&names::pod_volume(source).as_str())
+            };
+            if !shown && !warned(stderr, name, "volumes") {
+                gaps.push(format!("{label}: service {name}: volume {source} lost"));
+            }
+        }
+        for dep in svc["depends_on"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(d, _)| d)
+        {
+            if !services.contains_key(dep) {
+                continue; // `required: false` and not selected: nothing to wait for
+            }
+            if !waits_for(pod, &names::service(dep)) && !warned(stderr, name, "depends_on") {
+                gaps.push(format!("{label}: service {name}: dependency {dep} lost"));
+            }
+        }
+    }
+    gaps
+}
+
+#[test]
+fn every_service_port_volume_and_dependency_is_carried_over_or_warned() {
+    let mut gaps = Vec::new();
+    let mut checked = 0;
+    for case in repo_cases().into_iter().chain(corpus_cases()) {
+        let Some(config) = case.config() else {
+            assert!(!case.must_load, "{}: compose config rejects it", case.label);
+            continue;
+        };
+        match case.try_generate(&["-o", "-"]) {
+            Ok(Some(out)) => {
+                checked += 1;
+                let docs = documents(&out.stdout);
+                gaps.extend(round_trip_gaps(&case.label, &config, &docs, &out.stderr));
+            }
+            Ok(None) => {}
+            Err(e) => gaps.push(e),
+        }
+    }
+    eprintln!("{checked} Compose files checked");
+    assert!(gaps.is_empty(), "{} gaps:\n{}", gaps.len(), gaps.join("\n"));
+}
+
+#[test]
+fn round_trip_check_notices_what_is_missing() {
+    let config: Json = serde_json::from_str(
+        r#"{"services": {"web": {"ports": [{"target": 80, "protocol": "tcp"}],
+            "volumes": [{"type": "volume", "source": "data", "target": "/d"}],
+            "depends_on": {"db": {"condition": "service_started"}}},
+            "db": {"expose": ["5432", "7000-7001/udp"]}},
+            "volumes": {"data": {}}}"#,
+    )
+    .expect("json");
+    let complete = documents(
+        "kind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      \
+         initContainers: [{name: wait-db, command: [sh, -c, 'until nc -z db 5432; do sleep 1; done']}]\n      \
+         containers: [{name: web}]\n      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n\
+         ---\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80, targetPort: 80}]}\n\
+         ---\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n\
+         ---\nkind: Deployment\nmetadata: {name: db}\nspec: {template: {spec: {containers: [{name: db}]}}}\n\
+         ---\nkind: Service\nmetadata: {name: db}\nspec:\n  ports: [{port: 5432}, {port: 7000, protocol: UDP}, {port: 7001, protocol: UDP}]\n",
+    );
+    assert_eq!(
+        round_trip_gaps("t", &config, &complete, ""),
+        Vec::<String>::new()
+    );
+    // Without the Service of web, its claim and web's init container, each is reported...
+    let partial: Vec<Value> = complete
+        .iter()
+        .filter(|d| {
+            let kind = text(d, &["kind"]);
+            let web_service =
+                kind == Some("Service") && text(d, &["metadata", "name"]) == Some("web");
+            !(web_service || kind == Some("PersistentVolumeClaim"))
+        })
+        .cloned()
+        .collect();
+    let gaps = round_trip_gaps("t", &config, &partial, "");
+    assert_eq!(
+        gaps,
+        [
+            "t: service web: port 80/TCP lost",
+            "t: service web: volume data lost",
+        ],
+        "{gaps:?}"
+    );
+    // ...unless a warning names the key.
+    let warnings = "WARN[0000] service \"web\": ports[0]: cannot\n\
+                    WARN[0000] service \"web\": volumes[0]: cannot\n";
+    assert_eq!(
+        round_trip_gaps("t", &config, &partial, warnings),
+        Vec::<String>::new()
+    );
+    let no_db = &complete[..3];
+    assert_eq!(
+        round_trip_gaps("t", &config, no_db, ""),
+        ["t: service db: no workload db"]
+    );
+    let mut no_wait = complete.clone();
+    no_wait[0] = documents(
+        "kind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: [{name: web}], \
+         volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]}}}",
+    )
+    .remove(0);
+    assert_eq!(
+        round_trip_gaps("t", &config, &no_wait, ""),
+        ["t: service web: dependency db lost"]
+    );
+}
+
+#[test]
+fn output_is_byte_identical_from_one_run_to_the_next() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut differing = Vec::new();
+    for case in golden_cases().into_iter().chain(repo_cases()) {
+        let runs: Vec<String> = (0..2).map(|_| case.generate(&["-o", "-"]).stdout).collect();
+        if runs[0] != runs[1] || runs[0].is_empty() {
+            differing.push(format!("{}: stream", case.label));
+        }
+        for format in ["manifests", "helm", "kustomize"] {
+            let trees: Vec<BTreeMap<String, Vec<u8>>> = (0..2)
+                .map(|i| {
+                    let dir = tmp
+                        .path()
+                        .join(format!("{}-{format}-{i}", case.label.replace('/', "__")));
+                    let dir_arg = dir.display().to_string();
+                    let out = case.generate(&["--format", format, "-o", &dir_arg]);
+                    assert_eq!(out.code, 0, "{} {format}: {}", case.label, out.stderr);
+                    tree(&dir)
+                })
+                .collect();
+            if trees[0] != trees[1] || trees[0].is_empty() {
+                differing.push(format!("{}: {format}", case.label));
+            }
+        }
+    }
+    for case in corpus_cases() {
+        let runs: Vec<Option<Output>> = (0..2)
+            .map(|_| {
+                case.try_generate(&["-o", "-"])
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        if let [Some(a), Some(b)] = &runs[..] {
+            if a.stdout != b.stdout || a.stderr != b.stderr {
+                differing.push(format!("{}: stream", case.label));
+            }
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "not deterministic:\n{}",
+        differing.join("\n")
+    );
+}
+
+/// Whether `kubectl` reaches an API server (only then can `apply --dry-run` run).
+fn kubectl_has_server() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--request-timeout=3s", "-o", "json"])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("serverVersion")
+        })
+}
+
+#[test]
+fn kubectl_builds_the_kustomize_output() {
+    if !Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = kubectl_has_server();
+    if !server {
+        eprintln!("kubectl apply --dry-run=client skipped: no API server reachable");
+    }
+    let mut built = Vec::new();
+    let mut failures = Vec::new();
+    for case in golden_cases().into_iter().chain(repo_cases()) {
+        let slug = case.label.replace('/', "__");
+        let dir = tmp.path().join(format!("{slug}-kustomize"));
+        let dir_arg = dir.display().to_string();
+        let out = case.generate(&["--format", "kustomize", "-o", &dir_arg]);
+        assert_eq!(out.code, 0, "{}: {}", case.label, out.stderr);
+        let files = tree(&dir);
+        assert!(
+            files.contains_key("kustomization.yaml"),
+            "{}: {files:?}",
+            case.label
+        );
+        let kubectl = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(&dir)
+            .output()
+            .expect("run kubectl");
+        if !kubectl.status.success() {
+            failures.push(format!(
+                "{}: kubectl kustomize: {}",
+                case.label,
+                String::from_utf8_lossy(&kubectl.stderr)
+            ));
+            continue;
+        }
+        let stream = String::from_utf8(kubectl.stdout).expect("UTF-8");
+        let objects = documents(&stream).len();
+        if objects != files.len() - 1 {
+            failures.push(format!(
+                "{}: kustomize built {objects} objects from {} files",
+                case.label,
+                files.len() - 1
+            ));
+        }
+        let built_file = tmp.path().join(format!("{slug}-built.yaml"));
+        std::fs::write(&built_file, stream).expect("write kustomize build");
+        built.push(built_file);
+        if server {
+            let apply = Command::new("kubectl")
+                .args(["apply", "--dry-run=client", "-k"])
+                .arg(&dir)
+                .output()
+                .expect("run kubectl apply");
+            if !apply.status.success() {
+                failures.push(format!(
+                    "{}: kubectl apply --dry-run=client: {}",
+                    case.label,
+                    String::from_utf8_lossy(&apply.stderr)
+                ));
+            }
+        }
+    }
+    if validator_present() {
+        failures.extend(validate(&built));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -283,7 +283,7 @@ fn seq<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
 
 /// Whether stderr holds a warning for `service` naming `key` (or a key beneath it).
 fn warned(stderr: &str, service: &str, key: &str) -> bool {
-    let prefix = format!("WARN[0000] service \"{service}\": {key}");
+    let prefix = format!("WARN[0000] service {service:?}: {key}");
     stderr.lines().any(|l| {
         l.strip_prefix(&prefix)
             .is_some_and(|rest| rest.starts_with(['.', '[', ':', ' ']))
@@ -383,7 +383,10 @@ fn every_compose_file_translates_to_manifests_a_1_30_cluster_accepts() {
         match case.try_generate(&["-o", &out_arg]) {
             Ok(Some(_)) => {
                 translated += 1;
-                files.extend(tree(&out_dir).into_keys().map(|rel| out_dir.join(rel)));
+                // A project without services may have nothing to write.
+                if out_dir.is_dir() {
+                    files.extend(tree(&out_dir).into_keys().map(|rel| out_dir.join(rel)));
+                }
             }
             Ok(None) => skipped += 1,
             Err(e) => failures.push(e),
@@ -722,11 +725,9 @@ fn output_is_byte_identical_from_one_run_to_the_next() {
         }
     }
     for case in corpus_cases() {
+        // A file that fails to translate is reported by the validation test.
         let runs: Vec<Option<Output>> = (0..2)
-            .map(|_| {
-                case.try_generate(&["-o", "-"])
-                    .unwrap_or_else(|e| panic!("{e}"))
-            })
+            .map(|_| case.try_generate(&["-o", "-"]).ok().flatten())
             .collect();
         if let [Some(a), Some(b)] = &runs[..] {
             if a.stdout != b.stdout || a.stderr != b.stderr {

@@ -9,24 +9,24 @@
 //! builds the kustomize output.
 //!
 //! The output is read as plain YAML (`serde_yaml_ng::Value`), never through the translator's
-//! types, so these checks do not share its mistakes. Only object names come from the library
-//! (`compose::kube::names`): they are the contract between the translation and its users.
+//! types, so these checks do not share its mistakes (the round-trip check is in
+//! `tests/kube/round_trip.rs`, beside the golden stacks).
 //! Checks that need an external tool skip with a printed reason when it is absent.
 
 // Not `mod support { #[path = "cli.rs"] .. }` as elsewhere: with the `tests/kube/` folder of
 // fixtures beside this file, rustfmt would look for the module in there.
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "kube/round_trip.rs"]
+mod round_trip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cli::{corpus_dir, Compose, Output};
-use compose::kube::names;
-use serde::Deserialize;
+use round_trip::{documents, round_trip_gaps};
 use serde_json::Value as Json;
-use serde_yaml_ng::Value;
 
 /// The Kubernetes version the output must be valid for (the oldest we target).
 const K8S_VERSION: &str = "1.30.0";
@@ -206,7 +206,7 @@ fn validator_present() -> bool {
 /// What the validator says is wrong with `files`, run `batch` files at a time: every line it
 /// prints in quiet mode (an error, or a warning such as a kind with no schema in 1.30), and
 /// a failed run's exit code when it printed nothing.
-fn validate_in(files: &[PathBuf], batch: usize) -> Vec<String> {
+fn validate(files: &[PathBuf], batch: usize) -> Vec<String> {
     let mut problems = Vec::new();
     for chunk in files.chunks(batch) {
         let out = Command::new(VALIDATOR)
@@ -232,10 +232,6 @@ fn validate_in(files: &[PathBuf], batch: usize) -> Vec<String> {
     problems
 }
 
-fn validate(files: &[PathBuf]) -> Vec<String> {
-    validate_in(files, BATCH)
-}
-
 /// The files under `dir`, relative paths to contents, sorted.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -257,39 +253,6 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// The YAML documents of a stream (empty documents dropped).
-fn documents(text: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|d| Value::deserialize(d).expect("output is YAML"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-/// `v`'s string at `path` (keys of nested mappings).
-fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(v, path).and_then(Value::as_str)
-}
-
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(*k))
-}
-
-fn seq<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    at(v, path)
-        .and_then(Value::as_sequence)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-/// Whether stderr holds a warning for `service` naming `key` (or a key beneath it).
-fn warned(stderr: &str, service: &str, key: &str) -> bool {
-    let prefix = format!("WARN[0000] service {service:?}: {key}");
-    stderr.lines().any(|l| {
-        l.strip_prefix(&prefix)
-            .is_some_and(|rest| rest.starts_with(['.', '[', ':', ' ']))
-    })
-}
-
 #[test]
 fn compose_files_on_disk_are_found_and_golden_files_are_not() {
     let labels: Vec<String> = repo_cases().into_iter().map(|c| c.label).collect();
@@ -302,15 +265,15 @@ fn compose_files_on_disk_are_found_and_golden_files_are_not() {
     }
     assert!(labels.iter().all(|l| !l.contains("expected")), "{labels:?}");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let manifest = tmp.path().join("compose.yaml");
-    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\n").expect("write");
-    assert!(!is_compose_file(&manifest));
-    let golden = tmp.path().join("expected.yaml");
-    std::fs::write(&golden, "services:\n  a: {}\n").expect("write");
-    assert!(!is_compose_file(&golden));
-    let plain = tmp.path().join("other.yml");
-    std::fs::write(&plain, "services:\n  a: {}\n").expect("write");
-    assert!(is_compose_file(&plain));
+    for (name, text, compose) in [
+        ("compose.yaml", "apiVersion: v1\nkind: ConfigMap\n", false),
+        ("expected.yaml", "services:\n  a: {}\n", false),
+        ("other.yml", "services:\n  a: {}\n", true),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        assert_eq!(is_compose_file(&path), compose, "{name}");
+    }
 }
 
 #[test]
@@ -342,7 +305,10 @@ fn validator_catches_what_a_1_30_cluster_rejects() {
     )
     .expect("write");
 
-    assert_eq!(validate(std::slice::from_ref(&good)), Vec::<String>::new());
+    assert_eq!(
+        validate(std::slice::from_ref(&good), BATCH),
+        Vec::<String>::new()
+    );
     // Batches of two: every file is still checked.
     let all = [
         good.clone(),
@@ -351,7 +317,7 @@ fn validator_catches_what_a_1_30_cluster_rejects() {
         wrong_type.clone(),
         kind.clone(),
     ];
-    let problems = validate_in(&all, 2);
+    let problems = validate(&all, 2);
     for bad in [&unknown, &newer, &wrong_type, &kind] {
         let name = bad.display().to_string();
         assert!(
@@ -402,7 +368,7 @@ fn every_compose_file_translates_to_manifests_a_1_30_cluster_accepts() {
             .all(|f| f.extension().is_some_and(|e| e == "yaml")),
         "manifests are .yaml files: {files:?}"
     );
-    failures.extend(validate(&files));
+    failures.extend(validate(&files, BATCH));
     assert!(
         failures.is_empty(),
         "{} problems:\n{}",
@@ -467,147 +433,6 @@ fn golden_stacks_translate_as_reviewed() {
     );
 }
 
-/// The ports a service's container listens on, per Compose: `ports` targets and `expose`
-/// entries (ranges expanded), as (port, upper-case protocol).
-fn compose_ports(svc: &Json) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    for p in svc["ports"].as_array().into_iter().flatten() {
-        if let Some(t) = p["target"].as_u64() {
-            let proto = p["protocol"].as_str().unwrap_or("tcp").to_uppercase();
-            out.push((t, proto));
-        }
-    }
-    for e in svc["expose"].as_array().into_iter().flatten() {
-        let e = match e {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let (range, proto) = e.split_once('/').unwrap_or((&e, "tcp"));
-        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
-        if let (Ok(lo), Ok(hi)) = (lo.parse::<u64>(), hi.parse::<u64>()) {
-            out.extend((lo..=hi).map(|p| (p, proto.to_uppercase())));
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Whether the container port entry `entry` is `port`/`proto`.
-fn container_port(entry: &Value, port: u64, proto: &str) -> bool {
-    text(entry, &["protocol"]).unwrap_or("TCP") == proto
-        && at(entry, &["containerPort"]).and_then(Value::as_u64) == Some(port)
-}
-
-/// Whether the Service port entry `entry` leads to container port `port`/`proto`: its
-/// `targetPort` (a number, or the name of one of `container`'s ports), else its `port`.
-fn service_port(entry: &Value, container: &Value, port: u64, proto: &str) -> bool {
-    if text(entry, &["protocol"]).unwrap_or("TCP") != proto {
-        return false;
-    }
-    match at(entry, &["targetPort"]) {
-        Some(Value::String(name)) => seq(container, &["ports"])
-            .iter()
-            .any(|p| text(p, &["name"]) == Some(name.as_str()) && container_port(p, port, proto)),
-        Some(n) => n.as_u64() == Some(port),
-        None => at(entry, &["port"]).and_then(Value::as_u64) == Some(port),
-    }
-}
-
-/// Whether any init container's command line has `name` as a word (`job/NAME`, `nc -z NAME`).
-fn waits_for(pod: &Value, name: &str) -> bool {
-    seq(pod, &["initContainers"]).iter().any(|c| {
-        seq(c, &["command"])
-            .iter()
-            .chain(seq(c, &["args"]))
-            .filter_map(Value::as_str)
-            .flat_map(|s| s.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-')))
-            .any(|w| w == name)
-    })
-}
-
-/// What of `config` (the project) is missing from `docs` (the objects) and not warned about.
-fn round_trip_gaps(label: &str, config: &Json, docs: &[Value], stderr: &str) -> Vec<String> {
-    let mut gaps = Vec::new();
-    let find = |kinds: &[&str], name: &str| {
-        docs.iter().find(|d| {
-            text(d, &["kind"]).is_some_and(|k| kinds.contains(&k))
-                && text(d, &["metadata", "name"]) == Some(name)
-        })
-    };
-    let empty = serde_json::Map::new();
-    let services = config["services"].as_object().unwrap_or(&empty);
-    let volumes = config["volumes"].as_object().unwrap_or(&empty);
-    for (name, svc) in services {
-        let workload_name = names::workload(name);
-        let Some(workload) = find(
-            &["Deployment", "StatefulSet", "Job", "DaemonSet"],
-            &workload_name,
-        ) else {
-            gaps.push(format!(
-                "{label}: service {name}: no workload {workload_name}"
-            ));
-            continue;
-        };
-        let pod = at(workload, &["spec", "template", "spec"]).unwrap_or(&Value::Null);
-        let container = seq(pod, &["containers"]).first().unwrap_or(&Value::Null);
-        let service = find(&["Service"], &names::service(name));
-        for (port, proto) in compose_ports(svc) {
-            let shown = match service {
-                Some(s) => seq(s, &["spec", "ports"])
-                    .iter()
-                    .any(|p| service_port(p, container, port, &proto)),
-                None => seq(container, &["ports"])
-                    .iter()
-                    .any(|p| container_port(p, port, &proto)),
-            };
-            if !shown && !warned(stderr, name, "ports") && !warned(stderr, name, "expose") {
-                gaps.push(format!("{label}: service {name}: port {port}/{proto} lost"));
-            }
-        }
-        let pod_claims: Vec<&str> = seq(pod, &["volumes"])
-            .iter()
-            .filter_map(|v| text(v, &["persistentVolumeClaim", "claimName"]))
-            .collect();
-        let templates: Vec<&str> = seq(workload, &["spec", "volumeClaimTemplates"])
-            .iter()
-            .filter_map(|t| text(t, &["metadata", "name"]))
-            .collect();
-        for mount in svc["volumes"].as_array().into_iter().flatten() {
-            let (Some("volume"), Some(source)) = (mount["type"].as_str(), mount["source"].as_str())
-            else {
-                continue;
-            };
-            let top = &volumes[source];
-            let shown = if top["external"].as_bool() == Some(true) {
-                pod_claims.contains(&names::external_claim(source, top["name"].as_str()).as_str())
-            } else {
-                let claim = names::claim(source);
-                (pod_claims.contains(&claim.as_str())
-                    && find(&["PersistentVolumeClaim"], &claim).is_some())
-                    || templates.contains(&names::pod_volume(source).as_str())
-            };
-            if !shown && !warned(stderr, name, "volumes") {
-                gaps.push(format!("{label}: service {name}: volume {source} lost"));
-            }
-        }
-        for dep in svc["depends_on"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(d, _)| d)
-        {
-            if !services.contains_key(dep) {
-                continue; // `required: false` and not selected: nothing to wait for
-            }
-            if !waits_for(pod, &names::service(dep)) && !warned(stderr, name, "depends_on") {
-                gaps.push(format!("{label}: service {name}: dependency {dep} lost"));
-            }
-        }
-    }
-    gaps
-}
-
 #[test]
 fn every_service_port_volume_and_dependency_is_carried_over_or_warned() {
     let mut gaps = Vec::new();
@@ -629,73 +454,6 @@ fn every_service_port_volume_and_dependency_is_carried_over_or_warned() {
     }
     eprintln!("{checked} Compose files checked");
     assert!(gaps.is_empty(), "{} gaps:\n{}", gaps.len(), gaps.join("\n"));
-}
-
-#[test]
-fn round_trip_check_notices_what_is_missing() {
-    let config: Json = serde_json::from_str(
-        r#"{"services": {"web": {"ports": [{"target": 80, "protocol": "tcp"}],
-            "volumes": [{"type": "volume", "source": "data", "target": "/d"}],
-            "depends_on": {"db": {"condition": "service_started"}}},
-            "db": {"expose": ["5432", "7000-7001/udp"]}},
-            "volumes": {"data": {}}}"#,
-    )
-    .expect("json");
-    let complete = documents(
-        "kind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      \
-         initContainers: [{name: wait-db, command: [sh, -c, 'until nc -z db 5432; do sleep 1; done']}]\n      \
-         containers: [{name: web}]\n      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n\
-         ---\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80, targetPort: 80}]}\n\
-         ---\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n\
-         ---\nkind: Deployment\nmetadata: {name: db}\nspec: {template: {spec: {containers: [{name: db}]}}}\n\
-         ---\nkind: Service\nmetadata: {name: db}\nspec:\n  ports: [{port: 5432}, {port: 7000, protocol: UDP}, {port: 7001, protocol: UDP}]\n",
-    );
-    assert_eq!(
-        round_trip_gaps("t", &config, &complete, ""),
-        Vec::<String>::new()
-    );
-    // Without the Service of web, its claim and web's init container, each is reported...
-    let partial: Vec<Value> = complete
-        .iter()
-        .filter(|d| {
-            let kind = text(d, &["kind"]);
-            let web_service =
-                kind == Some("Service") && text(d, &["metadata", "name"]) == Some("web");
-            !(web_service || kind == Some("PersistentVolumeClaim"))
-        })
-        .cloned()
-        .collect();
-    let gaps = round_trip_gaps("t", &config, &partial, "");
-    assert_eq!(
-        gaps,
-        [
-            "t: service web: port 80/TCP lost",
-            "t: service web: volume data lost",
-        ],
-        "{gaps:?}"
-    );
-    // ...unless a warning names the key.
-    let warnings = "WARN[0000] service \"web\": ports[0]: cannot\n\
-                    WARN[0000] service \"web\": volumes[0]: cannot\n";
-    assert_eq!(
-        round_trip_gaps("t", &config, &partial, warnings),
-        Vec::<String>::new()
-    );
-    let no_db = &complete[..3];
-    assert_eq!(
-        round_trip_gaps("t", &config, no_db, ""),
-        ["t: service db: no workload db"]
-    );
-    let mut no_wait = complete.clone();
-    no_wait[0] = documents(
-        "kind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: [{name: web}], \
-         volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]}}}",
-    )
-    .remove(0);
-    assert_eq!(
-        round_trip_gaps("t", &config, &no_wait, ""),
-        ["t: service web: dependency db lost"]
-    );
 }
 
 #[test]
@@ -822,7 +580,7 @@ fn kubectl_builds_the_kustomize_output() {
         }
     }
     if validator_present() {
-        failures.extend(validate(&built));
+        failures.extend(validate(&built, BATCH));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -272,12 +272,11 @@ fn evaluate(action: &str, values: &Value) -> String {
 
 fn helm_paths() -> Vec<String> {
     let mut want = vec!["Chart.yaml".to_string(), "values.yaml".to_string()];
-    want.extend(MANIFESTS.iter().map(|m| {
-        PathBuf::from("templates")
-            .join(m)
-            .display()
-            .to_string()
-    }));
+    want.extend(
+        MANIFESTS
+            .iter()
+            .map(|m| PathBuf::from("templates").join(m).display().to_string()),
+    );
     want
 }
 
@@ -302,7 +301,10 @@ fn helm_templates_with_default_values_render_to_the_manifests() {
     assert!(deployment.contains("image: {{ index .Values.services \"web\" \"image\" | quote }}"));
     assert!(deployment.contains("replicas: {{ index .Values.services \"web\" \"replicas\" }}"));
     let config = &file(&out, "templates/app-config-configmap.yaml").content;
-    assert!(config.contains("{{ \"{{\" }} .Values.greeting }}"), "{config}");
+    assert!(
+        config.contains("{{ \"{{\" }} .Values.greeting }}"),
+        "{config}"
+    );
 }
 
 #[test]
@@ -337,7 +339,10 @@ fn helm_values_given_at_install_reach_the_workloads_only_where_they_belong() {
            migrate: {image: shop/migrate:1.0}\n  \
            web: {image: registry.example/nginx:2, replicas: 7}\n",
     );
-    let rendered = render(&file(&out, "templates/web-deployment.yaml").content, &values);
+    let rendered = render(
+        &file(&out, "templates/web-deployment.yaml").content,
+        &values,
+    );
     let d: Deployment = serde_yaml_ng::from_str(&rendered).unwrap();
     let spec = d.spec.unwrap();
     assert_eq!(spec.replicas, Some(7));

@@ -177,7 +177,7 @@ fn output_dir_gets_one_manifest_per_object_and_secrets_stay_private() {
     for (doc, (kind, name)) in docs.iter().zip(objects(&docs)) {
         let path = dir.join(file_of(&kind, &name));
         let file = documents(&read(&path));
-        assert_eq!(file, [doc.clone()], "{}", path.display());
+        assert_eq!(file, std::slice::from_ref(doc), "{}", path.display());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         if kind == "Secret" {
             assert_eq!(mode, 0o600, "{}", path.display());

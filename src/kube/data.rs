@@ -50,7 +50,10 @@ pub fn objects(ctx: &Context<'_>, warnings: &mut Warnings) -> Result<Vec<Object>
         };
         check_key("configs", key)?;
         if let Some(d) = &config.template_driver {
-            warnings.top(format!("configs.{key}.template_driver"), template_message(d));
+            warnings.top(
+                format!("configs.{key}.template_driver"),
+                template_message(d),
+            );
         }
         let mut cm = ConfigMap {
             metadata: object_meta(
@@ -74,7 +77,10 @@ pub fn objects(ctx: &Context<'_>, warnings: &mut Warnings) -> Result<Vec<Object>
         };
         check_key("secrets", key)?;
         if let Some(d) = &secret.template_driver {
-            warnings.top(format!("secrets.{key}.template_driver"), template_message(d));
+            warnings.top(
+                format!("secrets.{key}.template_driver"),
+                template_message(d),
+            );
         }
         if let Some(d) = &secret.driver {
             warnings.top(

@@ -36,7 +36,11 @@ pub fn claims(ctx: &Context<'_>, warnings: &mut Warnings) -> Result<Vec<Object>>
         }
         let path = format!("volumes.{key}");
         if vol.external.external {
-            if ctx.volumes.get(key).is_some_and(|e| *e != Default::default()) {
+            if ctx
+                .volumes
+                .get(key)
+                .is_some_and(|e| *e != Default::default())
+            {
                 warnings.top(
                     format!("{path}.x-kubernetes"),
                     "ignored: the volume is external, so its claim must already exist",
@@ -76,12 +80,14 @@ pub fn claims(ctx: &Context<'_>, warnings: &mut Warnings) -> Result<Vec<Object>>
             continue;
         }
         let many_pods = shared.len() > 1
-            || shared.iter().any(|s| {
-                ctx.kind(s) == WorkloadKind::DaemonSet || ctx.replicas(s) > 1
-            });
-        if many_pods && !access_modes(ctx, key).iter().any(|m| {
-            matches!(m, AccessMode::ReadWriteMany | AccessMode::ReadOnlyMany)
-        }) {
+            || shared
+                .iter()
+                .any(|s| ctx.kind(s) == WorkloadKind::DaemonSet || ctx.replicas(s) > 1);
+        if many_pods
+            && !access_modes(ctx, key)
+                .iter()
+                .any(|m| matches!(m, AccessMode::ReadWriteMany | AccessMode::ReadOnlyMany))
+        {
             warnings.top(
                 path.clone(),
                 format!(
@@ -154,7 +160,12 @@ fn mounters<'a>(ctx: &Context<'a>, key: &str) -> Vec<&'a str> {
 /// The access modes asked for (deduplicated, in order), else ReadWriteOnce.
 fn access_modes(ctx: &Context<'_>, key: &str) -> Vec<AccessMode> {
     let mut modes: Vec<AccessMode> = Vec::new();
-    for m in ctx.volumes.get(key).map(|e| e.access_modes.as_slice()).unwrap_or_default() {
+    for m in ctx
+        .volumes
+        .get(key)
+        .map(|e| e.access_modes.as_slice())
+        .unwrap_or_default()
+    {
         if !modes.contains(m) {
             modes.push(*m);
         }
@@ -183,7 +194,21 @@ pub fn quantity(s: &str) -> Option<String> {
     let number_ok = num.chars().any(|c| c.is_ascii_digit()) && num.matches('.').count() <= 1;
     let suffix_ok = matches!(
         suffix,
-        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E"
+        "" | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+            | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
     ) || suffix
         .strip_prefix(['e', 'E'])
         .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
@@ -198,7 +223,14 @@ fn byte_quantity(s: &str) -> Option<String> {
     if bytes <= 0 {
         return None;
     }
-    let units = [("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
+    let units = [
+        ("Ei", 60),
+        ("Pi", 50),
+        ("Ti", 40),
+        ("Gi", 30),
+        ("Mi", 20),
+        ("Ki", 10),
+    ];
     for (unit, shift) in units {
         if bytes % (1i64 << shift) == 0 {
             return Some(format!("{}{unit}", bytes >> shift));

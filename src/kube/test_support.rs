@@ -62,8 +62,17 @@ pub fn keys(warnings: &Warnings, service: Option<&str>) -> Vec<String> {
 
 /// The one warning about `key`.
 pub fn warning<'a>(warnings: &'a Warnings, key: &str) -> &'a Warning {
-    let found: Vec<&Warning> = warnings.as_slice().iter().filter(|w| w.key == key).collect();
-    assert_eq!(found.len(), 1, "one warning about {key}: {:?}", warnings.as_slice());
+    let found: Vec<&Warning> = warnings
+        .as_slice()
+        .iter()
+        .filter(|w| w.key == key)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one warning about {key}: {:?}",
+        warnings.as_slice()
+    );
     found[0]
 }
 

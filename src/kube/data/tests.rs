@@ -18,9 +18,13 @@ fn fixture() -> Fixture {
             ("BAD KEY".to_string(), "x".to_string()),
         ]),
     );
-    f.contents.configs.insert("app_config".into(), b"port=80\n".to_vec());
+    f.contents
+        .configs
+        .insert("app_config".into(), b"port=80\n".to_vec());
     f.contents.configs.insert("blob".into(), vec![0xff, 0x00]);
-    f.contents.secrets.insert("db_password".into(), b"s3cret".to_vec());
+    f.contents
+        .secrets
+        .insert("db_password".into(), b"s3cret".to_vec());
     f
 }
 
@@ -36,7 +40,10 @@ fn env_files_configs_and_secrets_become_objects() {
         text.contains("kind: ConfigMap\ndata:\n  app_config: |\n    port=80\n"),
         "the data key is the Compose key: {text}"
     );
-    assert!(text.contains("    tier: web\n  name: app-config\n"), "{text}");
+    assert!(
+        text.contains("    tier: web\n  name: app-config\n"),
+        "{text}"
+    );
     assert!(
         text.contains("kind: ConfigMap\nbinaryData:\n  blob: /wA=\n"),
         "non-UTF-8 content is binary data: {text}"
@@ -45,7 +52,10 @@ fn env_files_configs_and_secrets_become_objects() {
         text.contains("kind: Secret\ndata:\n  db_password: czNjcmV0\n"),
         "a Secret's data is base64: {text}"
     );
-    assert!(text.contains("  name: db-password\ntype: Opaque\n"), "{text}");
+    assert!(
+        text.contains("  name: db-password\ntype: Opaque\n"),
+        "{text}"
+    );
     assert!(!text.contains("ext_config") && !text.contains("ext-config"));
     assert_eq!(
         keys(&w, None),
@@ -60,8 +70,12 @@ fn env_files_configs_and_secrets_become_objects() {
 
 #[test]
 fn a_key_kubernetes_cannot_hold_is_refused() {
-    let mut f = Fixture::new("services:\n  web:\n    image: w\nconfigs:\n  'my config':\n    content: x\n");
+    let mut f =
+        Fixture::new("services:\n  web:\n    image: w\nconfigs:\n  'my config':\n    content: x\n");
     f.contents.configs.insert("my config".into(), b"x".to_vec());
     let err = objects(&f.ctx(), &mut Warnings::default()).unwrap_err();
-    assert!(err.to_string().starts_with("configs.my config: cannot be"), "{err}");
+    assert!(
+        err.to_string().starts_with("configs.my config: cannot be"),
+        "{err}"
+    );
 }

@@ -27,7 +27,10 @@ fn a_mounted_volume_gets_a_default_claim() {
         "Main data"
     );
     let spec = c.spec.as_ref().unwrap();
-    assert_eq!(spec.access_modes.as_deref(), Some(&["ReadWriteOnce".to_string()][..]));
+    assert_eq!(
+        spec.access_modes.as_deref(),
+        Some(&["ReadWriteOnce".to_string()][..])
+    );
     assert_eq!(
         spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"],
         Quantity("1Gi".into())
@@ -71,7 +74,11 @@ fn a_size_that_is_no_quantity_is_refused_with_its_key() {
         "services:\n  a:\n    image: a\n    volumes: [data:/data]\nvolumes:\n  data:\n    driver_opts: {size: lots}\n",
     );
     let err = claims(&f.ctx(), &mut Warnings::default()).unwrap_err();
-    assert!(err.to_string().starts_with("volumes.data.driver_opts.size: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("volumes.data.driver_opts.size: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,7 +103,11 @@ fn drivers_and_their_options_are_warned_about() {
     );
     let mut w = Warnings::default();
     let objects = claims(&f.ctx(), &mut w).unwrap();
-    assert_eq!(objects.len(), 1, "an external volume's claim already exists");
+    assert_eq!(
+        objects.len(),
+        1,
+        "an external volume's claim already exists"
+    );
     assert_eq!(
         keys(&w, None),
         [
@@ -106,7 +117,9 @@ fn drivers_and_their_options_are_warned_about() {
             "volumes.ext.x-kubernetes"
         ]
     );
-    assert!(warning(&w, "volumes.data.driver").message.contains("\"rexray\""));
+    assert!(warning(&w, "volumes.data.driver")
+        .message
+        .contains("\"rexray\""));
 }
 
 #[test]
@@ -125,7 +138,11 @@ fn sharing_a_read_write_once_claim_between_pods_is_warned_about() {
     );
     let mut w = Warnings::default();
     claims(&f.ctx(), &mut w).unwrap();
-    assert!(w.is_empty(), "ReadWriteMany can be shared: {:?}", w.as_slice());
+    assert!(
+        w.is_empty(),
+        "ReadWriteMany can be shared: {:?}",
+        w.as_slice()
+    );
 }
 
 #[test]
@@ -147,5 +164,8 @@ fn statefulset_volumes_get_templates_not_claims() {
     let mut w = Warnings::default();
     assert_eq!(claims(&f.ctx(), &mut w).unwrap().len(), 1);
     let msg = &warning(&w, "volumes.data").message;
-    assert!(msg.starts_with("StatefulSet db gives each replica"), "{msg}");
+    assert!(
+        msg.starts_with("StatefulSet db gives each replica"),
+        "{msg}"
+    );
 }

@@ -124,7 +124,7 @@ fn a_statefulset_turns_project_claims_into_templates() {
     let templates = spec.volume_claim_templates.as_ref().unwrap();
     assert_eq!(templates.len(), 1);
     assert_eq!(templates[0].metadata.name.as_deref(), Some("db-data"));
-    let text = yaml(&[o.clone()]);
+    let text = yaml(std::slice::from_ref(&o));
     assert!(text.contains("storage: 5Gi"), "{text}");
     assert!(w.is_empty(), "{:?}", w.as_slice());
 }

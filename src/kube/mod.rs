@@ -17,6 +17,7 @@ pub mod data;
 pub mod error;
 pub mod ext;
 pub mod labels;
+pub mod meta;
 pub mod names;
 pub mod object;
 pub mod output;
@@ -24,6 +25,8 @@ pub mod pod;
 pub mod rbac;
 pub mod service;
 pub mod storage;
+#[cfg(test)]
+mod test_support;
 pub mod warning;
 pub mod workload;
 

@@ -220,6 +220,16 @@ impl<'a> Context<'a> {
         out
     }
 
+    /// The port service `name`'s own Service offers container port `p` on: the container port,
+    /// as Compose's network offers it to other services, except behind a LoadBalancer, which
+    /// offers the published port (the one the outside world used on the Compose host).
+    pub fn service_port(&self, name: &str, p: &ServicePort) -> u16 {
+        match self.ext(name).service_type {
+            ext::ServiceType::LoadBalancer => p.published.unwrap_or(p.target),
+            _ => p.target,
+        }
+    }
+
     /// Whether service `name` mounts a named volume of the project (not external).
     pub fn mounts_project_volume(&self, name: &str) -> bool {
         self.service(name).volumes.iter().any(|v| {

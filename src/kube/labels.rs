@@ -61,21 +61,8 @@ pub fn is_valid_label(key: &str, value: &str) -> bool {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if p.is_empty()
-            || p.len() > 253
-            || !p.split('.').all(|part| {
-                !part.is_empty()
-                    && part.len() <= 63
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            })
-        {
-            return false;
-        }
+    if prefix.is_some_and(|p| !super::names::is_dns_subdomain(p)) {
+        return false;
     }
     is_label_name(name) && (value.is_empty() || is_label_name(value))
 }

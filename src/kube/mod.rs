@@ -29,6 +29,7 @@ pub mod storage;
 mod test_support;
 pub mod warning;
 pub mod workload;
+pub mod yaml;
 
 pub use context::{Contents, Context, Input, WorkloadKind};
 pub use error::{KubeError, Result};

@@ -58,10 +58,35 @@ pub fn claim(volume: &str) -> String {
     dns_label(volume)
 }
 
-/// The claim an external volume refers to: its `name:` when it has one, else its key, as is
-/// (it must already exist in the cluster under that name).
+/// The claim an external volume refers to (it must already exist in the cluster): its `name:`
+/// when it has a non-empty one, else its key; as is when Kubernetes can hold it (a DNS
+/// subdomain), else as a DNS label.
 pub fn external_claim(key: &str, name: Option<&str>) -> String {
-    name.unwrap_or(key).to_string()
+    let wanted = external_name(key, name);
+    if is_dns_subdomain(wanted) {
+        wanted.to_string()
+    } else {
+        dns_label(wanted)
+    }
+}
+
+/// The name an external volume asks for: its non-empty `name:`, else its key.
+pub fn external_name<'a>(key: &'a str, name: Option<&'a str>) -> &'a str {
+    name.filter(|n| !n.is_empty()).unwrap_or(key)
+}
+
+/// Whether `s` is an RFC 1123 subdomain: dot-separated DNS labels, at most 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part.len() <= 63
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 /// The ConfigMap of a project's `configs` entry (not external).
@@ -110,5 +135,8 @@ mod tests {
         assert!(env_config_map(&long).ends_with("-env"));
         assert_eq!(env_config_map("web"), "web-env");
         assert_eq!(waiter("My Project"), "my-project-wait");
+        assert_eq!(external_claim("data", Some("shared.v1")), "shared.v1");
+        assert_eq!(external_claim("my_vol", Some("")), "my-vol");
+        assert_eq!(external_claim("my_vol", None), "my-vol");
     }
 }

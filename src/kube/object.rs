@@ -89,26 +89,36 @@ impl Object {
         matches!(self, Object::Secret(_))
     }
 
-    /// The object as one YAML document (no `---`), keys in the API's field order, maps sorted.
+    /// The object as one YAML document (no `---`), keys in the API's field order, maps sorted,
+    /// strings quoted wherever a YAML 1.1 reader could take them for something else.
     pub fn to_yaml(&self) -> Result<String> {
+        super::yaml::to_string(&self.to_value()?).map_err(|source| self.yaml_error(source))
+    }
+
+    /// The object as the API's JSON value.
+    pub fn to_value(&self) -> Result<serde_json::Value> {
         let r = match self {
-            Object::ServiceAccount(o) => serde_yaml_ng::to_string(o),
-            Object::Role(o) => serde_yaml_ng::to_string(o),
-            Object::RoleBinding(o) => serde_yaml_ng::to_string(o),
-            Object::ConfigMap(o) => serde_yaml_ng::to_string(o),
-            Object::Secret(o) => serde_yaml_ng::to_string(o),
-            Object::PersistentVolumeClaim(o) => serde_yaml_ng::to_string(o),
-            Object::Service(o) => serde_yaml_ng::to_string(o),
-            Object::Job(o) => serde_yaml_ng::to_string(o),
-            Object::Deployment(o) => serde_yaml_ng::to_string(o),
-            Object::StatefulSet(o) => serde_yaml_ng::to_string(o),
-            Object::DaemonSet(o) => serde_yaml_ng::to_string(o),
+            Object::ServiceAccount(o) => serde_json::to_value(o),
+            Object::Role(o) => serde_json::to_value(o),
+            Object::RoleBinding(o) => serde_json::to_value(o),
+            Object::ConfigMap(o) => serde_json::to_value(o),
+            Object::Secret(o) => serde_json::to_value(o),
+            Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
+            Object::Service(o) => serde_json::to_value(o),
+            Object::Job(o) => serde_json::to_value(o),
+            Object::Deployment(o) => serde_json::to_value(o),
+            Object::StatefulSet(o) => serde_json::to_value(o),
+            Object::DaemonSet(o) => serde_json::to_value(o),
         };
-        r.map_err(|source| KubeError::Yaml {
+        r.map_err(|source| self.yaml_error(source))
+    }
+
+    fn yaml_error(&self, source: serde_json::Error) -> KubeError {
+        KubeError::Yaml {
             kind: self.kind(),
             name: self.name().to_string(),
             source,
-        })
+        }
     }
 }
 

@@ -98,10 +98,14 @@ fn service(
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for p in &ports {
-        let port = match (ty, p.published) {
-            (ServiceType::ClusterIP, _) | (_, None) => p.target,
-            (_, Some(published)) => published,
+        let port = if alias {
+            p.target
+        } else {
+            ctx.service_port(name, p)
         };
+        if port != p.target && !alias {
+            w.service(name, "ports", format!("behind the LoadBalancer, port {} is offered on {port} (the published port), inside the cluster too: callers that used {0} must use {port}", p.target));
+        }
         if !seen.insert((port, p.protocol)) {
             continue;
         }

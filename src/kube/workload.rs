@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::context::{Context, WorkloadKind};
 use super::error::{KubeError, Result};
+use super::ext::AccessMode;
 use super::labels;
 use super::meta::object_meta;
 use super::names;
@@ -23,6 +24,7 @@ use super::storage;
 use super::warning::Warnings;
 use crate::model::types::deploy::{DeployConfig, UpdateConfig};
 use crate::model::types::duration::Duration;
+use crate::model::types::mounts::VolumeType;
 
 /// The workload of service `name` running `pod`.
 pub fn wrap(
@@ -68,7 +70,9 @@ pub fn wrap(
             spec: Some(DeploymentSpec {
                 replicas: Some(replicas),
                 selector,
-                strategy: update.map(deployment_strategy),
+                strategy: update
+                    .map(deployment_strategy)
+                    .or_else(|| single_node_claim(ctx, name).then(recreate)),
                 min_ready_seconds: min_ready,
                 template: pod,
                 ..DeploymentSpec::default()
@@ -160,6 +164,39 @@ fn step(u: &UpdateConfig) -> IntOrString {
     }
 }
 
+/// Whether service `name` mounts a project volume whose claim only one node can attach
+/// (ReadWriteOnce, the default, or ReadWriteOncePod).
+fn single_node_claim(ctx: &Context<'_>, name: &str) -> bool {
+    ctx.service(name).volumes.iter().any(|v| {
+        v.kind == VolumeType::Volume
+            && v.source.as_ref().is_some_and(|s| {
+                ctx.project
+                    .volumes
+                    .get(s)
+                    .is_some_and(|c| !c.external.external)
+                    && ctx.volumes.get(s).is_none_or(|e| {
+                        e.access_modes.is_empty()
+                            || e.access_modes.iter().any(|m| {
+                                matches!(
+                                    m,
+                                    AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod
+                                )
+                            })
+                    })
+            })
+    })
+}
+
+/// Without `update_config`, a Deployment whose claim only one node can attach is replaced by
+/// stopping the old pod first, as Compose recreates a container: a rolling update would start
+/// the new pod first, and on another node it would wait for the volume forever.
+fn recreate() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("Recreate".to_string()),
+        rolling_update: None,
+    }
+}
+
 fn starts_first(u: &UpdateConfig) -> bool {
     u.order.as_deref() == Some("start-first")
 }
@@ -231,21 +268,12 @@ fn update_warnings(name: &str, u: &UpdateConfig, kind: WorkloadKind, w: &mut War
 /// attempts (`max_attempts` -> backoffLimit). `condition` is the pod's (restartPolicy).
 fn restart_policy(name: &str, d: &DeployConfig, kind: WorkloadKind, w: &mut Warnings) {
     let Some(r) = &d.restart_policy else { return };
-    let key = |k: &str| format!("deploy.restart_policy.{k}");
-    if r.delay.is_some() {
-        w.service(
-            name,
-            key("delay"),
-            "cannot be carried over: the kubelet restarts with an exponential backoff",
-        );
-    }
-    if r.window.is_some() {
-        w.service(name, key("window"), "cannot be carried over");
-    }
+    // `delay` and `window` are the pod part's (with `condition`); `max_attempts` is a Job's
+    // backoffLimit, here.
     if r.max_attempts.is_some() && kind != WorkloadKind::Job {
         w.service(
             name,
-            key("max_attempts"),
+            "deploy.restart_policy.max_attempts",
             "cannot be carried over: pods of a Deployment, StatefulSet or DaemonSet always restart",
         );
     }
@@ -320,11 +348,14 @@ fn claim_templates(
     pod: &mut PodTemplateSpec,
 ) -> Result<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>> {
     let mut out = Vec::new();
-    let Some(volumes) = pod.spec.as_mut().and_then(|s| s.volumes.as_mut()) else {
+    let Some(spec) = pod.spec.as_mut() else {
+        return Ok(out);
+    };
+    let Some(volumes) = spec.volumes.take() else {
         return Ok(out);
     };
     let mut kept = Vec::new();
-    for v in volumes.drain(..) {
+    for v in volumes {
         let claimed = v
             .persistent_volume_claim
             .as_ref()
@@ -346,7 +377,8 @@ fn claim_templates(
             _ => kept.push(v),
         }
     }
-    *volumes = kept;
+    // No `volumes: []` left behind when every volume became a template.
+    spec.volumes = (!kept.is_empty()).then_some(kept);
     Ok(out)
 }
 

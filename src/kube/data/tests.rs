@@ -33,7 +33,7 @@ fn env_files_configs_and_secrets_become_objects() {
     let f = fixture();
     let mut w = Warnings::default();
     let text = yaml(&objects(&f.ctx(), &mut w).unwrap());
-    let want_env = "apiVersion: v1\nkind: ConfigMap\ndata:\n  A: '1'\n  B: '2'\nmetadata:\n  labels:\n    \
+    let want_env = "apiVersion: v1\nkind: ConfigMap\ndata:\n  A: \"1\"\n  B: \"2\"\nmetadata:\n  labels:\n    \
         app.kubernetes.io/managed-by: compose\n    app.kubernetes.io/name: web\n    app.kubernetes.io/part-of: demo\n  name: web-env\n";
     assert!(text.starts_with(want_env), "{text}");
     assert!(

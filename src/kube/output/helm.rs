@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::PodSpec;
 use serde::Serialize;
-use serde_yaml_ng::Value;
+use serde_json::Value;
 
 use super::{file_name, yaml_of, OutputFile};
 use crate::kube::error::{KubeError, Result};
@@ -132,11 +132,7 @@ fn workload_template(
 ) -> Result<String> {
     let name = object.name();
     let text = object.to_yaml()?;
-    let mut doc: Value = serde_yaml_ng::from_str(&text).map_err(|source| KubeError::Yaml {
-        kind: object.kind(),
-        name: name.to_string(),
-        source,
-    })?;
+    let mut doc: Value = object.to_value()?;
     let mut entry = ServiceValues::default();
     let mut slots: Vec<(String, String)> = Vec::new();
     let mut next = 0;
@@ -179,7 +175,7 @@ fn workload_template(
         );
         entry.replicas = Some(n);
     }
-    let text = serde_yaml_ng::to_string(&doc).map_err(|source| KubeError::Yaml {
+    let text = crate::kube::yaml::to_string(&doc).map_err(|source| KubeError::Yaml {
         kind: object.kind(),
         name: name.to_string(),
         source,

@@ -82,7 +82,7 @@ fn file_name(object: &Object) -> String {
 /// `value` as YAML, for the files that are not objects (`Chart.yaml`, `values.yaml`,
 /// `kustomization.yaml`), named by `file` in the error.
 fn yaml_of<T: serde::Serialize>(file: &str, value: &T) -> Result<String> {
-    serde_yaml_ng::to_string(value).map_err(|source| KubeError::Yaml {
+    crate::kube::yaml::to_string(value).map_err(|source| KubeError::Yaml {
         kind: "file",
         name: file.to_string(),
         source,

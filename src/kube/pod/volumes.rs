@@ -246,7 +246,16 @@ fn named_or_anonymous(
         return None;
     };
     let claim_name = if config.external.external {
-        names::external_claim(source, config.name.as_deref())
+        let wanted = names::external_name(source, config.name.as_deref());
+        let claim = names::external_claim(source, config.name.as_deref());
+        if claim != wanted {
+            w.service(
+                svc,
+                key,
+                format!("external volume {wanted:?} is not a Kubernetes name: the pod claims {claim:?}, which must exist in the cluster"),
+            );
+        }
+        claim
     } else {
         names::claim(source)
     };

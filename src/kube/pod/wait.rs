@@ -141,7 +141,7 @@ fn wait_for_service(ctx: &Context<'_>, dep: &str) -> Vec<String> {
     let script = match port {
         Some(p) => format!(
             "until nc -z -w 2 {svc} {}; do echo waiting for {svc}; sleep 1; done",
-            p.target
+            ctx.service_port(dep, &p)
         ),
         None => format!(
             "domain=$(sed -n 's/^search \\([^ ]*\\).*/\\1/p' /etc/resolv.conf); until nslookup {svc}.$domain; do echo waiting for {svc}; sleep 1; done"

@@ -41,9 +41,9 @@ fn node_ports_come_from_published_ports_in_range() {
         "services:\n  web:\n    image: w\n    ports: ['30080:80', '8443:443', '127.0.0.1:9000:9000']\n    x-kubernetes: {service_type: NodePort}\n",
         "web",
     );
-    assert!(text.contains("  - name: tcp-80\n    nodePort: 30080\n    port: 30080\n    protocol: TCP\n    targetPort: 80\n"), "{text}");
+    assert!(text.contains("  - name: tcp-80\n    nodePort: 30080\n    port: 80\n    protocol: TCP\n    targetPort: 80\n"), "{text}");
     assert!(
-        text.contains("  - name: tcp-443\n    port: 8443\n"),
+        text.contains("  - name: tcp-443\n    port: 443\n"),
         "{text}"
     );
     assert!(text.contains("  type: NodePort\n"), "{text}");
@@ -101,4 +101,25 @@ fn network_settings_a_cluster_cannot_hold_are_warned_about() {
         keys(&w, None),
         ["networks.back.driver", "networks.back.internal", "networks"]
     );
+}
+
+#[test]
+fn a_load_balancer_offers_the_published_port_and_says_so() {
+    let (text, w) = made(
+        "services:\n  web:\n    image: w\n    ports: ['8080:80', '443:443']\n    x-kubernetes: {service_type: LoadBalancer}\n",
+        "web",
+    );
+    assert!(
+        text.contains("  - name: tcp-80\n    port: 8080\n    protocol: TCP\n    targetPort: 80\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - name: tcp-443\n    port: 443\n"),
+        "{text}"
+    );
+    assert!(text.contains("  type: LoadBalancer\n"), "{text}");
+    assert_eq!(keys(&w, Some("web")), ["ports"]);
+    assert!(warning(&w, "ports")
+        .message
+        .contains("callers that used 80 must use 8080"));
 }

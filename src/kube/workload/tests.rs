@@ -143,7 +143,8 @@ fn an_awaited_service_is_a_job_counting_attempts() {
         (spec.backoff_limit, spec.completions, spec.parallelism),
         (Some(4), Some(2), Some(2))
     );
-    assert_eq!(keys(&w, Some("migrate")), ["deploy.restart_policy.delay"]);
+    // `delay` is warned by the pod part, with `condition`.
+    assert!(keys(&w, Some("migrate")).is_empty());
 }
 
 #[test]
@@ -160,4 +161,20 @@ fn a_global_service_is_a_daemonset_without_replicas() {
     assert!(warning(&w, "deploy.replicas")
         .message
         .contains("one pod per node"));
+}
+
+#[test]
+fn a_deployment_with_a_single_node_claim_is_recreated_not_rolled() {
+    let rwo = "services:\n  db:\n    image: d\n    volumes: ['data:/data']\nvolumes:\n  data: {}\n";
+    let (o, _) = wrapped(rwo, "db", pod());
+    assert!(yaml(&[o]).contains("  strategy:\n    type: Recreate\n"));
+    let rwx = "services:\n  db:\n    image: d\n    volumes: ['data:/data']\nvolumes:\n  data:\n    x-kubernetes: {access_modes: [ReadWriteMany]}\n";
+    let (o, _) = wrapped(rwx, "db", pod());
+    assert!(!yaml(&[o]).contains("strategy"));
+    let rolled = "services:\n  db:\n    image: d\n    volumes: ['data:/data']\n    deploy: {update_config: {order: start-first}}\nvolumes:\n  data: {}\n";
+    let (o, _) = wrapped(rolled, "db", pod());
+    assert!(
+        yaml(&[o]).contains("type: RollingUpdate"),
+        "update_config wins"
+    );
 }

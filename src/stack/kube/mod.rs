@@ -2,6 +2,8 @@
 //! and what they depend on), reads the files the translation needs (env files kept apart from
 //! `environment`, secret and config contents), and translates.
 
+pub mod write;
+
 use std::path::{Path, PathBuf};
 
 use crate::kube::{self, Contents, GenerateOptions, Generated, Input, KubeError};
@@ -15,12 +17,12 @@ use crate::model::LoadError;
 pub enum KubeGenerateError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("{key}: cannot read {}: {source}", path.display())]
+    /// The cause is in the text, not a `source` (main prints the chain: it would show twice).
+    #[error("{key}: cannot read {}: {error}", path.display())]
     Read {
         key: String,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{key}: the variable {var} it is made of is not set")]
     Unset { key: String, var: String },
@@ -132,9 +134,9 @@ fn source(
         return Ok(Vec::new());
     };
     let path = project_dir.join(f);
-    std::fs::read(&path).map_err(|source| KubeGenerateError::Read {
+    std::fs::read(&path).map_err(|error| KubeGenerateError::Read {
         key: format!("{key}.file"),
         path,
-        source,
+        error,
     })
 }

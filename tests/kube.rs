@@ -630,3 +630,26 @@ fn kubectl_builds_the_kustomize_output() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The README shows the quickstart's objects as `kube generate` writes them today.
+#[test]
+fn readme_shows_the_quickstart_as_generated() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let start = readme
+        .find("<summary>The generated objects")
+        .and_then(|i| {
+            readme[i..]
+                .find("```yaml\n")
+                .map(|j| i + j + "```yaml\n".len())
+        })
+        .expect("the README's block of the quickstart's objects");
+    let end = start + readme[start..].find("```\n").expect("end of the block");
+    let out = Compose::new(&repo().join("examples/quickstart"))
+        .args(&["kube", "generate"])
+        .run();
+    assert_eq!(
+        &readme[start..end],
+        out.ok_with_warnings(),
+        "README.md: paste `compose kube generate` of examples/quickstart"
+    );
+}

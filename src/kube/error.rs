@@ -29,7 +29,7 @@ pub enum KubeError {
         kind: &'static str,
         name: String,
         #[source]
-        source: serde_json::Error,
+        source: serde_yaml_ng::Error,
     },
 }
 

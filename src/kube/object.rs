@@ -95,25 +95,25 @@ impl Object {
         super::yaml::to_string(&self.to_value()?).map_err(|source| self.yaml_error(source))
     }
 
-    /// The object as the API's JSON value.
-    pub fn to_value(&self) -> Result<serde_json::Value> {
+    /// The object as a YAML value, fields in the API's order.
+    pub fn to_value(&self) -> Result<serde_yaml_ng::Value> {
         let r = match self {
-            Object::ServiceAccount(o) => serde_json::to_value(o),
-            Object::Role(o) => serde_json::to_value(o),
-            Object::RoleBinding(o) => serde_json::to_value(o),
-            Object::ConfigMap(o) => serde_json::to_value(o),
-            Object::Secret(o) => serde_json::to_value(o),
-            Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
-            Object::Service(o) => serde_json::to_value(o),
-            Object::Job(o) => serde_json::to_value(o),
-            Object::Deployment(o) => serde_json::to_value(o),
-            Object::StatefulSet(o) => serde_json::to_value(o),
-            Object::DaemonSet(o) => serde_json::to_value(o),
+            Object::ServiceAccount(o) => serde_yaml_ng::to_value(o),
+            Object::Role(o) => serde_yaml_ng::to_value(o),
+            Object::RoleBinding(o) => serde_yaml_ng::to_value(o),
+            Object::ConfigMap(o) => serde_yaml_ng::to_value(o),
+            Object::Secret(o) => serde_yaml_ng::to_value(o),
+            Object::PersistentVolumeClaim(o) => serde_yaml_ng::to_value(o),
+            Object::Service(o) => serde_yaml_ng::to_value(o),
+            Object::Job(o) => serde_yaml_ng::to_value(o),
+            Object::Deployment(o) => serde_yaml_ng::to_value(o),
+            Object::StatefulSet(o) => serde_yaml_ng::to_value(o),
+            Object::DaemonSet(o) => serde_yaml_ng::to_value(o),
         };
         r.map_err(|source| self.yaml_error(source))
     }
 
-    fn yaml_error(&self, source: serde_json::Error) -> KubeError {
+    fn yaml_error(&self, source: serde_yaml_ng::Error) -> KubeError {
         KubeError::Yaml {
             kind: self.kind(),
             name: self.name().to_string(),

@@ -1,208 +1,20 @@
 //! YAML for Kubernetes: what we write must read back as the same values in YAML 1.1, which is
 //! what the cluster's tools read (kubectl and the API server through go-yaml v2, Helm, PyYAML).
 //!
-//! Written here rather than with serde_yaml_ng or yaml-rust2 because both emit YAML 1.2, whose
-//! plain scalars a YAML 1.1 reader takes for something else: serde_yaml_ng leaves `no`, `on`,
-//! `y` and `1_000` unquoted (read back as `false`, `true`, `true` and `1000`: an environment
-//! value `no` became a boolean the API server refuses), and neither quotes `2024-01-01` (a 1.1
-//! timestamp). This emitter writes a string plain only when it is plainly a string in both
-//! versions and double-quoted (JSON escapes, valid YAML) otherwise; multi-line text as a literal
-//! block so config files stay readable. Block style as kubectl writes it: sequences at their
-//! key's indentation, two spaces per level.
+//! serde_yaml_ng's emitter writes YAML 1.2: it leaves `no`, `on`, `y` and `1_000` plain, which a
+//! YAML 1.1 reader takes for `false`, `true`, `true` and `1000` (an environment value `no` became
+//! a boolean the API server refuses). So objects are written by the emitter `compose config`
+//! uses ([`crate::model::output::to_yaml_compact`], in kubectl's layout), which quotes every string a YAML 1.1 or 1.2 reader
+//! could read as something else, and writes multi-line text as literal blocks so config files
+//! stay readable.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 /// `value` as a YAML document (no `---` line), maps in the order the value serializes them.
-pub fn to_string<T: Serialize>(value: &T) -> serde_json::Result<String> {
-    let value = serde_json::to_value(value)?;
-    let mut out = String::new();
-    match &value {
-        Value::Object(m) if !m.is_empty() => map(&mut out, m, 0),
-        Value::Array(a) if !a.is_empty() => seq(&mut out, a, 0),
-        other => {
-            out.push_str(&scalar(other, 0));
-            out.push('\n');
-        }
-    }
-    Ok(out)
-}
-
-fn pad(out: &mut String, indent: usize) {
-    out.extend(std::iter::repeat_n(' ', indent));
-}
-
-fn map(out: &mut String, m: &Map<String, Value>, indent: usize) {
-    for (k, v) in m {
-        pad(out, indent);
-        entry(out, k, v, indent);
-    }
-}
-
-/// `key: value` where the key starts at `indent` (already padded). A key is plain or quoted,
-/// never a block.
-fn entry(out: &mut String, key: &str, value: &Value, indent: usize) {
-    out.push_str(&if is_plain(key) {
-        key.to_string()
-    } else {
-        quoted(key)
-    });
-    out.push(':');
-    match value {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            map(out, m, indent + 2);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            seq(out, a, indent);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&scalar(other, indent));
-            out.push('\n');
-        }
-    }
-}
-
-fn seq(out: &mut String, items: &[Value], indent: usize) {
-    for item in items {
-        pad(out, indent);
-        match item {
-            Value::Object(m) if !m.is_empty() => {
-                out.push_str("- ");
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        pad(out, indent + 2);
-                    }
-                    entry(out, k, v, indent + 2);
-                }
-            }
-            Value::Array(a) if !a.is_empty() => {
-                out.push_str("-\n");
-                seq(out, a, indent + 2);
-            }
-            other => {
-                out.push_str("- ");
-                out.push_str(&scalar(other, indent));
-                out.push('\n');
-            }
-        }
-    }
-}
-
-/// A scalar (or an empty collection) whose line starts at `indent`.
-fn scalar(value: &Value, indent: usize) -> String {
-    match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string(s, indent),
-        Value::Array(_) => "[]".to_string(),
-        Value::Object(_) => "{}".to_string(),
-    }
-}
-
-/// A string as a plain scalar, a literal block (content at `indent + 2`) or double-quoted.
-fn string(s: &str, indent: usize) -> String {
-    if is_plain(s) {
-        return s.to_string();
-    }
-    if let Some(block) = literal(s, indent + 2) {
-        return block;
-    }
-    quoted(s)
-}
-
-/// Words YAML 1.1 reads as booleans or null (1.2 reads some of them too).
-const WORDS: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
-];
-
-/// Whether `s` reads back as this same string, plain, in YAML 1.1 and 1.2: ordinary characters
-/// only, no indicator at the start, no `: ` or ` #`, not a boolean or null word, and nothing
-/// that could be a number, a float special or a timestamp (those start with a digit, a sign or
-/// a dot, have a decimal digit, and use only digits, letters of numeric notations and
-/// separators).
-fn is_plain(s: &str) -> bool {
-    let ordinary = |c: char| c.is_ascii_alphanumeric() || "._/-:=+,()@% ".contains(c);
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    if !s.chars().all(ordinary)
-        || !(first.is_ascii_alphanumeric() || "/.+-".contains(first))
-        || s.ends_with([' ', ':'])
-        || s.starts_with("- ")
-        || s.contains(": ")
-        || s.contains(" #")
-        || WORDS.contains(&s)
-    {
-        return false;
-    }
-    if first.is_ascii_digit() || "+-.".contains(first) {
-        let numeric = |c: char| c.is_ascii_hexdigit() || "_.:+-xXoObBeE ".contains(c);
-        let special = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        // Every number, timestamp and sexagesimal has a decimal digit (`-c` is plain text).
-        let number = s.chars().all(numeric) && s.chars().any(|c| c.is_ascii_digit());
-        if number || special == ".inf" || special == ".nan" || s == "-" {
-            return false;
-        }
-    }
-    true
-}
-
-/// `s` as a literal block (`|`, `|-` or `|+` after how many newlines end it) with its lines at
-/// `indent`; `None` when it is one line, or has characters or a shape a block cannot hold
-/// (control characters, a first line starting with a space).
-fn literal(s: &str, indent: usize) -> Option<String> {
-    if !s.contains('\n')
-        || s.starts_with([' ', '\n'])
-        || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
-        || s.chars()
-            .any(|c| c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
-    {
-        return None;
-    }
-    let body = s.trim_end_matches('\n');
-    let chomp = match s.len() - body.len() {
-        0 => "-",
-        1 => "",
-        _ => "+",
-    };
-    let mut out = format!("|{chomp}");
-    for line in body.split('\n') {
-        out.push('\n');
-        if !line.is_empty() {
-            out.extend(std::iter::repeat_n(' ', indent));
-            out.push_str(line);
-        }
-    }
-    for _ in 1..(s.len() - body.len()) {
-        out.push('\n');
-    }
-    Some(out)
-}
-
-/// `s` double-quoted: JSON's escapes, which YAML's double-quoted style reads the same.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_yaml_ng::Error> {
+    Ok(crate::model::output::to_yaml_compact(
+        &serde_yaml_ng::to_value(value)?,
+    ))
 }
 
 #[cfg(test)]
@@ -247,6 +59,9 @@ mod tests {
         "multi\nline\n",
         "two\n",
         "no newline\nat end",
+        "server {\n    listen 80;\n}\n",
+        "\n  x\n",
+        "a\n\n  b\n",
         "many\n\n\n",
         "\n",
         " indented\nfirst",
@@ -335,7 +150,7 @@ mod tests {
             },
         });
         let want = "kind: Deployment\n\
-spec:\n  replicas: 2\n  empty: {}\n  none: []\n  containers:\n  - name: web\n    args:\n    - -p\n    - \"80\"\n    tty: true\n  nested:\n  -\n    - a\n  data: |\n    line 1\n    line 2\n";
+spec:\n  replicas: 2\n  empty: {}\n  none: []\n  containers:\n  - name: web\n    args:\n    - -p\n    - \"80\"\n    tty: true\n  nested:\n  - - a\n  data: |\n    line 1\n    line 2\n";
         assert_eq!(to_string(&doc).unwrap(), want);
     }
 }

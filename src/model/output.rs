@@ -128,10 +128,21 @@ pub fn render(value: &Value, json: bool) -> Result<String> {
 /// multi-line strings as literal blocks. serde_yaml_ng's emitter differs on all three, which makes
 /// `diff` against `docker compose config` noisy for no reason.
 pub fn to_yaml(value: &Value) -> String {
+    emit_document(value, 2)
+}
+
+/// [`to_yaml`] in kubectl's layout: a sequence at its key's indentation (`key:\n- a`), as
+/// Kubernetes manifests are written.
+pub fn to_yaml_compact(value: &Value) -> String {
+    emit_document(value, 0)
+}
+
+/// `seq` is how far a sequence is indented under its key.
+fn emit_document(value: &Value, seq: usize) -> String {
     let mut out = String::new();
     match value {
-        Value::Mapping(m) if !m.is_empty() => emit_mapping(&mut out, m, 0),
-        Value::Sequence(s) if !s.is_empty() => emit_sequence(&mut out, s, 0),
+        Value::Mapping(m) if !m.is_empty() => emit_mapping(&mut out, m, 0, seq),
+        Value::Sequence(s) if !s.is_empty() => emit_sequence(&mut out, s, 0, seq),
         other => {
             emit_inline(&mut out, other, 0);
             out.push('\n');
@@ -146,28 +157,28 @@ fn indent(out: &mut String, n: usize) {
 
 /// A mapping's entries at `level` spaces; the first line's indentation is the caller's when it
 /// continues a `- ` line (see [`emit_sequence`]).
-fn emit_mapping(out: &mut String, m: &Mapping, level: usize) {
+fn emit_mapping(out: &mut String, m: &Mapping, level: usize, seq: usize) {
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 || !out.ends_with("- ") {
             indent(out, level);
         }
-        emit_scalar(out, k, level);
+        emit_key(out, k, level);
         out.push(':');
-        emit_value_after_key(out, v, level);
+        emit_value_after_key(out, v, level, seq);
     }
 }
 
-fn emit_value_after_key(out: &mut String, v: &Value, level: usize) {
+fn emit_value_after_key(out: &mut String, v: &Value, level: usize, seq: usize) {
     match v {
         Value::Mapping(m) if !m.is_empty() => {
             out.push('\n');
-            emit_mapping(out, m, level + 2);
+            emit_mapping(out, m, level + 2, seq);
         }
         Value::Sequence(s) if !s.is_empty() => {
             out.push('\n');
-            emit_sequence(out, s, level + 2);
+            emit_sequence(out, s, level + seq, seq);
         }
-        Value::Tagged(t) => emit_value_after_key(out, &t.value, level),
+        Value::Tagged(t) => emit_value_after_key(out, &t.value, level, seq),
         other => {
             out.push(' ');
             emit_inline(out, other, level);
@@ -176,15 +187,17 @@ fn emit_value_after_key(out: &mut String, v: &Value, level: usize) {
     }
 }
 
-fn emit_sequence(out: &mut String, s: &[Value], level: usize) {
+fn emit_sequence(out: &mut String, s: &[Value], level: usize, seq: usize) {
     for item in s {
         if !out.ends_with("- ") {
             indent(out, level);
         }
         out.push_str("- ");
         match item {
-            Value::Mapping(m) if !m.is_empty() => emit_mapping(out, m, level + 2),
-            Value::Sequence(inner) if !inner.is_empty() => emit_sequence(out, inner, level + 2),
+            Value::Mapping(m) if !m.is_empty() => emit_mapping(out, m, level + 2, seq),
+            Value::Sequence(inner) if !inner.is_empty() => {
+                emit_sequence(out, inner, level + 2, seq)
+            }
             other => {
                 emit_inline(out, other, level + 2);
                 out.push('\n');
@@ -215,6 +228,14 @@ fn emit_scalar(out: &mut String, v: &Value, level: usize) {
     }
 }
 
+/// A mapping key: plain or double-quoted, never a block (a block cannot be a key).
+fn emit_key(out: &mut String, k: &Value, level: usize) {
+    match k {
+        Value::String(s) if !is_plain_safe(s) => emit_quoted(out, s),
+        other => emit_scalar(out, other, level),
+    }
+}
+
 fn emit_string(out: &mut String, s: &str, level: usize) {
     if is_plain_safe(s) {
         out.push_str(s);
@@ -228,22 +249,27 @@ fn emit_string(out: &mut String, s: &str, level: usize) {
             }
         }
     } else {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\u{:04X}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
+        emit_quoted(out, s);
     }
+}
+
+/// `s` double-quoted, with JSON's escapes (which YAML reads the same).
+fn emit_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_break_or_control(c) => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2
@@ -259,14 +285,20 @@ fn is_plain_safe(s: &str) -> bool {
     if BOOL_1_1.contains(&s) || !matches!(resolve_plain(s), YamlValue::Str(_)) {
         return false;
     }
-    // Number-like text (`1_000`, `1.2.3` is fine but `+.5` or `0b1` are not worth the risk).
+    // Number-like text (`1_000`, `1.2.3` is fine but `+.5` or `0b1` are not worth the risk),
+    // YAML 1.1's base-60 numbers (`1:20` is 80 to kubectl and PyYAML; yaml.v3 quotes them too)
+    // and timestamps (`2024-01-01T10:00:00Z`).
     if s.trim_start_matches(['+', '-', '.'])
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_digit())
         && s.chars()
-            .all(|c| c.is_ascii_digit() || "+-._eExXoObB".contains(c))
+            .all(|c| c.is_ascii_digit() || "+-._:eExXoObB".contains(c))
     {
+        return false;
+    }
+    let b = s.as_bytes();
+    if b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
         return false;
     }
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) || s.ends_with(':') {
@@ -280,20 +312,27 @@ fn is_plain_safe(s: &str) -> bool {
     if first == '-' && (s.len() == 1 || s[1..].starts_with(' ') || s.starts_with("---")) {
         return false;
     }
-    !(s.contains(": ") || s.contains(" #") || s.chars().any(|c| c.is_control()))
+    !(s.contains(": ") || s.contains(" #") || s.chars().any(is_break_or_control))
+}
+
+/// Control characters, and what YAML 1.1 also reads as a line break or a byte-order mark
+/// (U+2028, U+2029, U+FEFF): written escaped, never as they are.
+fn is_break_or_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 /// Multi-line text that a literal block keeps exactly: no carriage returns or tabs, no line
-/// starting with a space, at most one final newline.
+/// ending in a space, at most one final newline, and a first line with text that does not start
+/// with a space (it sets the block's indentation; later lines may be indented more, as in the
+/// config files that `configs.content` and ConfigMaps hold, and as yaml.v3 writes them).
 fn is_literal_block_safe(s: &str) -> bool {
     s.contains('\n')
+        && !s.trim_end_matches('\n').is_empty()
         && !s.contains(['\r', '\t'])
         && !s.ends_with("\n\n")
-        && !s.starts_with(' ')
-        && !s
-            .split('\n')
-            .any(|l| l.starts_with(' ') || l.ends_with(' '))
-        && !s.chars().any(|c| c.is_control() && c != '\n')
+        && !s.trim_start_matches('\n').starts_with(' ')
+        && !s.split('\n').any(|l| l.ends_with(' '))
+        && !s.chars().any(|c| is_break_or_control(c) && c != '\n')
 }
 
 /// The project restricted to `names` and, transitively, the services they depend on.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::PodSpec;
 use serde::Serialize;
-use serde_json::Value;
+use serde_yaml_ng::Value;
 
 use super::{file_name, yaml_of, OutputFile};
 use crate::kube::error::{KubeError, Result};

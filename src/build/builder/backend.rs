@@ -106,13 +106,23 @@ pub trait BaseResolver {
     fn base(&mut self, reference: &str, pull: bool) -> Result<Base, BuildError>;
 }
 
+/// A step's result found in the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheHit {
+    /// `None`: the step made no layer.
+    pub layer: Option<LayerRef>,
+    /// When the step ran (seconds since the epoch), if recorded: a fully cached rebuild dates
+    /// its image from its steps, so it is the same image as before.
+    pub created: Option<i64>,
+}
+
 /// What a build needs done; shared by the threads of independent stages.
 pub trait Backend: Sync {
-    /// The step result cached under `key`, if it is still whole: `Some(None)` is a step that
-    /// made no layer.
-    fn cached(&self, key: &Key) -> Option<Option<LayerRef>>;
-    /// Records a step's result under `key`.
-    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError>;
+    /// The step result cached under `key`, if it is still whole.
+    fn cached(&self, key: &Key) -> Option<CacheHit>;
+    /// Records a step's result under `key`, made at `created` (seconds since the epoch).
+    fn remember(&self, key: &Key, layer: Option<&LayerRef>, created: i64)
+        -> Result<(), BuildError>;
     /// Runs a RUN over `lowers` (bottom first); its exit code and, when it changed anything,
     /// the layer it made.
     fn run(

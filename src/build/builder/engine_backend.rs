@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::backend::{Backend, Base, BaseResolver, CopySpec, Files, RunMount, RunNet, RunSpec};
+use super::backend::{
+    Backend, Base, BaseResolver, CacheHit, CopySpec, Files, RunMount, RunNet, RunSpec,
+};
 use super::image_config::ImageConfig;
 use super::key::Key;
 use super::prune::PIN_PREFIX;
@@ -268,17 +270,25 @@ impl BaseResolver for EngineBases<'_> {
 }
 
 impl Backend for EngineBackend<'_> {
-    fn cached(&self, key: &Key) -> Option<Option<LayerRef>> {
+    fn cached(&self, key: &Key) -> Option<CacheHit> {
         self.store
             .pinned(&format!("{PIN_PREFIX}{}", key.hex()))
-            .map(|layers| layers.into_iter().next())
+            .map(|p| CacheHit {
+                layer: p.layers.into_iter().next(),
+                created: p.created,
+            })
     }
 
-    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+    fn remember(
+        &self,
+        key: &Key,
+        layer: Option<&LayerRef>,
+        created: i64,
+    ) -> Result<(), BuildError> {
         let layers: Vec<LayerRef> = layer.into_iter().cloned().collect();
         Ok(self
             .store
-            .pin(&format!("{PIN_PREFIX}{}", key.hex()), &layers)?)
+            .pin(&format!("{PIN_PREFIX}{}", key.hex()), &layers, created)?)
     }
 
     fn run(

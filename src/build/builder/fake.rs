@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use super::backend::{Backend, Base, BaseResolver, CopySpec, RunSpec};
+use super::backend::{Backend, Base, BaseResolver, CacheHit, CopySpec, RunSpec};
 use super::image_config::ImageConfig;
 use super::key::Key;
 use crate::build::BuildError;
@@ -44,7 +44,7 @@ impl BaseResolver for FakeBases {
 pub struct Recorded {
     /// What each COPY source reads, by source text: its part of the key.
     pub content: BTreeMap<String, u8>,
-    pub cache: BTreeMap<Key, Option<LayerRef>>,
+    pub cache: BTreeMap<Key, CacheHit>,
     /// What ran: `RUN script` / `COPY sources`, with the number of lower layers.
     pub ran: Vec<(String, usize)>,
     pub runs: Vec<RunSpec>,
@@ -87,12 +87,23 @@ impl Recorded {
 }
 
 impl Backend for Fake {
-    fn cached(&self, key: &Key) -> Option<Option<LayerRef>> {
+    fn cached(&self, key: &Key) -> Option<CacheHit> {
         self.state().cache.get(key).cloned()
     }
 
-    fn remember(&self, key: &Key, layer: Option<&LayerRef>) -> Result<(), BuildError> {
-        self.state().cache.insert(*key, layer.cloned());
+    fn remember(
+        &self,
+        key: &Key,
+        layer: Option<&LayerRef>,
+        created: i64,
+    ) -> Result<(), BuildError> {
+        self.state().cache.insert(
+            *key,
+            CacheHit {
+                layer: layer.cloned(),
+                created: Some(created),
+            },
+        );
         Ok(())
     }
 

@@ -269,14 +269,15 @@ impl ImageConfig {
             "os": "linux",
             "created": created,
             "config": Value::Object(config),
-            "history": self.history,
+            "history": self.history.iter().map(|h| dated(h, created)).collect::<Vec<_>>(),
         })
     }
 
-    /// Records a history entry as BuildKit writes it.
-    pub fn record(&mut self, created: &str, h: &History) {
+    /// Records a history entry as BuildKit writes it; its `created` is the image's, filled in
+    /// by [`ImageConfig::to_json`] (known only once every step has run or been found cached).
+    pub fn record(&mut self, h: &History) {
         let mut m = Map::new();
-        m.insert("created".into(), json!(created));
+        m.insert("created".into(), Value::Null);
         m.insert("created_by".into(), json!(h.created_by));
         m.insert("comment".into(), json!("buildkit.dockerfile.v0"));
         if h.empty_layer {
@@ -284,6 +285,17 @@ impl ImageConfig {
         }
         self.history.push(Value::Object(m));
     }
+}
+
+/// History entry `h` with `created` where this build recorded it (the base's keep theirs).
+fn dated(h: &Value, created: &str) -> Value {
+    let mut h = h.clone();
+    if let Some(m) = h.as_object_mut() {
+        if m.get("created").is_some_and(Value::is_null) {
+            m.insert("created".into(), json!(created));
+        }
+    }
+    h
 }
 
 /// `path` with `.`, `..` and repeated slashes resolved lexically (never above `/`).

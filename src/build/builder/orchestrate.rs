@@ -3,6 +3,7 @@
 //! by its key, else run by the backend — and the final stage committed as the image.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -51,8 +52,14 @@ enum Event {
 struct Shared<'a> {
     req: &'a BuildRequest,
     backend: &'a dyn Backend,
-    /// `created` of the image and its history: SOURCE_DATE_EPOCH or now.
-    created: String,
+    /// SOURCE_DATE_EPOCH: `created` of the image and its history when set.
+    epoch: Option<i64>,
+    /// When the build started: when its executed steps ran.
+    now: i64,
+    /// The newest time among the steps' results (cache hits keep the time they ran), which
+    /// dates the image without SOURCE_DATE_EPOCH: a rebuild that runs nothing makes the same
+    /// image as before, as Docker's does.
+    newest: AtomicI64,
     /// Every base image the build names, resolved before any stage runs.
     bases: BTreeMap<String, Base>,
     next_step: Mutex<usize>,
@@ -134,14 +141,13 @@ impl<'a> Orchestrator<'a> {
             let base = resolver.base(&reference, self.req.pull)?;
             bases.insert(reference, base);
         }
-        let secs = self
-            .req
-            .source_date_epoch
-            .unwrap_or_else(crate::engine::fsutil::now_secs);
+        let now = crate::engine::fsutil::now_secs();
         let shared = Shared {
             req: self.req,
             backend: self.backend,
-            created: crate::engine::fsutil::format_rfc3339(secs),
+            epoch: self.req.source_date_epoch,
+            now,
+            newest: AtomicI64::new(0),
             bases,
             next_step: Mutex::new(0),
         };
@@ -175,7 +181,14 @@ impl<'a> Orchestrator<'a> {
         let last = built[target]
             .take()
             .expect("the target is among the needed stages");
-        let config = last.config.to_json(&shared.created, &self.req.labels);
+        let secs = shared
+            .epoch
+            .unwrap_or(match shared.newest.load(Ordering::Relaxed) {
+                0 => now,
+                newest => newest,
+            });
+        let created = crate::engine::fsutil::format_rfc3339(secs);
+        let config = last.config.to_json(&created, &self.req.labels);
         let id = self.backend.commit(config, &last.layers, &self.req.tags)?;
         Ok(BuiltImage {
             id,
@@ -358,13 +371,10 @@ impl Worker<'_, '_> {
                 }
                 state.key = state.key.then(&["META", &format!("{kind:?}")]);
                 if !matches!(kind, InstructionKind::Arg(_)) {
-                    state.config.record(
-                        &self.shared.created,
-                        &History {
-                            created_by: text,
-                            empty_layer: true,
-                        },
-                    );
+                    state.config.record(&History {
+                        created_by: text,
+                        empty_layer: true,
+                    });
                 }
                 continue;
             }
@@ -407,13 +417,10 @@ impl Worker<'_, '_> {
                         InstructionKind::Run(_) => format!("{text} # buildkit"),
                         _ => text,
                     };
-                    state.config.record(
-                        &self.shared.created,
-                        &History {
-                            created_by,
-                            empty_layer,
-                        },
-                    );
+                    state.config.record(&History {
+                        created_by,
+                        empty_layer,
+                    });
                 }
                 Err(e) => {
                     let elapsed = started.elapsed();
@@ -495,13 +502,17 @@ impl Worker<'_, '_> {
         make: impl FnOnce() -> Result<Option<LayerRef>, StepError>,
     ) -> Result<(Key, Option<LayerRef>, bool), StepError> {
         let backend = self.shared.backend;
+        let now = self.shared.now;
         if !self.shared.req.no_cache {
-            if let Some(layer) = backend.cached(&key) {
-                return Ok((key, layer, true));
+            if let Some(hit) = backend.cached(&key) {
+                let ran = hit.created.unwrap_or(now);
+                self.shared.newest.fetch_max(ran, Ordering::Relaxed);
+                return Ok((key, hit.layer, true));
             }
         }
         let layer = make()?;
-        backend.remember(&key, layer.as_ref())?;
+        backend.remember(&key, layer.as_ref(), now)?;
+        self.shared.newest.fetch_max(now, Ordering::Relaxed);
         Ok((key, layer, false))
     }
 

@@ -88,6 +88,24 @@ fn an_unchanged_rebuild_runs_nothing_and_a_changed_file_reruns_from_its_copy() {
         let st = f.f.snapshot();
         assert_eq!(st.committed[0].1, st.committed[1].1, "same layers");
     }
+    // Dated by its steps, a rebuild that runs nothing is the same image, however much later:
+    // every cached step says it ran at 1000 s, so the image and its history say so too.
+    for hit in f.f.state().cache.values_mut() {
+        hit.created = Some(1000);
+    }
+    f.build(&request(MULTI)).unwrap();
+    {
+        let st = f.f.snapshot();
+        let config = &st.committed[2].0;
+        assert_eq!(config["created"], json!("1970-01-01T00:16:40Z"));
+        let history = config["history"].as_array().unwrap();
+        assert!(
+            history
+                .iter()
+                .all(|h| h["created"] == json!("1970-01-01T00:16:40Z")),
+            "{history:?}"
+        );
+    }
 
     f.f.state().content.insert("src".into(), 2);
     let third = f.build(&request(MULTI)).unwrap();

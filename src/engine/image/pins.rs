@@ -14,6 +14,18 @@ use crate::engine::fsutil;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pin {
     layers: Vec<LayerRef>,
+    /// When its owner made what it holds (seconds since the epoch); absent in pins written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<i64>,
+}
+
+/// What a whole pin holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pinned {
+    pub layers: Vec<LayerRef>,
+    /// When it was made, if recorded.
+    pub created: Option<i64>,
 }
 
 /// Pin names are file names: the owner's prefix and a hex key, nothing else.
@@ -25,9 +37,9 @@ fn valid(name: &str) -> bool {
 }
 
 impl ImageStore {
-    /// Records the pin `name` holding `layers` (replacing one of that name), under the lock so
-    /// no collection runs between a layer's arrival and its pin.
-    pub fn pin(&self, name: &str, layers: &[LayerRef]) -> Result<(), ImageError> {
+    /// Records the pin `name` holding `layers` made at `created` (replacing one of that name),
+    /// under the lock so no collection runs between a layer's arrival and its pin.
+    pub fn pin(&self, name: &str, layers: &[LayerRef], created: i64) -> Result<(), ImageError> {
         if !valid(name) {
             return Err(ImageError::Corrupt(format!("invalid pin name {name:?}")));
         }
@@ -37,6 +49,7 @@ impl ImageStore {
         let path = self.dir().pin(name);
         let data = serde_json::to_vec(&Pin {
             layers: layers.to_vec(),
+            created: Some(created),
         })
         .map_err(|source| ImageError::Json {
             what: path.display().to_string(),
@@ -45,9 +58,9 @@ impl ImageStore {
         fsutil::write_atomic(&path, &data).map_err(io_ctx("writing", &path))
     }
 
-    /// The layers of pin `name` when it exists and every one of them is still whole (its
-    /// directory, marker and blob present).
-    pub fn pinned(&self, name: &str) -> Option<Vec<LayerRef>> {
+    /// Pin `name` when it exists and every one of its layers is still whole (its directory,
+    /// marker and blob present).
+    pub fn pinned(&self, name: &str) -> Option<Pinned> {
         if !valid(name) {
             return None;
         }
@@ -58,7 +71,10 @@ impl ImageStore {
                 && self.dir().layer_marker(&l.dir).is_file()
                 && self.has_blob(&l.blob.digest, l.blob.size)
         });
-        whole.then_some(pin.layers)
+        whole.then_some(Pinned {
+            layers: pin.layers,
+            created: pin.created,
+        })
     }
 
     /// Every pin's layers, for the collector; a pin that cannot be read keeps nothing.
@@ -161,18 +177,22 @@ mod tests {
         s.load_archive(&img.archive(ArchiveFormat::Oci).unwrap()[..])
             .unwrap();
         let record = s.read_record(&s.resolve("busybox").unwrap().id).unwrap();
-        s.pin("build-abc", &record.layers).unwrap();
-        assert_eq!(s.pinned("build-abc"), Some(record.layers.clone()));
-        assert!(s.pin("../x", &record.layers).is_err());
+        s.pin("build-abc", &record.layers, 1_700_000_000).unwrap();
+        let held = Pinned {
+            layers: record.layers.clone(),
+            created: Some(1_700_000_000),
+        };
+        assert_eq!(s.pinned("build-abc"), Some(held.clone()));
+        assert!(s.pin("../x", &record.layers, 0).is_err());
         assert_eq!(s.pinned("nope"), None);
 
         // While an image uses its layers, the pin is not dangling: only `-a` removes it.
         assert_eq!(s.unpin_all("build-", false).unwrap().0, 0);
-        s.pin("build-abc", &record.layers).unwrap();
+        s.pin("build-abc", &record.layers, 1_700_000_000).unwrap();
         s.remove("busybox", false).unwrap();
         let dir = s.dir().layer(&record.layers[0].dir);
         assert!(dir.is_dir(), "the pin keeps the layer");
-        assert_eq!(s.pinned("build-abc"), Some(record.layers.clone()));
+        assert_eq!(s.pinned("build-abc"), Some(held));
 
         let (pins, freed) = s.unpin_all("build-", false).unwrap();
         assert_eq!(pins, 1);
@@ -188,7 +208,7 @@ mod tests {
         s.load_archive(&TestImage::default().archive(ArchiveFormat::Oci).unwrap()[..])
             .unwrap();
         let record = s.read_record(&s.resolve("busybox").unwrap().id).unwrap();
-        s.pin("build-1", &record.layers).unwrap();
+        s.pin("build-1", &record.layers, 0).unwrap();
         fs::remove_file(s.dir().layer_marker(&record.layers[0].dir)).unwrap();
         assert_eq!(s.pinned("build-1"), None);
     }

@@ -38,12 +38,27 @@ pub fn of(rec: &ContainerRecord) -> IndexMap<String, PathBuf> {
 pub fn remove_of(root: &Path, rec: &ContainerRecord) -> Result<(), RemoveError> {
     let dir = crate::engine::root::StateRoot::new(root).volumes();
     let mut doomed: Vec<PathBuf> = of(rec).into_values().collect();
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        if is_own_anonymous_volume(&e.path(), &rec.id) {
-            doomed.push(e.path());
-        }
-    }
+    doomed.extend(named_after(&dir, &rec.id));
     remove(&dir, doomed.iter().map(PathBuf::as_path))
+}
+
+/// Removes the `<id>-<n>` volume directories of container `id` whose record is gone: a
+/// creation or a removal cut short (a killed command) leaves them with only its id to name
+/// them, and `down -v` takes them away with the container's directory.
+pub fn remove_named_after(root: &Path, id: &str) -> Result<(), RemoveError> {
+    let dir = crate::engine::root::StateRoot::new(root).volumes();
+    remove(&dir, named_after(&dir, id).iter().map(PathBuf::as_path))
+}
+
+/// The `<id>-<n>` directories of `volumes_dir`.
+fn named_after(volumes_dir: &Path, id: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(volumes_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_own_anonymous_volume(p, id))
+        .collect()
 }
 
 /// Removes the volume directories `volumes`; only plain entries of `volumes_dir` are touched
@@ -85,4 +100,37 @@ pub fn is_own_anonymous_volume(volume: &Path, id: &str) -> bool {
         .and_then(|n| n.strip_prefix(id))
         .and_then(|n| n.strip_prefix('-'))
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_volumes_named_after_a_gone_container_go_and_no_other() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let volumes = crate::engine::root::StateRoot::new(root.path()).volumes();
+        let id = "c".repeat(64);
+        let other = "d".repeat(64);
+        for name in [
+            format!("{id}-1"),
+            format!("{id}-2"),
+            format!("{id}-x"),
+            format!("{other}-1"),
+            "data".to_string(),
+        ] {
+            std::fs::create_dir_all(volumes.join(name).join("_data")).expect("volume");
+        }
+        remove_named_after(root.path(), &id).expect("removed");
+        let mut left: Vec<String> = std::fs::read_dir(&volumes)
+            .expect("volumes")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [format!("{id}-x"), "data".into(), format!("{other}-1")]
+        );
+    }
 }

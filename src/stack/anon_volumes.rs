@@ -4,14 +4,8 @@
 use std::path::Path;
 
 use super::StackError;
-use crate::engine::state::ContainerRecord;
 
 pub use crate::engine::anon_volumes::of;
-
-/// See [`crate::engine::anon_volumes::remove_of`].
-pub fn remove_of(root: &Path, rec: &ContainerRecord) -> Result<(), StackError> {
-    Ok(crate::engine::anon_volumes::remove_of(root, rec)?)
-}
 
 /// See [`crate::engine::anon_volumes::remove`].
 pub fn remove<'a>(

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{
-    anon_volumes, first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx,
-    DownOptions, Reporter, Shared, StackError,
+    first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx, DownOptions, Reporter,
+    Shared, StackError,
 };
+use crate::engine::anon_volumes;
+use crate::engine::container::remove::AnonymousVolumes;
 use crate::engine::container::Container;
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
@@ -42,6 +44,10 @@ pub fn down(
         }
         ours
     };
+    let anonymous = match opts.volumes {
+        true => AnonymousVolumes::Remove,
+        false => AnonymousVolumes::Keep,
+    };
     // Dependents before their dependencies: wave by wave, the containers of one wave
     // signalled first, then waited for (and removed) together.
     let shared = std::sync::Mutex::new(rep);
@@ -73,10 +79,7 @@ pub fn down(
                             rep.event("Container", &o.record.name, "Stopped");
                         }
                         rep.event("Container", &o.record.name, "Removing");
-                        forget_container(ctx, nets, &o.record)?;
-                        if opts.volumes {
-                            anon_volumes::remove_of(&ctx.root, &o.record)?;
-                        }
+                        forget_container(ctx, nets, &o.record, anonymous)?;
                         rep.event("Container", &o.record.name, "Removed");
                         Ok(())
                     })
@@ -93,6 +96,12 @@ pub fn down(
     // A directory that cannot be removed does not stop `down`: it is a warning, like Docker
     // Compose's for what it cannot take away.
     for id in state::incomplete(&ctx.root) {
+        // Its anonymous volumes, named only by its id now.
+        if opts.volumes {
+            if let Err(e) = anon_volumes::remove_named_after(&ctx.root, &id) {
+                rep.warn(&e.to_string());
+            }
+        }
         let dir = StateRoot::new(&ctx.root).container(&id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -50,6 +50,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::engine::container::remove::AnonymousVolumes;
 use crate::engine::container::Container;
 use crate::engine::network::manager::Networks;
 use crate::engine::state::{self, Observed, Status};
@@ -172,7 +173,7 @@ fn remove_container(
         rep.event("Container", &rec.name, "Stopped");
     }
     rep.event("Container", &rec.name, "Removing");
-    forget_container(ctx, nets, rec)?;
+    forget_container(ctx, nets, rec, AnonymousVolumes::Keep)?;
     rep.event("Container", &rec.name, "Removed");
     Ok(())
 }
@@ -182,8 +183,9 @@ pub fn forget_container(
     ctx: &Ctx,
     nets: &Networks,
     rec: &state::ContainerRecord,
+    volumes: AnonymousVolumes,
 ) -> Result<(), StackError> {
-    Ok(Container::of(&ctx.root, rec).remove(nets)?)
+    Ok(Container::of(&ctx.root, rec).remove(nets, volumes)?)
 }
 
 /// One line of a container's log.

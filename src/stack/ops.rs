@@ -15,6 +15,7 @@ use rustix::process::Signal;
 
 use super::{invalid, start_order, Ctx, Reporter, StackError};
 use crate::engine::cgroups::CgroupStats;
+use crate::engine::container::remove::AnonymousVolumes;
 use crate::engine::container::Container;
 use crate::engine::image::ImageStore;
 use crate::engine::network::manager::Networks;
@@ -200,10 +201,11 @@ pub fn remove(
             )));
         }
         rep.event("Container", &rec.name, "Removing");
-        super::forget_container(ctx, &nets, rec)?;
-        if volumes {
-            super::anon_volumes::remove_of(&ctx.root, rec)?;
-        }
+        let anonymous = match volumes {
+            true => AnonymousVolumes::Remove,
+            false => AnonymousVolumes::Keep,
+        };
+        super::forget_container(ctx, &nets, rec, anonymous)?;
         rep.event("Container", &rec.name, "Removed");
     }
     Ok(())

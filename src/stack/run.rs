@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use super::create::{Creator, OneOff};
 use super::{Ctx, Reporter, StackError, UpOptions};
 use crate::engine::cgroups::{ContainerCgroup, Layout};
+use crate::engine::container::remove::AnonymousVolumes;
 use crate::engine::container::start::{Parent, Start, StartOptions};
 use crate::engine::container::Container;
 use crate::engine::image::Image;
@@ -120,7 +121,7 @@ pub fn run(
     if req.detach {
         if let Err(e) = supervisor::launch(&ctx.root, &rec.id) {
             // The container never ran: nothing of it stays, or the failure is told.
-            if let Err(fe) = super::forget_container(ctx, &nets, &rec) {
+            if let Err(fe) = super::forget_container(ctx, &nets, &rec, AnonymousVolumes::Keep) {
                 reporter().warn(&fe.to_string());
             }
             return Err(e.into());
@@ -162,10 +163,9 @@ pub fn run_foreground(
         eprintln!("WARN cannot remove the container's cgroup: {e}");
     }
     if rec.auto_remove || result.is_err() {
-        super::forget_container(ctx, nets, rec)?;
         // As Docker's auto-remove does: the anonymous volumes it made go with it (nothing
         // could reach them once the container is gone).
-        super::anon_volumes::remove_of(&ctx.root, rec)?;
+        super::forget_container(ctx, nets, rec, AnonymousVolumes::Remove)?;
     }
     result
 }

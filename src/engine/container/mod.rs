@@ -55,6 +55,8 @@ pub enum ContainerError {
     },
     #[error("container {name}: {source}")]
     Cgroup { name: String, source: CgroupError },
+    #[error(transparent)]
+    AnonymousVolumes(#[from] crate::engine::anon_volumes::RemoveError),
     #[error("container {name}: removing {}: {source}", path.display())]
     Remove {
         name: String,

@@ -12,6 +12,7 @@ use rustix::process::Signal;
 use super::handshake::{error_message, READY_FD};
 use super::memory::shed_memory;
 use crate::engine::cgroups::{self, ContainerCgroup, Layout};
+use crate::engine::container::remove::AnonymousVolumes;
 use crate::engine::container::start::{Parent, StartOptions};
 use crate::engine::container::{Container, ContainerError};
 use crate::engine::network::dns::Resolver;
@@ -123,7 +124,7 @@ impl Monitor {
     fn forget(&self) {
         if let Err(e) = Networks::open(self.c.root())
             .map_err(ContainerError::from)
-            .and_then(|nets| self.c.remove(&nets))
+            .and_then(|nets| self.c.remove(&nets, AnonymousVolumes::Keep))
         {
             self.c.warn(&e.to_string());
         }

@@ -288,6 +288,7 @@ impl<'a> Creator<'a> {
                     },
                 )?;
                 held.networks.push(full.clone());
+                crate::engine::fault::point("up.create.after-allocate");
                 let assigned: Vec<_> = [addrs.ipv4, addrs.ipv6].into_iter().flatten().collect();
                 let hostname = svc.hostname.as_deref();
                 // A MAC fixed at creation (Docker's 02:42 + IPv4 form when none is asked
@@ -544,6 +545,7 @@ impl<'a> Creator<'a> {
         };
         held.dir = Some(StateRoot::new(&self.ctx.root).container(&id));
         container::prepare(&self.ctx.root, &spec, &hosts, &resolv)?;
+        crate::engine::fault::point("up.create.after-rootfs");
         written_files::write(&dir, &secrets::writes(&own_files, service))?;
 
         let mut labels: IndexMap<String, String> = IndexMap::new();
@@ -625,12 +627,14 @@ impl<'a> Creator<'a> {
             ),
         };
         state::write_record(&self.ctx.root, &rec)?;
+        crate::engine::fault::point("up.create.after-record");
         crate::engine::events::emit(&self.ctx.root, &rec, "create", &[]);
         for p in &rec.ports {
             let m = mapping(p);
             self.nets.publish(&m)?;
             held.ports.push(m);
         }
+        crate::engine::fault::point("up.create.after-publish");
         Ok(rec)
     }
 

@@ -74,12 +74,14 @@ pub fn down(
                     sc.spawn(move || -> Result<(), StackError> {
                         let mut rep = Shared(shared);
                         s.finish()?;
+                        crate::engine::fault::point("down.container.after-stop");
                         if running {
                             crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
                             rep.event("Container", &o.record.name, "Stopped");
                         }
                         rep.event("Container", &o.record.name, "Removing");
                         forget_container(ctx, nets, &o.record, anonymous)?;
+                        crate::engine::fault::point("down.container.after-remove");
                         rep.event("Container", &o.record.name, "Removed");
                         Ok(())
                     })
@@ -170,6 +172,7 @@ pub fn down(
                         error,
                     })?;
                     rep.event("Volume", &vname, "Removed");
+                    crate::engine::fault::point("down.volume.after-remove");
                 }
             }
         }

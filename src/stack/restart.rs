@@ -38,8 +38,10 @@ pub fn restart(
             &[("signal", ops::signal_number(sig))],
         );
         c.stop(sig, grace)?;
+        crate::engine::fault::point("restart.after-stop");
         crate::engine::events::emit(&ctx.root, &o.record, "stop", &[]);
         supervisor::launch(&ctx.root, &o.record.id)?;
+        crate::engine::fault::point("restart.after-launch");
         crate::engine::events::emit(&ctx.root, &o.record, "restart", &[]);
         rep.event("Container", &o.record.name, "Started");
         hooks::post_start(&ctx.root, &o.record.id, rep)?;

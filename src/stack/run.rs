@@ -116,6 +116,7 @@ pub fn run(
             req.image,
             &req.one_off,
         )?;
+        crate::engine::fault::point("run.after-create");
         (nets, rec)
     };
     if req.detach {
@@ -153,7 +154,9 @@ pub fn run_foreground(
     for w in warnings {
         eprintln!("WARN {w}");
     }
+    crate::engine::fault::point("run.foreground.after-cgroup");
     let result = run_in(ctx, &c, cgroup.as_ref(), tty);
+    crate::engine::fault::point("run.foreground.after-exit");
 
     // Whatever happened, nothing of the container keeps running or stays in the cgroup tree.
     if let Err(e) = cgroup.kill_all(rustix::process::Signal::KILL) {
@@ -255,6 +258,7 @@ fn run_in(
                 ..RunState::default()
             };
             let _ = state::write_state_as(dir, &st, rec.state_durability());
+            crate::engine::fault::point("run.foreground.after-start");
             if !rec.hooks.post_start.is_empty() {
                 hook = Some(beside(&ctx.root, rec, child.pid));
             }

@@ -310,7 +310,9 @@ impl executor::Operations for UpOps<'_> {
                 path: data.clone(),
                 error,
             }
-        })
+        })?;
+        crate::engine::fault::point("up.volume.after-create");
+        Ok(())
     }
 
     fn remove(&self, id: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
@@ -413,8 +415,10 @@ impl executor::Operations for UpOps<'_> {
 
     fn launch(&self, id: &str, name: &str, rep: &mut dyn Reporter) -> Result<(), StackError> {
         rep.event("Container", name, "Starting");
+        crate::engine::fault::point("up.start.before-launch");
         // Its monitor writes the `start` event.
         supervisor::launch(&self.ctx.root, id)?;
+        crate::engine::fault::point("up.start.after-launch");
         rep.event("Container", name, "Started");
         hooks::post_start(&self.ctx.root, id, rep)
     }

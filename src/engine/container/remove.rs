@@ -25,6 +25,7 @@ impl Container {
         for p in &rec.ports {
             nets.unpublish(&PortMapping::from(p))?;
         }
+        crate::engine::fault::point("container.remove.after-unpublish");
         // The record goes before the addresses: a removal cut short after this leaves a
         // directory without a record, which commands ignore and `down` deletes (giving back
         // the addresses of record-less containers). Released first, a kill before the record
@@ -42,9 +43,11 @@ impl Container {
                 })
             }
         }
+        crate::engine::fault::point("container.remove.after-record");
         for ep in &rec.endpoints {
             nets.release(&ep.network, &rec.id)?;
         }
+        crate::engine::fault::point("container.remove.after-release");
         if volumes == AnonymousVolumes::Remove {
             anon_volumes::remove_of(&self.root, rec)?;
         }

@@ -155,6 +155,7 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut staged = Staged::default();
         let result = self.stage(reader, &mut staged).and_then(|()| {
+            crate::engine::fault::point("image.load.after-blobs");
             let candidates = if staged.small.contains_key("index.json") {
                 self.oci_candidates(&staged)?
             } else if staged.small.contains_key("manifest.json") {
@@ -172,13 +173,16 @@ impl ImageStore {
             let mut loaded = Vec::new();
             for c in candidates {
                 let record = self.import(&c)?;
+                crate::engine::fault::point("image.load.after-import");
                 self.commit(&record, &c.names, &mut tags)?;
+                crate::engine::fault::point("image.load.after-commit");
                 loaded.push(LoadedImage {
                     id: record.id,
                     names: c.names,
                 });
             }
             self.write_tags(&tags)?;
+            crate::engine::fault::point("image.load.after-tags");
             Ok(loaded)
         });
         // Blobs the archive carried that no image uses (legacy v1 json files, other

@@ -112,6 +112,7 @@ pub fn attach(
     a: &Attachment,
 ) -> Result<(), AttachError> {
     let host_index = host.create_veth_into(&a.host_if, &a.container_if, a.mtu, container_ns)?;
+    crate::engine::fault::point("network.connect.after-veth");
     let configured = (|| {
         host.set_master(host_index, bridge_index)?;
         host.set_up(host_index)?;
@@ -127,6 +128,7 @@ pub fn attach(
         for (addr, prefix) in &a.addresses {
             c.add_address(idx, *addr, *prefix)?;
         }
+        crate::engine::fault::point("network.connect.after-addresses");
         c.set_up(idx)?;
         for gw in &a.default_gateways {
             c.add_route(None, Some(*gw), idx)?;

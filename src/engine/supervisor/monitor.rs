@@ -155,6 +155,7 @@ impl Monitor {
                     if let Some(mut r) = self.ready.take() {
                         let _ = r.write_all(b"+");
                     }
+                    crate::engine::fault::point("monitor.handshake.after-ready");
                     shed_memory();
                     let exit = self.serve(running, &null);
                     self.state.status = Status::Exited;
@@ -257,6 +258,7 @@ impl Monitor {
         let proxy = PortProxy::bind(&proxy::forwards(&self.c.record().ports))
             .map_err(|e| InitError::msg(Step::Network, None, e.to_string()))?;
         let cgroup = self.cgroup()?;
+        crate::engine::fault::point("monitor.start.after-cgroup");
         let started = self.start_in(null, cgroup.as_ref());
         match started {
             Ok((child, streams, resolver)) => Ok(Running {
@@ -332,10 +334,12 @@ impl Monitor {
         self.state.failing_streak = 0;
         self.state.health_log = None;
         self.save();
+        crate::engine::fault::point("monitor.start.after-spawn");
         let rec = self.c.record();
         for e in endpoints::publish_names(&self.c.name_store(), &rec.id, &rec.endpoints) {
             self.c.warn(&e.to_string());
         }
+        crate::engine::fault::point("monitor.start.after-dns");
         crate::engine::events::emit(self.c.root(), rec, "start", &[]);
         Ok((child, streams, resolver))
     }

@@ -68,6 +68,7 @@ impl Networks {
             created: fsutil::now_secs(),
         };
         self.write_record(&rec)?;
+        crate::engine::fault::point("network.create.after-record");
         if let Err(e) = self.apply(&rec, &addrs) {
             // A network that could not be set up is not left behind half-made; what of that
             // clean-up fails too is named after the error that caused it.
@@ -125,6 +126,7 @@ impl Networks {
             step: format!("setting up bridge {}", rec.bridge),
             source: Box::new(source),
         })?;
+        crate::engine::fault::point("network.create.after-bridge");
 
         let ipv6 = addrs.subnets.iter().any(|s| !s.subnet.is_ipv4());
         let internal = rec.def.internal;
@@ -166,6 +168,7 @@ impl Networks {
             .map_err(nft_err(format!(
                 "network {name}: accepting its bridge in iptables FORWARD"
             )))?;
+        crate::engine::fault::point("network.create.after-rules");
         Ok(())
     }
 }

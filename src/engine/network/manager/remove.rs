@@ -37,6 +37,7 @@ impl Networks {
         if let Some(e) = NetworkError::collected(self.teardown(name, &bridge)) {
             return Err(e);
         }
+        crate::engine::fault::point("network.remove.after-teardown");
         let dns = crate::engine::root::StateRoot::new(&self.root).dns_of(name);
         match fs::remove_dir_all(&dns) {
             Ok(()) => {}
@@ -44,6 +45,7 @@ impl Networks {
             Err(e) => return Err(io_err("removing", &dns)(e)),
         }
         self.delete_record(name)?;
+        crate::engine::fault::point("network.remove.after-record");
         self.ipam.remove_network(name)?;
         Ok(true)
     }

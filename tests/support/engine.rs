@@ -376,6 +376,58 @@ impl Fixture {
         assert!(problems.is_empty(), "left behind:\n{}", problems.join("\n"));
     }
 
+    /// Everything a finished `down -v` must have taken away, said and removed: what the drop
+    /// check looks for (mounts, cgroups and their processes, monitors, names, container state),
+    /// plus the stand-in host's links other than `lo`, our nftables table, network and address
+    /// records, and volumes (removed too). For tests that check many times over one fixture.
+    pub fn leaks(&self) -> Vec<String> {
+        let mut problems = self.cleanup();
+        let links: Vec<String> = self
+            .host_links()
+            .into_iter()
+            .filter(|l| l != "lo")
+            .collect();
+        if !links.is_empty() {
+            problems.push(format!("links: {links:?}"));
+        }
+        let (table, rules) = self.host_rules();
+        if table {
+            problems.push(format!("nftables table, rules: {rules:?}"));
+        }
+        let records = self.network_records();
+        if !records.is_empty() {
+            problems.push(format!("network or address records: {records:?}"));
+        }
+        let volumes = self.volume_dirs();
+        if !volumes.is_empty() {
+            problems.push(format!("volumes: {volumes:?}"));
+            for v in &volumes {
+                let _ = std::fs::remove_dir_all(self.root.join("volumes").join(v));
+            }
+        }
+        problems
+    }
+
+    /// The files under the state root's `networks/` (network and address records), lock files
+    /// aside.
+    pub fn network_records(&self) -> Vec<String> {
+        let dir = self.root.join("networks");
+        let mut out: Vec<String> = walk(&dir)
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| {
+                e.path()
+                    .strip_prefix(&dir)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            })
+            .filter(|p| !p.ends_with(".lock") && !p.ends_with("lock"))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Removes whatever is left and says what it was.
     fn cleanup(&self) -> Vec<String> {
         let mut problems = Vec::new();

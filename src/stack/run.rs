@@ -279,7 +279,9 @@ fn run_in(
             e.exit_code()
         }
     };
-    if cgroup.oom_killed().unwrap_or(false) {
+    // Kept in the state too: `inspect` shows a one-off killed for memory as OOMKilled.
+    let oom_killed = cgroup.oom_killed().unwrap_or(false);
+    if oom_killed {
         eprintln!(
             "compose: container {} ran out of memory and was killed (OOM)",
             rec.name
@@ -288,6 +290,7 @@ fn run_in(
     let st = RunState {
         status: Status::Exited,
         exit_code: Some(code),
+        oom_killed,
         boot_id: state::boot_id(),
         finished_at: Some(now_rfc3339_nanos()),
         ..RunState::default()

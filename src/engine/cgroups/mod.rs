@@ -637,6 +637,8 @@ mod tests_v1_real;
 mod tests_v2_devices_real;
 #[cfg(test)]
 mod tests_v2_fake;
+#[cfg(test)]
+mod tests_v2_real;
 
 #[cfg(test)]
 mod project_group_tests {

@@ -27,6 +27,18 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// Set to `1` (by `.ci/vm-tests`, in the cgroup v2 VM) to make a cgroup2 test that would skip
+/// fail instead, so that a run on the kernel meant to exercise it cannot pass vacuously.
+pub const REQUIRE_CGROUP2: &str = "COMPOSE_REQUIRE_CGROUP2";
+
+/// Skips a cgroup2 test with `reason` printed, or fails it when [`REQUIRE_CGROUP2`] is `1`.
+pub fn skip_cgroup2_test(test: &str, reason: &str) {
+    if std::env::var_os(REQUIRE_CGROUP2).is_some_and(|v| v == "1") {
+        panic!("{test} cannot run ({reason}) but {REQUIRE_CGROUP2}=1 requires it");
+    }
+    println!("skipping {test}: {reason}");
+}
+
 /// Interface files the kernel creates in every non-root cgroup2 directory, and per controller.
 const CORE_FILES: &[(&str, &str)] = &[
     ("cgroup.procs", ""),

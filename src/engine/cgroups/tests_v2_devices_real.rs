@@ -14,7 +14,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::Signal;
 
 use super::convert::DeviceRule;
-use super::test_support::{is_root, unique_name};
+use super::test_support::{is_root, skip_cgroup2_test, unique_name};
 use super::v2_devices::{self, DeviceFilter};
 use super::*;
 
@@ -79,7 +79,7 @@ fn remove_tree(dir: &Path) {
 /// The cgroup2 mount point, or `None` (reason printed) to skip.
 fn cgroup2(test: &str) -> Option<PathBuf> {
     if !is_root() {
-        println!("skipping {test}: needs root");
+        skip_cgroup2_test(test, "needs root");
         return None;
     }
     match Layout::detect() {
@@ -87,11 +87,11 @@ fn cgroup2(test: &str) -> Option<PathBuf> {
             unified: Some(h), ..
         }) => Some(h.mount_point),
         Ok(_) => {
-            println!("skipping {test}: no cgroup2 hierarchy is mounted");
+            skip_cgroup2_test(test, "no cgroup2 hierarchy is mounted");
             None
         }
         Err(e) => {
-            println!("skipping {test}: {e}");
+            skip_cgroup2_test(test, &e.to_string());
             None
         }
     }

@@ -7,7 +7,9 @@ use crate::engine::network::nft::PortMapping;
 
 impl Container {
     /// Releases what the stopped container holds in `nets` and deletes its directory.
+    #[tracing::instrument(name = "container", skip_all, fields(name = %self.record.name))]
     pub fn remove(&self, nets: &Networks) -> Result<(), ContainerError> {
+        tracing::debug!("removing");
         let rec = &self.record;
         for p in &rec.ports {
             nets.unpublish(&PortMapping::from(p))?;

@@ -35,7 +35,9 @@ fn main() {
     let project = cli.global.project_name.clone();
     let name = matches.subcommand_name().unwrap_or_default();
     let span = tracing::info_span!("command", name, project = project.as_deref()).entered();
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), root = %cli.global.root.display(), "command starting");
     let result = compose::cli::run(cli);
+    tracing::debug!(ok = result.is_ok(), "command finished");
     drop(span);
     match result {
         Ok(code) => std::process::exit(code),

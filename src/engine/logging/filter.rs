@@ -54,6 +54,15 @@ pub fn resolve(flag: Option<Level>, env: Option<&str>) -> Result<String, FilterE
     }
 }
 
+/// `directives` when they are one level and nothing else (`debug`, not `compose=debug`).
+pub(super) fn bare_level(directives: &str) -> Option<tracing_subscriber::filter::LevelFilter> {
+    let d = directives.trim();
+    if d.contains(['=', ',', '[']) {
+        return None;
+    }
+    d.parse().ok()
+}
+
 /// `directives` as a filter; events no directive names are shown from `warn` up, so
 /// `COMPOSE_LOG=compose::engine::network=debug` adds to the default rather than silencing the
 /// rest.
@@ -104,6 +113,16 @@ mod tests {
     fn nothing_or_empty_means_warn() {
         assert_eq!(resolve(None, None).unwrap(), "warn");
         assert_eq!(resolve(None, Some("  ")).unwrap(), "warn");
+    }
+
+    #[test]
+    fn only_a_lone_level_is_bare() {
+        use tracing_subscriber::filter::LevelFilter;
+        assert_eq!(bare_level(" debug "), Some(LevelFilter::DEBUG));
+        assert_eq!(bare_level("warn"), Some(LevelFilter::WARN));
+        assert_eq!(bare_level("compose=debug"), None);
+        assert_eq!(bare_level("warn,compose=debug"), None);
+        assert_eq!(bare_level("compose"), None);
     }
 
     #[test]

@@ -32,12 +32,16 @@ pub fn active_filter() -> Option<&'static str> {
 /// Sends this process's events to standard error under `directives` (already checked by
 /// [`resolve`]); `color` adds ANSI colors. A second call keeps the first subscriber.
 pub fn init_stderr(directives: &str, color: bool) -> Result<(), FilterError> {
-    let filter = filter::env_filter(directives)?;
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .try_init();
+        .with_ansi(color);
+    // A bare level needs no EnvFilter (its per-thread span scopes cost memory and time).
+    let installed = match filter::bare_level(directives) {
+        Some(level) => builder.with_max_level(level).try_init(),
+        None => builder
+            .with_env_filter(filter::env_filter(directives)?)
+            .try_init(),
+    };
     if installed.is_ok() {
         remember(directives);
     }
@@ -51,15 +55,19 @@ pub fn init_file(path: &Path, directives: Option<&str>) {
     let directives = directives
         .filter(|d| filter::env_filter(d).is_ok())
         .unwrap_or(DEFAULT_FILTER);
-    let Ok(filter) = filter::env_filter(directives) else {
-        return;
-    };
     let writer = Mutex::new(CappedFile::new(path.to_path_buf(), MONITOR_LOG_CAP));
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let builder = tracing_subscriber::fmt()
         .with_writer(writer)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    // The monitor's memory is the engine's per-container cost: a bare level (the usual case)
+    // goes without EnvFilter.
+    let installed = match filter::bare_level(directives) {
+        Some(level) => builder.with_max_level(level).try_init(),
+        None => match filter::env_filter(directives) {
+            Ok(f) => builder.with_env_filter(f).try_init(),
+            Err(_) => return,
+        },
+    };
     if installed.is_ok() {
         remember(directives);
     }

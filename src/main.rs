@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
     // The container set-up process: must run before anything else (single-threaded, no clap).
@@ -25,8 +25,21 @@ fn main() {
     {
         compose::engine::runtime::exec::main();
     }
-    let cli = compose::cli::Cli::parse();
-    match compose::cli::run(cli) {
+    let matches = compose::cli::Cli::command().get_matches();
+    let cli = compose::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Err(err) = compose::cli::init_logging(&cli.global) {
+        eprintln!("{err:#}");
+        std::process::exit(1);
+    }
+    // One span for the whole command; the loader records the project's name in it once known.
+    let project = cli.global.project_name.clone();
+    let name = matches.subcommand_name().unwrap_or_default();
+    let span = tracing::info_span!("command", name, project = project.as_deref()).entered();
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), root = %cli.global.root.display(), "command starting");
+    let result = compose::cli::run(cli);
+    tracing::debug!(ok = result.is_ok(), "command finished");
+    drop(span);
+    match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             // Docker Compose's exit codes: 14 when no Compose file is found, 15 when one does

@@ -444,6 +444,10 @@ pub fn log_path(dir: &Path) -> PathBuf {
     dir.join(root::CONTAINER_LOG)
 }
 
+pub fn monitor_log_path(dir: &Path) -> PathBuf {
+    dir.join(root::CONTAINER_MONITOR_LOG)
+}
+
 /// Writes `container.json` (atomically).
 pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError> {
     let dir = StateRoot::new(root).container(&rec.id);

@@ -235,6 +235,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<LoadedModel> {
     }
 
     let name = project_name(opts, &environment, &tree, &project_dir)?;
+    tracing::Span::current().record("project", name.as_str());
     if let Some(map) = tree.as_map_mut() {
         let span = map.get("name").map(|n| n.span.clone()).unwrap_or_default();
         map.shift_remove("name");

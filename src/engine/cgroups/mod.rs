@@ -282,6 +282,7 @@ impl Ctx {
     }
 
     pub fn write(&self, path: &Path, value: &str) -> Result<()> {
+        tracing::trace!(path = %path.display(), value, "cgroup write");
         self.fs
             .write(path, value)
             .map_err(|source| CgroupError::Write {
@@ -333,6 +334,7 @@ impl Ctx {
         components: &[&str],
         mut each: impl FnMut(&Path) -> Result<()>,
     ) -> Result<Vec<PathBuf>> {
+        tracing::debug!(anchor = %anchor.display(), ?components, "creating cgroup");
         'attempt: for _ in 0..5 {
             let mut levels = Vec::with_capacity(components.len());
             let mut dir = anchor.to_path_buf();
@@ -361,6 +363,7 @@ impl Ctx {
 
     /// `rmdir` a leaf, retrying while its last tasks exit (EBUSY) up to the timeout.
     pub fn rmdir_leaf(&self, path: &Path) -> Result<()> {
+        tracing::debug!(path = %path.display(), "removing cgroup");
         let start = Instant::now();
         let mut backoff = Backoff::new();
         loop {
@@ -406,6 +409,7 @@ impl Ctx {
     /// Writes a pid to `cgroup.procs` (one pid per write: the kernel reads one). EINVAL can mean
     /// the task is still being created: retry briefly, as runc does.
     pub fn add_pid(&self, dir: &Path, pid: i32) -> Result<()> {
+        tracing::debug!(cgroup = %dir.display(), pid, "moving a process into its cgroup");
         if pid <= 0 {
             return Err(convert::invalid("pid", pid, "must be positive"));
         }

@@ -47,7 +47,9 @@ impl Container {
     /// monitor does not restart it; a `kill` event goes out before the signal (the monitor's
     /// `die` may follow at once). A paused container is thawed so it acts on the signal. After
     /// SIGKILL, returns once its monitor has recorded the exit (bounded).
+    #[tracing::instrument(name = "container", skip_all, fields(name = %self.record.name))]
     pub fn kill(&self, pid1: Pid1, signal: Signal, on_purpose: bool) -> Result<(), ContainerError> {
+        tracing::debug!(?signal, on_purpose, "signalling its PID 1");
         let os = |source: std::io::Error| ContainerError::Os {
             name: self.record.name.clone(),
             source,

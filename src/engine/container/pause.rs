@@ -27,7 +27,9 @@ impl Container {
     }
 
     /// Freezes (`pause`) or thaws (`unpause`) it.
+    #[tracing::instrument(name = "container", skip_all, fields(name = %self.record.name))]
     pub fn set_paused(&self, pause: bool) -> Result<(), ContainerError> {
+        tracing::debug!(pause, "freezing or thawing");
         let cg = self.cgroup().map_err(|e| self.cgroup_error(e))?;
         if pause { cg.freeze() } else { cg.thaw() }.map_err(|e| self.cgroup_error(e))
     }

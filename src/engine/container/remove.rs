@@ -20,7 +20,9 @@ impl Container {
     /// asked, and deletes its directory. The volumes go while the directory (without its
     /// record) still names the container: removed after it, a kill in between left volumes
     /// that nothing could name any more.
+    #[tracing::instrument(name = "container", skip_all, fields(name = %self.record.name))]
     pub fn remove(&self, nets: &Networks, volumes: AnonymousVolumes) -> Result<(), ContainerError> {
+        tracing::debug!("removing");
         let rec = &self.record;
         for p in &rec.ports {
             nets.unpublish(&PortMapping::from(p))?;

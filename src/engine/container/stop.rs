@@ -50,7 +50,9 @@ impl Container {
     /// Starts stopping the container: marks it as stopped on purpose, sends `signal` to its
     /// PID 1 and thaws it if paused. [`Stopping::finish`] waits for it, `grace` counted from
     /// now.
+    #[tracing::instrument(name = "container", skip_all, fields(name = %self.record.name))]
     pub fn begin_stop(self, signal: Signal, grace: Duration) -> Result<Stopping, ContainerError> {
+        tracing::debug!(?signal, ?grace, "stopping");
         begin(self, signal, grace)
     }
 

@@ -153,6 +153,7 @@ impl ImageStore {
     /// Imports every image of an OCI image-layout tar or a docker-archive tar.
     pub fn load_archive<R: Read>(&self, reader: R) -> Result<Vec<LoadedImage>, ImageError> {
         let _lock = self.lock()?;
+        tracing::debug!("image store: loading an archive");
         let mut staged = Staged::default();
         let result = self.stage(reader, &mut staged).and_then(|()| {
             crate::engine::fault::point("image.load.after-blobs");

@@ -66,6 +66,7 @@ impl ImageStore {
         size: u64,
         what: Ingest<'_>,
     ) -> Result<Option<(String, u64)>, ImageError> {
+        tracing::debug!(digest, size, "image store: ingesting a blob");
         let staged = self.tmp_dir().join(fsutil::unique_name("blob-"));
         let layer_dir = match what {
             Ingest::Layer { .. } => Some(self.tmp_dir().join(fsutil::unique_name("layer-"))),

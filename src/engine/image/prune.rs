@@ -42,6 +42,7 @@ impl ImageStore {
     /// Removes the images no container uses (`in_use`: image ids): only the dangling ones
     /// (no tagged name) unless `all`; then the layers and blobs no remaining image refers to.
     pub fn prune(&self, all: bool, in_use: &BTreeSet<String>) -> Result<PruneReport, ImageError> {
+        tracing::debug!(all, in_use = in_use.len(), "image store: pruning");
         let _lock = self.lock()?;
         let mut tags = self.read_tags()?;
         let mut report = PruneReport::default();

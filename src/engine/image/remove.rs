@@ -16,6 +16,7 @@ impl ImageStore {
     /// image with several names), like `docker image rm`. Layers and blobs no other image uses
     /// are deleted. Whether a container still uses the image is the caller's to check.
     pub fn remove(&self, input: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError> {
+        tracing::debug!(image = input, force, "image store: removing");
         let _lock = self.lock()?;
         let mut tags = self.read_tags()?;
         let record = self.find(input, &tags)?;

@@ -6,6 +6,7 @@ use super::store::{ImageError, ImageStore};
 impl ImageStore {
     /// Adds the name `target` to the image `source` names.
     pub fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
+        tracing::debug!(source, target, "image store: tagging");
         let target = Reference::parse(target)?;
         let _lock = self.lock()?;
         let mut tags = self.read_tags()?;

@@ -39,6 +39,8 @@ pub(crate) const CONTAINER_STATE: &str = "state.json";
 pub(crate) const CONTAINER_STOPPING: &str = "stopping";
 /// Its log; rotated files add `.1`, `.2`...
 pub(crate) const CONTAINER_LOG: &str = "container.log";
+/// Its monitor's diagnostics (see [`crate::engine::logging`]); a rotated file adds `.1`.
+pub(crate) const CONTAINER_MONITOR_LOG: &str = "monitor.log";
 
 /// The paths of one state root (`--root`).
 #[derive(Debug, Clone, Copy)]

@@ -36,7 +36,9 @@ use layout::{
     CONTAINERS, DNS, EVENTS, IMAGES, IMAGE_BLOBS, IMAGE_LAYERS, IMAGE_LOCK, IMAGE_RECORDS,
     IMAGE_TAGS, IMAGE_TMP, NETWORKS, PROJECTS, VOLUMES,
 };
-pub(crate) use layout::{CONTAINER_LOG, CONTAINER_RECORD, CONTAINER_STATE, CONTAINER_STOPPING};
+pub(crate) use layout::{
+    CONTAINER_LOG, CONTAINER_MONITOR_LOG, CONTAINER_RECORD, CONTAINER_STATE, CONTAINER_STOPPING,
+};
 
 pub use crate::engine::fsutil::{PRIVATE_DIR, PRIVATE_FILE};
 /// Directories a container's processes see as theirs (a volume's `_data`).

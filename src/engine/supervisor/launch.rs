@@ -51,6 +51,10 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    if let Some(filter) = crate::engine::logging::active_filter() {
+        cmd.env(crate::engine::logging::LOG_ENV, filter);
+    }
+    tracing::debug!(container = %rec.name, "starting its monitor");
     let w = ready_w.as_raw_fd();
     {
         use std::os::unix::process::CommandExt;

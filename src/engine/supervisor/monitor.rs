@@ -60,6 +60,13 @@ pub fn main() -> ! {
         unsafe { libc::_exit(0) };
     }
     let _ = rustix::process::setsid();
+    let log = state::monitor_log_path(&StateRoot::new(&root).container(&id));
+    crate::engine::logging::init_file(
+        &log,
+        std::env::var(crate::engine::logging::LOG_ENV)
+            .ok()
+            .as_deref(),
+    );
     let code = match Monitor::new(&root, &id, ready) {
         Ok(mut m) => m.run(),
         Err(_) => 1,
@@ -147,6 +154,7 @@ impl Monitor {
             Ok(f) => f,
             Err(_) => return 1,
         };
+        let _span = tracing::info_span!("container", name = %self.c.record().name).entered();
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.start(&null) {
@@ -158,6 +166,11 @@ impl Monitor {
                     crate::engine::fault::point("monitor.handshake.after-ready");
                     shed_memory();
                     let exit = self.serve(running, &null);
+                    tracing::info!(
+                        code = exit.0.code(),
+                        oom_killed = exit.1,
+                        "container exited"
+                    );
                     self.state.status = Status::Exited;
                     self.state.exit_code = Some(exit.0.code());
                     self.state.oom_killed = exit.1;
@@ -176,6 +189,7 @@ impl Monitor {
                     }
                 }
                 Err(e) => {
+                    tracing::warn!(error = %e, "container did not start");
                     if let Some(mut r) = self.ready.take() {
                         let _ = r.write_all(&error_message(&e));
                         self.state.status = Status::Exited;
@@ -220,6 +234,11 @@ impl Monitor {
                 }
                 return 0;
             }
+            tracing::info!(
+                restarts = self.state.restart_count + 1,
+                ?backoff,
+                "restarting the container"
+            );
             self.state.status = Status::Restarting;
             self.save();
             // Sleep the back-off in slices so a stop does not wait for it.
@@ -316,6 +335,7 @@ impl Monitor {
         };
         let resolver = start.placer.take_resolver();
         let pid = child.pid.as_raw_nonzero().get();
+        tracing::info!(pid, "container started");
         self.state.status = Status::Running;
         self.state.pid = Some(pid);
         self.state.pid_start = state::pid_start_time(pid);

@@ -148,6 +148,7 @@ impl IpamStore {
     pub fn remove_network(&self, name: &str) -> Result<bool, IpamError> {
         check_name(name)?;
         let _lock = self.lock()?;
+        tracing::debug!(network = name, "ipam: removing network");
         let Some(net) = self.read(name)? else {
             return Ok(false);
         };
@@ -176,6 +177,7 @@ impl IpamStore {
             .ok_or_else(|| IpamError::NetworkNotFound(network.to_string()))?;
         let before = net.clone();
         let out = allocate_in(&mut net, container_id, req)?;
+        tracing::debug!(network, container = container_id, addresses = ?out, "ipam: allocated");
         if net != before {
             self.write(&net)?;
         }
@@ -189,6 +191,7 @@ impl IpamStore {
         let Some(mut net) = self.read(network)? else {
             return Ok(false);
         };
+        tracing::debug!(network, container = container_id, "ipam: releasing");
         if net.allocations.remove(container_id).is_none() {
             return Ok(false);
         }

@@ -146,6 +146,7 @@ impl Netlink {
 
     /// A modifying request, acknowledged (for messages this client has no method for).
     pub fn ack(&mut self, payload: RouteNetlinkMessage, extra: u16, op: &str) -> NetlinkResult<()> {
+        tracing::debug!(op, "netlink request");
         self.exchange(payload, NLM_F_ACK | extra, op).map(|_| ())
     }
 
@@ -156,6 +157,7 @@ impl Netlink {
         make: impl Fn() -> RouteNetlinkMessage,
         op: &str,
     ) -> NetlinkResult<Vec<RouteNetlinkMessage>> {
+        tracing::trace!(op, "netlink dump");
         let mut tries = 0;
         loop {
             let (msgs, interrupted) = self.exchange(make(), NLM_F_DUMP, op)?;

@@ -436,6 +436,7 @@ impl Nft {
 
     /// Adds (or replaces) the rules of a network, creating our table when missing.
     pub fn add_network(&mut self, net: &NetworkRules) -> Result<(), NftError> {
+        tracing::debug!(network = %net.name, bridge = %net.bridge, "nftables: adding network rules");
         let op = format!("add rules of network {}", net.name);
         check_ifname(&net.bridge, &op)?;
         let tag = net_tag(&net.bridge);
@@ -450,6 +451,7 @@ impl Nft {
     /// published ports, and its accepts in iptables' `ip filter` table (those an older version
     /// tagged with the network name included). Returns how many rules went.
     pub fn remove_network(&mut self, name: &str, bridge: &str) -> Result<usize, NftError> {
+        tracing::debug!(network = name, bridge, "nftables: removing network rules");
         let mut tags = vec![net_tag(bridge)];
         let mut prefixes = vec![port_tag_prefix(bridge)];
         if legacy_network(name, bridge) {
@@ -465,6 +467,7 @@ impl Nft {
 
     /// Adds (or replaces) the rules of a published port, creating our table when missing.
     pub fn add_port(&mut self, p: &PortMapping) -> Result<(), NftError> {
+        tracing::debug!(port = ?p, "nftables: adding published port");
         let rules = port_rules(p)?;
         let op = format!("add rules of {}", port_tag(p));
         check_ifname(&p.bridge, &op)?;
@@ -478,6 +481,7 @@ impl Nft {
     /// Removes the rules of a published port (an older version's tag included); returns how
     /// many went.
     pub fn remove_port(&mut self, p: &PortMapping) -> Result<usize, NftError> {
+        tracing::debug!(port = ?p, "nftables: removing published port");
         let tag = port_tag(p);
         let legacy = legacy_port_tag(p);
         self.replace(&|t| t == tag || legacy.as_deref() == Some(t), &[], false)
@@ -509,6 +513,7 @@ impl Nft {
 
     /// Deletes our table with everything in it; false when there was none.
     pub fn delete_table(&mut self) -> Result<bool, NftError> {
+        tracing::debug!("nftables: deleting the table");
         let mut m = table_msg(
             TABLE,
             NFPROTO_INET,

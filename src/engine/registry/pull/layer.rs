@@ -52,6 +52,7 @@ pub(super) async fn fetch_layer(ctx: &Ctx<'_>, job: &LayerJob) -> Result<(), Reg
     let host = job.endpoint.host.clone();
     let layer = short_id(&job.blob.digest);
     let what = format!("layer {}", job.blob.digest);
+    tracing::debug!(host = %host, image = %image, %what, "registry request");
     let oci_ref = job.endpoint.reference(&job.reference);
     let mut stream = job
         .endpoint

@@ -82,6 +82,7 @@ async fn resolve_on(
     let host = endpoint.host.clone();
     let oci_ref = endpoint.reference(reference);
     let what = format!("manifest for {}", reference.familiar());
+    tracing::debug!(host = %host, image, %what, "registry request");
     let (body, _) = endpoint
         .client
         .pull_manifest_raw(&oci_ref, &endpoint.auth, ACCEPT)
@@ -241,6 +242,7 @@ async fn fetch_small(
     blob: &BlobRef,
 ) -> Result<Vec<u8>, RegistryError> {
     let what = format!("blob {}", blob.digest);
+    tracing::debug!(host = %endpoint.host, image, %what, "registry request");
     let oci_ref = endpoint.reference(reference);
     let mut stream = endpoint
         .client

@@ -548,16 +548,23 @@ pub fn list(root: &Path, project: Option<&str>) -> Result<Vec<Observed>, StateEr
 }
 
 /// Container directories that have no record (left by a command killed while creating one)
-/// or a torn one (see the module docs). One whose record cannot be read at all (an I/O
-/// error) is not listed: it may be whole.
+/// or a torn one, not JSON at all (see the module docs). One whose record cannot be read (an
+/// I/O error) or is JSON this release cannot read as a record is not listed: it may be whole,
+/// and what `down` does with a listed directory cannot be undone. The record is only checked
+/// for being JSON, not parsed into a record: `down` lists every container already.
 pub fn incomplete(root: &Path) -> Vec<String> {
     let dir = StateRoot::new(root).containers();
     std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| {
+            matches!(
+                json_store::read::<serde::de::IgnoredAny>(&record_path(&e.path())),
+                Ok(None) | Err(StoreError::Corrupt { .. })
+            )
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|id| matches!(read_record(root, id), Ok(None)))
         .collect()
 }
 
@@ -623,9 +630,16 @@ mod tests {
         assert_eq!(names(Some("q")), ["e"]);
         assert_eq!(names(None), ["a", "e"]);
         assert_eq!(read_record(root, "b").expect("read"), None);
+        // JSON, but no record: left alone.
+        let f_dir = StateRoot::new(root).container("f");
+        std::fs::create_dir_all(&f_dir).expect("mkdir");
+        std::fs::write(record_path(&f_dir), b"{\"id\": \"f\"}").expect("write");
+        // No record at all: a creation cut short.
+        std::fs::create_dir_all(StateRoot::new(root).container("g")).expect("mkdir");
         let mut left = incomplete(root);
         left.sort();
-        assert_eq!(left, ["b", "c", "d"]);
+        assert_eq!(left, ["b", "c", "d", "g"]);
+        assert_eq!(names(None), ["a", "e"]);
     }
 
     #[test]

@@ -105,9 +105,13 @@ pub fn prepare(root: &Path) -> Result<Vec<String>, RootError> {
         }
     }
     if created {
-        // Nothing older in it to migrate.
-        migrate::write_version(root, migrate::CURRENT)?;
-        return Ok(Vec::new());
+        // Nothing older in it to migrate (if the version cannot be written, the next command
+        // runs the steps, which find nothing to do).
+        return Ok(migrate::write_version(root, migrate::CURRENT)
+            .err()
+            .map(|e| e.to_string())
+            .into_iter()
+            .collect());
     }
     migrate::migrate(root)
 }

@@ -14,7 +14,7 @@
 //!   before it, and the next command runs the step again.
 //! - A step that could not do everything returns warnings instead of failing the command: the
 //!   version stays where it was and the next command tries again (a file the administrator
-//!   locked, say). Only the root's own version file refusing to be written is an error.
+//!   locked, say). So does a version that cannot be written: the step runs again, harmlessly.
 //! - A root whose version is newer than [`CURRENT`] was written by a newer compose, whose
 //!   records this one may misread (and, reading them as torn, remove): it is refused before
 //!   anything in it is read.
@@ -131,8 +131,12 @@ fn migrate_with(root: &Path, steps: &[Step]) -> Result<Vec<String>, RootError> {
                 })
                 .collect());
         }
+        if let Err(e) = write_version(root, version + 1) {
+            return Ok(vec![format!(
+                "upgrading from version {version}: {e}; tried again by the next command"
+            )]);
+        }
         version += 1;
-        write_version(root, version)?;
     }
     Ok(Vec::new())
 }

@@ -112,6 +112,34 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 
 /// [`write_atomic`] with the syncs that `durability` needs and no more.
 pub fn write_atomic_as(path: &Path, data: &[u8], durability: Durability) -> io::Result<()> {
+    write_atomic_mode(path, data, durability, PRIVATE_FILE)
+}
+
+/// [`write_atomic`] for a file a container's processes read through a bind mount (its
+/// `hosts`, `hostname` and `resolv.conf`), which any user in it must be able to read: 0644.
+/// Written before it is mounted (a rename under a bind mount would leave the container the old
+/// file).
+pub fn write_atomic_shared(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, data, Durability::Durable, 0o644)
+}
+
+/// Renames `from` to `to` and syncs `to`'s directory, so that the new name survives a crash
+/// once this returns: for content (a blob, synced by its writer) that records written later
+/// refer to by name.
+pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)?;
+    match to.parent() {
+        Some(dir) => fsync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+fn write_atomic_mode(
+    path: &Path,
+    data: &[u8],
+    durability: Durability,
+    mode: u32,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path without a parent"))?;
@@ -120,8 +148,12 @@ pub fn write_atomic_as(path: &Path, data: &[u8], durability: Durability) -> io::
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(PRIVATE_FILE)
+            .mode(mode)
             .open(&tmp)?;
+        // The umask may have taken bits away.
+        if mode != PRIVATE_FILE {
+            rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
+        }
         f.write_all(data)?;
         if durability != Durability::Volatile {
             f.sync_all()?;
@@ -336,6 +368,36 @@ mod tests {
                 .collect();
             assert_eq!(names, ["state.json"], "{d:?}");
         }
+    }
+
+    #[test]
+    fn a_shared_file_is_replaced_whole_and_readable_by_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, "old, longer than the new content\n").expect("old");
+        write_atomic_shared(&path, b"new\n").expect("write");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "new\n");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["hosts"]);
+    }
+
+    #[test]
+    fn a_durable_rename_moves_the_file_and_fails_as_rename_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        std::fs::write(&a, "blob").expect("write");
+        assert!(rename_durable(&a, &b).is_err(), "no such directory");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        rename_durable(&a, &b).expect("rename");
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_to_string(&b).expect("read"), "blob");
     }
 
     #[test]

@@ -5,6 +5,13 @@
 //!
 //! Errors name the step and the path; each store maps them into its own error type (see
 //! [`StoreError`]), so messages stay those of the store.
+//!
+//! Torn records: every record is written whole and durably (see [`Durability`]), so after a
+//! power cut it holds the old content or the new. One that is not JSON nevertheless (a disk
+//! that lied about its cache, an administrator's editor, a full disk under an older release)
+//! is [`StoreError::Corrupt`]: never trusted. Each store decides what such a record means for
+//! it (see the `state`, `network::ipam` and `network::manager` module docs) and says so with
+//! [`warn_torn`], once per record and process.
 
 use std::fs;
 use std::io;
@@ -90,6 +97,28 @@ pub fn lock(path: &Path) -> Result<StoreLock, StoreError> {
     StoreLock::exclusive(path).map_err(io_err("locking", path))
 }
 
+/// Says on standard error, once per `path` in this process, that the record there is torn
+/// and what is done about it (`action`). Stores read the same record many times in one
+/// command; the user needs to hear it once.
+pub fn warn_torn(path: &Path, source: &serde_json::Error, action: &str) {
+    if first_report(path) {
+        eprintln!("WARN[0000] {} is torn ({source}): {action}", path.display());
+    }
+}
+
+/// Whether `path` is reported for the first time in this process.
+fn first_report(path: &Path) -> bool {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static REPORTED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let set = REPORTED.get_or_init(|| Mutex::new(HashSet::new()));
+    match set.lock() {
+        Ok(mut s) => s.insert(path.to_path_buf()),
+        // A thread panicked while holding it: saying it twice is better than never.
+        Err(p) => p.into_inner().insert(path.to_path_buf()),
+    }
+}
+
 /// A directory of records, one `<name>.json` each, changed under `<dir>/.lock`.
 #[derive(Debug, Clone)]
 pub struct JsonStore {
@@ -161,5 +190,17 @@ mod tests {
         fs::write(store.path("c"), "{").unwrap();
         let e = store.read::<Vec<u32>>("c").unwrap_err();
         assert!(matches!(&e, StoreError::Corrupt { path, .. } if *path == store.path("c")));
+        fs::write(store.path("d"), "").unwrap();
+        let e = store.read::<Vec<u32>>("d").unwrap_err();
+        assert!(matches!(&e, StoreError::Corrupt { path, .. } if *path == store.path("d")));
+    }
+
+    #[test]
+    fn a_torn_record_is_reported_once_per_process() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a.json");
+        assert!(first_report(&a));
+        assert!(!first_report(&a));
+        assert!(first_report(&tmp.path().join("b.json")));
     }
 }

@@ -13,6 +13,19 @@
 //!   apply the restart policy then).
 //!
 //! Per project, `<root>/projects/<name>.lock`: the lock that serializes commands on a project.
+//!
+//! Durability and torn records (see [`crate::engine::json_store`]):
+//! - `container.json` is written durably (a `run --rm` container's content only: see
+//!   [`ContainerRecord::record_durability`]). One that does not parse is never trusted: it is
+//!   reported with its path and read as absent, so [`list`] leaves it out (other containers
+//!   and projects go on as if it were not there) and [`incomplete`] lists its directory with
+//!   those of creations cut short, which the next `down` removes (and gives back the addresses
+//!   recorded for its id). What it alone knew (its name, project, published ports) is lost;
+//!   `up` creates the service's container again.
+//! - `state.json` is written durably (a `run --rm` container's not at all: see
+//!   [`ContainerRecord::state_durability`]). One that does not parse reads as "never started"
+//!   ([`read_state`]): after a crash no process of it lives, and `up` starts it again.
+//! - `stopping` is an empty marker: only whether it exists counts, so it cannot be torn.
 
 use std::io;
 use std::net::IpAddr;
@@ -460,36 +473,23 @@ pub fn write_record(root: &Path, rec: &ContainerRecord) -> Result<(), StateError
     )?)
 }
 
+/// The container's record; `None` when it has none or a torn one (reported, see the module
+/// docs): either way its directory is what [`incomplete`] lists.
 pub fn read_record(root: &Path, id: &str) -> Result<Option<ContainerRecord>, StateError> {
     let path = record_path(&StateRoot::new(root).container(id));
-    let rec: Option<ContainerRecord> = json_store::read(&path)?;
-    Ok(rec.map(|mut rec| {
-        upgrade_volume_mounts(root, &mut rec.spec);
-        rec
-    }))
-}
-
-/// Records written before volumes had a mount kind of their own describe a volume as a bind of
-/// its data directory (`<root>/volumes/<name>/_data`, a `subpath` joined on), which the set-up
-/// would bind by host path, following whatever link a container planted in the volume. Such
-/// mounts become volume mounts, resolved beneath the volume like new ones; never filled again
-/// (those containers filled them on their first start).
-fn upgrade_volume_mounts(root: &Path, spec: &mut crate::engine::spec::ContainerSpec) {
-    use crate::engine::spec::{inside_volume, MountKind};
-    let volumes = StateRoot::new(root).volumes();
-    for m in &mut spec.mounts {
-        let MountKind::Bind { source, .. } = &m.kind else {
-            continue;
-        };
-        // A `..` inside a volume never came from the planner (it refused one in a subpath).
-        if let Ok(Some((volume, subpath))) = inside_volume(&volumes, source) {
-            m.kind = MountKind::Volume {
-                volume,
-                subpath,
-                copy: false,
-            };
+    let rec: Option<ContainerRecord> = match json_store::read(&path) {
+        Ok(rec) => rec,
+        Err(StoreError::Corrupt { path, source }) => {
+            json_store::warn_torn(
+                &path,
+                &source,
+                "the container is ignored, and its directory removed by the next `down`",
+            );
+            None
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(rec)
 }
 
 /// The state as the monitor last wrote it (`Created` when it never did), not yet checked
@@ -551,14 +551,23 @@ pub fn list(root: &Path, project: Option<&str>) -> Result<Vec<Observed>, StateEr
     Ok(out)
 }
 
-/// Container directories that have no record: left by a command killed while creating one.
+/// Container directories that have no record (left by a command killed while creating one)
+/// or a torn one, not JSON at all (see the module docs). One whose record cannot be read (an
+/// I/O error) or is JSON this release cannot read as a record is not listed: it may be whole,
+/// and what `down` does with a listed directory cannot be undone. The record is only checked
+/// for being JSON, not parsed into a record: `down` lists every container already.
 pub fn incomplete(root: &Path) -> Vec<String> {
     let dir = StateRoot::new(root).containers();
     std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| !record_path(&e.path()).exists())
+        .filter(|e| {
+            matches!(
+                json_store::read::<serde::de::IgnoredAny>(&record_path(&e.path())),
+                Ok(None) | Err(StoreError::Corrupt { .. })
+            )
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
 }
@@ -585,47 +594,70 @@ pub fn new_id() -> io::Result<String> {
 mod tests {
     use super::*;
 
+    fn sample_record(id: &str, project: &str) -> ContainerRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": format!("{project}-{id}-1"), "project": project, "service": id,
+            "number": 1, "one_off": false, "config_hash": "", "image": "busybox",
+            "image_id": "", "created": 0, "spec": ContainerSpec::default(),
+            "cgroup_parent": "compose", "dns": null, "restart": "No", "stop_grace_period": 10,
+        }))
+        .expect("a valid record")
+    }
+
+    /// A truncated, empty or garbage `container.json` costs only its own container: the others
+    /// of its project and of other projects are listed, and its directory is one `down`
+    /// removes.
     #[test]
-    fn a_record_from_before_volume_mounts_binds_no_volume_by_host_path() {
-        use crate::engine::spec::{ContainerSpec, MountKind, MountSpec};
-        let root = Path::new("/var/lib/compose");
-        let bind = |source: &str| MountSpec {
-            kind: MountKind::Bind {
-                source: source.into(),
-                propagation: None,
-                recursive: true,
-            },
-            destination: "/d".into(),
-            read_only: false,
-            create_source: true,
+    fn a_torn_container_record_is_left_out_and_listed_as_incomplete() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        for (id, project) in [("a", "p"), ("b", "p"), ("c", "q"), ("d", "p"), ("e", "q")] {
+            write_record(root, &sample_record(id, project)).expect("write");
+        }
+        let full = std::fs::read(record_path(&StateRoot::new(root).container("b"))).expect("read");
+        let torn: [(&str, &[u8]); 3] = [
+            ("b", &full[..full.len() / 2]),
+            ("c", b""),
+            ("d", b"\0\0\xff"),
+        ];
+        for (id, bytes) in torn {
+            std::fs::write(record_path(&StateRoot::new(root).container(id)), bytes).expect("tear");
+        }
+        let names = |p| -> Vec<String> {
+            list(root, p)
+                .expect("list")
+                .into_iter()
+                .map(|o| o.record.id)
+                .collect()
         };
-        let mut spec = ContainerSpec {
-            mounts: vec![
-                bind("/var/lib/compose/volumes/p_data/_data"),
-                bind("/var/lib/compose/volumes/p_data/_data/sub/dir"),
-                bind("/srv/site"),
-            ],
-            ..Default::default()
+        assert_eq!(names(Some("p")), ["a"]);
+        assert_eq!(names(Some("q")), ["e"]);
+        assert_eq!(names(None), ["a", "e"]);
+        assert_eq!(read_record(root, "b").expect("read"), None);
+        // JSON, but no record: left alone.
+        let f_dir = StateRoot::new(root).container("f");
+        std::fs::create_dir_all(&f_dir).expect("mkdir");
+        std::fs::write(record_path(&f_dir), b"{\"id\": \"f\"}").expect("write");
+        // No record at all: a creation cut short.
+        std::fs::create_dir_all(StateRoot::new(root).container("g")).expect("mkdir");
+        let mut left = incomplete(root);
+        left.sort();
+        assert_eq!(left, ["b", "c", "d", "g"]);
+        assert_eq!(names(None), ["a", "e"]);
+    }
+
+    #[test]
+    fn a_torn_run_state_reads_as_never_started() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let running = RunState {
+            status: Status::Exited,
+            exit_code: Some(3),
+            ..RunState::default()
         };
-        upgrade_volume_mounts(root, &mut spec);
-        let kinds: Vec<&MountKind> = spec.mounts.iter().map(|m| &m.kind).collect();
-        assert_eq!(
-            kinds[0],
-            &MountKind::Volume {
-                volume: "/var/lib/compose/volumes/p_data".into(),
-                subpath: None,
-                copy: false
-            }
-        );
-        assert_eq!(
-            kinds[1],
-            &MountKind::Volume {
-                volume: "/var/lib/compose/volumes/p_data".into(),
-                subpath: Some("sub/dir".into()),
-                copy: false
-            }
-        );
-        assert_eq!(kinds[2], &bind("/srv/site").kind);
+        write_state(tmp.path(), &running).expect("write");
+        assert_eq!(read_state(tmp.path()), running);
+        std::fs::write(state_path(tmp.path()), b"{\"status\":\"exi").expect("tear");
+        assert_eq!(read_state(tmp.path()), RunState::default());
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl ImageStore {
                 gone_is_fine(fs::remove_file(&tmp)).map_err(io_ctx("removing", &tmp))?;
                 return Ok((digest, size, false));
             }
-            fs::rename(&tmp, &dest).map_err(io_ctx("renaming into place", &dest))?;
+            fsutil::rename_durable(&tmp, &dest).map_err(io_ctx("renaming into place", &dest))?;
             Ok((digest, size, true))
         })();
         result.map_err(|e| e.with_leftovers(leftover(&tmp, fs::remove_file(&tmp))))

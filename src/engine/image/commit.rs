@@ -149,7 +149,7 @@ impl ImageStore {
         if dest.exists() {
             gone_is_fine(fs::remove_file(staged)).map_err(io_ctx("removing", staged))?;
         } else {
-            fs::rename(staged, &dest).map_err(io_ctx("renaming into place", &dest))?;
+            fsutil::rename_durable(staged, &dest).map_err(io_ctx("renaming into place", &dest))?;
         }
         Ok(packed)
     }

@@ -145,7 +145,7 @@ impl ImageStore {
         file.sync_all().map_err(io_ctx("syncing", staged))?;
         let dest = self.blob_path(digest);
         if !dest.exists() {
-            fs::rename(staged, &dest).map_err(io_ctx("renaming into place", &dest))?;
+            fsutil::rename_durable(staged, &dest).map_err(io_ctx("renaming into place", &dest))?;
         }
         match (unpacked, what, layer_dir) {
             (Some(result), Ingest::Layer { diff_id }, Some(dir)) => {

@@ -11,7 +11,8 @@
 //! projects/<name>.lock    serializes commands on one project
 //! events.jsonl            the events log
 //! build/runs/<id>/        a Dockerfile RUN step while it runs: its overlay work dir, /etc files
-//! layout-version          how far an old root was tightened
+//! layout-version          the root's schema version (see `migrate`)
+//! migrate.lock            held while a command migrates the root
 //! ```
 //!
 //! The names are those of every root made so far: changing one strands existing roots.
@@ -26,6 +27,7 @@ pub(super) const DNS: &str = "dns";
 pub(super) const PROJECTS: &str = "projects";
 pub(super) const EVENTS: &str = "events.jsonl";
 pub(super) const VERSION: &str = "layout-version";
+const MIGRATE_LOCK: &str = "migrate.lock";
 const BUILD: &str = "build";
 const BUILD_RUNS: &str = "runs";
 const BUILD_WORK: &str = "work";
@@ -127,6 +129,11 @@ impl<'a> StateRoot<'a> {
 
     pub(super) fn version(&self) -> PathBuf {
         self.root.join(VERSION)
+    }
+
+    /// Taken by the command that migrates the root (see `migrate`).
+    pub(super) fn migrate_lock(&self) -> PathBuf {
+        self.root.join(MIGRATE_LOCK)
     }
 }
 
@@ -260,6 +267,7 @@ mod tests {
             r.project_lock("p"),
             r.events(),
             r.version(),
+            r.migrate_lock(),
             r.build_runs(),
             r.build_work(),
             r.build_cache_mounts(),
@@ -277,6 +285,7 @@ mod tests {
             "/r/projects/p.lock",
             "/r/events.jsonl",
             "/r/layout-version",
+            "/r/migrate.lock",
             "/r/build/runs",
             "/r/build/work",
             "/r/build/cache-mounts",

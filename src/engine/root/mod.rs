@@ -17,8 +17,9 @@
 //! by any user in it).
 //!
 //! A root made before these modes is tightened on first use: the root and its top directories
-//! on every open (a handful of syscalls), the files written 0644 once, recorded in
-//! `layout-version`.
+//! on every open (a handful of syscalls), the files written 0644 once, as the first step of
+//! the root's schema migrations (see [`migrate`], which also refuses a root of a newer
+//! compose).
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
@@ -30,6 +31,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags};
 
 mod layout;
+mod migrate;
 
 pub use layout::{ImageDir, StateRoot};
 use layout::{
@@ -39,6 +41,7 @@ use layout::{
 pub(crate) use layout::{
     CONTAINER_LOG, CONTAINER_MONITOR_LOG, CONTAINER_RECORD, CONTAINER_STATE, CONTAINER_STOPPING,
 };
+pub use migrate::CURRENT as SCHEMA_VERSION;
 
 pub use crate::engine::fsutil::{PRIVATE_DIR, PRIVATE_FILE};
 /// Directories a container's processes see as theirs (a volume's `_data`).
@@ -47,11 +50,7 @@ pub const SHARED_DIR: u32 = 0o755;
 /// The directories at the top of the root.
 const TOP_DIRS: [&str; 6] = [CONTAINERS, IMAGES, VOLUMES, NETWORKS, DNS, PROJECTS];
 
-/// What `layout-version` holds: how far the files of a root made before these modes were
-/// tightened. 1: directories 0700, files 0600 (see the module's documentation).
-const VERSION: &str = "1\n";
-
-/// Why the root could not be made private.
+/// Why the root could not be made private or brought to this release's schema.
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
     #[error("state root: {action} {path}: {source}")]
@@ -60,6 +59,22 @@ pub enum RootError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error(
+        "state root {} was written by a newer compose (state version {found}, this one reads \
+         up to {supported}); upgrade compose or use another --root",
+        root.display()
+    )]
+    Newer {
+        root: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "state root: {} holds {found:?}, not a state version; restore it from a backup or use \
+         another --root",
+        path.display()
+    )]
+    BadVersion { path: PathBuf, found: String },
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RootError {
@@ -71,11 +86,12 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RootEr
     }
 }
 
-/// Makes `root` private before a command uses it: creates it (0700) when missing, closes it
-/// and its top directories to other users, and, once per root made before these modes,
-/// tightens the files already written. What cannot be tightened in that one-time pass is
-/// returned as warnings (the pass is tried again by the next command); failing to close the
-/// root itself is an error, since nothing below it would then be protected.
+/// Makes `root` private and current before a command uses it: creates it (0700) when missing,
+/// closes it and its top directories to other users, and brings an older root to this
+/// release's schema (see [`migrate`]; the first step tightens the files a root made before
+/// these modes has). What a step cannot do is returned as warnings (it is tried again by the
+/// next command); failing to close the root itself is an error, since nothing below it would
+/// then be protected, and so is a root of a newer compose.
 pub fn prepare(root: &Path) -> Result<Vec<String>, RootError> {
     let created = create_root(root)?;
     let dir = open_dir(None, root)
@@ -90,19 +106,25 @@ pub fn prepare(root: &Path) -> Result<Vec<String>, RootError> {
             set_mode(&sub, PRIVATE_DIR).map_err(io_err("closing to other users", &path))?;
         }
     }
-    let version = StateRoot::new(root).version();
-    if !created && std::fs::read(&version).ok().as_deref() == Some(VERSION.as_bytes()) {
-        return Ok(Vec::new());
+    if created {
+        // Nothing older in it to migrate (if the version cannot be written, the next command
+        // runs the steps, which find nothing to do).
+        return Ok(migrate::write_version(root, migrate::CURRENT)
+            .err()
+            .map(|e| e.to_string())
+            .into_iter()
+            .collect());
     }
+    migrate::migrate(root)
+}
+
+/// Migration 0 -> 1: the one pass over a root made before these modes (see [`tighten_files`]).
+fn tighten_root(root: &Path) -> Result<Vec<String>, RootError> {
+    let dir = open_dir(None, root)
+        .map_err(io_err("opening", root))?
+        .ok_or_else(|| io_err("opening", root)(io::ErrorKind::NotFound.into()))?;
     let mut warnings = Vec::new();
-    if !created {
-        tighten_files(dir.as_fd(), root, &mut warnings);
-    }
-    if warnings.is_empty() {
-        if let Err(e) = crate::engine::fsutil::write_atomic(&version, VERSION.as_bytes()) {
-            warnings.push(format!("writing {}: {e}", version.display()));
-        }
-    }
+    tighten_files(dir.as_fd(), root, &mut warnings);
     Ok(warnings)
 }
 

@@ -39,7 +39,8 @@ pub fn prepare(
     ];
     for (name, content) in files {
         let p = dir.join(name);
-        std::fs::write(&p, content).map_err(|e| io(&p, e))?;
+        crate::engine::fsutil::write_atomic_shared(&p, content.as_bytes())
+            .map_err(|e| io(&p, e))?;
     }
     Ok(dir)
 }

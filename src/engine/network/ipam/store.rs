@@ -1,5 +1,8 @@
 //! The persisted side of IPAM: one JSON record per network, every change taken under the
-//! store's exclusive lock after re-reading from disk (see the `ipam` module docs).
+//! store's exclusive lock after re-reading from disk (see the `ipam` module docs). Records are
+//! written durably. A torn one is left out of [`IpamStore::list`] (so other networks can still
+//! be planned) and is an error for the operations on its network, which the network manager
+//! meets by rebuilding it ([`IpamStore::replace_torn`]; see `network::manager::repair`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -110,12 +113,45 @@ impl IpamStore {
             if check_name(name).is_err() {
                 continue; // temp files (`.tmp-…`) and strangers
             }
-            if let Some(net) = self.read(name)? {
-                out.push(net);
+            match self.read(name) {
+                Ok(Some(net)) => out.push(net),
+                Ok(None) => {}
+                Err(IpamError::Corrupt { path, source }) => crate::engine::json_store::warn_torn(
+                    &path,
+                    &source,
+                    "left out of address planning until the network is used again",
+                ),
+                Err(e) => return Err(e),
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// Replaces network `name`'s torn record with `rebuilt`, or removes it when there is
+    /// nothing to rebuild it from (`None`); returns the record now there. One that reads
+    /// whole under the lock (another command repaired it meanwhile) is kept.
+    pub fn replace_torn(
+        &self,
+        name: &str,
+        rebuilt: Option<&NetworkAddrs>,
+    ) -> Result<Option<NetworkAddrs>, IpamError> {
+        check_name(name)?;
+        let _lock = self.lock()?;
+        match self.read(name) {
+            Err(IpamError::Corrupt { .. }) => {}
+            whole => return whole,
+        }
+        match rebuilt {
+            Some(net) => {
+                self.write(net)?;
+                Ok(Some(net.clone()))
+            }
+            None => {
+                self.records.remove(name)?;
+                Ok(None)
+            }
+        }
     }
 
     /// Records a new network with its subnets (see [`plan_network`]); `host` is what

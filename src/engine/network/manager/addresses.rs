@@ -17,12 +17,14 @@ impl Networks {
         check_name(network)?;
         // Under our lock, so that `remove` never takes a network a container is joining.
         let _lock = self.lock()?;
-        Ok(self.ipam.allocate(network, container_id, req)?)
+        self.with_repair(network, true, || {
+            self.ipam.allocate(network, container_id, req)
+        })
     }
 
     /// Frees a container's addresses on `network`; whether it had any.
     pub fn release(&self, network: &str, container_id: &str) -> Result<bool, NetworkError> {
         check_name(network)?;
-        Ok(self.ipam.release(network, container_id)?)
+        self.with_repair(network, false, || self.ipam.release(network, container_id))
     }
 }

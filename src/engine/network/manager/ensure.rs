@@ -21,7 +21,7 @@ impl Networks {
         check_name(&def.name)?;
         let _lock = self.lock()?;
         if let Some(rec) = self.read_record(&def.name)? {
-            let addrs = match self.ipam.get(&def.name)? {
+            let addrs = match self.with_repair(&def.name, true, || self.ipam.get(&def.name))? {
                 Some(a) => a,
                 None => self.create_addrs(&rec.def)?,
             };
@@ -58,7 +58,7 @@ impl Networks {
             }
         }
         // An address record without a definition is a creation that stopped half-way: adopt it.
-        let addrs = match self.ipam.get(&def.name)? {
+        let addrs = match self.with_repair(&def.name, true, || self.ipam.get(&def.name))? {
             Some(a) => a,
             None => self.create_addrs(def)?,
         };
@@ -85,7 +85,7 @@ impl Networks {
         Ok(info(rec, addrs))
     }
 
-    fn create_addrs(&self, def: &NetworkDef) -> Result<NetworkAddrs, NetworkError> {
+    pub(super) fn create_addrs(&self, def: &NetworkDef) -> Result<NetworkAddrs, NetworkError> {
         let routes_err = |source| NetworkError::Routes {
             network: def.name.clone(),
             source,

@@ -50,6 +50,11 @@ pub enum NetworkError {
     MissingAddresses { network: String, path: PathBuf },
     #[error(transparent)]
     Ipam(IpamError),
+    #[error("network {network}: rebuilding its torn address record: {source}")]
+    Rebuild {
+        network: String,
+        source: crate::engine::state::StateError,
+    },
     #[error("network {network}: reading the host's routes: {source}")]
     Routes {
         network: String,

@@ -11,7 +11,7 @@ impl Networks {
         let Some(rec) = self.read_record(name)? else {
             return Ok(None);
         };
-        match self.ipam.get(name)? {
+        match self.with_repair(name, false, || self.ipam.get(name))? {
             Some(addrs) => Ok(Some(info(rec, addrs))),
             None => Err(NetworkError::MissingAddresses {
                 network: name.to_string(),

@@ -44,6 +44,7 @@ mod error;
 mod inspect;
 mod ports;
 mod remove;
+mod repair;
 
 use def::Record;
 pub use def::{NetworkDef, NetworkInfo, BRIDGE_DRIVER};
@@ -140,8 +141,20 @@ impl Networks {
         self.defs.join(format!("{name}.json"))
     }
 
+    /// The network's definition; `None` when there is none or a torn one (reported): the
+    /// next `ensure` (an `up` of its project) writes it again (see [`repair`]).
     fn read_record(&self, name: &str) -> Result<Option<Record>, NetworkError> {
-        Ok(json_store::read(&self.def_path(name))?)
+        match json_store::read(&self.def_path(name)) {
+            Err(json_store::StoreError::Corrupt { path, source }) => {
+                json_store::warn_torn(
+                    &path,
+                    &source,
+                    "the network's definition is ignored until the next `up` of its project writes it again",
+                );
+                Ok(None)
+            }
+            r => Ok(r?),
+        }
     }
 
     fn write_record(&self, rec: &Record) -> Result<(), NetworkError> {

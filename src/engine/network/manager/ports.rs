@@ -62,7 +62,7 @@ impl Networks {
     /// Publishes a port (DNAT and friends, see [`nft`]); replaces an earlier identical mapping.
     pub fn publish(&self, p: &PortMapping) -> Result<(), NetworkError> {
         check_name(&p.network)?;
-        if self.ipam.get(&p.network)?.is_none() {
+        if (self.with_repair(&p.network, false, || self.ipam.get(&p.network))?).is_none() {
             return Err(NetworkError::NotFound(p.network.clone()));
         }
         self.nft()?

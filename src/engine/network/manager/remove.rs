@@ -19,7 +19,7 @@ impl Networks {
         check_name(name)?;
         let _lock = self.lock()?;
         let rec = self.read_record(name)?;
-        let addrs = self.ipam.get(name)?;
+        let addrs = self.with_repair(name, true, || self.ipam.get(name))?;
         if rec.is_none() && addrs.is_none() {
             return Ok(false);
         }

@@ -258,7 +258,7 @@ fn build_on_a_full_disk_names_the_path_lists_no_image_and_succeeds_once_freed() 
     f.assert_clean();
 }
 
-/// The `line N` counter a ticking service has logged last.
+/// The `tick N` counter a ticking service has logged last.
 fn last_tick(f: &Fixture, service: &str) -> Option<u64> {
     let o = f.compose(&["logs", service]);
     assert!(o.status.success(), "logs: {}", text(&o));
@@ -268,7 +268,7 @@ fn last_tick(f: &Fixture, service: &str) -> Option<u64> {
             l.rsplit_once("tick ")
                 .and_then(|(_, n)| n.trim().parse().ok())
         })
-        .last()
+        .next_back()
 }
 
 /// Every `container.log` of the root, each line a whole json-file entry.

@@ -48,9 +48,9 @@ mod tests {
             error_line(&worded.context("image load").expect_err("error")),
             "image load: writing /x: No space left on device (os error 28)"
         );
-        let bare: anyhow::Result<()> = Err(Bare { source: enospc() }.into());
+        let bare = anyhow::Error::new(Bare { source: enospc() });
         assert_eq!(
-            error_line(&bare.expect_err("error")),
+            error_line(&bare),
             "loading: No space left on device (os error 28)"
         );
     }

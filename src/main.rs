@@ -52,7 +52,7 @@ fn main() {
                 Some(_) => compose::cli::EXIT_INVALID_PROJECT,
                 None => 1,
             };
-            eprintln!("{err:#}");
+            eprintln!("{}", compose::cli::report::error_line(&err));
             std::process::exit(code);
         }
     }

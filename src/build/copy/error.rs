@@ -43,6 +43,13 @@ pub enum CopyError {
         op: &'static str,
         source: rustix::io::Errno,
     },
+    /// Writing a file's content into the new layer (a full disk): the path on the host, so
+    /// the user sees which file system is full.
+    #[error("writing {}: {source}", path.display())]
+    WriteContent {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Context(#[from] ContextError),
     #[error("reading the image: {0}")]

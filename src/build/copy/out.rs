@@ -37,6 +37,8 @@ pub(super) struct Attrs {
 /// The layer directory being written.
 pub(super) struct Out {
     root: OwnedFd,
+    /// Where the layer is, for errors.
+    path: PathBuf,
     /// Apply owners (lchown): only root may give files away, as with GNU tar.
     same_owner: bool,
     /// Directory mtimes, set last: writing their children changes them.
@@ -48,6 +50,29 @@ fn write_error<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(Errno) -> Co
         path: path.to_path_buf(),
         op,
         source,
+    }
+}
+
+/// Which end of a copy failed: reading the source, or writing the layer (a full disk).
+enum Side {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// `std::io::copy`, telling a failed read from a failed write.
+fn copy_content(src: &mut dyn std::io::Read, dst: &mut File) -> Result<u64, Side> {
+    use std::io::{ErrorKind, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Side::Read(e)),
+        };
+        dst.write_all(&buf[..n]).map_err(Side::Write)?;
+        total += n as u64;
     }
 }
 
@@ -69,6 +94,7 @@ impl Out {
         .map_err(write_error(Path::new(""), "open the layer directory"))?;
         Ok(Out {
             root,
+            path: dir.to_path_buf(),
             same_owner: rustix::process::geteuid().is_root(),
             dir_times: Vec::new(),
         })
@@ -130,9 +156,15 @@ impl Out {
         )
         .map_err(write_error(rel, "create"))?;
         let mut dst = File::from(fd);
-        let n = std::io::copy(src, &mut dst).map_err(|source| CopyError::Read {
-            path: rel.to_path_buf(),
-            source,
+        let n = copy_content(src, &mut dst).map_err(|e| match e {
+            Side::Read(source) => CopyError::Read {
+                path: rel.to_path_buf(),
+                source,
+            },
+            Side::Write(source) => CopyError::WriteContent {
+                path: self.path.join(rel),
+                source,
+            },
         })?;
         self.set_attrs(&dst, rel, attrs)?;
         if let Some(mtime) = attrs.mtime {
@@ -323,5 +355,39 @@ impl Out {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Broken;
+
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("source gone"))
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_a_write_error_and_a_failing_source_a_read_error() {
+        // /dev/full: every write fails with ENOSPC, as on a full disk.
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let mut data: &[u8] = b"content";
+        match copy_content(&mut data, &mut full) {
+            Err(Side::Write(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOSPC)),
+            _ => panic!("a failed write was not told as one"),
+        }
+        let mut sink = tempfile::tempfile().expect("temp file");
+        assert!(matches!(
+            copy_content(&mut Broken, &mut sink),
+            Err(Side::Read(_))
+        ));
+        let mut data: &[u8] = b"content";
+        assert!(matches!(copy_content(&mut data, &mut sink), Ok(7)));
     }
 }

@@ -200,9 +200,10 @@ pub fn start(cfg: &ExecConfig, stdio: &Stdio<'_>) -> Result<ExecChild, InitError
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls.
     unsafe {
         cmd.pre_exec(move || {
-            // Move both above the targets first, so neither dup2 overwrites the other's source.
-            let a = libc::fcntl(cfg_raw, libc::F_DUPFD_CLOEXEC, 64);
-            let b = libc::fcntl(err_raw, libc::F_DUPFD_CLOEXEC, 64);
+            // Move both above the targets first, so neither dup2 overwrites the other's source
+            // (just above: a low RLIMIT_NOFILE must not stop an exec).
+            let a = libc::fcntl(cfg_raw, libc::F_DUPFD_CLOEXEC, ERROR_FD + 1);
+            let b = libc::fcntl(err_raw, libc::F_DUPFD_CLOEXEC, ERROR_FD + 1);
             if a < 0 || b < 0 || libc::dup2(a, CONFIG_FD) < 0 || libc::dup2(b, ERROR_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -373,15 +373,20 @@ unsafe fn child_exec(
     envp: &[*const libc::c_char; 1],
 ) -> ! {
     // Move every source above the targets first, so no dup2 overwrites a source still needed.
+    // Just above them, not at some round number: a process allowed few descriptors (a low
+    // RLIMIT_NOFILE) must still be able to start a container.
     let mut high = [0 as RawFd; 5];
     for (i, (src, _)) in fds.iter().enumerate() {
-        let h = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 64);
+        let h = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, ERROR_FD + 1);
         if h < 0 {
             libc::_exit(126);
         }
         high[i] = h;
     }
-    let exe = libc::fcntl(exe, libc::F_DUPFD_CLOEXEC, 64);
+    let exe = libc::fcntl(exe, libc::F_DUPFD_CLOEXEC, ERROR_FD + 1);
+    if exe < 0 {
+        libc::_exit(126);
+    }
     for (i, (_, dst)) in fds.iter().enumerate() {
         if libc::dup2(high[i], *dst) < 0 {
             libc::_exit(126);

@@ -24,10 +24,20 @@ impl Monitor {
             // full pipe) and dropped.
             LogWriter::discard()
         } else {
+            // The log's troubles (a full disk) are told to `compose events`, never fatal.
+            let (root, record) = (self.c.root().to_path_buf(), self.c.record().clone());
             LogWriter::open(
                 state::log_path(self.c.dir()),
                 self.c.record().log_max_size,
                 self.c.record().log_max_file.unwrap_or(1),
+                Box::new(move |message: &str| {
+                    crate::engine::events::emit(
+                        &root,
+                        &record,
+                        "warning",
+                        &[("message", message.to_string())],
+                    );
+                }),
             )
         };
         let fds = [

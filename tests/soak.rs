@@ -1,8 +1,8 @@
 //! Soak: `up -d` / `down -t 0` cycles of a five-service stack (published ports, a network of its
 //! own beside the default one, a named volume, dependencies), checking every 100 cycles and at
 //! the end that nothing accumulates — in the monitors (descriptors, memory), on the stand-in
-//! host (links, nftables rules), under the state root (IPAM allocations, files), in the cgroup
-//! parent, the mount table and this test process's own descriptors. A leak of one item per cycle
+//! host (links, nftables rules), under the state root (IPAM allocations, files, the events
+//! log's size), in the cgroup parent, the mount table and this test process's own descriptors. A leak of one item per cycle
 //! is invisible in any single test and fatal to a long-lived machine.
 //!
 //! `COMPOSE_SOAK_CYCLES` sets the count (default [`CI_CYCLES`], which fits the CI budget of
@@ -124,7 +124,7 @@ fn up_down_cycles_accumulate_nothing() {
     let mut mon0: Option<ProcFigures> = None;
     let mut left0: Option<Leftovers> = None;
     println!(
-        "{:>6} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>5} {:>8} {:>6} {:>6} {:>8} {:>7}",
+        "{:>6} {:>8} {:>10} {:>10} {:>8} {:>6} {:>6} {:>5} {:>8} {:>6} {:>6} {:>8} {:>7} {:>9}",
         "cycle",
         "elapsed",
         "mon-rss",
@@ -137,7 +137,8 @@ fn up_down_cycles_accumulate_nothing() {
         "cgrps",
         "mounts",
         "root-ent",
-        "own-fds"
+        "own-fds",
+        "events"
     );
     for cycle in 1..=total {
         ok(&f, &["up", "-d"]);
@@ -155,8 +156,10 @@ fn up_down_cycles_accumulate_nothing() {
             continue;
         };
         let left = leftovers(&f);
+        let events_kb =
+            std::fs::metadata(f.root.join("events.jsonl")).map_or(0, |m| m.len()) / 1024;
         println!(
-            "{cycle:>6} {:>7.0}s {:>7} kB {:>7} kB {:>8} {:>6} {:>6} {:>5} {:>8} {:>6} {:>6} {:>8} {:>7}",
+            "{cycle:>6} {:>7.0}s {:>7} kB {:>7} kB {:>8} {:>6} {:>6} {:>5} {:>8} {:>6} {:>6} {:>8} {:>7} {:>6} kB",
             started.elapsed().as_secs_f64(),
             mon.rss_kb,
             mon.anon_kb,
@@ -168,7 +171,8 @@ fn up_down_cycles_accumulate_nothing() {
             left.cgroups,
             left.mounts,
             left.root_entries.len(),
-            left.own_fds
+            left.own_fds,
+            events_kb
         );
         assert_eq!(left.monitors, 0, "cycle {cycle}: monitors outlived down");
         assert_eq!(
@@ -176,6 +180,11 @@ fn up_down_cycles_accumulate_nothing() {
             "cycle {cycle}: addresses still allocated"
         );
         assert_eq!(left.mounts, 0, "cycle {cycle}: mounts left");
+        // The one file that grows with every cycle is kept to its bound (trimmed past it).
+        assert!(
+            events_kb * 1024 <= compose::engine::events::MAX_SIZE,
+            "cycle {cycle}: events.jsonl holds {events_kb} kB"
+        );
         // The monitors are compared with cycle 1's; what is left after `down` with cycle 2's,
         // as the second mount of the volume marks it once as holding data (`prefilled`).
         let Some(first) = mon0 else {

@@ -174,3 +174,27 @@ fn published_udp_ports_answer_on_ipv6_loopback_like_docker() {
     assert_eq!(echo(&f, "[::1]", 1), None, "UDP on IPv6 after down");
     f.assert_clean();
 }
+
+/// The same host port on TCP and UDP is two mappings, not a clash: Docker Compose publishes
+/// `53:53/tcp` and `53:53/udp` of one service side by side (a DNS server's usual ports). This
+/// `up` refused the second as "already allocated" when the ports taken so far were kept
+/// without their protocol (found by the soak stack, issue 16).
+#[test]
+#[ignore = "needs root"]
+fn the_same_host_port_on_tcp_and_udp_is_published_twice() {
+    require_engine!();
+    let mut f = Fixture::with_netns(
+        "services:
+  dns:
+    image: busybox
+    command: [sleep, '100000']
+    ports: ['18553:53/tcp', '18553:53/udp']
+",
+    );
+    ok(&f, &["up", "-d"]);
+    let ps = ok(&f, &["ps"]);
+    assert!(ps.contains("18553->53/tcp"), "{ps}");
+    assert!(ps.contains("18553->53/udp"), "{ps}");
+    ok(&f, &["down", "-t", "0"]);
+    f.assert_clean();
+}

@@ -810,6 +810,7 @@ fn a_container_is_born_in_each_of_its_cgroups() {
             }
         }
         assert!(checked > 0, "no hierarchy checked:\n{mine}");
+        pid
     };
     let mut cli = f
         .command(&[
@@ -823,7 +824,16 @@ fn a_container_is_born_in_each_of_its_cgroups() {
         ])
         .spawn()
         .expect("spawn run");
-    in_own_cgroups(&f);
+    let pid = in_own_cgroups(&f);
+    // PID 1 without a handler never sees SIGTERM (the kernel drops it): sent before the shell
+    // set its trap, the run would end by itself after 30 s with 0 (seen under load).
+    let trapped = support::engine::wait_for(10, || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+        let mask = u64::from_str_radix(caught.trim(), 16).ok()?;
+        (mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+    });
+    assert!(trapped.is_some(), "the shell never set its TERM trap");
     // SAFETY: kill(2) of the CLI this test started; it passes SIGTERM on to the container.
     unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) };
     let st = cli.wait().expect("wait");

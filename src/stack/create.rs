@@ -17,7 +17,7 @@ use crate::engine::cgroups::Layout;
 use crate::engine::image::Image;
 use crate::engine::network::dns::{self, RESOLVER_IP};
 use crate::engine::network::ipam::AddrRequest;
-use crate::engine::network::manager::Networks;
+use crate::engine::network::manager::{addresses_overlap, Networks};
 use crate::engine::network::nft::PortMapping;
 use crate::engine::root::StateRoot;
 use crate::engine::runtime::container;
@@ -118,8 +118,9 @@ pub struct Creator<'a> {
     host: HostInfo,
     layout: Layout,
     host_resolv: String,
-    /// Host ports taken by this `up` so far (not yet visible as sockets or rules).
-    taken: Vec<u16>,
+    /// Host ports taken by this `up` so far (not yet visible as sockets or rules), with their
+    /// protocol and address: `53:53/tcp` and `53:53/udp` do not collide, as with Docker.
+    taken: Vec<PublishedPort>,
 }
 
 /// What a half-made container holds, given back if its creation fails.
@@ -461,14 +462,25 @@ impl<'a> Creator<'a> {
                     )));
                 };
                 let host_port = match r.host_ports {
-                    None => self
-                        .nets
-                        .free_host_port(r.protocol, r.host_ip, &self.taken)?,
+                    None => {
+                        let taken: Vec<u16> = self
+                            .taken
+                            .iter()
+                            .filter(|t| {
+                                t.protocol == r.protocol && addresses_overlap(t.host_ip, r.host_ip)
+                            })
+                            .map(|t| t.host_port)
+                            .collect();
+                        self.nets.free_host_port(r.protocol, r.host_ip, &taken)?
+                    }
                     Some((lo, hi)) => {
                         let mut found = None;
                         for p in lo..=hi {
-                            if !self.taken.contains(&p)
-                                && !self.nets.host_port_in_use(r.protocol, r.host_ip, p)?
+                            if !self.taken.iter().any(|t| {
+                                t.protocol == r.protocol
+                                    && t.host_port == p
+                                    && addresses_overlap(t.host_ip, r.host_ip)
+                            }) && !self.nets.host_port_in_use(r.protocol, r.host_ip, p)?
                             {
                                 found = Some(p);
                                 break;
@@ -483,8 +495,7 @@ impl<'a> Creator<'a> {
                         })?
                     }
                 };
-                self.taken.push(host_port);
-                ports.push(PublishedPort {
+                let port = PublishedPort {
                     network: ep.network.clone(),
                     bridge: ep.bridge.name.clone(),
                     protocol: r.protocol,
@@ -492,7 +503,9 @@ impl<'a> Creator<'a> {
                     host_port,
                     container_ip,
                     container_port: r.container_port,
-                });
+                };
+                self.taken.push(port.clone());
+                ports.push(port);
             }
         }
 

@@ -50,7 +50,7 @@ use def::Record;
 pub use def::{NetworkDef, NetworkInfo, BRIDGE_DRIVER};
 pub use error::NetworkError;
 use error::{check_name, io_err, nft_err};
-pub use ports::{parse_port_tag, PublishedPort};
+pub use ports::{addresses_overlap, parse_port_tag, PublishedPort};
 
 /// Our networks under a state root, acting on the current network namespace or on another one.
 pub struct Networks {

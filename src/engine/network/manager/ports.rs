@@ -27,11 +27,15 @@ impl PublishedPort {
     /// Whether a mapping on `host_ip:port/proto` would collide with this one (same protocol
     /// and port, and one of the two addresses includes the other).
     fn collides(&self, proto: Protocol, host_ip: Option<IpAddr>, port: u16) -> bool {
-        let any = |ip: Option<IpAddr>| ip.is_none_or(|i| i.is_unspecified());
-        self.protocol == proto
-            && self.host_port == port
-            && (any(self.host_ip) || any(host_ip) || self.host_ip == host_ip)
+        self.protocol == proto && self.host_port == port && addresses_overlap(self.host_ip, host_ip)
     }
+}
+
+/// Whether two host addresses of published ports overlap: equal, or one of them every local
+/// address (`None` or the unspecified address).
+pub fn addresses_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    let any = |ip: Option<IpAddr>| ip.is_none_or(|i| i.is_unspecified());
+    any(a) || any(b) || a == b
 }
 
 /// Parses `compose:port:BRIDGE:PROTO:IP:PORT` (IP is `*` or an address, IPv6 ones contain

@@ -52,14 +52,17 @@
 //! Known limits: forwarded answers truncated by an upstream (TC) are relayed as is.
 //!
 //! Files: `config.rs` what a resolver serves and its limits, `store.rs` the names table on
-//! disk ([`EndpointStore`]), `server.rs` the sockets, the poll-loop steps and the answers,
-//! `error.rs` the errors.
+//! disk ([`EndpointStore`]), `answer.rs` what a query packet becomes (no sockets: our answer, a
+//! relay upstream, or nothing), `server.rs` the sockets and the poll-loop steps, `error.rs` the
+//! errors.
 
+mod answer;
 mod config;
 mod error;
 mod server;
 mod store;
 
+pub use answer::{Answerer, Response, Transport};
 pub use config::*;
 pub use error::DnsError;
 pub use server::Resolver;

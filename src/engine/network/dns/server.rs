@@ -1,5 +1,6 @@
 //! The resolver itself: listeners in the container's namespace, upstream sockets in the
-//! monitor's, and the steps of the monitor's poll loop that answer or forward each query.
+//! monitor's, and the steps of the monitor's poll loop that answer (see `answer.rs`) or forward
+//! each query.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -10,13 +11,12 @@ use std::net::{
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, PTR};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::op::{Message, ResponseCode};
 
 use crate::engine::network::link::in_netns;
 use crate::engine::network::nft::Nft;
 
+use super::answer::*;
 use super::config::*;
 use super::error::*;
 use super::store::*;
@@ -49,27 +49,17 @@ struct TcpConn {
     deadline: Instant,
 }
 
-/// What to do with a query.
-enum Outcome {
-    Reply(Message),
-    Forward,
-}
-
 /// One container's DNS resolver, driven by its monitor's poll loop. See the module docs.
 pub struct Resolver {
     pub(super) udp: UdpSocket,
     pub(super) tcp: TcpListener,
     up4: Option<UdpSocket>,
     up6: Option<UdpSocket>,
-    store: EndpointStore,
-    networks: Vec<String>,
-    /// (normalized alias, target).
-    links: Vec<(String, String)>,
+    answerer: Answerer,
     upstreams: Vec<SocketAddr>,
     pending: HashMap<u16, Pending>,
     conns: Vec<TcpConn>,
     next_token: u64,
-    rotation: usize,
     rng: u64,
     forward_timeout: Duration,
     scratch: Vec<u8>,
@@ -79,7 +69,7 @@ impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resolver")
             .field("listen", &self.udp.local_addr().ok())
-            .field("networks", &self.networks)
+            .field("answerer", &self.answerer)
             .field("upstreams", &self.upstreams)
             .field("pending", &self.pending.len())
             .field("tcp_conns", &self.conns.len())
@@ -190,20 +180,6 @@ pub(super) fn random_seed() -> u64 {
     s | 1
 }
 
-/// The response skeleton for `query`: same id, opcode, RD, CD and question.
-pub(super) fn response_to(query: &Message, code: ResponseCode) -> Message {
-    let mut m = Message::new();
-    m.set_id(query.id())
-        .set_message_type(MessageType::Response)
-        .set_op_code(query.op_code())
-        .set_recursion_desired(query.recursion_desired())
-        .set_recursion_available(true)
-        .set_checking_disabled(query.checking_disabled())
-        .set_response_code(code)
-        .add_queries(query.queries().iter().cloned());
-    m
-}
-
 /// SERVFAIL for the raw query `query`, under `id`; `None` if it does not parse.
 pub(super) fn servfail_for(query: &[u8], id: u16) -> Option<Vec<u8>> {
     let mut msg = Message::from_vec(query).ok()?;
@@ -293,18 +269,11 @@ impl Resolver {
             tcp,
             up4,
             up6,
-            store,
-            networks: cfg.networks,
-            links: cfg
-                .links
-                .into_iter()
-                .map(|(alias, target)| (normalize(&alias), target))
-                .collect(),
+            answerer: Answerer::new(store, cfg.networks, cfg.links),
             upstreams: cfg.upstreams,
             pending: HashMap::new(),
             conns: Vec::new(),
             next_token: 0,
-            rotation: 0,
             rng: random_seed(),
             forward_timeout: FORWARD_TIMEOUT,
             scratch: vec![0; SCRATCH],
@@ -511,127 +480,14 @@ impl Resolver {
     }
 
     fn handle_query(&mut self, packet: &[u8], client: Client) {
-        let Ok(msg) = Message::from_vec(packet) else {
-            return;
+        let transport = match client {
+            Client::Udp(_) => Transport::Udp,
+            Client::Tcp(_) => Transport::Tcp,
         };
-        if msg.message_type() != MessageType::Query {
-            return;
-        }
-        match self.answer(&msg) {
-            Outcome::Reply(resp) => {
-                let limit = usize::from(msg.max_payload()).min(MAX_UDP_ANSWER);
-                self.reply(client, resp, limit);
-            }
-            Outcome::Forward => self.forward(packet, msg.id(), client),
-        }
-    }
-
-    /// All addresses of `name` (after alias resolution) on the container's networks.
-    fn addresses_of(&self, name: &str) -> Result<Vec<IpAddr>, DnsError> {
-        let key = normalize(name);
-        let target = self
-            .links
-            .iter()
-            .find(|(alias, _)| *alias == key)
-            .map_or(name, |(_, target)| target.as_str());
-        let mut out = Vec::new();
-        for net in &self.networks {
-            for a in self.store.lookup(net, target)? {
-                if !out.contains(&a) {
-                    out.push(a);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn reverse_of(&self, name: &Name) -> Result<Option<String>, DnsError> {
-        let Ok(net) = name.parse_arpa_name() else {
-            return Ok(None);
-        };
-        let ip = net.addr();
-        let full = if ip.is_ipv4() { 32 } else { 128 };
-        if net.prefix_len() != full {
-            return Ok(None);
-        }
-        for network in &self.networks {
-            if let Some(n) = self.store.reverse(network, ip)? {
-                return Ok(Some(n));
-            }
-        }
-        Ok(None)
-    }
-
-    fn answer(&mut self, msg: &Message) -> Outcome {
-        if msg.op_code() != OpCode::Query {
-            return Outcome::Reply(response_to(msg, ResponseCode::NotImp));
-        }
-        let [q] = msg.queries() else {
-            return Outcome::Reply(response_to(msg, ResponseCode::FormErr));
-        };
-        if q.query_class() != DNSClass::IN {
-            return Outcome::Forward;
-        }
-        let mut resp = response_to(msg, ResponseCode::NoError);
-        resp.set_authoritative(true);
-        if q.query_type() == RecordType::PTR {
-            return match self.reverse_of(q.name()) {
-                Err(_) => Outcome::Reply(response_to(msg, ResponseCode::ServFail)),
-                Ok(None) => Outcome::Forward,
-                Ok(Some(target)) => match Name::from_ascii(format!("{}.", normalize(&target))) {
-                    Ok(target) => {
-                        resp.add_answer(Record::from_rdata(
-                            q.name().clone(),
-                            TTL,
-                            RData::PTR(PTR(target)),
-                        ));
-                        Outcome::Reply(resp)
-                    }
-                    Err(_) => Outcome::Reply(resp),
-                },
-            };
-        }
-        let mut addrs = match self.addresses_of(&q.name().to_ascii()) {
-            Err(_) => return Outcome::Reply(response_to(msg, ResponseCode::ServFail)),
-            Ok(a) if a.is_empty() => return Outcome::Forward,
-            Ok(a) => a,
-        };
-        addrs.retain(|a| match q.query_type() {
-            RecordType::A => a.is_ipv4(),
-            RecordType::AAAA => a.is_ipv6(),
-            _ => false,
-        });
-        if !addrs.is_empty() {
-            let k = self.rotation % addrs.len();
-            addrs.rotate_left(k);
-            self.rotation = self.rotation.wrapping_add(1);
-        }
-        for a in addrs {
-            let rdata = match a {
-                IpAddr::V4(v4) => RData::A(A(v4)),
-                IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-            };
-            resp.add_answer(Record::from_rdata(q.name().clone(), TTL, rdata));
-        }
-        Outcome::Reply(resp)
-    }
-
-    fn reply(&mut self, client: Client, mut resp: Message, udp_limit: usize) {
-        let Ok(mut bytes) = resp.to_vec() else {
-            return;
-        };
-        match client {
-            Client::Udp(to) => {
-                if bytes.len() > udp_limit {
-                    // Too many addresses for a datagram: the client retries over TCP.
-                    resp.take_answers();
-                    resp.set_truncated(true);
-                    let Ok(b) = resp.to_vec() else { return };
-                    bytes = b;
-                }
-                let _ = self.udp.send_to(&bytes, to);
-            }
-            Client::Tcp(token) => self.tcp_reply(token, &bytes),
+        match self.answerer.respond(packet, transport) {
+            Response::Reply(bytes) => self.deliver(client, &bytes),
+            Response::Forward { id } => self.forward(packet, id, client),
+            Response::Ignore => {}
         }
     }
 

@@ -1,3 +1,4 @@
+use super::answer::*;
 use super::config::*;
 use super::server::*;
 use super::store::*;
@@ -135,6 +136,90 @@ fn question_section_is_found() {
     assert_eq!(sec.len(), 1 + 3 + 1 + 7 + 1 + 4);
     assert!(question(&q[..q.len() - 1]).is_none());
     assert!(question(&[0u8; 5]).is_none());
+}
+
+// ---- answers without sockets (what the `dns_query` fuzz target drives) ------------------
+
+fn answerer(tmp: &std::path::Path) -> Answerer {
+    let store = EndpointStore::new(&tmp.join("dns"));
+    store
+        .publish(
+            "net",
+            "aaa",
+            &entry(&["web", "web-1"], &["10.0.0.2", "fd00::2"]),
+        )
+        .unwrap();
+    Answerer::new(
+        store,
+        vec!["net".into()],
+        vec![("www".into(), "web".into())],
+    )
+}
+
+fn reply(r: Response) -> Message {
+    match r {
+        Response::Reply(bytes) => Message::from_vec(&bytes).unwrap(),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn answerer_answers_ours_and_forwards_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = answerer(tmp.path());
+    let m = reply(a.respond(&query_bytes(9, "WEB.", RecordType::A), Transport::Udp));
+    assert_eq!(m.id(), 9);
+    assert_eq!(m.message_type(), MessageType::Response);
+    assert_eq!(addrs(&m), ips(&["10.0.0.2"]));
+    // A links alias resolves as its target.
+    let m = reply(a.respond(&query_bytes(3, "www.", RecordType::AAAA), Transport::Tcp));
+    assert_eq!(addrs(&m), ips(&["fd00::2"]));
+    // Ours, another type: NOERROR with no answers, never forwarded.
+    let m = reply(a.respond(&query_bytes(4, "web.", RecordType::MX), Transport::Udp));
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(m.answers().is_empty());
+    let m = reply(a.respond(
+        &query_bytes(5, "2.0.0.10.in-addr.arpa.", RecordType::PTR),
+        Transport::Udp,
+    ));
+    assert_eq!(m.answers().len(), 1);
+    assert_eq!(
+        a.respond(
+            &query_bytes(6, "example.org.", RecordType::A),
+            Transport::Udp
+        ),
+        Response::Forward { id: 6 }
+    );
+}
+
+#[test]
+fn answerer_ignores_garbage_and_responses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = answerer(tmp.path());
+    assert_eq!(a.respond(&[], Transport::Udp), Response::Ignore);
+    assert_eq!(a.respond(&[0xff; 11], Transport::Udp), Response::Ignore);
+    let mut q = query_bytes(1, "web.", RecordType::A);
+    q[2] |= 0x80; // the QR bit: a response, not a query
+    assert_eq!(a.respond(&q, Transport::Udp), Response::Ignore);
+}
+
+#[test]
+fn answerer_truncates_what_does_not_fit_a_datagram() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = EndpointStore::new(&tmp.path().join("dns"));
+    let many: Vec<String> = (0..40).map(|i| format!("fd00::{i:x}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    store
+        .publish("net", "aaa", &entry(&["web"], &many))
+        .unwrap();
+    let mut a = Answerer::new(store, vec!["net".into()], Vec::new());
+    let q = query_bytes(2, "web.", RecordType::AAAA);
+    let m = reply(a.respond(&q, Transport::Udp));
+    assert!(m.truncated());
+    assert!(m.answers().is_empty());
+    let m = reply(a.respond(&q, Transport::Tcp));
+    assert!(!m.truncated());
+    assert_eq!(m.answers().len(), 40);
 }
 
 // ---- real resolvers in throw-away namespaces ----------------------------------------

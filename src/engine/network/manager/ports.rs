@@ -5,8 +5,12 @@ use std::collections::HashSet;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::error::{check_name, io_err, nft_err, NetworkError};
 use super::Networks;
@@ -214,7 +218,30 @@ fn ephemeral_range() -> Result<(u16, u16), NetworkError> {
 
 /// Whether a socket of the calling thread's namespace holds `host_ip:port/proto`, found by
 /// trying to bind it (on both wildcard addresses when `host_ip` is none).
+///
+/// The two wildcard probes are held open together, the IPv6 one `IPV6_V6ONLY`, so that they
+/// never collide with each other. Another thread of this process may fork while a probe is
+/// open (`up` launches one service's monitor while it probes another service's ports), and
+/// the child keeps its copy of the socket until it executes: a dual-stack `[::]` bound after
+/// the `0.0.0.0` probe was closed would find that copy and call a free port taken (the soak's
+/// "port is already allocated", issue 16). Together they still see every holder: `0.0.0.0`
+/// collides with any IPv4 socket and any dual-stack `[::]` one, the `IPV6_V6ONLY` `[::]` with
+/// any IPv6 one.
 fn socket_holds(proto: Protocol, host_ip: Option<IpAddr>, port: u16) -> Result<bool, NetworkError> {
+    socket_holds_with(proto, host_ip, port, &mut probe_bind)
+}
+
+/// How [`socket_holds`] binds one address (`v6only` for the IPv6 wildcard): [`probe_bind`];
+/// a test wraps it to keep a copy of every socket, as a child forked meanwhile would.
+type ProbeBind<'a> = &'a mut dyn FnMut(Protocol, SocketAddr, bool) -> Result<OwnedFd, Errno>;
+
+/// [`socket_holds`] with its binds done by `bind`.
+fn socket_holds_with(
+    proto: Protocol,
+    host_ip: Option<IpAddr>,
+    port: u16,
+    bind: ProbeBind<'_>,
+) -> Result<bool, NetworkError> {
     let specific = host_ip.filter(|ip| !ip.is_unspecified());
     let addrs: Vec<IpAddr> = match specific {
         Some(ip) => vec![ip],
@@ -223,33 +250,56 @@ fn socket_holds(proto: Protocol, host_ip: Option<IpAddr>, port: u16) -> Result<b
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         ],
     };
+    // Closed together when the probe is over, never one before the other is bound.
+    let mut held: Vec<OwnedFd> = Vec::with_capacity(addrs.len());
     for ip in addrs {
         let addr = SocketAddr::new(ip, port);
-        let bound = match proto {
-            Protocol::Tcp => TcpListener::bind(addr).map(drop),
-            Protocol::Udp => UdpSocket::bind(addr).map(drop),
-        };
-        match bound {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Ok(true),
+        match bind(proto, addr, specific.is_none()) {
+            Ok(fd) => held.push(fd),
+            Err(Errno::ADDRINUSE) => return Ok(true),
             // A host without IPv6: nothing can hold the IPv6 wildcard.
-            Err(e)
-                if specific.is_none()
-                    && ip.is_ipv6()
-                    && matches!(
-                        e.raw_os_error(),
-                        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
-                    ) => {}
-            Err(source) => {
+            Err(Errno::AFNOSUPPORT | Errno::ADDRNOTAVAIL) if specific.is_none() && ip.is_ipv6() => {
+            }
+            Err(e) => {
                 return Err(NetworkError::HostPort {
                     addr,
                     proto: proto.name(),
-                    source,
+                    source: e.into(),
                 })
             }
         }
     }
     Ok(false)
+}
+
+/// A close-on-exec socket bound to `addr` (and listening, for TCP), as a server would bind
+/// it; `v6only` makes an IPv6 wildcard leave IPv4 to the `0.0.0.0` probe.
+fn probe_bind(proto: Protocol, addr: SocketAddr, v6only: bool) -> Result<OwnedFd, Errno> {
+    let (family, kind) = (
+        if addr.is_ipv6() {
+            AddressFamily::INET6
+        } else {
+            AddressFamily::INET
+        },
+        match proto {
+            Protocol::Tcp => SocketType::STREAM,
+            Protocol::Udp => SocketType::DGRAM,
+        },
+    );
+    let fd = rustix::net::socket_with(family, kind, SocketFlags::CLOEXEC, None)?;
+    if v6only && addr.is_ipv6() {
+        rustix::net::sockopt::set_ipv6_v6only(&fd, true)?;
+    }
+    // As a TCP server binds (and std's `TcpListener` did here): the TIME_WAIT of connections
+    // that are over holds no port.
+    if proto == Protocol::Tcp {
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    if proto == Protocol::Tcp {
+        rustix::net::listen(&fd, 128)?;
+    }
+    Ok(fd)
 }
 
 #[cfg(test)]

@@ -9,14 +9,15 @@
 //! Needs /bin/busybox. The benchmark moves itself into a network namespace of its own (loopback
 //! only) before anything starts.
 
+#[path = "support/stacks.rs"]
+mod stacks;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+use stacks::{busybox_archive, isolate_network, median, remove_cgroup_parent, IMAGE};
 
-/// A tag of our own, so loading it into Docker never replaces a user's `busybox`.
-const IMAGE: &str = "compose-bench-busybox:latest";
 const CGROUP_PARENT: &str = "compose-bench-build";
 
 const DOCKERFILE: &str = "FROM compose-bench-busybox\n\
@@ -52,11 +53,6 @@ fn timed(argv: &[&str], dir: &Path, envs: &[(&str, &str)]) -> Result<Duration, S
         ));
     }
     Ok(took)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn fmt(d: Duration) -> String {
@@ -141,12 +137,7 @@ fn main() {
         .status()
         .is_ok_and(|s| s.success());
 
-    // SAFETY: unsharing the network namespace of a single-threaded process.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-        .expect("unshare the network namespace");
-    let mut nl = compose::engine::network::link::Netlink::new().expect("netlink");
-    let lo = nl.link_index("lo").expect("lo").expect("lo");
-    nl.set_up(lo).expect("lo up");
+    isolate_network();
 
     let tmp = tempfile::Builder::new()
         .prefix("compose-bench-build-")
@@ -154,13 +145,7 @@ fn main() {
         .expect("temp dir");
     let root: PathBuf = tmp.path().join("state");
     let root_s = root.to_str().expect("utf-8").to_string();
-    let archive = tmp.path().join("busybox.tar");
-    let image = TestImage {
-        name: IMAGE.into(),
-        ..TestImage::default()
-    };
-    std::fs::write(&archive, image.archive(ArchiveFormat::Oci).expect("image"))
-        .expect("write image");
+    let archive = busybox_archive(tmp.path(), Some(IMAGE));
     let dir = tmp.path().join("project");
     context(&dir, files);
     let ours = env!("CARGO_BIN_EXE_compose");
@@ -215,15 +200,4 @@ fn main() {
     }
     let _ = timed(&[ours, "builder", "prune", "-a", "-f"], &dir, &envs);
     remove_cgroup_parent(CGROUP_PARENT);
-}
-
-/// Removes the (empty) cgroup parent the builds used, in every hierarchy.
-fn remove_cgroup_parent(name: &str) {
-    let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(name));
-    for e in dir.flatten() {
-        let _ = std::fs::remove_dir(e.path().join(name));
-    }
 }

@@ -8,20 +8,18 @@
 //! Everything runs in a network namespace the benchmark makes for itself (the stand-in host), so
 //! the real host's interfaces and rules are never touched.
 
+#[path = "support/stacks.rs"]
+mod stacks;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+use stacks::{busybox_archive, isolate_network, median, ms};
 
 const HOST_ADDR: &str = "10.200.0.1";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn compose(root: &Path, dir: &Path, args: &[&str]) -> Duration {
     let t = Instant::now();
@@ -53,10 +51,6 @@ fn stack(n: usize, networked: bool) -> String {
         }
     }
     s
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Sends `mib` MiB to `addr` and returns MiB/s (the sink is `nc -l` in the container).
@@ -98,12 +92,8 @@ fn main() {
     let mib = nums.get(2).copied().unwrap_or(1024);
 
     // The stand-in host: this process (still single-threaded) and its children.
-    // SAFETY: unsharing the network namespace of a single-threaded process.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-        .expect("unshare the network namespace");
-    let mut nl = compose::engine::network::link::Netlink::new().expect("netlink");
+    let mut nl = isolate_network();
     let lo = nl.link_index("lo").expect("lo").expect("lo");
-    nl.set_up(lo).expect("lo up");
     nl.add_address(lo, HOST_ADDR.parse().expect("addr"), 32)
         .expect("host address");
 
@@ -112,14 +102,7 @@ fn main() {
         .tempdir()
         .expect("temp dir");
     let root = tmp.path().join("state");
-    let archive = tmp.path().join("busybox.tar");
-    std::fs::write(
-        &archive,
-        TestImage::default()
-            .archive(ArchiveFormat::Oci)
-            .expect("image"),
-    )
-    .expect("write image");
+    let archive = busybox_archive(tmp.path(), None);
     compose(
         &root,
         tmp.path(),

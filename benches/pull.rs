@@ -13,6 +13,8 @@
 
 #[path = "../tests/support/registry.rs"]
 mod registry;
+#[path = "support/stacks.rs"]
+mod stacks;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
+use stacks::{isolate_network, median};
 
 const MIB: usize = 1024 * 1024;
 
@@ -97,11 +100,6 @@ fn measure(mut c: Command, stderr_file: &Path) -> Measured {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -172,12 +170,7 @@ fn main() {
         .max(1);
     // The registry, skopeo and compose all talk over the loopback of a network namespace of the
     // benchmark's own: nothing is opened on the real host.
-    // SAFETY: unsharing the network namespace of a single-threaded process.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-        .expect("unshare the network namespace");
-    let mut nl = compose::engine::network::link::Netlink::new().expect("netlink");
-    let lo = nl.link_index("lo").expect("lo").expect("lo");
-    nl.set_up(lo).expect("lo up");
+    isolate_network();
 
     let tmp = tempfile::Builder::new()
         .prefix("compose-bench-pull-")

@@ -9,16 +9,14 @@
 //! Run as root: `cargo bench --bench run_container -- [RUNS]` (default 30). Needs /bin/busybox.
 //! Runs in a network namespace of its own (loopback only) as the stand-in host.
 
+#[path = "support/stacks.rs"]
+mod stacks;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compose::engine::image::testimage::{ArchiveFormat, TestImage};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use stacks::{busybox_archive, isolate_network, median};
 
 /// How long one run of `c` takes (`None` when it fails).
 fn once(mut c: Command) -> Option<Duration> {
@@ -81,12 +79,7 @@ fn main() {
     // `run` puts the container on the project network (a bridge and nftables rules, which no
     // `down` removes here): a network namespace of the benchmark's own is the stand-in host, so
     // nothing is left on the real one. The floor and crun get it too, alike.
-    // SAFETY: unsharing the network namespace of a single-threaded process.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
-        .expect("unshare the network namespace");
-    let mut nl = compose::engine::network::link::Netlink::new().expect("netlink");
-    let lo = nl.link_index("lo").expect("lo").expect("lo");
-    nl.set_up(lo).expect("lo up");
+    isolate_network();
     let tmp = tempfile::Builder::new()
         .prefix("compose-bench-")
         .tempdir()
@@ -99,14 +92,7 @@ fn main() {
         "services:\n  app:\n    image: busybox\n  bare:\n    image: busybox\n    network_mode: none\n",
     )
     .expect("compose.yaml");
-    let archive = tmp.path().join("busybox.tar");
-    std::fs::write(
-        &archive,
-        TestImage::default()
-            .archive(ArchiveFormat::Oci)
-            .expect("image"),
-    )
-    .expect("write image");
+    let archive = busybox_archive(tmp.path(), None);
     let bin = env!("CARGO_BIN_EXE_compose");
     let cgroup_parent = format!("compose-bench-{}", std::process::id());
     let compose = |args: &[&str]| {

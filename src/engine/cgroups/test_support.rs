@@ -1,11 +1,14 @@
-//! Test helpers: unique names, and a filesystem that behaves like cgroup2 (the kernel's side of
+//! Test helpers: unique names, removing a test's real cgroups, a block device for the I/O
+//! limits, and a filesystem that behaves like cgroup2 (the kernel's side of
 //! mkdir, rmdir, subtree_control, cgroup.procs and cgroup.freeze) over a temporary directory,
 //! recording every write the backend makes.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustix::process::{Pid, Signal};
 
 use super::v2_devices::{DeviceFilter, DeviceFilterError};
 use super::{CgroupFs, RealFs};
@@ -37,6 +40,71 @@ pub fn skip_cgroup2_test(test: &str, reason: &str) {
         panic!("{test} cannot run ({reason}) but {REQUIRE_CGROUP2}=1 requires it");
     }
     println!("skipping {test}: {reason}");
+}
+
+/// Removes a test's cgroup directory and everything below it, bottom-up, even after a test that
+/// failed half-way: `empty` first readies each directory (thaws it, writes `cgroup.kill`), then
+/// whatever is still in its `cgroup.procs` is killed until the kernel lets the directory go (it
+/// reaps asynchronously) or 5 s pass. A directory that stays is reported, never left silently.
+pub fn remove_cgroup_tree(dir: &Path, empty: &dyn Fn(&Path)) {
+    if !dir.is_dir() {
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path(), empty);
+            }
+        }
+    }
+    empty(dir);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        kill_members(dir);
+        if std::fs::remove_dir(dir).is_ok() || !dir.exists() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if dir.exists() {
+        eprintln!("cleanup: could not remove {}", dir.display());
+    }
+}
+
+/// SIGKILLs the processes in `dir`'s `cgroup.procs` (only ones the test put there); one that
+/// is already gone is no error.
+fn kill_members(dir: &Path) {
+    let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
+        let Some(pid) = Pid::from_raw(pid) else {
+            continue;
+        };
+        match rustix::process::kill_process(pid, Signal::KILL) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+            Err(e) => eprintln!(
+                "cleanup: killing {} in {}: {e}",
+                pid.as_raw_nonzero(),
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// A block device of this host as (`MAJ:MIN`, its path under /dev if there is one), for the
+/// blkio/io limits (the cgroup v2 VM loads `brd` for one).
+pub fn some_block_device() -> Option<(String, Option<String>)> {
+    let partitions = std::fs::read_to_string("/proc/partitions").ok()?;
+    partitions.lines().skip(2).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [maj, min, _, name] = f[..] else {
+            return None;
+        };
+        let dev = format!("/dev/{name}");
+        let path = Path::new(&dev).exists().then_some(dev);
+        Some((format!("{maj}:{min}"), path))
+    })
 }
 
 /// Interface files the kernel creates in every non-root cgroup2 directory, and per controller.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::test_support::{is_root, unique_name};
+use super::test_support::{is_root, remove_cgroup_tree, some_block_device, unique_name};
 use super::*;
 
 const MIB: i64 = 1 << 20;
@@ -24,39 +24,18 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for dir in &self.dirs {
-            remove_tree(dir);
+            remove_cgroup_tree(dir, &thaw);
         }
     }
 }
 
-fn remove_tree(dir: &Path) {
-    if !dir.is_dir() {
-        return;
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&e.path());
-            }
+/// Thaws a frozen v1 cgroup (only the freezer hierarchy has the file), so what is in it can die.
+fn thaw(dir: &Path) {
+    let state = dir.join("freezer.state");
+    if state.exists() {
+        if let Err(e) = std::fs::write(&state, "THAWED") {
+            eprintln!("cleanup: thawing {}: {e}", dir.display());
         }
-    }
-    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
-                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(pid, Signal::KILL);
-                }
-            }
-        }
-        if std::fs::remove_dir(dir).is_ok() || !dir.exists() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if dir.exists() {
-        eprintln!("cleanup: could not remove {}", dir.display());
     }
 }
 
@@ -129,20 +108,6 @@ fn proc_state(pid: u32) -> char {
     stat.rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next())
         .unwrap_or('?')
-}
-
-/// A real block device of this host as (`MAJ:MIN`, path under /dev if there is one).
-fn some_block_device() -> Option<(String, Option<String>)> {
-    let partitions = std::fs::read_to_string("/proc/partitions").ok()?;
-    partitions.lines().skip(2).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [maj, min, _, name] = f[..] else {
-            return None;
-        };
-        let dev = format!("/dev/{name}");
-        let path = Path::new(&dev).exists().then_some(dev);
-        Some((format!("{maj}:{min}"), path))
-    })
 }
 
 #[test]

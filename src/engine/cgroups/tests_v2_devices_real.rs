@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::pipe::{pipe_with, PipeFlags};
-use rustix::process::Signal;
 
 use super::convert::DeviceRule;
-use super::test_support::{is_root, skip_cgroup2_test, unique_name};
+use super::test_support::{is_root, remove_cgroup_tree, skip_cgroup2_test, unique_name};
 use super::v2_devices::{self, DeviceFilter};
 use super::*;
 
@@ -42,37 +41,7 @@ struct Guard(PathBuf);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        remove_tree(&self.0);
-    }
-}
-
-fn remove_tree(dir: &Path) {
-    if !dir.is_dir() {
-        return;
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&e.path());
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
-                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(pid, Signal::KILL);
-                }
-            }
-        }
-        if std::fs::remove_dir(dir).is_ok() || !dir.exists() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if dir.exists() {
-        eprintln!("cleanup: could not remove {}", dir.display());
+        remove_cgroup_tree(&self.0, &|_| {});
     }
 }
 

@@ -9,11 +9,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::test_support::{is_root, skip_cgroup2_test, unique_name};
+use super::test_support::{
+    is_root, remove_cgroup_tree, skip_cgroup2_test, some_block_device, unique_name,
+};
 use super::*;
 
 const MIB: i64 = 1 << 20;
@@ -23,30 +24,15 @@ struct Guard(PathBuf);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        remove_tree(&self.0);
+        remove_cgroup_tree(&self.0, &kill_all);
     }
 }
 
-fn remove_tree(dir: &Path) {
-    if !dir.is_dir() {
-        return;
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&e.path());
-            }
-        }
-    }
+/// Kills everything in a cgroup2 directory and below at once (`cgroup.kill`, which also works
+/// on a frozen one).
+fn kill_all(dir: &Path) {
     if let Err(e) = std::fs::write(dir.join("cgroup.kill"), "1") {
         eprintln!("cleanup: cgroup.kill in {}: {e}", dir.display());
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::remove_dir(dir).is_err() && dir.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if dir.exists() {
-        eprintln!("cleanup: could not remove {}", dir.display());
     }
 }
 
@@ -142,18 +128,6 @@ fn first_line(child: &mut Child) -> String {
     line.trim().to_string()
 }
 
-/// A block device of this host as `MAJ:MIN` (the VM loads `brd` for one).
-fn some_block_device() -> Option<String> {
-    let partitions = std::fs::read_to_string("/proc/partitions").ok()?;
-    partitions.lines().skip(2).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [maj, min, _, _] = f[..] else {
-            return None;
-        };
-        Some(format!("{maj}:{min}"))
-    })
-}
-
 fn keyed_in(path: &Path, key: &str) -> u64 {
     keyed(&read(path), key).unwrap_or_else(|| panic!("no {key} in {}", path.display()))
 }
@@ -164,7 +138,7 @@ fn v2_limits_reach_the_kernel_and_update_changes_them() {
     let Some(s) = setup("v2_limits_reach_the_kernel_and_update_changes_them") else {
         return;
     };
-    let block = some_block_device();
+    let block = some_block_device().map(|(numbers, _)| numbers);
     let mut r = Resources {
         memory_limit: Some(64 * MIB),
         memory_reservation: Some(32 * MIB),

@@ -121,6 +121,19 @@ fn staged(store: &Path) -> Vec<String> {
     files_under(&store.join("tmp"))
 }
 
+/// A load or pull that ran out of room: its error says so and names the store's path, and it
+/// left nothing behind (no image listed, nothing staged).
+fn assert_stopped_cleanly(err: &dyn std::error::Error, store: &ImageStore, disk: &Disk) {
+    let msg = chain(err);
+    assert!(msg.contains(ENOSPC), "{msg}");
+    assert!(msg.contains(&disk.at.display().to_string()), "{msg}");
+    assert!(
+        store.list().expect("list").is_empty(),
+        "a half image is listed"
+    );
+    assert!(staged(&disk.at).is_empty(), "{:?}", staged(&disk.at));
+}
+
 #[test]
 #[ignore = "needs root"]
 fn image_load_on_a_full_disk_names_the_path_stores_nothing_and_succeeds_once_freed() {
@@ -138,14 +151,7 @@ fn image_load_on_a_full_disk_names_the_path_stores_nothing_and_succeeds_once_fre
     let err = store
         .load_archive(&archive[..])
         .expect_err("a load on a full disk succeeded");
-    let msg = chain(&err);
-    assert!(msg.contains(ENOSPC), "{msg}");
-    assert!(msg.contains(&disk.at.display().to_string()), "{msg}");
-    assert!(
-        store.list().expect("list").is_empty(),
-        "a half image is listed"
-    );
-    assert!(staged(&disk.at).is_empty(), "{:?}", staged(&disk.at));
+    assert_stopped_cleanly(&err, &store, &disk);
 
     disk.free();
     let loaded = store.load_archive(&archive[..]).expect("load once freed");
@@ -192,14 +198,7 @@ fn pull_on_a_full_disk_names_the_path_stores_nothing_and_succeeds_once_freed() {
     let err = pull_images(&store, &requests, &options)
         .remove(0)
         .expect_err("a pull on a full disk succeeded");
-    let msg = chain(&err);
-    assert!(msg.contains(ENOSPC), "{msg}");
-    assert!(msg.contains(&disk.at.display().to_string()), "{msg}");
-    assert!(
-        store.list().expect("list").is_empty(),
-        "a half image is listed"
-    );
-    assert!(staged(&disk.at).is_empty(), "{:?}", staged(&disk.at));
+    assert_stopped_cleanly(&err, &store, &disk);
 
     disk.free();
     let pulled = pull_images(&store, &requests, &options)

@@ -76,27 +76,23 @@ fn assert_flat(what: &str, samples: &[(String, ProcFigures)], fd_slack: usize) {
         );
     }
     for (at, s) in &samples[1..] {
-        assert!(
-            s.fds <= base.fds + fd_slack,
-            "{what}: {} descriptors at {at} against {} at {}",
-            s.fds,
-            base.fds,
-            samples[0].0
-        );
-        assert!(
-            s.anon_kb <= base.anon_kb + ANON_TOLERANCE_KB,
-            "{what}: RssAnon {} kB at {at} against {} kB at {}",
-            s.anon_kb,
-            base.anon_kb,
-            samples[0].0
-        );
-        assert!(
-            s.rss_kb <= base.rss_kb + RSS_TOLERANCE_KB,
-            "{what}: VmRSS {} kB at {at} against {} kB at {}",
-            s.rss_kb,
-            base.rss_kb,
-            samples[0].0
-        );
+        let figures = [
+            (
+                "descriptors",
+                s.fds as u64,
+                base.fds as u64,
+                fd_slack as u64,
+            ),
+            ("RssAnon kB", s.anon_kb, base.anon_kb, ANON_TOLERANCE_KB),
+            ("VmRSS kB", s.rss_kb, base.rss_kb, RSS_TOLERANCE_KB),
+        ];
+        for (figure, now, then, slack) in figures {
+            assert!(
+                now <= then + slack,
+                "{what}: {figure} {now} at {at} against {then} at {}",
+                samples[0].0
+            );
+        }
     }
 }
 

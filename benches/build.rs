@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stacks::{busybox_archive, isolate_network, median, remove_cgroup_parent, IMAGE};
+use stacks::{
+    busybox_archive, can_run, isolate_network, median, numeric_args, remove_cgroup_parent, IMAGE,
+};
 
 const CGROUP_PARENT: &str = "compose-bench-build";
 
@@ -118,15 +120,10 @@ fn print(label: &str, f: &Figures) {
 }
 
 fn main() {
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
-    let nums: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let nums = numeric_args();
     let runs = nums.first().copied().unwrap_or(5);
     let files = nums.get(1).copied().unwrap_or(3000);
 

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stacks::{
-    busybox_archive, io_err, isolate_network, median, process_memory, remove_cgroup_parent, stack,
-    timed, tools_with_image, BenchError, Tool, IMAGE,
+    busybox_archive, can_run, io_err, isolate_network, median, numeric_args, process_memory,
+    remove_cgroup_parent, stack, timed, tools_with_image, BenchError, Tool, IMAGE,
 };
 
 /// Where the containers' cgroups go (`COMPOSE_CGROUP_PARENT`).
@@ -102,15 +102,10 @@ fn bench_tool(
 }
 
 fn main() {
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
-    let nums: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let nums = numeric_args();
     let runs = nums.first().copied().unwrap_or(5);
     let sizes = if nums.len() > 1 {
         nums[1..].to_vec()

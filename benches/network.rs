@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stacks::{busybox_archive, isolate_network, median, ms};
+use stacks::{busybox_archive, can_run, isolate_network, median, ms};
 
 const HOST_ADDR: &str = "10.200.0.1";
 
@@ -79,8 +79,7 @@ fn throughput(addr: SocketAddr, mib: usize) -> f64 {
 }
 
 fn main() {
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
     let nums: Vec<usize> = std::env::args()

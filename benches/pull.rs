@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use compose::engine::image::layer::Compression;
 use compose::engine::image::testimage::{ArchiveFormat, TestImage};
-use stacks::{isolate_network, median};
+use stacks::{can_run, isolate_network, median};
 
 const MIB: usize = 1024 * 1024;
 
@@ -155,8 +155,7 @@ fn main() {
         }
         return;
     }
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
     if let Some(reason) = registry::skip_reason() {

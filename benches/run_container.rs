@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stacks::{busybox_archive, isolate_network, median};
+use stacks::{busybox_archive, can_run, isolate_network, median};
 
 /// How long one run of `c` takes (`None` when it fails).
 fn once(mut c: Command) -> Option<Duration> {
@@ -68,8 +68,7 @@ fn ms(d: Option<Duration>) -> String {
 }
 
 fn main() {
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
     let runs: usize = std::env::args()

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stacks::{
-    busybox_archive, isolate_network, median, ms, process_memory, remove_cgroup_parent, stack,
-    timed, tools_with_image, BenchError, Tool, IMAGE,
+    busybox_archive, can_run, isolate_network, median, ms, numeric_args, process_memory,
+    remove_cgroup_parent, stack, timed, tools_with_image, BenchError, Tool, IMAGE,
 };
 
 /// Where the containers' cgroups go (`COMPOSE_CGROUP_PARENT`): its memory charge is theirs.
@@ -111,15 +111,10 @@ fn bench_tool(
 }
 
 fn main() {
-    if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and /bin/busybox");
+    if !can_run() {
         return;
     }
-    let nums: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let nums = numeric_args();
     let n = nums.first().copied().unwrap_or(200);
     let runs = nums.get(1).copied().unwrap_or(3);
 

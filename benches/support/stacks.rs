@@ -17,6 +17,26 @@ use compose::engine::network::link::Netlink;
 /// A tag of our own, so loading the image into Docker or Podman never replaces a user's `busybox`.
 pub const IMAGE: &str = "compose-bench-busybox:latest";
 
+/// Whether the benchmark can run here: it needs root (namespaces, cgroups) and /bin/busybox
+/// (what the test image runs); says why not when it cannot.
+pub fn can_run() -> bool {
+    let ok = rustix::process::geteuid().is_root() && Path::new("/bin/busybox").exists();
+    if !ok {
+        eprintln!("skipped: needs root and /bin/busybox");
+    }
+    ok
+}
+
+/// The positive numbers among the benchmark's arguments, in order (cargo bench adds flags of
+/// its own, such as `--bench`, which are passed over).
+pub fn numeric_args() -> Vec<usize> {
+    std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .filter(|&n| n > 0)
+        .collect()
+}
+
 /// Moves this process (still single-threaded) and its future children into a network namespace
 /// of their own with loopback up: the stand-in host, so bridges, veths and nftables rules never
 /// touch the real one. Returns the netlink handle for any further set-up of that namespace.

@@ -186,4 +186,6 @@ fn main() {
         100.0 * best[2] / best[0]
     );
     compose(&root, &dir, &["down", "-t", "0"]);
+    // The containers' cgroups went with them; their parent is ours to remove too.
+    stacks::remove_cgroup_parent("compose-bench");
 }

@@ -38,6 +38,35 @@ pub fn emit(
     action: &str,
     extra: &[(&str, String)],
 ) {
+    emit_about(root, &Subject::from(rec), action, extra);
+}
+
+/// What an event names of its container. A long-lived holder (a monitor's log writer, which
+/// reports a full disk) keeps this, not a clone of the whole record: the record's spec (the
+/// seccomp profile) is over 100 KiB, and a monitor's memory is the per-container overhead.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub service: String,
+    pub image: String,
+}
+
+impl From<&crate::engine::state::ContainerRecord> for Subject {
+    fn from(rec: &crate::engine::state::ContainerRecord) -> Subject {
+        Subject {
+            id: rec.id.clone(),
+            name: rec.name.clone(),
+            project: rec.project.clone(),
+            service: rec.service.clone(),
+            image: rec.image.clone(),
+        }
+    }
+}
+
+/// [`emit`] for a container known by its [`Subject`].
+pub fn emit_about(root: &Path, rec: &Subject, action: &str, extra: &[(&str, String)]) {
     let mut attributes = indexmap::IndexMap::new();
     attributes.insert("image".to_string(), rec.image.clone());
     attributes.insert("name".to_string(), rec.name.clone());

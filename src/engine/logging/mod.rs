@@ -55,6 +55,13 @@ pub fn init_file(path: &Path, directives: Option<&str>) {
     let directives = directives
         .filter(|d| filter::env_filter(d).is_ok())
         .unwrap_or(DEFAULT_FILTER);
+    // At the default level a monitor installs nothing: a subscriber costs each monitor about
+    // 260 KiB (release, `cargo bench --bench lifecycle -- 3 5 20`: Pss 669 -> 929 KiB), the
+    // per-container overhead BENCHMARKS.md holds down, for the rare warning it would file.
+    // Asked for diagnostics (`--log-level`, `COMPOSE_LOG`), it writes them to `path`.
+    if directives == DEFAULT_FILTER {
+        return;
+    }
     let writer = Mutex::new(CappedFile::new(path.to_path_buf(), MONITOR_LOG_CAP));
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)

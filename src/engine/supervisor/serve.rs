@@ -25,15 +25,16 @@ impl Monitor {
             LogWriter::discard()
         } else {
             // The log's troubles (a full disk) are told to `compose events`, never fatal.
-            let (root, record) = (self.c.root().to_path_buf(), self.c.record().clone());
+            let root = self.c.root().to_path_buf();
+            let subject = crate::engine::events::Subject::from(self.c.record());
             LogWriter::open(
                 state::log_path(self.c.dir()),
                 self.c.record().log_max_size,
                 self.c.record().log_max_file.unwrap_or(1),
                 Box::new(move |message: &str| {
-                    crate::engine::events::emit(
+                    crate::engine::events::emit_about(
                         &root,
-                        &record,
+                        &subject,
                         "warning",
                         &[("message", message.to_string())],
                     );

@@ -34,9 +34,6 @@ pub struct BuildArgs {
     /// Also build dependencies (transitively)
     #[arg(long)]
     pub with_dependencies: bool,
-    /// Execute command in dry run mode (say what would be built, build nothing)
-    #[arg(long)]
-    pub dry_run: bool,
     /// Services to build (all when none is given)
     pub services: Vec<String>,
 }
@@ -61,10 +58,6 @@ pub struct BuilderPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Compose configuration files: only `--file` here, `-f` being `--force` (as with Docker);
-    /// the values go to the global option of the same id.
-    #[arg(id = "file", long = "file", value_name = "FILE", hide = true)]
-    pub files: Vec<std::path::PathBuf>,
 }
 
 /// `--build` / `--no-build` of `up` and `create` (clap refuses both at once).
@@ -97,7 +90,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
             pull: args.pull,
             build_args: args.build_args.clone(),
         },
-        dry_run: args.dry_run,
+        dry_run: global.dry_run,
     };
     let mut rep: Box<dyn Reporter> = if args.quiet {
         Box::new(QuietBuild)
@@ -116,7 +109,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
             writeln!(out, "{id}")?;
         }
     }
-    if args.push && !args.dry_run {
+    if args.push && !global.dry_run {
         push_built(global, &built, rep)?;
     }
     Ok(0)
@@ -199,7 +192,9 @@ mod tests {
         let Command::Build(b) = cli.command else {
             panic!("not build: {:?}", cli.command)
         };
-        assert!(b.no_cache && b.pull && b.push && b.quiet && b.with_dependencies && b.dry_run);
+        assert!(
+            b.no_cache && b.pull && b.push && b.quiet && b.with_dependencies && cli.global.dry_run
+        );
         assert_eq!(b.build_args, ["A=1", "B"]);
         assert_eq!(b.services, ["web", "worker"]);
         let Command::Build(b) = parse(&["build", "--quiet"]).command else {
@@ -210,7 +205,7 @@ mod tests {
 
     #[test]
     fn build_takes_the_global_progress_flag() {
-        let cli = parse(&["build", "--progress", "plain"]);
+        let cli = parse(&["--progress", "plain", "build"]);
         assert_eq!(cli.global.progress, super::super::Progress::Plain);
     }
 

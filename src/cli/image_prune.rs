@@ -20,10 +20,6 @@ pub struct PruneArgs {
     /// Also remove the build cache (as `compose builder prune`)
     #[arg(long)]
     pub build_cache: bool,
-    /// Compose configuration files: only `--file` here, `-f` being `--force` (as with Docker);
-    /// the values go to the global option of the same id.
-    #[arg(id = "file", long = "file", value_name = "FILE", hide = true)]
-    pub files: Vec<std::path::PathBuf>,
 }
 
 const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.\n\

@@ -70,9 +70,6 @@ pub struct UpArgs {
     /// Recreate anonymous volumes instead of retrieving data from the previous containers
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
-    /// Execute command in dry run mode (print the plan, change nothing)
-    #[arg(long)]
-    pub dry_run: bool,
     /// Build images before starting containers
     #[arg(long)]
     pub build: bool,
@@ -108,7 +105,7 @@ pub struct UpArgs {
 }
 
 pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
-    let attached = !args.detach && !args.no_start && !args.wait && !args.dry_run;
+    let attached = !args.detach && !args.no_start && !args.wait && !global.dry_run;
     let loaded = load(&load_options(global, &args.services)?)?;
     let pull = super::pull::pull_flag(args.pull.as_deref())?;
     let scale = parse_scale(&args.scale)?;
@@ -122,13 +119,13 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         timeout: args.timeout,
         no_deps: args.no_deps,
         always_recreate_deps: args.always_recreate_deps,
-        dry_run: args.dry_run,
+        dry_run: global.dry_run,
         wait: args.wait,
         wait_timeout: args.wait_timeout,
         renew_anon_volumes: args.renew_anon_volumes,
         // Caught before anything starts, so that Ctrl-C or SIGTERM ends every phase at once,
         // waits included, at a point the next command can take over from.
-        interrupts: if args.dry_run {
+        interrupts: if global.dry_run {
             None
         } else {
             Some(stack::attach::catch_interrupts()?)

@@ -14,10 +14,6 @@ pub struct LogsArgs {
     /// Follow log output
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Compose configuration files: only `--file` here, `-f` being `--follow` (as with Docker
-    /// Compose); the values go to the global option of the same id.
-    #[arg(id = "file", long = "file", value_name = "FILE", hide = true)]
-    pub files: Vec<std::path::PathBuf>,
     /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,

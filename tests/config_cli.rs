@@ -401,8 +401,12 @@ fn project_name_precedence() {
         .env("COMPOSE_PROJECT_NAME", "from-shell")
         .run();
     assert_eq!(name_of(out.ok()), "from-flag");
-    let out = p.cmd(&["config", "--project-name", "long-flag"]).run();
+    let out = p.cmd(&["--project-name", "long-flag", "config"]).run();
     assert_eq!(name_of(out.ok()), "long-flag");
+    // As with Docker Compose, a global option goes before the command: after it, it is unknown.
+    let after = p.cmd(&["config", "--project-name", "long-flag"]).run();
+    let err = after.fails(2);
+    assert!(err.contains("--project-name"), "{err}");
 }
 
 #[test]

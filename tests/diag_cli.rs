@@ -47,11 +47,17 @@ fn debug_goes_to_stderr_in_the_command_span_and_stdout_stays_clean() {
 #[test]
 fn the_flag_is_global_and_its_values_are_checked() {
     let p = project();
+    let before = Compose::new(&p.dir)
+        .args(&["--log-level", "debug", "config", "--services"])
+        .run();
+    assert_eq!(before.ok_with_warnings(), "web\n");
+    assert!(before.stderr.contains("DEBUG"), "{}", before.stderr);
+    // Global options go before the command, as with Docker Compose's.
     let after = Compose::new(&p.dir)
         .args(&["config", "--services", "--log-level", "debug"])
         .run();
-    assert_eq!(after.ok_with_warnings(), "web\n");
-    assert!(after.stderr.contains("DEBUG"), "{}", after.stderr);
+    let err = after.fails(2);
+    assert!(err.contains("--log-level"), "{err}");
     let bad = Compose::new(&p.dir)
         .args(&["--log-level", "loud", "config"])
         .run();

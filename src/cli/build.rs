@@ -34,6 +34,10 @@ pub struct BuildArgs {
     /// Also build dependencies (transitively)
     #[arg(long)]
     pub with_dependencies: bool,
+    /// Type of progress output, as the global `--progress` (which it overrides; Docker Compose
+    /// keeps it here too, hidden, for scripts written before it became global)
+    #[arg(long, value_enum, hide = true)]
+    pub progress: Option<super::Progress>,
     /// Services to build (all when none is given)
     pub services: Vec<String>,
 }
@@ -80,6 +84,22 @@ impl Reporter for QuietBuild {
 }
 
 pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
+    let global_here;
+    let global = match args.progress {
+        Some(progress) => {
+            // Docker Compose's warning, word for word in meaning.
+            eprintln!(
+                "--progress is a global compose flag, better use `compose --progress {} build ...`",
+                progress_name(progress)
+            );
+            global_here = GlobalOptions {
+                progress,
+                ..global.clone()
+            };
+            &global_here
+        }
+        None => global,
+    };
     let loaded = load(&super::project::load_options(global, &args.services)?)?;
     let project = loaded.project;
     let opts = BuildCommandOptions {
@@ -113,6 +133,15 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         push_built(global, &built, rep)?;
     }
     Ok(0)
+}
+
+/// The value `--progress` was given as.
+fn progress_name(progress: super::Progress) -> String {
+    use clap::ValueEnum;
+    progress
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// `--push`: every name of every image built, as `compose push` pushes them.
@@ -207,6 +236,16 @@ mod tests {
     fn build_takes_the_global_progress_flag() {
         let cli = parse(&["--progress", "plain", "build"]);
         assert_eq!(cli.global.progress, super::super::Progress::Plain);
+    }
+
+    /// Docker Compose's `build` keeps a hidden `--progress` of its own (cmd/compose/build.go).
+    #[test]
+    fn build_takes_its_own_hidden_progress_flag() {
+        let Command::Build(b) = parse(&["build", "--progress", "plain"]).command else {
+            panic!("not build")
+        };
+        assert_eq!(b.progress, Some(super::super::Progress::Plain));
+        assert_eq!(progress_name(super::super::Progress::Plain), "plain");
     }
 
     #[test]

@@ -24,11 +24,15 @@ pub struct ExecArgs {
     #[arg(long, value_name = "N")]
     pub index: Option<u32>,
     /// Disable pseudo-TTY allocation (default: a TTY when standard input is a terminal)
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-tty", alias = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open (always on; accepted for compatibility)
-    #[arg(short = 'i', long, default_value_t = true, hide = true)]
+    /// Keep STDIN open even if not attached (the default: standard input is always passed on)
+    #[arg(short = 'i', long, hide = true)]
     pub interactive: bool,
+    /// Allocate a pseudo-TTY (the default when standard input is a terminal), so that the
+    /// `docker exec -it` habit works
+    #[arg(short = 't', long, hide = true, conflicts_with = "no_tty")]
+    pub tty: bool,
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,

@@ -77,9 +77,8 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Force removal of the image. No `-f` short form: `-f` is the global `--file`, and clap
-    /// cannot shadow a global flag in one subcommand.
-    #[arg(long)]
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
     pub force: bool,
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,

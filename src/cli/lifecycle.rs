@@ -79,6 +79,16 @@ pub struct UpArgs {
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Suppress the build output
+    #[arg(long)]
+    pub quiet_build: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (up asks none: it
+    /// never waits for an answer)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Stops all containers if any container was stopped. Incompatible with -d
     #[arg(long, conflicts_with = "detach")]
     pub abort_on_container_exit: bool,
@@ -89,8 +99,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
     pub exit_code_from: Option<String>,
     /// Restrict attaching to the specified services
-    #[arg(long, value_name = "SERVICE")]
+    #[arg(long, value_name = "SERVICE", conflicts_with = "attach_dependencies")]
     pub attach: Vec<String>,
+    /// Automatically attach to log output of dependent services
+    #[arg(long, conflicts_with_all = ["detach", "wait"])]
+    pub attach_dependencies: bool,
     /// Do not attach (stream logs) to the specified services
     #[arg(long, value_name = "SERVICE")]
     pub no_attach: Vec<String>,
@@ -138,6 +151,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         let req = stack::AttachRequest {
             attach: args.attach.clone(),
             no_attach: args.no_attach.clone(),
+            attach_dependencies: args.attach_dependencies,
             exit_code_from: args.exit_code_from.clone(),
             abort_on_container_exit: args.abort_on_container_exit,
             abort_on_container_failure: args.abort_on_container_failure,
@@ -149,22 +163,27 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         };
         // Unlocked handles: the thread that stops containers reports on standard error
         // meanwhile.
+        let mut rep = super::muted::muted(
+            Box::new(super::progress::PlainCli),
+            args.quiet_pull,
+            args.quiet_build,
+        );
         return Ok(stack::up_attached(
             &ctx(global),
             &loaded.project,
             &opts,
             &req,
-            &mut super::progress::PlainCli,
+            &mut *rep,
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         )?);
     }
-    match stack::up(
-        &ctx(global),
-        &loaded.project,
-        &opts,
-        &mut *super::progress::reporter(global),
-    ) {
+    let mut rep = super::muted::muted(
+        super::progress::reporter(global),
+        args.quiet_pull,
+        args.quiet_build,
+    );
+    match stack::up(&ctx(global), &loaded.project, &opts, &mut *rep) {
         Ok(()) => Ok(0),
         // As Docker Compose: 128 + SIGINT. Detached containers started so far keep running.
         Err(stack::StackError::Interrupted) => {
@@ -372,15 +391,19 @@ pub struct RestartArgs {
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Don't restart dependent services
+    #[arg(long)]
+    pub no_deps: bool,
     /// Services
     pub services: Vec<String>,
 }
 
 pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32> {
     let name = project_name_for(global, &args.services)?;
-    // With the Compose file: dependents with `depends_on.<svc>.restart: true` follow.
+    // With the Compose file: dependents with `depends_on.<svc>.restart: true` follow, unless
+    // `--no-deps` restricts the restart to the services named.
     let services = match load(&load_options(global, &args.services)?) {
-        Ok(l) if !args.services.is_empty() => {
+        Ok(l) if !args.services.is_empty() && !args.no_deps => {
             stack::restart_deps::restart_set(&l.project, &args.services)?
         }
         _ => args.services.clone(),
@@ -400,21 +423,50 @@ pub struct EventsArgs {
     /// Output events as a stream of json objects
     #[arg(long)]
     pub json: bool,
+    /// Show all events created since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g.
+    /// 42m for 42 minutes)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Stream events until this timestamp (or relative), then exit
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
     /// Services
     pub services: Vec<String>,
 }
 
-/// `events`: follows the project's container events until interrupted.
+/// `events`: follows the project's container events until interrupted (or until `--until`
+/// has passed); with `--since`, the recorded events from then on first.
 pub fn events(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<i32> {
     use crate::engine::events;
+    use crate::stack::attach::{now_nanos, parse_log_time, parse_time_arg};
     let name = project_name(global)?;
-    let mut offset = events::end(&global.root);
+    let now = now_nanos();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time_arg("--since", s, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_time_arg("--until", s, now))
+        .transpose()?;
+    // The events file keeps what happened before this command: `--since` reads it from the
+    // start, and skips what is older.
+    let mut offset = if since.is_some() {
+        0
+    } else {
+        events::end(&global.root)
+    };
     loop {
         let (batch, next) = events::read_from(&global.root, offset);
         offset = next;
         for e in batch {
+            let at = parse_log_time(&e.time);
             if e.project != name
                 || (!args.services.is_empty() && !args.services.contains(&e.service))
+                || since.is_some_and(|s| at.is_some_and(|t| t < s))
+                || until.is_some_and(|u| at.is_some_and(|t| t > u))
             {
                 continue;
             }
@@ -438,6 +490,9 @@ pub fn events(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<i32> 
         }
         use std::io::Write;
         std::io::stdout().flush()?;
+        if until.is_some_and(|u| now_nanos() > u) {
+            return Ok(0);
+        }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

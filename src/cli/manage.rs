@@ -88,6 +88,13 @@ pub struct CreateArgs {
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (create asks none: it
+    /// never waits for an answer)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Services to create (and their dependencies)
     pub services: Vec<String>,
 }
@@ -108,12 +115,8 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         build: super::build::build_mode(args.build, args.no_build),
         ..UpOptions::default()
     };
-    stack::up(
-        &ctx(global),
-        &loaded.project,
-        &opts,
-        &mut *super::progress::reporter(global),
-    )?;
+    let mut rep = super::muted::muted(super::progress::reporter(global), args.quiet_pull, false);
+    stack::up(&ctx(global), &loaded.project, &opts, &mut *rep)?;
     Ok(0)
 }
 
@@ -168,8 +171,8 @@ pub struct KillArgs {
     /// SIGNAL to send to the container
     #[arg(short = 's', long, default_value = "SIGKILL")]
     pub signal: String,
-    /// Remove containers for services not defined in the Compose file (accepted; orphans are
-    /// killed with the rest only when named)
+    /// Remove containers for services not defined in the Compose file (kill them too; without
+    /// it, containers of services the Compose file no longer has are left alone)
     #[arg(long)]
     pub remove_orphans: bool,
     /// Services (all when none is given)
@@ -178,15 +181,28 @@ pub struct KillArgs {
 
 /// `kill`: signals the containers' main processes.
 pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
-    let (name, _) = project(global, &args.services)?;
+    let (name, model) = project(global, &args.services)?;
     let signal = parse_signal(Some(&args.signal)).map_err(anyhow::Error::msg)?;
-    let n = ops::kill(
-        &ctx(global),
-        &name,
-        &args.services,
-        signal,
-        &mut *super::progress::reporter(global),
-    )?;
+    // As Docker Compose: with the Compose file at hand, only its services' containers are
+    // killed unless `--remove-orphans` asks for the orphans too.
+    let services: Vec<String> = match &model {
+        Some(p) if args.services.is_empty() && !args.remove_orphans => {
+            p.services.keys().cloned().collect()
+        }
+        _ => args.services.clone(),
+    };
+    // An empty list means every container to `ops::kill`: a file with no service kills none.
+    let n = if services.is_empty() && model.is_some() && !args.remove_orphans {
+        0
+    } else {
+        ops::kill(
+            &ctx(global),
+            &name,
+            &services,
+            signal,
+            &mut *super::progress::reporter(global),
+        )?
+    };
     if n == 0 {
         eprintln!("no container to kill");
     }
@@ -195,9 +211,8 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Don't ask to confirm removal. No `-f` short form: `-f` is the global `--file`, and clap
-    /// cannot shadow a global flag in one subcommand.
-    #[arg(long)]
+    /// Don't ask to confirm removal
+    #[arg(short = 'f', long)]
     pub force: bool,
     /// Stop the containers, if required, before removing
     #[arg(short = 's', long)]
@@ -479,10 +494,10 @@ pub fn stats(global: &GlobalOptions, args: &StatsArgs) -> anyhow::Result<i32> {
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// Include containers created by the run command (not supported; accepted)
-    #[arg(long, hide = true)]
+    /// Include containers created by the run command
+    #[arg(long)]
     pub all: bool,
-    /// Archive mode (copy all uid/gid information; accepted, ownership is kept as root)
+    /// Archive mode (copy all uid/gid information)
     #[arg(short = 'a', long)]
     pub archive: bool,
     /// Always follow symbol link in SRC_PATH
@@ -509,9 +524,13 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         (None, None) => bail!("one of source or destination must be a service location"),
         (Some(s), None) | (None, Some(s)) => s.to_string(),
     };
+    if args.archive && src == "-" && src_svc.is_none() {
+        bail!("cp -a: a tar archive from standard input is extracted as root; copy from a directory to keep owners");
+    }
     let (name, _) = project(global, std::slice::from_ref(&service))?;
     let index = args.index.max(1);
-    let o = cp::container_of(&global.root, &name, &service, index)?;
+    let find = || cp_container(&global.root, &name, &service, index, args.all);
+    let o = find()?;
     // A stopped container's filesystem is mounted for the copy; under the project's lock, so
     // the container is not started on it meanwhile.
     let _lock;
@@ -519,7 +538,7 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         Side::container(&o)?
     } else {
         _lock = crate::engine::state::lock_project(&global.root, &name)?;
-        let o = cp::container_of(&global.root, &name, &service, index)?;
+        let o = find()?;
         if o.state.live_pid().is_some() {
             Side::container(&o)?
         } else {
@@ -528,6 +547,7 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
     };
     let opts = CopyOptions {
         follow_link: args.follow_link,
+        archive: args.archive,
     };
     if src_svc.is_some() && dest == "-" {
         let stdout = std::io::stdout();
@@ -541,6 +561,26 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         cp::copy(&Side::Host, src, &container, dest, opts)?;
     }
     Ok(0)
+}
+
+/// The container `cp` works on: the service's replica `index`; with `--all`, when the service
+/// has none, its most recent one-off (`run`) container.
+fn cp_container(
+    root: &std::path::Path,
+    project: &str,
+    service: &str,
+    index: u32,
+    all: bool,
+) -> anyhow::Result<crate::engine::state::Observed> {
+    match cp::container_of(root, project, service, index) {
+        Ok(o) => Ok(o),
+        Err(e) if all => crate::engine::state::list(root, Some(project))?
+            .into_iter()
+            .filter(|o| o.record.one_off && o.record.service == service)
+            .max_by_key(|o| o.record.created)
+            .ok_or_else(|| e.into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -66,9 +66,8 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Do not prompt for confirmation. No `-f` short form: `-f` is the global `--file`, and
-    /// clap cannot shadow a global flag in one subcommand.
-    #[arg(long)]
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
     pub force: bool,
 }
 

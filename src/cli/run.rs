@@ -43,17 +43,43 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Disable pseudo-TTY allocation (default: a TTY when standard input is a terminal)
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-tty", alias = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open (always on; accepted for compatibility)
-    #[arg(short = 'i', long, default_value_t = true, hide = true)]
+    /// Keep STDIN open even if not attached (the default: standard input is always passed on)
+    #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Allocate a pseudo-TTY (the default when standard input is a terminal), so that the
+    /// `docker run -it` habit works
+    #[arg(short = 't', long, hide = true, conflicts_with = "no_tty")]
+    pub tty: bool,
     /// Run command with all service's ports enabled and mapped to the host
-    #[arg(long)]
+    #[arg(short = 'P', long, conflicts_with = "publish")]
     pub service_ports: bool,
-    /// Publish a container's port(s) to the host (`-p` is the global --project-name here)
-    #[arg(long = "publish", value_name = "PORT")]
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
+    /// Add or override a label (KEY=VALUE)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Set environment variables from file
+    #[arg(long = "env-from-file", value_name = "FILE")]
+    pub env_from_file: Vec<std::path::PathBuf>,
+    /// Don't print anything to STDOUT (progress included; the command's own output is its own)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Suppress progress output from the build process
+    #[arg(long)]
+    pub quiet_build: bool,
+
     /// Use the service's network aliases in the network(s) the container connects to
     #[arg(long)]
     pub use_aliases: bool,
@@ -74,8 +100,31 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
+    // `-q`: no progress at all, as `--progress quiet` would have it.
+    let quiet_global;
+    let global = if args.quiet {
+        quiet_global = GlobalOptions {
+            progress: super::Progress::Quiet,
+            ..global.clone()
+        };
+        &quiet_global
+    } else {
+        global
+    };
+    let reporter = || {
+        super::muted::muted(
+            super::progress::reporter(global),
+            args.quiet_pull,
+            args.quiet_build,
+        )
+    };
     let opts = load_options(global, std::slice::from_ref(&args.service))?;
-    let loaded = load(&opts)?;
+    let mut loaded = load(&opts)?;
+    let labels = parse_labels(&args.labels)?;
+    let Some(service) = loaded.project.services.get_mut(&args.service) else {
+        bail!("no such service: {}", args.service);
+    };
+    apply_overrides(service, &labels, &args.cap_add, &args.cap_drop);
     let project = &loaded.project;
     let project_name = project.name.clone().unwrap_or_default();
     let Some(service) = project.services.get(&args.service) else {
@@ -88,7 +137,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         &crate::planner::support::Facts::host(),
     )?;
     for w in warnings {
-        super::progress::reporter(global).warn(&w);
+        reporter().warn(&w);
     }
     let root = global.root.as_path();
     let store = ImageStore::open(StateRoot::new(root).images())?;
@@ -114,7 +163,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         project,
         &needed,
         &images,
-        &mut *super::progress::reporter(global),
+        &mut *reporter(),
     )?;
     let image_ref = service
         .image
@@ -133,16 +182,16 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         Some(e) => Some(split_shell_words(e).map_err(|m| anyhow::anyhow!("--entrypoint: {m}"))?),
         None => None,
     };
-    let env = args
-        .env
-        .iter()
-        .map(|e| match e.split_once('=') {
+    // `--env-from-file` first: `-e` wins over a file, as with Docker Compose.
+    let mut env = env_from_files(&args.env_from_file)?;
+    env.extend(args.env.iter().map(|e| {
+        match e.split_once('=') {
             Some(_) => e.clone(),
             None => std::env::var(e)
                 .map(|v| format!("{e}={v}"))
                 .unwrap_or_else(|_| e.clone()),
-        })
-        .collect();
+        }
+    }));
     let cwd = std::env::current_dir()?;
     let volumes = args
         .volumes
@@ -157,7 +206,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         workdir: args.workdir.clone(),
         volumes,
         tty: Some(tty),
-        stdin_open: Some(args.interactive),
+        // Standard input is passed on whether or not `-i` is given (Docker Compose's default).
+        stdin_open: Some(true),
     };
     let ctx = Ctx {
         root: root.to_path_buf(),
@@ -179,15 +229,59 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         detach: args.detach,
         tty,
     };
-    match crate::stack::run::run(&ctx, project, &request, &|| {
-        super::progress::reporter(global)
-    })? {
+    match crate::stack::run::run(&ctx, project, &request, &reporter)? {
         RunOutcome::Detached { name } => {
             println!("{name}");
             Ok(0)
         }
         RunOutcome::Exited(code) => Ok(code),
     }
+}
+
+/// `-l KEY=VALUE`, repeated; a label without `=` is refused, as Docker Compose does.
+fn parse_labels(labels: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("--label {l:?}: a label must be set as KEY=VALUE"),
+        })
+        .collect()
+}
+
+/// `-l`, `--cap-add` and `--cap-drop` applied to the service the one-off container is made
+/// from, as Docker Compose applies them: labels added or replaced, an added capability no
+/// longer dropped and a dropped one no longer added.
+fn apply_overrides(
+    service: &mut crate::model::types::service::ServiceConfig,
+    labels: &[(String, String)],
+    cap_add: &[String],
+    cap_drop: &[String],
+) {
+    for (k, v) in labels {
+        service.labels.insert(k.clone(), v.clone());
+    }
+    if !cap_add.is_empty() {
+        service.cap_add.extend(cap_add.iter().cloned());
+        service.cap_drop.retain(|c| !cap_add.contains(c));
+    }
+    if !cap_drop.is_empty() {
+        service.cap_drop.extend(cap_drop.iter().cloned());
+        service.cap_add.retain(|c| !cap_drop.contains(c));
+    }
+}
+
+/// `--env-from-file`: each file's variables (`.env` syntax), as `KEY=VALUE`, in order.
+fn env_from_files(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut env = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("--env-from-file {}", f.display()))?;
+        let vars = crate::model::dotenv::parse(&text, &|k| std::env::var(k).ok())
+            .with_context(|| format!("--env-from-file {}", f.display()))?;
+        env.extend(vars.into_iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    Ok(env)
 }
 
 /// `-v ./src:/app` with the source made absolute against the working directory (named volumes

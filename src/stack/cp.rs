@@ -225,6 +225,9 @@ fn sub_mounts(mounts: &[crate::engine::spec::MountSpec]) -> io::Result<Vec<SubMo
 pub struct CopyOptions {
     /// Follow a symlink given as the source (inside the source's root).
     pub follow_link: bool,
+    /// `-a`: each copy keeps its source's owner and group; without it the copies are owned by
+    /// whoever runs `cp` (root), as with `docker cp`.
+    pub archive: bool,
 }
 
 /// How an overlay gets its lower layers.
@@ -359,7 +362,7 @@ pub fn copy(
             let st = rustix::fs::fstat(&fd).map_err(|e| cp_err(to.describe(dest), e))?;
             if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() {
                 if contents_only {
-                    copy_dir_contents(&src_fd, &fd, to, dest)?;
+                    copy_dir_contents(&src_fd, &fd, to, dest, opts)?;
                     return Ok(());
                 }
                 (fd, src_base.clone())
@@ -398,7 +401,7 @@ pub fn copy(
             to.describe(dest)
         )));
     }
-    copy_item(&src_fd, &dir_fd, &name, to, dest)
+    copy_item(&src_fd, &dir_fd, &name, to, dest, opts)
 }
 
 /// Copies the entries of directory `src` into directory `dest_dir`.
@@ -407,6 +410,7 @@ fn copy_dir_contents(
     dest_dir: &OwnedFd,
     to: &Side,
     what: &str,
+    opts: CopyOptions,
 ) -> Result<(), StackError> {
     let dir = reopen(src.as_fd(), OFlags::RDONLY | OFlags::DIRECTORY)
         .map_err(|e| cp_err(what.to_string(), e))?;
@@ -427,7 +431,7 @@ fn copy_dir_contents(
             Mode::empty(),
         )
         .map_err(|e| cp_err(format!("{what}/{name}"), e))?;
-        copy_item(&child, target, &name, to, what)?;
+        copy_item(&child, target, &name, to, what, opts)?;
     }
     Ok(())
 }
@@ -440,9 +444,18 @@ fn copy_item(
     name: &str,
     to: &Side,
     what: &str,
+    opts: CopyOptions,
 ) -> Result<(), StackError> {
-    use rustix::fs::{AtFlags, FileType};
+    use rustix::fs::{AtFlags, FileType, Gid, Uid};
     let st = rustix::fs::fstat(src).map_err(|e| cp_err(what.to_string(), e))?;
+    // `-a`: the source's owner; set before the mode, since a change of owner clears the
+    // set-user-ID and set-group-ID bits.
+    let owner = opts.archive.then(|| {
+        (
+            Some(Uid::from_raw(st.st_uid)),
+            Some(Gid::from_raw(st.st_gid)),
+        )
+    });
     let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
     let dest_desc = || to.describe(&format!("{}/{name}", what.trim_end_matches('/')));
     let existing = rustix::fs::statat(dest_dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
@@ -473,7 +486,11 @@ fn copy_item(
                 &sub,
                 to,
                 &format!("{}/{name}", what.trim_end_matches('/')),
+                opts,
             )?;
+            if let Some((uid, gid)) = owner {
+                rustix::fs::fchown(&sub, uid, gid).map_err(|e| cp_err(dest_desc(), e))?;
+            }
             rustix::fs::fchmod(&sub, mode).map_err(|e| cp_err(dest_desc(), e))?;
         }
         FileType::RegularFile => {
@@ -499,6 +516,9 @@ fn copy_item(
             let mut input = std::fs::File::from(input);
             let mut out = std::fs::File::from(out);
             io::copy(&mut input, &mut out).map_err(|e| cp_err(dest_desc(), e))?;
+            if let Some((uid, gid)) = owner {
+                rustix::fs::fchown(&out, uid, gid).map_err(|e| cp_err(dest_desc(), e))?;
+            }
             // On the descriptor: the umask does not apply, and no name is looked up again.
             rustix::fs::fchmod(&out, mode).map_err(|e| cp_err(dest_desc(), e))?;
         }
@@ -517,6 +537,11 @@ fn copy_item(
             }
             rustix::fs::symlinkat(target.as_c_str(), dest_dir, name)
                 .map_err(|e| cp_err(dest_desc(), e))?;
+            if let Some((uid, gid)) = owner {
+                // The link itself, never what it points to.
+                rustix::fs::chownat(dest_dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| cp_err(dest_desc(), e))?;
+            }
         }
         // Devices, FIFOs and sockets are not copied (`docker cp` would need a tar stream).
         _ => {}
@@ -769,5 +794,58 @@ mod tests {
             CopyOptions::default()
         )
         .is_err());
+    }
+
+    /// `cp -a` keeps owner and group of every file, directory and link; a plain copy makes
+    /// them the copier's (Docker's `docker cp` and its `--archive`).
+    #[test]
+    fn archive_mode_keeps_owners_and_plain_copies_do_not() {
+        use std::os::unix::fs::MetadataExt;
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).expect("mkdir");
+        std::fs::write(src.join("sub/f"), "x").expect("write");
+        std::os::unix::fs::symlink("f", src.join("sub/link")).expect("symlink");
+        for p in ["sub", "sub/f", "sub/link"] {
+            std::os::unix::fs::lchown(src.join(p), Some(1234), Some(4321)).expect("lchown");
+        }
+        let s = src.to_str().expect("utf-8");
+        let owners = |root: &std::path::Path| -> Vec<(u32, u32)> {
+            ["sub", "sub/f", "sub/link"]
+                .iter()
+                .map(|p| {
+                    let m = std::fs::symlink_metadata(root.join(p)).expect("stat");
+                    (m.uid(), m.gid())
+                })
+                .collect()
+        };
+        let kept = dir.path().join("kept");
+        let archive = CopyOptions {
+            archive: true,
+            ..CopyOptions::default()
+        };
+        copy(
+            &Side::Host,
+            s,
+            &Side::Host,
+            kept.to_str().expect("utf-8"),
+            archive,
+        )
+        .expect("copy");
+        assert_eq!(owners(&kept), vec![(1234, 4321); 3]);
+        let plain = dir.path().join("plain");
+        copy(
+            &Side::Host,
+            s,
+            &Side::Host,
+            plain.to_str().expect("utf-8"),
+            CopyOptions::default(),
+        )
+        .expect("copy");
+        assert_eq!(owners(&plain), vec![(0, 0); 3]);
     }
 }

@@ -19,6 +19,8 @@ pub struct AttachRequest {
     pub attach: Vec<String>,
     /// `--no-attach`: these services' output is not shown.
     pub no_attach: Vec<String>,
+    /// `--attach-dependencies`: the named services' dependencies are shown too.
+    pub attach_dependencies: bool,
     /// `--exit-code-from`: implies `--abort-on-container-exit`.
     pub exit_code_from: Option<String>,
     pub abort_on_container_exit: bool,
@@ -60,11 +62,12 @@ pub fn up_attached(
     if opts.no_deps && !opts.services.is_empty() {
         scope.retain(|s| opts.services.contains(s));
     }
-    // Attached: `--attach`, else the services asked for (not their dependencies), else every
-    // service that does not say `attach: false`; minus `--no-attach`.
+    // Attached: `--attach`, else the services asked for (their dependencies too with
+    // `--attach-dependencies`), else every service that does not say `attach: false`; minus
+    // `--no-attach`.
     let mut attached: Vec<String> = if !req.attach.is_empty() {
         req.attach.clone()
-    } else if !opts.services.is_empty() {
+    } else if !opts.services.is_empty() && !req.attach_dependencies {
         opts.services.clone()
     } else {
         scope

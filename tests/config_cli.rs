@@ -1543,20 +1543,27 @@ fn environment_entries_without_value_come_from_the_environment() {
     );
 }
 
+/// Docker Compose reads its project options before the command only (`docker compose config -f
+/// x` is "unknown shorthand flag: 'f'"); issue 17 asks for the same, so a command's own short
+/// flags can mean what they mean there.
 #[test]
-fn global_options_may_follow_the_command() {
+fn global_options_go_before_the_command() {
     let p = Project::new("work");
     p.write("sub/compose.yaml", WEB);
-    let out = p.compose(&[
-        "config",
+    let before = p.compose(&[
         "-f",
         "sub/compose.yaml",
         "-p",
-        "late",
+        "early",
+        "config",
         "--format",
         "json",
     ]);
-    assert_eq!(json(out.ok())["name"], "late");
+    assert_eq!(json(before.ok())["name"], "early");
+    let after = p.compose(&["config", "-f", "sub/compose.yaml", "--format", "json"]);
+    assert_eq!(after.code, 2, "{}", after.stderr);
+    assert!(after.stderr.contains("'-f'"), "{}", after.stderr);
+    assert_eq!(after.stdout, "");
 }
 
 #[test]

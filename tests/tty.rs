@@ -287,14 +287,15 @@ fn run_detached_keeps_standard_input_open_like_docker_compose() {
     let mut f = Fixture::new(
         "services:\n  one:\n    image: busybox\n    stop_signal: KILL\n    command: [cat]\n",
     );
-    let name = ok(&f, &["run", "-d", "one"]);
-    let name = name.trim();
+    // `run -d` prints the container's full ID, as Docker Compose does.
+    let id = ok(&f, &["run", "-d", "one"]);
+    let id = id.trim();
     std::thread::sleep(Duration::from_millis(500));
     let c = state::list(&f.root, Some(&f.project))
         .expect("list containers")
         .into_iter()
-        .find(|o| o.record.name == name)
-        .unwrap_or_else(|| panic!("no container {name}"));
+        .find(|o| o.record.id == id)
+        .unwrap_or_else(|| panic!("no container {id}"));
     assert_eq!(c.state.status, Status::Running, "state: {:?}", c.state);
     down(&mut f);
 }

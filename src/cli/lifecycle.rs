@@ -1,4 +1,4 @@
-//! `up`, `down`, `port` and `ps`: flags and output; the work is in [`crate::stack`].
+//! `up`, `down` and `port`: flags and output (`ps` is in [`super::ps`]); the work is in [`crate::stack`].
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -273,117 +273,18 @@ pub fn port(global: &GlobalOptions, args: &PortArgs) -> anyhow::Result<i32> {
         proto,
         args.index,
     )? {
-        Some(s) => {
+        stack::PortLookup::Found(s) => {
             println!("{s}");
             Ok(0)
         }
-        None => bail!(
-            "no port {}/{} for container {}-{}-{}",
+        // Docker Compose's message, which lists the ports the container has.
+        stack::PortLookup::NotFound { container, ports } => bail!(
+            "no port {}/{} for container {container}: {}",
             args.private_port,
             proto.name(),
-            name,
-            args.service,
-            args.index
+            ports.join(", ")
         ),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PsFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct PsArgs {
-    /// Show all stopped containers (including those created by the run command)
-    #[arg(short = 'a', long)]
-    pub all: bool,
-    /// Only display IDs
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Display services
-    #[arg(long)]
-    pub services: bool,
-    /// Filter services by status: paused, restarting, removing, running, dead, created, exited
-    #[arg(long, value_name = "STATUS")]
-    pub status: Vec<String>,
-    /// Filter services by a property (supported filters: status)
-    #[arg(long, value_name = "FILTER")]
-    pub filter: Option<String>,
-    /// Format the output
-    #[arg(long, value_enum, default_value_t = PsFormat::Table)]
-    pub format: PsFormat,
-    /// Services
-    pub service_names: Vec<String>,
-}
-
-pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
-    let name = project_name_for(global, &args.service_names)?;
-    let mut statuses = args.status.clone();
-    if let Some(f) = &args.filter {
-        match f.split_once('=') {
-            Some(("status", v)) => statuses.push(v.to_string()),
-            _ => bail!("invalid filter {f:?}: only status=STATUS is supported"),
-        }
-    }
-    let all = args.all || !statuses.is_empty();
-    let entries: Vec<_> = stack::ps(&global.root, &name, all)?
-        .into_iter()
-        .filter(|e| statuses.is_empty() || statuses.contains(&e.state))
-        .filter(|e| args.service_names.is_empty() || args.service_names.contains(&e.service))
-        .collect();
-    if args.quiet {
-        for e in &entries {
-            println!("{}", e.id);
-        }
-        return Ok(0);
-    }
-    if args.services {
-        let mut seen = Vec::new();
-        for e in &entries {
-            if !seen.contains(&e.service) {
-                println!("{}", e.service);
-                seen.push(e.service.clone());
-            }
-        }
-        return Ok(0);
-    }
-    match args.format {
-        PsFormat::Json => {
-            for e in &entries {
-                println!("{}", serde_json::to_string(e)?);
-            }
-        }
-        PsFormat::Table => {
-            let head = [
-                "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
-            ];
-            let rows: Vec<[String; 7]> = entries
-                .iter()
-                .map(|e| {
-                    let mut cmd = e.command.clone();
-                    if cmd.chars().count() > 22 {
-                        cmd = cmd.chars().take(19).collect::<String>() + "…\"";
-                    }
-                    [
-                        e.name.clone(),
-                        e.image.clone(),
-                        cmd,
-                        e.service.clone(),
-                        e.running_for.clone(),
-                        e.status.clone(),
-                        e.ports.clone(),
-                    ]
-                })
-                .collect();
-            let all: Vec<Vec<String>> = std::iter::once(head.map(String::from).to_vec())
-                .chain(rows.into_iter().map(|r| r.to_vec()))
-                .collect();
-            super::table::write(&mut std::io::stdout().lock(), &all, 0, 3)?;
-        }
-    }
-    Ok(0)
 }
 
 #[derive(Debug, Args)]

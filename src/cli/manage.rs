@@ -6,9 +6,11 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::Args;
+use serde_json::{Map, Value};
 
 use super::project::load_options;
+use super::template::{Output, Schema};
 use super::GlobalOptions;
 use crate::engine::container::signal::parse_signal;
 use crate::engine::fsutil::human_size;
@@ -40,12 +42,6 @@ fn project(
             _ => Err(e.into()),
         },
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
 }
 
 /// Columns padded like Docker's tabwriter: each cell at least `min` wide and `pad` more than
@@ -343,12 +339,29 @@ pub struct StatsArgs {
     /// Do not truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Format output: table or json
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Format output: table, json (one object per line), or a Go template
+    /// ('{{.Name}} {{.CPUPerc}}'; 'table TEMPLATE' for a table with headers)
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
     /// Services (all when none is given)
     pub services: Vec<String>,
 }
+
+/// Fields of `stats --format TEMPLATE`, with docker/cli's headers (formatter_stats.go).
+const STATS_SCHEMA: Schema = Schema {
+    type_name: "*container.statsContext",
+    fields: &[
+        ("BlockIO", "BLOCK I/O"),
+        ("CPUPerc", "CPU %"),
+        ("Container", "CONTAINER"),
+        ("ID", "CONTAINER ID"),
+        ("MemPerc", "MEM %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("Name", "NAME"),
+        ("NetIO", "NET I/O"),
+        ("PIDs", "PIDS"),
+    ],
+};
 
 /// go-units' `BytesSize`: binary units, four significant digits.
 fn bytes_size(n: u64) -> String {
@@ -424,9 +437,17 @@ fn print_stats(
     out: &mut impl Write,
     entries: &[StatsEntry],
     args: &StatsArgs,
+    output: &Output,
 ) -> anyhow::Result<()> {
-    match args.format {
-        Format::Json => {
+    match output {
+        Output::Template(t) => {
+            let json: Vec<StatsJson> = entries
+                .iter()
+                .map(|e| stats_json(e, args.no_trunc))
+                .collect();
+            t.render(out, &STATS_SCHEMA, &template_rows(&json)?, 10)?;
+        }
+        Output::Json => {
             for e in entries {
                 writeln!(
                     out,
@@ -435,7 +456,7 @@ fn print_stats(
                 )?;
             }
         }
-        Format::Table => {
+        Output::Table => {
             let mut rows = vec![row(&[
                 "CONTAINER ID",
                 "NAME",
@@ -466,28 +487,39 @@ fn print_stats(
     Ok(())
 }
 
-/// `stats`: CPU, memory, network, block I/O and PIDs of the running containers; one reading
-/// (CPU over half a second) with `--no-stream`, else one a second until interrupted.
+/// `stats`: CPU, memory, network, block I/O and PIDs of the running containers (with `-a`,
+/// the stopped ones too, all figures 0, as Docker lists them); one reading (CPU over half a
+/// second) with `--no-stream`, else one a second until interrupted.
 pub fn stats(global: &GlobalOptions, args: &StatsArgs) -> anyhow::Result<i32> {
+    let output: Output = args.format.parse()?;
+    if let Output::Template(t) = &output {
+        t.check(&STATS_SCHEMA)?;
+    }
     let (name, _) = project(global, &args.services)?;
     let root = &global.root;
     if args.no_stream {
-        let entries = ops::stats(root, &name, &args.services, Duration::from_millis(500))?;
-        print_stats(&mut io::stdout().lock(), &entries, args)?;
+        let entries = ops::stats(
+            root,
+            &name,
+            &args.services,
+            args.all,
+            Duration::from_millis(500),
+        )?;
+        print_stats(&mut io::stdout().lock(), &entries, args, &output)?;
         return Ok(0);
     }
     let tty = io::stdout().is_terminal();
-    let mut before = ops::sample(root, &name, &args.services)?;
+    let mut before = ops::sample(root, &name, &args.services, args.all)?;
     loop {
         std::thread::sleep(Duration::from_secs(1));
-        let after = ops::sample(root, &name, &args.services)?;
+        let after = ops::sample(root, &name, &args.services, args.all)?;
         let entries = ops::compute(&before, &after);
         let mut out = io::stdout().lock();
-        if tty && args.format == Format::Table {
+        if tty && !matches!(output, Output::Json) {
             // Clear the screen and go home, as docker stats does.
             write!(out, "\x1b[2J\x1b[H")?;
         }
-        print_stats(&mut out, &entries, args)?;
+        print_stats(&mut out, &entries, args, &output)?;
         before = after;
     }
 }
@@ -646,11 +678,50 @@ pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// `images`' and `ls`' tables: Docker Compose prints them through a tabwriter whose columns are
+/// at least 20 wide (cmd/formatter/pretty.go).
+const PRETTY_MIN_WIDTH: usize = 20;
+
+/// Fields of `images --format TEMPLATE`: those of its JSON.
+const IMAGES_SCHEMA: Schema = Schema {
+    type_name: "compose.img",
+    fields: &[
+        ("ID", "IMAGE ID"),
+        ("ContainerName", "CONTAINER"),
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Size", "SIZE"),
+        ("Digest", "DIGEST"),
+    ],
+};
+
+/// Fields of `ls --format TEMPLATE`: those of its JSON.
+const LS_SCHEMA: Schema = Schema {
+    type_name: "compose.stackView",
+    fields: &[
+        ("Name", "NAME"),
+        ("Status", "STATUS"),
+        ("ConfigFiles", "CONFIG FILES"),
+    ],
+};
+
+/// Each listed object as a template row (its JSON object).
+fn template_rows<T: serde::Serialize>(items: &[T]) -> anyhow::Result<Vec<Map<String, Value>>> {
+    let mut rows = Vec::new();
+    for item in items {
+        if let Value::Object(m) = serde_json::to_value(item)? {
+            rows.push(m);
+        }
+    }
+    Ok(rows)
+}
+
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
-    /// Format the output: table or json
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Format the output: table, json, or a Go template ('{{.Repository}}:{{.Tag}}'; 'table
+    /// TEMPLATE' for a table with headers)
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
     /// Only display IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -658,24 +729,32 @@ pub struct ImagesArgs {
     pub services: Vec<String>,
 }
 
-/// `images`: the images the project's containers use.
+/// `images`: the images the project's containers use, by container name.
 pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> {
+    let output: Output = args.format.parse()?;
+    if let Output::Template(t) = &output {
+        t.check(&IMAGES_SCHEMA)?;
+    }
     let (name, _) = project(global, &args.services)?;
-    let entries = ops::images(&global.root, &name, &args.services)?;
+    let mut entries = ops::images(&global.root, &name, &args.services)?;
+    entries.sort_by(|a, b| a.container.cmp(&b.container));
     let mut out = io::stdout().lock();
     if args.quiet {
-        let mut seen = Vec::new();
+        // Docker Compose prints each image's full ID once, without its `sha256:` prefix.
+        let mut seen: Vec<&str> = Vec::new();
         for e in &entries {
-            if !seen.contains(&e.id) {
-                writeln!(out, "{}", e.id)?;
-                seen.push(e.id.clone());
+            let id = e.id.split_once(':').map_or(e.id.as_str(), |(_, hex)| hex);
+            if !seen.contains(&id) {
+                writeln!(out, "{id}")?;
+                seen.push(id);
             }
         }
         return Ok(0);
     }
-    match args.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string(&entries)?)?,
-        Format::Table => {
+    match output {
+        // One array on one line, as Docker Compose prints it.
+        Output::Json => writeln!(out, "{}", serde_json::to_string(&entries)?)?,
+        Output::Table => {
             let mut rows = vec![row(&["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"])];
             for e in &entries {
                 rows.push(vec![
@@ -689,8 +768,9 @@ pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> 
                     human_size(e.size),
                 ]);
             }
-            write_table(&mut out, &rows, 0, 3)?;
+            write_table(&mut out, &rows, PRETTY_MIN_WIDTH, 3)?;
         }
+        Output::Template(t) => t.render(&mut out, &IMAGES_SCHEMA, &template_rows(&entries)?, 10)?,
     }
     Ok(0)
 }
@@ -700,17 +780,55 @@ pub struct LsArgs {
     /// Show all stopped Compose projects
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Format the output: table or json
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Filter output based on conditions provided (name=REGEXP; repeatable)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format the output: table, json, or a Go template ('{{.Name}}'; 'table TEMPLATE' for a
+    /// table with headers)
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
     /// Only display project names
     #[arg(short = 'q', long)]
     pub quiet: bool,
 }
 
+/// `ls --filter`: Docker Compose accepts only `name`, whose values are matched as they are
+/// or as unanchored regular expressions (cmd/compose/list.go); a project shows when any
+/// value matches.
+fn name_filter(filters: &[String]) -> anyhow::Result<Option<Vec<String>>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut names = Vec::new();
+    for f in filters {
+        let Some((key, value)) = f.split_once('=') else {
+            bail!("bad format of filter (expected name=value)");
+        };
+        if key != "name" {
+            bail!("invalid filter '{key}'");
+        }
+        names.push(value.to_string());
+    }
+    Ok(Some(names))
+}
+
+fn name_matches(patterns: &[String], name: &str) -> bool {
+    patterns
+        .iter()
+        .any(|p| p == name || regex::Regex::new(p).is_ok_and(|re| re.is_match(name)))
+}
+
 /// `ls`: the projects under `--root`.
 pub fn ls(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<i32> {
-    let entries = ops::projects(&global.root, args.all)?;
+    let output: Output = args.format.parse()?;
+    if let Output::Template(t) = &output {
+        t.check(&LS_SCHEMA)?;
+    }
+    let names = name_filter(&args.filter)?;
+    let entries: Vec<_> = ops::projects(&global.root, args.all)?
+        .into_iter()
+        .filter(|e| names.as_ref().is_none_or(|n| name_matches(n, &e.name)))
+        .collect();
     let mut out = io::stdout().lock();
     if args.quiet {
         for e in &entries {
@@ -718,9 +836,10 @@ pub fn ls(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    match args.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string(&entries)?)?,
-        Format::Table => {
+    match output {
+        // One array on one line, as Docker Compose prints it.
+        Output::Json => writeln!(out, "{}", serde_json::to_string(&entries)?)?,
+        Output::Table => {
             let mut rows = vec![row(&["NAME", "STATUS", "CONFIG FILES"])];
             for e in &entries {
                 rows.push(vec![
@@ -729,8 +848,67 @@ pub fn ls(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<i32> {
                     e.config_files.clone(),
                 ]);
             }
-            write_table(&mut out, &rows, 0, 3)?;
+            write_table(&mut out, &rows, PRETTY_MIN_WIDTH, 3)?;
         }
+        Output::Template(t) => t.render(&mut out, &LS_SCHEMA, &template_rows(&entries)?, 10)?,
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+
+    #[test]
+    fn ls_filters_by_name_as_docker_compose_does() {
+        // cmd/compose/list.go: only `name`; a value matches exactly or as a regular expression.
+        let n = name_filter(&["name=web".into()])
+            .expect("filter")
+            .expect("some");
+        assert!(name_matches(&n, "web"));
+        assert!(
+            name_matches(&n, "my-webapp"),
+            "unanchored, as Go's regexp.MatchString"
+        );
+        assert!(!name_matches(&n, "db"));
+        let n = name_filter(&["name=^db$".into(), "name=[".into()])
+            .expect("f")
+            .expect("s");
+        assert!(name_matches(&n, "db") && !name_matches(&n, "dbx"));
+        assert_eq!(
+            name_filter(&["status=running".into()])
+                .expect_err("key")
+                .to_string(),
+            "invalid filter 'status'"
+        );
+        assert!(name_filter(&["name".into()]).is_err());
+        assert!(name_filter(&[]).expect("none").is_none());
+    }
+
+    #[test]
+    fn ls_and_images_templates_use_their_json_fields() {
+        let entries = vec![ops::ProjectEntry {
+            name: "demo".into(),
+            status: "running(2)".into(),
+            config_files: "/srv/demo/compose.yaml".into(),
+        }];
+        let t: crate::cli::template::Template =
+            r"table {{.Name}}\t{{.Status}}".parse().expect("template");
+        let mut out = Vec::new();
+        t.render(
+            &mut out,
+            &LS_SCHEMA,
+            &template_rows(&entries).expect("rows"),
+            10,
+        )
+        .expect("render");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "NAME      STATUS\ndemo      running(2)\n"
+        );
+        let t: crate::cli::template::Template = "{{.Size}}".parse().expect("template");
+        let err = t.check(&LS_SCHEMA).expect_err("ls has no Size").to_string();
+        assert!(err.contains("can't evaluate field Size"), "{err}");
+        assert!(IMAGES_SCHEMA.fields.iter().any(|(f, _)| *f == "Repository"));
+    }
 }

@@ -230,8 +230,10 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         tty,
     };
     match crate::stack::run::run(&ctx, project, &request, &reporter)? {
-        RunOutcome::Detached { name } => {
-            println!("{name}");
+        // Docker Compose starts a detached one-off as `docker start` does, which prints the
+        // container's full ID on standard output.
+        RunOutcome::Detached { id } => {
+            println!("{id}");
             Ok(0)
         }
         RunOutcome::Exited(code) => Ok(code),

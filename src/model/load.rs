@@ -275,6 +275,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let model = load_model(opts)?;
     let mut project: Project = de::from_node(&model.tree)?;
     project.config_files = model.config_files.clone();
+    project.working_dir = model.project_dir.clone();
     // Builds read SOURCE_DATE_EPOCH from the project's environment, as BuildKit's clients do.
     let build_vars = std::iter::once("SOURCE_DATE_EPOCH".to_string())
         .filter(|_| project.services.values().any(|s| s.build.is_some()));

@@ -579,6 +579,23 @@ impl<'a> Creator<'a> {
             "com.docker.compose.oneoff".into(),
             if one_off.is_some() { "True" } else { "False" }.into(),
         );
+        // The rest of the ten labels Docker Compose puts on every container, which scripts
+        // read from `ps --format json` and `inspect`: dependencies as
+        // `service:condition:restart`, the image's digest, the project directory and the
+        // version of the tool that made it.
+        let depends_on: Vec<String> = (svc.depends_on.iter())
+            .map(|(dep, d)| format!("{dep}:{}:{}", d.condition.as_str(), d.restart))
+            .collect();
+        labels.insert("com.docker.compose.depends_on".into(), depends_on.join(","));
+        labels.insert("com.docker.compose.image".into(), image.id.clone());
+        labels.insert(
+            "com.docker.compose.project.working_dir".into(),
+            self.project.working_dir.display().to_string(),
+        );
+        labels.insert(
+            "com.docker.compose.version".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        );
         for (k, v) in &svc.labels {
             labels.insert(k.clone(), v.clone());
         }

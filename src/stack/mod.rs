@@ -40,8 +40,8 @@ mod restart;
 
 pub use down::down;
 pub use error::StackError;
-pub use port::port;
-pub use ps::{ps, PsEntry, Publisher};
+pub use port::{port, PortLookup};
+pub use ps::{docker_command, ps, PsEntry, Publisher};
 pub use restart::restart;
 
 use std::path::PathBuf;

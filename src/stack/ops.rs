@@ -479,6 +479,9 @@ pub struct Sample {
     pub net_rx: u64,
     pub net_tx: u64,
     pub at: Option<Instant>,
+    /// Not running (listed by `stats -a`): every figure reads 0, its memory limit too, as
+    /// Docker shows a stopped container.
+    pub stopped: bool,
 }
 
 /// What `stats` shows for one container, computed from two samples.
@@ -519,14 +522,28 @@ fn net_counters(pid: i32) -> (u64, u64) {
     (rx, tx)
 }
 
-/// Reads the counters of the running containers of `services`.
-pub fn sample(root: &Path, project: &str, services: &[String]) -> Result<Vec<Sample>, StackError> {
+/// Reads the counters of the running containers of `services` (with `all`, the stopped ones
+/// too, with no figures).
+pub fn sample(
+    root: &Path,
+    project: &str,
+    services: &[String],
+    all: bool,
+) -> Result<Vec<Sample>, StackError> {
     let mut out = Vec::new();
     for o in containers(root, project, services)? {
+        let rec = &o.record;
         let Some(pid) = o.state.live_pid() else {
+            if all {
+                out.push(Sample {
+                    id: rec.id.clone(),
+                    name: rec.name.clone(),
+                    stopped: true,
+                    ..Sample::default()
+                });
+            }
             continue;
         };
-        let rec = &o.record;
         let Some(stats) = Container::of(root, rec).stats()? else {
             continue;
         };
@@ -538,6 +555,7 @@ pub fn sample(root: &Path, project: &str, services: &[String]) -> Result<Vec<Sam
             net_rx,
             net_tx,
             at: Some(Instant::now()),
+            stopped: false,
         });
     }
     Ok(out)
@@ -584,7 +602,7 @@ pub fn compute(before: &[Sample], after: &[Sample]) -> Vec<StatsEntry> {
                 .cgroup
                 .memory_limit
                 .filter(|l| host_mem == 0 || *l < host_mem)
-                .unwrap_or(host_mem);
+                .unwrap_or(if a.stopped { 0 } else { host_mem });
             let mem_percent = if mem_limit > 0 {
                 mem_usage as f64 / mem_limit as f64 * 100.0
             } else {
@@ -612,11 +630,12 @@ pub fn stats(
     root: &Path,
     project: &str,
     services: &[String],
+    all: bool,
     interval: Duration,
 ) -> Result<Vec<StatsEntry>, StackError> {
-    let first = sample(root, project, services)?;
+    let first = sample(root, project, services, all)?;
     std::thread::sleep(interval);
-    let second = sample(root, project, services)?;
+    let second = sample(root, project, services, all)?;
     Ok(compute(&first, &second))
 }
 

@@ -3,8 +3,21 @@
 use std::path::Path;
 
 use super::ps::live_ports;
-use super::{invalid, StackError};
+use super::{expose, invalid, StackError};
 use crate::engine::state;
+
+/// What `port` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortLookup {
+    /// `0.0.0.0:8080`, `[::1]:8080`.
+    Found(String),
+    /// The container does not publish that port: its name and the ports it has (`80/tcp`),
+    /// which Docker Compose lists in its error.
+    NotFound {
+        container: String,
+        ports: Vec<String>,
+    },
+}
 
 /// `port`: the host address and port a container port of a service is published on.
 pub fn port(
@@ -14,7 +27,7 @@ pub fn port(
     private_port: u16,
     protocol: crate::engine::network::nft::Protocol,
     index: u32,
-) -> Result<Option<String>, StackError> {
+) -> Result<PortLookup, StackError> {
     let all = state::list(root, Some(project))?;
     let Some(o) = all
         .iter()
@@ -24,7 +37,8 @@ pub fn port(
             "service \"{service}\" is not running container #{index}"
         )));
     };
-    Ok(live_ports(o)
+    let live = live_ports(o);
+    let found = live
         .iter()
         .find(|p| p.container_port == private_port && p.protocol == protocol)
         .map(|p| {
@@ -36,5 +50,28 @@ pub fn port(
                 })
                 .unwrap_or_else(|| "0.0.0.0".into());
             format!("{ip}:{}", p.host_port)
-        }))
+        });
+    if let Some(found) = found {
+        return Ok(PortLookup::Found(found));
+    }
+    // The ports Docker lists for the container: published ones while it runs, and exposed ones.
+    let mut ports: Vec<String> = Vec::new();
+    let published = live
+        .iter()
+        .map(|p| (p.container_port, p.protocol.name().to_string()));
+    let exposed = if o.state.status == state::Status::Running {
+        expose::ports(&o.record.expose)
+    } else {
+        Vec::new()
+    };
+    for (port, proto) in published.chain(exposed) {
+        let p = format!("{port}/{proto}");
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    Ok(PortLookup::NotFound {
+        container: o.record.name.clone(),
+        ports,
+    })
 }

@@ -77,8 +77,8 @@ pub struct RunRequest<'a> {
 /// How a `run` ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
-    /// `-d`: the container runs on under its monitor.
-    Detached { name: String },
+    /// `-d`: the container runs on under its monitor; its full ID, which Docker Compose prints.
+    Detached { id: String },
     /// In the foreground: the container's exit code (or its set-up error's).
     Exited(i32),
 }
@@ -129,7 +129,7 @@ pub fn run(
         }
         // A failing post_start fails the command; the container runs on, as with `up -d`.
         super::hooks::post_start(&ctx.root, &rec.id, &mut *reporter())?;
-        return Ok(RunOutcome::Detached { name: rec.name });
+        return Ok(RunOutcome::Detached { id: rec.id });
     }
     Ok(RunOutcome::Exited(run_foreground(
         ctx, &nets, &rec, req.tty,

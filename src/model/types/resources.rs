@@ -26,6 +26,11 @@ pub struct Project {
     /// that `ls` shows, as Docker Compose's do.
     #[serde(skip)]
     pub config_files: Vec<std::path::PathBuf>,
+    /// The project directory (set by the loader, never read from a file nor printed):
+    /// containers carry it in the `com.docker.compose.project.working_dir` label, as Docker
+    /// Compose's do, for scripts that read `ps --format json`'s labels.
+    #[serde(skip)]
+    pub working_dir: std::path::PathBuf,
     /// The values of the variables that secrets' and configs' `environment` sources name, read
     /// from the project's environment (process and `.env`) by the loader, as Docker Compose
     /// reads them; never read from a file nor printed.

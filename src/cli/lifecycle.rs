@@ -100,6 +100,9 @@ pub struct UpArgs {
     /// Show timestamps
     #[arg(long)]
     pub timestamps: bool,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
     /// Services to start (and their dependencies)
     pub services: Vec<String>,
 }
@@ -142,7 +145,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
             abort_on_container_exit: args.abort_on_container_exit,
             abort_on_container_failure: args.abort_on_container_failure,
             format: stack::attach::FormatOptions {
-                color: super::use_color(global, false),
+                color: super::use_color(global, args.no_color),
                 prefix: !args.no_log_prefix,
                 timestamps: args.timestamps,
             },
@@ -154,7 +157,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
             &loaded.project,
             &opts,
             &req,
-            &mut super::progress::PlainCli,
+            &mut *super::progress::attached_reporter(global),
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         )?);
@@ -390,7 +393,7 @@ pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32
         &name,
         &services,
         args.timeout,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Restarting"),
     )?;
     Ok(0)
 }

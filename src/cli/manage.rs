@@ -112,7 +112,7 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         &ctx(global),
         &loaded.project,
         &opts,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Creating"),
     )?;
     Ok(0)
 }
@@ -158,7 +158,7 @@ pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
         model.as_ref(),
         &args.services,
         args.timeout,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Stopping"),
     )?;
     Ok(0)
 }
@@ -185,7 +185,7 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
         &name,
         &args.services,
         signal,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Killing"),
     )?;
     if n == 0 {
         eprintln!("no container to kill");
@@ -235,7 +235,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             model.as_ref(),
             &args.services,
             None,
-            &mut *super::progress::reporter(global),
+            &mut *super::progress::reporter_titled(global, "Removing"),
         )?;
     }
     let targets = ops::removable(&global.root, &name, &args.services)?;
@@ -255,7 +255,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
         &name,
         &targets,
         args.volumes,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Removing"),
     )?;
     Ok(0)
 }
@@ -268,7 +268,7 @@ pub fn pause(global: &GlobalOptions, args: &ServicesArgs) -> anyhow::Result<i32>
         &name,
         &args.services,
         true,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Pausing"),
     )?;
     Ok(0)
 }

@@ -290,15 +290,88 @@ impl Reporter for TtyReporter {
             let _ = t.join();
         }
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.header.is_none() {
+            return;
+        }
         live.refresh(Instant::now());
         for bar in live.header.iter().chain(&live.bars) {
             bar.finish();
         }
+        // Docker's view ends each line with a newline: what follows (an attached `up`'s
+        // `Attaching to`, on standard output) starts below it, not after its last timer.
+        eprintln!();
     }
 }
 
 impl Drop for TtyReporter {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn global(args: &[&str]) -> GlobalOptions {
+        let mut argv = vec!["compose"];
+        argv.extend_from_slice(args);
+        argv.push("ps");
+        Cli::try_parse_from(argv).expect("parse").global
+    }
+
+    #[test]
+    fn ansi_never_makes_auto_plain_and_refuses_a_forced_live_view_as_docker_compose() {
+        // Docker Compose: `--ansi never` turns `auto` into plain lines...
+        assert_eq!(mode(&global(&["--ansi", "never"])), Mode::Plain);
+        assert!(!view_color(&global(&["--ansi", "never"])));
+        // ...and refuses `--progress tty` with it, and `--progress plain` with `--ansi always`.
+        assert_eq!(
+            check_flags(&global(&["--progress", "tty", "--ansi", "never"])),
+            Err("can't use --progress tty while ANSI support is disabled".to_string())
+        );
+        assert_eq!(
+            check_flags(&global(&["--progress", "plain", "--ansi", "always"])),
+            Err("can't use --progress plain while ANSI support is forced".to_string())
+        );
+        assert_eq!(check_flags(&global(&["--progress", "tty"])), Ok(()));
+        assert_eq!(mode(&global(&["--progress", "tty"])), Mode::Tty);
+        assert_eq!(mode(&global(&["--progress", "quiet"])), Mode::Quiet);
+    }
+
+    #[test]
+    fn up_takes_no_color_as_docker_compose() {
+        let cli = Cli::try_parse_from(["compose", "up", "--no-color"]).expect("parse");
+        let Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert!(args.no_color);
+    }
+
+    #[test]
+    fn a_live_view_records_events_and_an_attached_one_leaves_out_starts() {
+        let mut t = TtyReporter::new("Running", false, true);
+        t.multi.set_draw_target(ProgressDrawTarget::hidden());
+        t.event("Network", "demo_default", "Created");
+        t.event("Container", "demo-web-1", "Created");
+        t.event("Container", "demo-web-1", "Starting");
+        t.event("Container", "demo-web-1", "Started");
+        {
+            let live = t.live.lock().expect("lock");
+            assert_eq!(live.view.header(), "[+] Running 2/2");
+            let lines = live.view.lines(Instant::now(), 80);
+            assert!(
+                lines[1].contains("Container demo-web-1  Created"),
+                "{lines:?}"
+            );
+            assert_eq!(live.bars.len(), 2);
+        }
+        t.finish();
+        // Nothing after the end.
+        t.event("Container", "demo-db-1", "Created");
+        assert_eq!(t.live.lock().expect("lock").view.len(), 2);
     }
 }

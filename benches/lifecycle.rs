@@ -1,7 +1,7 @@
 //! Stack lifecycle: `up -d` then `down -t 0` of stacks of 5, 20 and 50 `sleep` services, for our
 //! release binary and, where they are installed and working, Docker Compose v2 (`docker compose`)
 //! and podman-compose, all on the same file and image; plus the resident memory each container
-//! costs on the host side while the 20-service stack runs (our `compose __monitor` processes;
+//! costs on the host side while the 20-service stack runs (our `compose-monitor` processes;
 //! Docker's `containerd-shim` and Podman's `conmon` where those run).
 //!
 //! Run as root: `cargo bench --bench lifecycle -- [RUNS] [SIZES...]` (defaults: 5 runs; 5 20 50).
@@ -61,7 +61,7 @@ fn bench_tool(
             if n == MEMORY_SIZE && mem.is_none() {
                 // Measured once the stack has settled (the same pause for every tool).
                 std::thread::sleep(Duration::from_secs(1));
-                mem = Some(process_memory(|a| (tool.per_container)(a, root)));
+                mem = Some(process_memory(|pid, a| (tool.per_container)(pid, a, root)));
             }
             // Always take the stack down, even after a failed `up`.
             let down = timed(

@@ -56,7 +56,7 @@ fn bench_tool(
             // Settled: every monitor has gone idle once and given its start-up pages back.
             std::thread::sleep(Duration::from_secs(2));
             if memory.is_none() {
-                let (count, rss, pss) = process_memory(|a| (tool.per_container)(a, root));
+                let (count, rss, pss) = process_memory(|pid, a| (tool.per_container)(pid, a, root));
                 memory = Some((count, rss, pss, cgroup_memory(CGROUP_PARENT)));
             }
             for _ in 0..3 {

@@ -10,11 +10,7 @@ fn main() {
         compose::engine::runtime::init::main();
     }
     // A container's monitor (see engine::supervisor): a fresh single-threaded process too.
-    if std::env::args_os().nth(1).as_deref()
-        == Some(std::ffi::OsStr::new(
-            compose::engine::supervisor::MONITOR_ARG,
-        ))
-    {
+    if compose::engine::supervisor::invoked_as_monitor() {
         compose::engine::supervisor::main();
     }
     // `compose exec`'s helper (see engine::runtime::exec): a fresh single-threaded process too.

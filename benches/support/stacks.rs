@@ -106,7 +106,7 @@ pub struct Tool {
     pub label: &'static str,
     pub argv: Vec<String>,
     /// Host-side processes that exist once per container (matched on /proc/PID/cmdline).
-    pub per_container: fn(&[String], &Path) -> bool,
+    pub per_container: fn(&str, &[String], &Path) -> bool,
 }
 
 /// Runs `argv[0] argv[1..] args` in `dir` with `envs`; returns how long it took.
@@ -246,11 +246,11 @@ fn kb_field(path: &str, field: &str) -> Option<u64> {
 }
 
 /// Count, summed VmRSS and summed Pss (kB) of the processes whose command line matches.
-pub fn process_memory(matches: impl Fn(&[String]) -> bool) -> (u64, u64, u64) {
+pub fn process_memory(matches: impl Fn(&str, &[String]) -> bool) -> (u64, u64, u64) {
     let mut out = (0, 0, 0);
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let pid = e.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) || !matches(&cmdline(&pid)) {
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || !matches(&pid, &cmdline(&pid)) {
             continue;
         }
         let rss = kb_field(&format!("/proc/{pid}/status"), "VmRSS:");
@@ -264,17 +264,26 @@ pub fn process_memory(matches: impl Fn(&[String]) -> bool) -> (u64, u64, u64) {
     out
 }
 
-/// Our monitors: `compose __monitor ROOT ID` with our state root (others may run their own).
-pub fn is_our_monitor(argv: &[String], root: &Path) -> bool {
-    argv.get(1).is_some_and(|a| a == "__monitor")
-        && argv.get(2).is_some_and(|r| Path::new(r) == root)
+/// Our monitors (`compose-monitor NAME`) serving our state root, which is in their initial
+/// environment (others may run their own).
+pub fn is_our_monitor(pid: &str, argv: &[String], root: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if argv.first().map(String::as_str) != Some(compose::engine::supervisor::MONITOR_ARG0) {
+        return false;
+    }
+    let key = format!("{}=", compose::engine::supervisor::MONITOR_ROOT_ENV);
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter_map(|v| v.strip_prefix(key.as_bytes()))
+        .any(|r| Path::new(std::ffi::OsStr::from_bytes(r)) == root)
 }
 
-pub fn is_shim(argv: &[String], _: &Path) -> bool {
+pub fn is_shim(_: &str, argv: &[String], _: &Path) -> bool {
     argv.first().is_some_and(|a| a.contains("containerd-shim"))
 }
 
-pub fn is_conmon(argv: &[String], _: &Path) -> bool {
+pub fn is_conmon(_: &str, argv: &[String], _: &Path) -> bool {
     argv.first().is_some_and(|a| a.ends_with("conmon"))
 }
 

@@ -115,7 +115,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
     let mut rep: Box<dyn Reporter> = if args.quiet {
         Box::new(QuietBuild)
     } else {
-        super::progress::reporter(global)
+        super::progress::reporter_titled(global, "Building")
     };
     let built = crate::stack::build::command::build_project(
         &super::lifecycle::ctx(global),

@@ -113,6 +113,9 @@ pub struct UpArgs {
     /// Show timestamps
     #[arg(long)]
     pub timestamps: bool,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
     /// Services to start (and their dependencies)
     pub services: Vec<String>,
 }
@@ -156,7 +159,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
             abort_on_container_exit: args.abort_on_container_exit,
             abort_on_container_failure: args.abort_on_container_failure,
             format: stack::attach::FormatOptions {
-                color: super::use_color(global, false),
+                color: super::use_color(global, args.no_color),
                 prefix: !args.no_log_prefix,
                 timestamps: args.timestamps,
             },
@@ -164,7 +167,7 @@ pub fn up(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<i32> {
         // Unlocked handles: the thread that stops containers reports on standard error
         // meanwhile.
         let mut rep = super::muted::muted(
-            Box::new(super::progress::PlainCli),
+            super::progress::attached_reporter(global),
             args.quiet_pull,
             args.quiet_build,
         );
@@ -314,7 +317,7 @@ pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32
         &name,
         &services,
         args.timeout,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Restarting"),
     )?;
     Ok(0)
 }

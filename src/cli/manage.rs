@@ -111,7 +111,11 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         build: super::build::build_mode(args.build, args.no_build),
         ..UpOptions::default()
     };
-    let mut rep = super::muted::muted(super::progress::reporter(global), args.quiet_pull, false);
+    let mut rep = super::muted::muted(
+        super::progress::reporter_titled(global, "Creating"),
+        args.quiet_pull,
+        false,
+    );
     stack::up(&ctx(global), &loaded.project, &opts, &mut *rep)?;
     Ok(0)
 }
@@ -157,7 +161,7 @@ pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
         model.as_ref(),
         &args.services,
         args.timeout,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Stopping"),
     )?;
     Ok(0)
 }
@@ -196,7 +200,7 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
             &name,
             &services,
             signal,
-            &mut *super::progress::reporter(global),
+            &mut *super::progress::reporter_titled(global, "Killing"),
         )?
     };
     if n == 0 {
@@ -246,7 +250,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             model.as_ref(),
             &args.services,
             None,
-            &mut *super::progress::reporter(global),
+            &mut *super::progress::reporter_titled(global, "Removing"),
         )?;
     }
     let targets = ops::removable(&global.root, &name, &args.services)?;
@@ -266,7 +270,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
         &name,
         &targets,
         args.volumes,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Removing"),
     )?;
     Ok(0)
 }
@@ -279,7 +283,7 @@ pub fn pause(global: &GlobalOptions, args: &ServicesArgs) -> anyhow::Result<i32>
         &name,
         &args.services,
         true,
-        &mut *super::progress::reporter(global),
+        &mut *super::progress::reporter_titled(global, "Pausing"),
     )?;
     Ok(0)
 }

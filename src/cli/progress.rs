@@ -2,40 +2,96 @@
 //! Compose's modes: `tty` (a live line per resource, redrawn in place), `plain` (one line per
 //! event), `json` (one object per event, for tools), `quiet`; `auto` is `tty` on a terminal.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::build_progress::{JsonBuild, PlainBuild, TtyBuild};
+use super::progress_view::{is_done, View};
 use super::pull_progress::{JsonPull, PlainPull, TtyPull};
-use super::{GlobalOptions, Progress};
+use super::{Ansi, GlobalOptions, Progress};
 use crate::build::BuildProgress;
 use crate::engine::registry::PullProgress;
 use crate::stack::{PlainReporter, Reporter};
 
-/// The reporter `--progress` asks for.
+/// The reporter `--progress` asks for, its live view titled `Running` (Docker Compose's title
+/// for `up`, `down`, `start`, `unpause`...).
 pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
+    reporter_titled(global, "Running")
+}
+
+/// The reporter `--progress` asks for, its live view titled `title` as Docker Compose titles
+/// the command's (`[+] Stopping 2/2` for `stop`, `Removing` for `rm`...).
+pub fn reporter_titled(global: &GlobalOptions, title: &str) -> Box<dyn Reporter> {
+    match mode(global) {
+        Mode::Quiet => Box::new(QuietReporter),
+        Mode::Json => Box::new(JsonReporter),
+        Mode::Plain => Box::new(PlainCli),
+        Mode::Tty => Box::new(TtyReporter::new(title, view_color(global), false)),
+    }
+}
+
+/// The reporter of an attached `up`'s start: as [`reporter`], except that the live view leaves
+/// out containers' `Starting`/`Started` (they stay `Created`, `Recreated` or `Running`), as
+/// Docker Compose does so that the view ends before the containers' output begins.
+pub fn attached_reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
+    match mode(global) {
+        Mode::Tty => Box::new(TtyReporter::new("Running", view_color(global), true)),
+        _ => reporter(global),
+    }
+}
+
+/// How progress is shown, `auto` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Quiet,
+    Json,
+    Plain,
+    Tty,
+}
+
+/// Resolves `--progress`: `auto` is the live view when standard error (where it is drawn) is a
+/// terminal and ANSI sequences are allowed, else plain lines, as Docker Compose decides.
+fn mode(global: &GlobalOptions) -> Mode {
     match global.progress {
-        Progress::Quiet => Box::new(QuietReporter),
-        Progress::Json => Box::new(JsonReporter),
-        Progress::Plain => Box::new(PlainCli),
-        Progress::Tty => Box::new(TtyReporter::new()),
-        Progress::Auto if std::io::stderr().is_terminal() => Box::new(TtyReporter::new()),
-        Progress::Auto => Box::new(PlainCli),
+        Progress::Quiet => Mode::Quiet,
+        Progress::Json => Mode::Json,
+        Progress::Plain => Mode::Plain,
+        Progress::Tty => Mode::Tty,
+        Progress::Auto if global.ansi == Ansi::Never => Mode::Plain,
+        Progress::Auto if std::io::stderr().is_terminal() => Mode::Tty,
+        Progress::Auto => Mode::Plain,
+    }
+}
+
+/// Whether the live view is colored: not with `--ansi never`, nor with `NO_COLOR` set to
+/// anything (https://no-color.org), as Docker Compose. (`--progress tty` with `--ansi never` is
+/// refused before any command runs: see [`check_flags`].)
+fn view_color(global: &GlobalOptions) -> bool {
+    global.ansi != Ansi::Never && !super::no_color_env()
+}
+
+/// Refuses the combinations Docker Compose refuses: a live view needs ANSI sequences, and
+/// forced ANSI has nothing to color in plain lines.
+pub(crate) fn check_flags(global: &GlobalOptions) -> Result<(), String> {
+    match (global.progress, global.ansi) {
+        (Progress::Tty, Ansi::Never) => {
+            Err("can't use --progress tty while ANSI support is disabled".into())
+        }
+        (Progress::Plain, Ansi::Always) => {
+            Err("can't use --progress plain while ANSI support is forced".into())
+        }
+        _ => Ok(()),
     }
 }
 
 /// Whether `--progress` draws live lines on the terminal (which leave the cursor on their last
 /// line: output after them starts on a new one).
 pub(crate) fn is_live(global: &GlobalOptions) -> bool {
-    match global.progress {
-        Progress::Tty => true,
-        Progress::Auto => std::io::stderr().is_terminal(),
-        _ => false,
-    }
+    mode(global) == Mode::Tty
 }
 
 /// Plain lines, pulls included (one line per event, downloads rate-limited).
@@ -96,69 +152,116 @@ impl Reporter for JsonReporter {
     }
 }
 
-/// Whether an action is a resource's final state in this command.
-fn is_done(action: &str) -> bool {
-    matches!(
-        action,
-        "Created"
-            | "Started"
-            | "Stopped"
-            | "Removed"
-            | "Running"
-            | "Recreated"
-            | "Healthy"
-            | "Exited"
-            | "Killed"
-            | "Paused"
-            | "Unpaused"
-            | "Pushed"
-            | "Built"
-            | "Layer already exists"
-            | "Skipped"
-    ) || action.starts_with("Mounted from ")
-}
-
-/// Docker Compose's live display: one line per resource with a spinner while it works, a check
-/// mark and the time it took once done.
+/// Docker Compose's live view ([`View`]) drawn in place on standard error: the header and
+/// one line per resource, redrawn every 100 ms by a ticker thread while something works (the
+/// spinners turn and the timers run), pulls' and builds' lines below them.
 struct TtyReporter {
     multi: MultiProgress,
-    lines: HashMap<String, (ProgressBar, Instant)>,
-    working: ProgressStyle,
-    done: ProgressStyle,
+    live: Arc<Mutex<Live>>,
+    /// Set to end the ticker.
+    stop: Arc<AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+    /// An attached `up`'s: containers' `Starting`/`Started` are left out.
+    hide_starts: bool,
+    finished: bool,
+}
+
+/// The view and the lines that show it.
+struct Live {
+    view: View,
+    header: Option<ProgressBar>,
+    bars: Vec<ProgressBar>,
+}
+
+impl Live {
+    /// Sets every line's text as the view reads at `now`.
+    fn refresh(&self, now: Instant) {
+        if let Some(h) = &self.header {
+            h.set_message(self.view.header());
+        }
+        for (bar, line) in self.bars.iter().zip(self.view.lines(now, terminal_width())) {
+            bar.set_message(line);
+        }
+    }
+}
+
+/// The width of the terminal the view is drawn on (Docker's 80 when it cannot be read).
+fn terminal_width() -> usize {
+    match rustix::termios::tcgetwinsize(std::io::stderr()) {
+        Ok(ws) if ws.ws_col > 0 => usize::from(ws.ws_col),
+        _ => 80,
+    }
+}
+
+/// A line of the view: its text is all set by [`Live::refresh`].
+fn text_line() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
 }
 
 impl TtyReporter {
-    fn new() -> TtyReporter {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    fn new(title: &str, color: bool, hide_starts: bool) -> TtyReporter {
         TtyReporter {
-            multi,
-            lines: HashMap::new(),
-            working: ProgressStyle::with_template(" {spinner} {prefix:<40} {msg:<12} {elapsed:>4}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            done: ProgressStyle::with_template(" \u{2714} {prefix:<40} {msg:<12} {elapsed:>4}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            live: Arc::new(Mutex::new(Live {
+                view: View::new(title, color),
+                header: None,
+                bars: Vec::new(),
+            })),
+            stop: Arc::new(AtomicBool::new(false)),
+            ticker: None,
+            hide_starts,
+            finished: false,
         }
+    }
+
+    /// Starts the thread that redraws the view every 100 ms, as Docker Compose's ticker does.
+    fn start_ticker(&mut self) {
+        if self.ticker.is_some() {
+            return;
+        }
+        let (live, stop) = (Arc::clone(&self.live), Arc::clone(&self.stop));
+        self.ticker = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                let live = live.lock().unwrap_or_else(|p| p.into_inner());
+                if !live.view.all_done() {
+                    live.refresh(Instant::now());
+                }
+            }
+        }));
     }
 }
 
 impl Reporter for TtyReporter {
     fn event(&mut self, kind: &str, name: &str, action: &str) {
-        let key = format!("{kind} {name}");
-        let (bar, _) = self.lines.entry(key.clone()).or_insert_with(|| {
-            let bar = self.multi.add(ProgressBar::new_spinner());
-            bar.set_style(self.working.clone());
-            bar.set_prefix(key);
-            bar.enable_steady_tick(Duration::from_millis(100));
-            (bar, Instant::now())
-        });
-        bar.set_message(action.to_string());
-        if is_done(action) {
-            bar.set_style(self.done.clone());
-            bar.finish();
-        } else {
-            bar.set_style(self.working.clone());
-            bar.enable_steady_tick(Duration::from_millis(100));
+        if self.finished
+            || (self.hide_starts && kind == "Container" && matches!(action, "Starting" | "Started"))
+        {
+            return;
         }
+        let now = Instant::now();
+        {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            if live.header.is_none() {
+                live.header = Some(self.multi.insert(0, text_line()));
+            }
+            let i = live.view.event(&format!("{kind} {name}"), action, now);
+            while live.bars.len() < live.view.len() {
+                let after = live.bars.last().or(live.header.as_ref()).cloned();
+                let bar = match after {
+                    Some(a) => self.multi.insert_after(&a, text_line()),
+                    None => self.multi.add(text_line()),
+                };
+                live.bars.push(bar);
+            }
+            debug_assert!(i < live.bars.len());
+            live.refresh(now);
+        }
+        self.start_ticker();
     }
 
     fn warn(&mut self, message: &str) {
@@ -176,14 +279,99 @@ impl Reporter for TtyReporter {
     fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
         Some(Box::new(TtyBuild::new(self.multi.clone())))
     }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.header.is_none() {
+            return;
+        }
+        live.refresh(Instant::now());
+        for bar in live.header.iter().chain(&live.bars) {
+            bar.finish();
+        }
+        // Docker's view ends each line with a newline: what follows (an attached `up`'s
+        // `Attaching to`, on standard output) starts below it, not after its last timer.
+        eprintln!();
+    }
 }
 
 impl Drop for TtyReporter {
     fn drop(&mut self) {
-        for (bar, _) in self.lines.values() {
-            if !bar.is_finished() {
-                bar.finish();
-            }
+        self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn global(args: &[&str]) -> GlobalOptions {
+        let mut argv = vec!["compose"];
+        argv.extend_from_slice(args);
+        argv.push("ps");
+        Cli::try_parse_from(argv).expect("parse").global
+    }
+
+    #[test]
+    fn ansi_never_makes_auto_plain_and_refuses_a_forced_live_view_as_docker_compose() {
+        // Docker Compose: `--ansi never` turns `auto` into plain lines...
+        assert_eq!(mode(&global(&["--ansi", "never"])), Mode::Plain);
+        assert!(!view_color(&global(&["--ansi", "never"])));
+        // ...and refuses `--progress tty` with it, and `--progress plain` with `--ansi always`.
+        assert_eq!(
+            check_flags(&global(&["--progress", "tty", "--ansi", "never"])),
+            Err("can't use --progress tty while ANSI support is disabled".to_string())
+        );
+        assert_eq!(
+            check_flags(&global(&["--progress", "plain", "--ansi", "always"])),
+            Err("can't use --progress plain while ANSI support is forced".to_string())
+        );
+        assert_eq!(check_flags(&global(&["--progress", "tty"])), Ok(()));
+        assert_eq!(mode(&global(&["--progress", "tty"])), Mode::Tty);
+        assert_eq!(mode(&global(&["--progress", "quiet"])), Mode::Quiet);
+    }
+
+    #[test]
+    fn up_takes_no_color_as_docker_compose() {
+        let cli = Cli::try_parse_from(["compose", "up", "--no-color"]).expect("parse");
+        let Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert!(args.no_color);
+    }
+
+    #[test]
+    fn a_live_view_records_events_and_an_attached_one_leaves_out_starts() {
+        let mut t = TtyReporter::new("Running", false, true);
+        t.multi.set_draw_target(ProgressDrawTarget::hidden());
+        t.event("Network", "demo_default", "Created");
+        t.event("Container", "demo-web-1", "Created");
+        t.event("Container", "demo-web-1", "Starting");
+        t.event("Container", "demo-web-1", "Started");
+        {
+            let live = t.live.lock().expect("lock");
+            assert_eq!(live.view.header(), "[+] Running 2/2");
+            let lines = live.view.lines(Instant::now(), 80);
+            assert!(
+                lines[1].contains("Container demo-web-1  Created"),
+                "{lines:?}"
+            );
+            assert_eq!(live.bars.len(), 2);
         }
+        t.finish();
+        // Nothing after the end.
+        t.event("Container", "demo-db-1", "Created");
+        assert_eq!(t.live.lock().expect("lock").view.len(), 2);
     }
 }

@@ -78,7 +78,7 @@ pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
     let mut rep: Box<dyn Reporter> = if args.quiet {
         Box::new(Quiet)
     } else {
-        super::progress::reporter(global)
+        super::progress::reporter_titled(global, "Pulling")
     };
     crate::stack::pull::pull_command(&global.root, &loaded.project, &opts, &mut *rep)?;
     Ok(0)

@@ -123,7 +123,7 @@ pub fn push(global: &GlobalOptions, args: &PushArgs) -> anyhow::Result<i32> {
     let reporter: Box<dyn Reporter> = if args.quiet {
         Box::new(QuietReporter)
     } else {
-        super::progress::reporter(global)
+        super::progress::reporter_titled(global, "Pushing")
     };
     let events = Arc::new(ComposeEvents(Mutex::new(reporter)));
     let mut images: Vec<String> = Vec::new();

@@ -78,7 +78,10 @@ pub(super) fn execute<O: Operations>(
 ) -> Result<(), StackError> {
     execute_networks(&plan.networks, ops, rep)?;
     for v in &plan.volumes {
+        // Docker Compose shows each named volume it creates (`Volume demo_data  Created`).
+        rep.event("Volume", v, "Creating");
         ops.create_volume(v)?;
+        rep.event("Volume", v, "Created");
     }
     let mut per_service: IndexMap<&str, Vec<&Action>> = IndexMap::new();
     for a in &plan.actions {

@@ -95,6 +95,10 @@ pub trait Reporter: Send {
     fn build_progress(&mut self) -> Option<Box<dyn crate::build::BuildProgress>> {
         None
     }
+    /// The command's progress is over: a live view draws its last state and stops redrawing,
+    /// so that what comes next (an attached `up`'s logs) is not drawn over. Later events are
+    /// not shown.
+    fn finish(&mut self) {}
 }
 
 /// A reporter that prints Docker Compose's plain progress lines on standard error.

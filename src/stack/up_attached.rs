@@ -87,7 +87,10 @@ pub fn up_attached(
     // Caught before the containers start, so an interrupt during start-up stops them too.
     let interrupts = catch_interrupts()?;
     let since = now_nanos();
-    match up(ctx, project, opts, rep) {
+    let started = up(ctx, project, opts, rep);
+    // The progress view ends before the containers' output begins, as Docker Compose's does.
+    rep.finish();
+    match started {
         // `attached_up` sees the interrupt and stops what was started.
         Ok(()) | Err(StackError::Interrupted) => {}
         Err(e) => return Err(e),

@@ -73,6 +73,22 @@ pub fn http_get(addr: std::net::SocketAddr) -> Option<String> {
     out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
 }
 
+/// The state root served by process `pid` when it is a container's monitor (`argv[0]` is
+/// `compose-monitor`, the root is in its initial environment, which /proc keeps as it was
+/// started even after the monitor clears the variable).
+pub fn monitor_root(pid: i32) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    if cmd.split(|b| *b == 0).next() != Some(compose::engine::supervisor::MONITOR_ARG0.as_bytes()) {
+        return None;
+    }
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let key = format!("{}=", compose::engine::supervisor::MONITOR_ROOT_ENV);
+    env.split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(key.as_bytes()))
+        .map(|r| PathBuf::from(std::ffi::OsStr::from_bytes(r)))
+}
+
 /// Why an engine test cannot run here, if it cannot.
 pub fn skip_reason() -> Option<&'static str> {
     if !rustix::process::geteuid().is_root() {
@@ -325,19 +341,15 @@ impl Fixture {
             .collect()
     }
 
-    /// Container monitors (`compose __monitor <root> ...`) still running for this root.
+    /// Container monitors (`compose-monitor <name>`, serving this root: the root is in their
+    /// environment) still running.
     pub fn monitors_left(&self) -> Vec<i32> {
-        let root = self.root.to_string_lossy().into_owned();
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-            if args.get(1) == Some(&b"__monitor".as_slice())
-                && args.get(2) == Some(&root.as_bytes())
-            {
+            if monitor_root(pid).as_deref() == Some(self.root.as_path()) {
                 out.push(pid);
             }
         }

@@ -84,7 +84,7 @@ pub fn set_init_executable(path: impl Into<std::path::PathBuf>) {
 }
 
 /// The `compose` binary to execute for helper processes that stay outside every container
-/// (`__monitor`); whatever enters a container starts from [`protected_command`] instead.
+/// (the monitor); whatever enters a container starts from [`protected_command`] instead.
 pub fn compose_executable() -> std::path::PathBuf {
     INIT_EXECUTABLE
         .get()

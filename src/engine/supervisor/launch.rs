@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use super::error::SuperviseError;
-use super::handshake::{MONITOR_ARG, READY_FD};
+use super::handshake::{MONITOR_ARG0, MONITOR_ID_ENV, MONITOR_ROOT_ENV, READY_FD};
 use crate::engine::container::Container;
 use crate::engine::runtime::error::{InitError, Step};
 use crate::engine::runtime::process;
@@ -45,9 +45,15 @@ pub fn launch(root: &Path, id: &str) -> Result<(), SuperviseError> {
     let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| io("creating a pipe")(e.into()))?;
     let mut cmd = std::process::Command::new(process::compose_executable());
-    cmd.arg(MONITOR_ARG)
-        .arg(root)
-        .arg(id)
+    {
+        use std::os::unix::process::CommandExt;
+        // A readable process title (`compose-monitor web-1`); what it serves goes in the
+        // environment, which the monitor clears before it starts anything.
+        cmd.arg0(MONITOR_ARG0);
+    }
+    cmd.arg(&rec.name)
+        .env(MONITOR_ROOT_ENV, root)
+        .env(MONITOR_ID_ENV, id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -2,7 +2,8 @@
 //! model), and how a command starts one ([`launch()`]); stopping a container is
 //! [`crate::engine::container::stop`], the same for every command.
 //!
-//! The monitor is this binary executed as `compose __monitor <root> <id>`: a fresh,
+//! The monitor is this binary executed as `compose-monitor <container name>` (its root and
+//! container id in the environment, see [`invoked_as_monitor`]): a fresh,
 //! single-threaded process (no tokio, no clap) that detaches (fork + setsid, so the CLI that
 //! started it can exit and its terminal can close) and then, for the container's whole life:
 //! - starts it from its record (`container.json`): cgroup, the runtime's handshake, and while the
@@ -46,6 +47,6 @@ mod monitor;
 mod serve;
 
 pub use error::SuperviseError;
-pub use handshake::MONITOR_ARG;
+pub use handshake::{invoked_as_monitor, MONITOR_ARG0, MONITOR_ID_ENV, MONITOR_ROOT_ENV};
 pub use launch::launch;
 pub use monitor::main;

@@ -1,4 +1,4 @@
-//! The monitor process (`compose __monitor <root> <id>`): detaches, then starts the container
+//! The monitor process (`compose-monitor <name>`, see [`super::invoked_as_monitor`]): detaches, then starts the container
 //! (its cgroup, its network, through [`crate::engine::container::start`]) and starts it again
 //! as its restart policy says, until it is stopped on purpose.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::handshake::{error_message, READY_FD};
+use super::handshake::{error_message, MONITOR_ARG0, MONITOR_ID_ENV, MONITOR_ROOT_ENV, READY_FD};
 use super::memory::shed_memory;
 use crate::engine::cgroups::{self, ContainerCgroup, Layout};
 use crate::engine::container::remove::AnonymousVolumes;
@@ -29,15 +29,24 @@ use crate::engine::timestamp::now_rfc3339_nanos;
 /// Longest pause between two restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Entry point of `compose __monitor <root> <id>`; never returns.
+/// Entry point of `compose-monitor <name>`; never returns.
 pub fn main() -> ! {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let (Some(root), Some(id)) = (args.get(2), args.get(3)) else {
-        eprintln!("usage: compose __monitor ROOT ID");
+    let (Some(root), Some(id)) = (
+        std::env::var_os(MONITOR_ROOT_ENV),
+        std::env::var_os(MONITOR_ID_ENV),
+    ) else {
+        eprintln!("usage: {MONITOR_ID_ENV}=ID {MONITOR_ROOT_ENV}=ROOT {MONITOR_ARG0} NAME");
         std::process::exit(2);
     };
     let root = PathBuf::from(root);
     let id = id.to_string_lossy().into_owned();
+    // Not handed down: the processes the monitor starts (the container's set-up process, its
+    // healthchecks) must not be mistaken for monitors, nor see where the state lives.
+    std::env::remove_var(MONITOR_ROOT_ENV);
+    std::env::remove_var(MONITOR_ID_ENV);
+    // `comm` is the executable's file name (`exe` when started from /proc/self/exe); `top`,
+    // `ps -e` and `pgrep` show this one instead.
+    let _ = rustix::thread::set_name(c"compose-monitor");
     // SAFETY: the launcher passed the readiness pipe at this fixed descriptor; we own it now.
     let ready = unsafe { OwnedFd::from_raw_fd(READY_FD) };
     let _ = rustix::io::fcntl_setfd(&ready, rustix::io::FdFlags::CLOEXEC);

@@ -24,7 +24,7 @@ use super::lifecycle::ctx;
 
 /// The project's name and, when a Compose file is found, its model; services named on the
 /// command line must be the project's (`no such service: x`, as with Docker Compose).
-fn project(
+pub(crate) fn project(
     global: &GlobalOptions,
     services: &[String],
 ) -> anyhow::Result<(String, Option<Project>)> {

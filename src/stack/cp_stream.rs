@@ -44,7 +44,7 @@ pub fn archive(
     };
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    append(&mut tar, &fd, &name, &from.describe(src))?;
+    append(&mut tar, &fd, &name, &from.describe(src), None)?;
     tar.into_inner()
         .and_then(|w| w.flush())
         .map_err(|e| cp_err("writing the archive".into(), e))?;
@@ -62,16 +62,31 @@ fn header_for(st: &rustix::fs::Stat, kind: tar::EntryType, size: u64) -> tar::He
     h
 }
 
+/// The mount `fd` lies on (statx's mount id).
+pub(super) fn mount_id(fd: &OwnedFd, what: &str) -> Result<u64, StackError> {
+    use rustix::fs::{statx, StatxFlags};
+    statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID)
+        .map(|s| s.stx_mnt_id)
+        .map_err(|e| cp_err(what.to_string(), e))
+}
+
 /// Appends the file, directory (recursively) or symlink `fd` (an `O_PATH` descriptor) as
-/// `path`; devices, FIFOs and sockets are left out.
-fn append(
+/// `path`; devices, FIFOs and sockets are left out. With `mount`, only what lies on that mount
+/// is read: a mount point found below (a volume, `/proc`, a bound `/etc/hosts`) is written as
+/// an empty directory or file, as `docker export` leaves a container's mounts out.
+pub(super) fn append(
     tar: &mut tar::Builder<&mut dyn Write>,
     fd: &OwnedFd,
     path: &str,
     what: &str,
+    mount: Option<u64>,
 ) -> Result<(), StackError> {
     let st = rustix::fs::fstat(fd).map_err(|e| cp_err(what.to_string(), e))?;
     let werr = |e: io::Error| cp_err("writing the archive".into(), e);
+    let foreign = match mount {
+        Some(id) => mount_id(fd, what)? != id,
+        None => false,
+    };
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
             let mut h = header_for(&st, tar::EntryType::Directory, 0);
@@ -80,8 +95,14 @@ fn append(
             } else {
                 format!("{path}/")
             };
-            tar.append_data(&mut h, &dir_path, io::empty())
-                .map_err(werr)?;
+            // The empty path is an export's root: its entries are named from the top.
+            if !path.is_empty() {
+                tar.append_data(&mut h, &dir_path, io::empty())
+                    .map_err(werr)?;
+            }
+            if foreign {
+                return Ok(());
+            }
             let dir = reopen(fd.as_fd(), OFlags::RDONLY | OFlags::DIRECTORY)
                 .map_err(|e| cp_err(what.to_string(), e))?;
             let mut names = Vec::new();
@@ -105,13 +126,16 @@ fn append(
                     Mode::empty(),
                 )
                 .map_err(|e| cp_err(format!("{what}/{shown}"), e))?;
-                append(
-                    tar,
-                    &child,
-                    &format!("{path}/{shown}"),
-                    &format!("{what}/{shown}"),
-                )?;
+                let child_path = match path {
+                    "" => shown.clone(),
+                    p => format!("{p}/{shown}"),
+                };
+                append(tar, &child, &child_path, &format!("{what}/{shown}"), mount)?;
             }
+        }
+        FileType::RegularFile if foreign => {
+            let mut h = header_for(&st, tar::EntryType::Regular, 0);
+            tar.append_data(&mut h, path, io::empty()).map_err(werr)?;
         }
         FileType::RegularFile => {
             let size = u64::try_from(st.st_size).unwrap_or(0);

@@ -12,12 +12,14 @@
 pub mod anon_volumes;
 pub mod attach;
 pub mod build;
+pub mod commit;
 pub mod cp;
 pub mod cp_stream;
 pub mod create;
 mod error;
 pub mod exec;
 mod executor;
+pub mod export;
 pub mod expose;
 pub mod external_links;
 pub mod hooks;

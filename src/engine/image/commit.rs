@@ -124,7 +124,7 @@ impl ImageStore {
 
     /// Packs `dir` into the file `staged`, then moves it into `blobs/` (unless that blob is
     /// there already). Call with the lock held.
-    fn pack_blob(
+    pub(super) fn pack_blob(
         &self,
         dir: &Path,
         opts: &PackOptions,

@@ -20,6 +20,7 @@ mod prune;
 mod pulls;
 pub mod reference;
 mod remove;
+mod snapshot;
 mod store;
 mod tag;
 pub mod testimage;

@@ -16,15 +16,59 @@ use crate::build::BuildProgress;
 use crate::engine::registry::PullProgress;
 use crate::stack::{PlainReporter, Reporter};
 
-/// The reporter `--progress` asks for.
+/// The reporter `--progress` asks for; with `--dry-run`, one that marks every line as Docker
+/// Compose's dry run does, so that a command's plan reads as its real run would, prefixed.
 pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
+    let dry_run = global.dry_run;
+    let lines = |r: Box<dyn Reporter>| -> Box<dyn Reporter> {
+        match dry_run {
+            true => Box::new(DryRun(r)),
+            false => r,
+        }
+    };
     match global.progress {
         Progress::Quiet => Box::new(QuietReporter),
-        Progress::Json => Box::new(JsonReporter),
-        Progress::Plain => Box::new(PlainCli),
-        Progress::Tty => Box::new(TtyReporter::new()),
-        Progress::Auto if std::io::stderr().is_terminal() => Box::new(TtyReporter::new()),
-        Progress::Auto => Box::new(PlainCli),
+        Progress::Json => Box::new(JsonReporter { dry_run }),
+        Progress::Plain => lines(Box::new(PlainCli)),
+        Progress::Tty => lines(Box::new(TtyReporter::new())),
+        Progress::Auto if std::io::stderr().is_terminal() => lines(Box::new(TtyReporter::new())),
+        Progress::Auto => lines(Box::new(PlainCli)),
+    }
+}
+
+/// What Docker Compose puts before each progress line of a dry run (its `DRYRUN_PREFIX`, less
+/// the leading space the line itself has): ` DRY-RUN MODE -  Container p-web-1  Stopped`.
+pub const DRY_RUN_PREFIX: &str = "DRY-RUN MODE - ";
+
+/// A line of a command's own output (not a progress line): prefixed with [`DRY_RUN_PREFIX`] in
+/// a dry run, so what it would print reads as its plan (`DRY-RUN MODE - Deleted: sha256:…`).
+pub(crate) fn dry_line(dry_run: bool, line: &str) -> String {
+    match dry_run {
+        true => format!("{DRY_RUN_PREFIX}{line}"),
+        false => line.to_string(),
+    }
+}
+
+/// A plain or live reporter in dry-run mode: each resource's line starts with
+/// [`DRY_RUN_PREFIX`] (Docker Compose puts it before the resource, in both modes).
+struct DryRun(Box<dyn Reporter>);
+
+impl Reporter for DryRun {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        self.0
+            .event(&format!("{DRY_RUN_PREFIX} {kind}"), name, action);
+    }
+    fn warn(&mut self, message: &str) {
+        self.0.warn(message);
+    }
+    fn output(&mut self, source: &str, line: &str) {
+        self.0.output(source, line);
+    }
+    fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
+        self.0.pull_progress()
+    }
+    fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
+        self.0.build_progress()
     }
 }
 
@@ -63,17 +107,28 @@ impl Reporter for QuietReporter {
     fn warn(&mut self, _: &str) {}
 }
 
-/// One JSON object per line on standard error, as `--progress json` does.
-struct JsonReporter;
+/// One JSON object per line on standard error, as `--progress json` does; in a dry run each
+/// has `"dry-run": true`, as Docker Compose's.
+struct JsonReporter {
+    dry_run: bool,
+}
+
+/// One `--progress json` line.
+fn json_event(kind: &str, name: &str, action: &str, dry_run: bool) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": format!("{kind} {name}"),
+        "text": action,
+        "status": if is_done(action) { "Done" } else { "Working" },
+    });
+    if dry_run {
+        v["dry-run"] = serde_json::Value::Bool(true);
+    }
+    v
+}
 
 impl Reporter for JsonReporter {
     fn event(&mut self, kind: &str, name: &str, action: &str) {
-        let v = serde_json::json!({
-            "id": format!("{kind} {name}"),
-            "text": action,
-            "status": if is_done(action) { "Done" } else { "Working" },
-        });
-        eprintln!("{v}");
+        eprintln!("{}", json_event(kind, name, action, self.dry_run));
     }
     fn warn(&mut self, message: &str) {
         eprintln!(
@@ -116,6 +171,7 @@ fn is_done(action: &str) -> bool {
             | "Layer already exists"
             | "Skipped"
     ) || action.starts_with("Mounted from ")
+        || action.starts_with("Copied ")
 }
 
 /// Docker Compose's live display: one line per resource with a spinner while it works, a check

@@ -109,13 +109,16 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         },
         flags: stack::build::BuildFlags::default(),
     };
-    stack::build::ensure::prepare_images(
-        &super::lifecycle::ctx(global),
-        project,
-        &needed,
-        &images,
-        &mut *super::progress::reporter(global),
-    )?;
+    // A dry run pulls and builds nothing (as `up --dry-run`): the image must be there.
+    if !global.dry_run {
+        stack::build::ensure::prepare_images(
+            &super::lifecycle::ctx(global),
+            project,
+            &needed,
+            &images,
+            &mut *super::progress::reporter(global),
+        )?;
+    }
     let image_ref = service
         .image
         .clone()
@@ -162,6 +165,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     let ctx = Ctx {
         root: root.to_path_buf(),
         cgroup_parent: global.cgroup_parent.clone(),
+        dry_run: global.dry_run,
     };
     let request = RunRequest {
         service: &args.service,

@@ -525,7 +525,12 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
         };
         let mut rep = super::progress::reporter(global);
         let (copying, copied) = (format!("Copying {what}"), format!("Copied {what}"));
-        stack::dry_run::report(&mut *rep, "Container", [&o.record.name], &[&copying, &copied]);
+        stack::dry_run::report(
+            &mut *rep,
+            "Container",
+            [&o.record.name],
+            &[&copying, &copied],
+        );
         return Ok(0);
     }
     // A stopped container's filesystem is mounted for the copy; under the project's lock, so

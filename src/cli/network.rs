@@ -367,7 +367,11 @@ fn prune(nets: Option<&Networks>, args: &PruneArgs, dry_run: bool) -> anyhow::Re
     }
     if !deleted.is_empty() {
         let mut out = io::stdout().lock();
-        writeln!(out, "{}", super::progress::dry_line(dry_run, "Deleted Networks:"))?;
+        writeln!(
+            out,
+            "{}",
+            super::progress::dry_line(dry_run, "Deleted Networks:")
+        )?;
         for name in deleted {
             writeln!(out, "{}", super::progress::dry_line(dry_run, &name))?;
         }

@@ -243,3 +243,78 @@ impl Drop for TtyReporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Docker Compose's plain writer prints `DRYRUN_PREFIX` (" DRY-RUN MODE - ") before the
+    /// event's resource and text; here the real line follows it whole.
+    #[test]
+    fn a_dry_run_line_is_the_real_line_after_dockers_prefix() {
+        let kind = format!("{DRY_RUN_PREFIX} Container");
+        assert_eq!(
+            crate::stack::plain_line(&kind, "p-web-1", "Stopped"),
+            " DRY-RUN MODE -  Container p-web-1  Stopped"
+        );
+        assert_eq!(
+            crate::stack::plain_line("Container", "p-web-1", "Stopped"),
+            " Container p-web-1  Stopped"
+        );
+    }
+
+    #[test]
+    fn the_wrapper_prefixes_the_resource_and_keeps_the_action() {
+        use std::sync::{Arc, Mutex};
+        struct Shared(Arc<Mutex<Vec<String>>>);
+        impl Reporter for Shared {
+            fn event(&mut self, kind: &str, name: &str, action: &str) {
+                let line = crate::stack::plain_line(kind, name, action);
+                self.0.lock().expect("lock").push(line);
+            }
+            fn warn(&mut self, message: &str) {
+                self.0.lock().expect("lock").push(format!("warn {message}"));
+            }
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut dry = DryRun(Box::new(Shared(lines.clone())));
+        dry.event("Network", "p_default", "Removed");
+        dry.warn("careful");
+        assert_eq!(
+            *lines.lock().expect("lock"),
+            [
+                " DRY-RUN MODE -  Network p_default  Removed",
+                // Warnings are not progress lines: Docker prints them as they are.
+                "warn careful",
+            ]
+        );
+    }
+
+    /// Docker Compose's JSON writer adds `"dry-run": true` to each event of a dry run, and
+    /// leaves the key out otherwise.
+    #[test]
+    fn json_events_say_dry_run_as_docker_compose_does() {
+        let v = json_event("Container", "p-web-1", "Stopped", true);
+        assert_eq!(v["dry-run"], serde_json::Value::Bool(true));
+        assert_eq!(v["id"], "Container p-web-1");
+        assert_eq!(v["status"], "Done");
+        let v = json_event("Container", "p-web-1", "Stopping", false);
+        assert!(v.get("dry-run").is_none(), "{v}");
+        assert_eq!(v["status"], "Working");
+    }
+
+    #[test]
+    fn a_commands_own_lines_are_prefixed_only_in_a_dry_run() {
+        assert_eq!(
+            dry_line(true, "Deleted Networks:"),
+            "DRY-RUN MODE - Deleted Networks:"
+        );
+        assert_eq!(dry_line(false, "Deleted Networks:"), "Deleted Networks:");
+    }
+
+    #[test]
+    fn a_copy_is_done_once_copied() {
+        assert!(is_done("Copied a to p-web-1:/a"));
+        assert!(!is_done("Copying a to p-web-1:/a"));
+    }
+}

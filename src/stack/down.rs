@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{
-    dry_run, first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx, DownOptions, Reporter,
-    Shared, StackError,
+    dry_run, first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx, DownOptions,
+    Reporter, Shared, StackError,
 };
 use crate::engine::anon_volumes;
 use crate::engine::container::remove::AnonymousVolumes;
@@ -147,7 +147,10 @@ pub fn down(
         }
     }
     if opts.volumes {
-        for (vname, dir) in project.map(|p| named_volumes(ctx, name, p)).unwrap_or_default() {
+        for (vname, dir) in project
+            .map(|p| named_volumes(ctx, name, p))
+            .unwrap_or_default()
+        {
             rep.event("Volume", &vname, "Removing");
             std::fs::remove_dir_all(&dir).map_err(|error| StackError::RemoveVolume {
                 volume: vname.clone(),
@@ -197,7 +200,9 @@ fn dry_run(
         dry_run::report(rep, "Image", present, &["Removing", "Removed"]);
     }
     if opts.volumes {
-        let volumes = project.map(|p| named_volumes(ctx, name, p)).unwrap_or_default();
+        let volumes = project
+            .map(|p| named_volumes(ctx, name, p))
+            .unwrap_or_default();
         let names = volumes.into_iter().map(|(v, _)| v);
         dry_run::report(rep, "Volume", names, &["Removing", "Removed"]);
     }

@@ -43,7 +43,12 @@ mod tests {
     #[test]
     fn each_target_gets_the_lines_of_its_real_run_in_order() {
         let mut lines = Lines(Vec::new());
-        report(&mut lines, "Container", ["p-web-1", "p-db-1"], &["Stopping", "Stopped"]);
+        report(
+            &mut lines,
+            "Container",
+            ["p-web-1", "p-db-1"],
+            &["Stopping", "Stopped"],
+        );
         assert_eq!(
             lines.0,
             [

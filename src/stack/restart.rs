@@ -26,7 +26,12 @@ pub fn restart(
             continue;
         }
         if ctx.dry_run {
-            super::dry_run::report(rep, "Container", [&o.record.name], &["Restarting", "Started"]);
+            super::dry_run::report(
+                rep,
+                "Container",
+                [&o.record.name],
+                &["Restarting", "Started"],
+            );
             continue;
         }
         rep.event("Container", &o.record.name, "Restarting");

@@ -107,7 +107,10 @@ impl ImageStore {
         }
         let before = self.disk_usage();
         self.collect_garbage(None)?;
-        Ok((doomed.len() as u64, before.saturating_sub(self.disk_usage())))
+        Ok((
+            doomed.len() as u64,
+            before.saturating_sub(self.disk_usage()),
+        ))
     }
 
     /// The pins `unpin_all` removes, changing nothing (`builder prune --dry-run` counts them).

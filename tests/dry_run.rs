@@ -241,6 +241,8 @@ fn every_state_changing_command_prints_its_plan_and_changes_nothing() {
         diff(&before, &snapshot(&f))
     );
 
+    // Docker Compose's plain progress writer prints its " DRY-RUN MODE - " prefix before the
+    // line the real run prints (cmd/display/plain.go).
     let line = |name: &str, action: &str| format!(" DRY-RUN MODE -  Container {name}  {action}");
     let plain = ["--progress", "plain"];
     let with = |args: &[&'static str]| -> Vec<&'static str> {
@@ -418,6 +420,15 @@ fn every_state_changing_command_prints_its_plan_and_changes_nothing() {
         &["--dry-run", "builder", "prune", "-f"],
         &["DRY-RUN MODE - Deleted build cache objects: 0".into()],
     );
+    let saved = f.dir.path().join("saved.tar");
+    let saved_arg = saved.to_str().expect("utf-8");
+    dry(
+        &f,
+        &before,
+        &["--dry-run", "image", "save", "-o", saved_arg, "busybox"],
+        &[format!("DRY-RUN MODE - Writing {saved_arg}")],
+    );
+    assert!(!saved.exists(), "image save --dry-run wrote {saved_arg}");
     let kube = f.dir.path().join("kube-out");
     dry(
         &f,

@@ -116,6 +116,16 @@ pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i3
         ImageCommand::Ls(a) => ls(&store, a),
         ImageCommand::Rm(a) => rm(&store, a, global.dry_run),
         ImageCommand::Inspect(a) => inspect(&store, a),
+        ImageCommand::Save(SaveArgs {
+            output: Some(path),
+            images,
+        }) if global.dry_run => {
+            // The archive made in full and thrown away: what would be written, nothing written.
+            store.save(images, io::sink())?;
+            let line = format!("Writing {}", path.display());
+            println!("{}", super::progress::dry_line(true, &line));
+            Ok(0)
+        }
         ImageCommand::Save(a) => save(&store, a),
         ImageCommand::Tag(a) if global.dry_run => {
             // Checked as `tag` checks them: the new name parses, the image exists.

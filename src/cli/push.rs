@@ -149,8 +149,14 @@ pub fn push(global: &GlobalOptions, args: &PushArgs) -> anyhow::Result<i32> {
         // Each image checked as the push checks it first (in the store, a name to push to).
         let mut rep = events.0.lock().unwrap_or_else(|p| p.into_inner());
         for image in &images {
-            crate::engine::registry::push::local_image(&store, image)?;
-            crate::stack::dry_run::report(&mut **rep, "Image", [image], &["Pushing", "Pushed"]);
+            match crate::engine::registry::push::local_image(&store, image) {
+                Ok(_) => {
+                    let steps = &["Pushing", "Pushed"];
+                    crate::stack::dry_run::report(&mut **rep, "Image", [image], steps);
+                }
+                Err(e) if args.ignore_push_failures => rep.warn(&format!("Pushing {image}: {e}")),
+                Err(e) => return Err(e.into()),
+            }
         }
         return Ok(0);
     }

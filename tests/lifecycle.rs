@@ -61,11 +61,14 @@ fn a_second_up_changes_nothing_and_a_changed_service_alone_is_recreated() {
     )
     .expect("write");
     let out = ok(&f, &["up", "-d", "--dry-run"]);
-    assert!(out.contains("DRY-RUN MODE - Recreated"), "{out}");
+    let web = format!("{}-web-1", f.project);
+    assert!(
+        out.contains(&format!(" DRY-RUN MODE -  Container {web}  Recreated")),
+        "{out}"
+    );
     assert_eq!(running(&f), first);
     let out = ok(&f, &["up", "-d"]);
     let after = running(&f);
-    let web = format!("{}-web-1", f.project);
     assert_ne!(after[&web], first[&web], "web was not recreated: {out}");
     for (name, v) in &after {
         if name != &web {

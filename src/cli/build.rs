@@ -179,6 +179,13 @@ pub fn builder(global: &GlobalOptions, args: &BuilderArgs) -> anyhow::Result<i32
             if !a.force && !super::image_prune::confirm(PRUNE_WARNING)? {
                 return Ok(0);
             }
+            if global.dry_run {
+                // What would go, counted as the prune picks it; nothing removed.
+                let n = crate::build::builder::prunable_cache(&global.root, a.all)?;
+                let line = format!("Deleted build cache objects: {n}");
+                println!("{}", super::progress::dry_line(true, &line));
+                return Ok(0);
+            }
             let pruned = crate::build::builder::prune_cache(&global.root, a.all)?;
             println!(
                 "Deleted build cache objects: {}\nTotal reclaimed space: {}",

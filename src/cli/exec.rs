@@ -85,6 +85,10 @@ pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
             detach: args.detach,
         },
     )?;
+    if global.dry_run {
+        // As Docker Compose's dry run: the target is checked, nothing runs, nothing printed.
+        return Ok(0);
+    }
     let cfg = target.config;
     let name = &target.name;
     let failed = |e: crate::engine::runtime::error::InitError| -> i32 {

@@ -110,22 +110,62 @@ pub struct TagArgs {
 pub fn run(global: &super::GlobalOptions, args: &ImageArgs) -> anyhow::Result<i32> {
     let store = super::image_store::open_store(global)?;
     match &args.command {
-        ImageCommand::Load(a) => load(&store, a),
+        ImageCommand::Load(a) if global.dry_run => dry_load(a),
+        ImageCommand::Load(a) => load(&store, a, false),
         ImageCommand::Ls(a) => ls(&store, a),
-        ImageCommand::Rm(a) => rm(&store, a),
+        ImageCommand::Rm(a) => rm(&store, a, global.dry_run),
         ImageCommand::Inspect(a) => inspect(&store, a),
+        ImageCommand::Save(SaveArgs {
+            output: Some(path),
+            images,
+        }) if global.dry_run => {
+            // The archive made in full and thrown away: what would be written, nothing written.
+            store.save(images, io::sink())?;
+            let line = format!("Writing {}", path.display());
+            println!("{}", super::progress::dry_line(true, &line));
+            Ok(0)
+        }
         ImageCommand::Save(a) => save(&store, a),
+        ImageCommand::Tag(a) if global.dry_run => {
+            // Checked as `tag` checks them: the new name parses, the image exists.
+            Reference::parse(&a.target)?;
+            let image = store.resolve(&a.source)?;
+            let line = format!("Tagged {} as {}", image.id, a.target);
+            println!("{}", super::progress::dry_line(true, &line));
+            Ok(0)
+        }
         ImageCommand::Tag(a) => {
             store.tag(&a.source, &a.target)?;
             Ok(0)
         }
         ImageCommand::Pull(a) => super::pull::image_pull(global, a),
         ImageCommand::Prune(a) => super::image_prune::run(global, &store, a),
-        ImageCommand::Push(a) => super::push::image_push(&store, a),
+        ImageCommand::Push(a) => super::push::image_push(&store, a, global.dry_run),
     }
 }
 
-fn load(store: &ImageStore, args: &LoadArgs) -> anyhow::Result<i32> {
+/// `image load --dry-run`: the archive is read and checked in full, into a scratch store
+/// outside the state root that is deleted afterwards, so the lines are those of the real load
+/// and a bad archive fails the same way; the state root's store is not touched.
+fn dry_load(args: &LoadArgs) -> anyhow::Result<i32> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let scratch = std::env::temp_dir().join(format!(
+        "compose-dry-run-load-{}-{nanos}",
+        std::process::id()
+    ));
+    let result = ImageStore::open(&scratch)
+        .with_context(|| format!("opening a scratch image store {}", scratch.display()))
+        .and_then(|store| load(&store, args, true));
+    if let Err(e) = std::fs::remove_dir_all(&scratch) {
+        eprintln!("WARN[0000] removing {}: {e}", scratch.display());
+    }
+    result
+}
+
+fn load(store: &ImageStore, args: &LoadArgs, dry_run: bool) -> anyhow::Result<i32> {
     let loaded = match &args.input {
         Some(path) => {
             let file =
@@ -143,10 +183,12 @@ fn load(store: &ImageStore, args: &LoadArgs) -> anyhow::Result<i32> {
     let mut out = io::stdout().lock();
     for image in loaded {
         if image.names.is_empty() {
-            writeln!(out, "Loaded image ID: {}", image.id)?;
+            let line = format!("Loaded image ID: {}", image.id);
+            writeln!(out, "{}", super::progress::dry_line(dry_run, &line))?;
         }
         for name in image.names {
-            writeln!(out, "Loaded image: {}", name.familiar())?;
+            let line = format!("Loaded image: {}", name.familiar());
+            writeln!(out, "{}", super::progress::dry_line(dry_run, &line))?;
         }
     }
     Ok(0)
@@ -312,17 +354,24 @@ fn write_table<const N: usize>(
     super::table::write(out, &all, 10, 3)
 }
 
-fn rm(store: &ImageStore, args: &RmArgs) -> anyhow::Result<i32> {
+/// `image rm`; a dry run checks each image as the removal would and prints what it would
+/// untag and delete (the image itself; not the layers only it uses), prefixed.
+fn rm(store: &ImageStore, args: &RmArgs, dry_run: bool) -> anyhow::Result<i32> {
     let mut code = 0;
     for image in &args.images {
-        match store.remove(image, args.force) {
+        let result = match dry_run {
+            true => store.check_remove(image, args.force),
+            false => store.remove(image, args.force),
+        };
+        match result {
             Ok(events) => {
                 let mut out = io::stdout().lock();
                 for e in events {
-                    match e {
-                        RemoveEvent::Untagged(r) => writeln!(out, "Untagged: {r}")?,
-                        RemoveEvent::Deleted(d) => writeln!(out, "Deleted: {d}")?,
-                    }
+                    let line = match e {
+                        RemoveEvent::Untagged(r) => format!("Untagged: {r}"),
+                        RemoveEvent::Deleted(d) => format!("Deleted: {d}"),
+                    };
+                    writeln!(out, "{}", super::progress::dry_line(dry_run, &line))?;
                 }
             }
             Err(e) => {

@@ -68,6 +68,9 @@ pub fn run(
         .flatten()
         .filter(|id| !id.is_empty())
         .collect();
+    if global.dry_run {
+        return dry_run(global, store, args, &in_use);
+    }
     let report = store.prune(args.all, &in_use)?;
     let mut out = io::stdout().lock();
     if !report.events.is_empty() {
@@ -87,5 +90,34 @@ pub fn run(
         reclaimed += pruned.reclaimed;
     }
     writeln!(out, "Total reclaimed space: {}", human_size(reclaimed))?;
+    Ok(0)
+}
+
+/// `image prune --dry-run`: the images (and with `--build-cache` the cache objects) it would
+/// delete, as the real run lists them, prefixed; the layers that would go with them and the
+/// space reclaimed are known only once they are gone, so they are not told.
+fn dry_run(
+    global: &super::GlobalOptions,
+    store: &ImageStore,
+    args: &PruneArgs,
+    in_use: &BTreeSet<String>,
+) -> anyhow::Result<i32> {
+    use super::progress::dry_line;
+    let doomed = store.prunable(args.all, in_use)?;
+    let mut out = io::stdout().lock();
+    if !doomed.is_empty() {
+        writeln!(out, "{}", dry_line(true, "Deleted Images:"))?;
+        for (id, names) in &doomed {
+            for name in names {
+                writeln!(out, "{}", dry_line(true, &format!("untagged: {name}")))?;
+            }
+            writeln!(out, "{}", dry_line(true, &format!("deleted: {id}")))?;
+        }
+    }
+    if args.build_cache {
+        let n = crate::build::builder::prunable_cache(&global.root, args.all)?;
+        let line = format!("Deleted build cache objects: {n}");
+        writeln!(out, "{}", dry_line(true, &line))?;
+    }
     Ok(0)
 }

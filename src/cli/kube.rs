@@ -124,6 +124,12 @@ fn generate(global: &GlobalOptions, args: &GenerateArgs) -> anyhow::Result<i32> 
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;
+    } else if global.dry_run {
+        // The files it would write, generated and checked in full; none written.
+        for f in output::files(&generated, format)? {
+            let line = format!("Writing {}", args.output.join(&f.path).display());
+            println!("{}", super::progress::dry_line(true, &line));
+        }
     } else {
         write_files(&args.output, &output::files(&generated, format)?)?;
     }

@@ -29,6 +29,7 @@ pub(crate) fn ctx(global: &GlobalOptions) -> Ctx {
     Ctx {
         root: global.root.clone(),
         cgroup_parent: global.cgroup_parent.clone(),
+        dry_run: global.dry_run,
     }
 }
 

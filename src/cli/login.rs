@@ -67,7 +67,9 @@ fn registry_of(server: Option<&str>) -> anyhow::Result<(String, String)> {
     Ok((host, shown))
 }
 
-pub fn login(args: &LoginArgs) -> anyhow::Result<i32> {
+/// `login`; a dry run asks and checks the credentials with the registry as the real one does,
+/// and says where it would store them instead of storing them.
+pub fn login(args: &LoginArgs, dry_run: bool) -> anyhow::Result<i32> {
     let (host, shown) = registry_of(args.server.as_deref())?;
     let registry_config = RegistryConfig::load()?;
     let mut docker = DockerConfig::load()?;
@@ -121,6 +123,12 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<i32> {
         identity_token: false,
     };
     verify_login(&host, &cred, &registry_config)?;
+    if dry_run {
+        let line = format!("Storing the credentials for {shown}");
+        println!("{}", super::progress::dry_line(true, &line));
+        println!("{}", super::progress::dry_line(true, "Login Succeeded"));
+        return Ok(0);
+    }
     docker
         .store(&host, &cred)
         .with_context(|| format!("storing the credentials for {shown}"))?;
@@ -136,7 +144,8 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn logout(args: &LogoutArgs) -> anyhow::Result<i32> {
+/// `logout`; a dry run says what it would remove, and removes nothing.
+pub fn logout(args: &LogoutArgs, dry_run: bool) -> anyhow::Result<i32> {
     let (host, shown) = registry_of(args.server.as_deref())?;
     let mut docker = DockerConfig::load()?;
     // Docker looks at the file first: a registry it does not list is not logged in.
@@ -144,7 +153,11 @@ pub fn logout(args: &LogoutArgs) -> anyhow::Result<i32> {
         println!("Not logged in to {shown}");
         return Ok(0);
     }
-    println!("Removing login credentials for {shown}");
+    let line = format!("Removing login credentials for {shown}");
+    println!("{}", super::progress::dry_line(dry_run, &line));
+    if dry_run {
+        return Ok(0);
+    }
     docker
         .erase(&host)
         .with_context(|| format!("removing the credentials for {shown}"))?;

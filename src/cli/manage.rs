@@ -109,6 +109,7 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
         pull: super::pull::pull_flag(args.pull.as_deref())?,
         default_platform: super::pull::default_platform(),
         build: super::build::build_mode(args.build, args.no_build),
+        dry_run: global.dry_run,
         ..UpOptions::default()
     };
     let mut rep = super::muted::muted(
@@ -253,7 +254,11 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             &mut *super::progress::reporter_titled(global, "Removing"),
         )?;
     }
-    let targets = ops::removable(&global.root, &name, &args.services)?;
+    // A dry run stopped nothing: what `--stop` would have stopped is removed in its plan.
+    let targets = match args.stop && global.dry_run {
+        true => ops::containers(&global.root, &name, &args.services)?,
+        false => ops::removable(&global.root, &name, &args.services)?,
+    };
     if targets.is_empty() {
         eprintln!("No stopped containers");
         return Ok(0);
@@ -567,6 +572,22 @@ pub fn cp(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<i32> {
     let index = args.index.max(1);
     let find = || cp_container(&global.root, &name, &service, index, args.all);
     let o = find()?;
+    if global.dry_run {
+        // Docker Compose's lines for the copy; nothing mounted, read or written.
+        let what = match src_svc {
+            Some(_) => format!("{}:{src} to {dest}", o.record.name),
+            None => format!("{src} to {}:{dest}", o.record.name),
+        };
+        let mut rep = super::progress::reporter(global);
+        let (copying, copied) = (format!("Copying {what}"), format!("Copied {what}"));
+        stack::dry_run::report(
+            &mut *rep,
+            "Container",
+            [&o.record.name],
+            &[&copying, &copied],
+        );
+        return Ok(0);
+    }
     // A stopped container's filesystem is mounted for the copy; under the project's lock, so
     // the container is not started on it meanwhile.
     let _lock;

@@ -91,8 +91,8 @@ pub fn run(global: &super::GlobalOptions, args: &NetworkArgs) -> anyhow::Result<
     match &args.command {
         NetworkCommand::Ls(a) => ls(nets.as_ref(), a),
         NetworkCommand::Inspect(a) => inspect(nets.as_ref(), a),
-        NetworkCommand::Rm(a) => rm(nets.as_ref(), a),
-        NetworkCommand::Prune(a) => prune(nets.as_ref(), a),
+        NetworkCommand::Rm(a) => rm(nets.as_ref(), a, global.dry_run),
+        NetworkCommand::Prune(a) => prune(nets.as_ref(), a, global.dry_run),
     }
 }
 
@@ -291,15 +291,18 @@ fn remove_error(e: &NetworkError) -> String {
     }
 }
 
-fn rm(nets: Option<&Networks>, args: &RmArgs) -> anyhow::Result<i32> {
+/// `network rm`; a dry run checks each network as the removal would and prints the names it
+/// would remove, prefixed.
+fn rm(nets: Option<&Networks>, args: &RmArgs, dry_run: bool) -> anyhow::Result<i32> {
     let mut code = 0;
     for name in &args.networks {
         let result = match nets {
+            Some(n) if dry_run => n.check_remove(name),
             Some(n) => n.remove(name),
             None => Ok(false),
         };
         match result {
-            Ok(true) => println!("{name}"),
+            Ok(true) => println!("{}", super::progress::dry_line(dry_run, name)),
             Ok(false) => {
                 eprintln!("Error: network {name} not found");
                 code = 1;
@@ -329,7 +332,8 @@ fn confirm(prompt: &str) -> anyhow::Result<bool> {
     ))
 }
 
-fn prune(nets: Option<&Networks>, args: &PruneArgs) -> anyhow::Result<i32> {
+/// `network prune`; a dry run lists the networks it would delete, prefixed.
+fn prune(nets: Option<&Networks>, args: &PruneArgs, dry_run: bool) -> anyhow::Result<i32> {
     if !args.force
         && !confirm(
             "WARNING! This will remove all custom networks not used by at least one container.\n\
@@ -347,6 +351,10 @@ fn prune(nets: Option<&Networks>, args: &PruneArgs) -> anyhow::Result<i32> {
         if !info.addrs.allocations.is_empty() {
             continue;
         }
+        if dry_run {
+            deleted.push(info.def.name);
+            continue;
+        }
         match nets.remove(&info.def.name) {
             Ok(true) => deleted.push(info.def.name),
             Ok(false) | Err(NetworkError::InUse { .. }) => {} // gone or taken meanwhile
@@ -358,9 +366,13 @@ fn prune(nets: Option<&Networks>, args: &PruneArgs) -> anyhow::Result<i32> {
     }
     if !deleted.is_empty() {
         let mut out = io::stdout().lock();
-        writeln!(out, "Deleted Networks:")?;
+        writeln!(
+            out,
+            "{}",
+            super::progress::dry_line(dry_run, "Deleted Networks:")
+        )?;
         for name in deleted {
-            writeln!(out, "{name}")?;
+            writeln!(out, "{}", super::progress::dry_line(dry_run, &name))?;
         }
     }
     Ok(code)

@@ -25,12 +25,21 @@ pub fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
 
 /// The reporter `--progress` asks for, its live view titled `title` as Docker Compose titles
 /// the command's (`[+] Stopping 2/2` for `stop`, `Removing` for `rm`...).
+/// With `--dry-run`, every line is marked as Docker Compose's dry run marks it, so that a
+/// command's plan reads as its real run would, prefixed.
 pub fn reporter_titled(global: &GlobalOptions, title: &str) -> Box<dyn Reporter> {
+    let dry_run = global.dry_run;
+    let lines = |r: Box<dyn Reporter>| -> Box<dyn Reporter> {
+        match dry_run {
+            true => Box::new(DryRun(r)),
+            false => r,
+        }
+    };
     match mode(global) {
         Mode::Quiet => Box::new(QuietReporter),
-        Mode::Json => Box::new(JsonReporter),
-        Mode::Plain => Box::new(PlainCli),
-        Mode::Tty => Box::new(TtyReporter::new(title, view_color(global), false)),
+        Mode::Json => Box::new(JsonReporter { dry_run }),
+        Mode::Plain => lines(Box::new(PlainCli)),
+        Mode::Tty => lines(Box::new(TtyReporter::new(title, view_color(global), false))),
     }
 }
 
@@ -88,6 +97,42 @@ pub(crate) fn check_flags(global: &GlobalOptions) -> Result<(), String> {
     }
 }
 
+/// What Docker Compose puts before each progress line of a dry run (its `DRYRUN_PREFIX`, less
+/// the leading space the line itself has): ` DRY-RUN MODE -  Container p-web-1  Stopped`.
+pub const DRY_RUN_PREFIX: &str = "DRY-RUN MODE - ";
+
+/// A line of a command's own output (not a progress line): prefixed with [`DRY_RUN_PREFIX`] in
+/// a dry run, so what it would print reads as its plan (`DRY-RUN MODE - Deleted: sha256:…`).
+pub(crate) fn dry_line(dry_run: bool, line: &str) -> String {
+    match dry_run {
+        true => format!("{DRY_RUN_PREFIX}{line}"),
+        false => line.to_string(),
+    }
+}
+
+/// A plain or live reporter in dry-run mode: each resource's line starts with
+/// [`DRY_RUN_PREFIX`] (Docker Compose puts it before the resource, in both modes).
+struct DryRun(Box<dyn Reporter>);
+
+impl Reporter for DryRun {
+    fn event(&mut self, kind: &str, name: &str, action: &str) {
+        self.0
+            .event(&format!("{DRY_RUN_PREFIX} {kind}"), name, action);
+    }
+    fn warn(&mut self, message: &str) {
+        self.0.warn(message);
+    }
+    fn output(&mut self, source: &str, line: &str) {
+        self.0.output(source, line);
+    }
+    fn pull_progress(&mut self) -> Option<Arc<dyn PullProgress>> {
+        self.0.pull_progress()
+    }
+    fn build_progress(&mut self) -> Option<Box<dyn BuildProgress>> {
+        self.0.build_progress()
+    }
+}
+
 /// Whether `--progress` draws live lines on the terminal (which leave the cursor on their last
 /// line: output after them starts on a new one).
 pub(crate) fn is_live(global: &GlobalOptions) -> bool {
@@ -119,17 +164,28 @@ impl Reporter for QuietReporter {
     fn warn(&mut self, _: &str) {}
 }
 
-/// One JSON object per line on standard error, as `--progress json` does.
-struct JsonReporter;
+/// One JSON object per line on standard error, as `--progress json` does; in a dry run each
+/// has `"dry-run": true`, as Docker Compose's.
+struct JsonReporter {
+    dry_run: bool,
+}
+
+/// One `--progress json` line.
+fn json_event(kind: &str, name: &str, action: &str, dry_run: bool) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": format!("{kind} {name}"),
+        "text": action,
+        "status": if is_done(action) { "Done" } else { "Working" },
+    });
+    if dry_run {
+        v["dry-run"] = serde_json::Value::Bool(true);
+    }
+    v
+}
 
 impl Reporter for JsonReporter {
     fn event(&mut self, kind: &str, name: &str, action: &str) {
-        let v = serde_json::json!({
-            "id": format!("{kind} {name}"),
-            "text": action,
-            "status": if is_done(action) { "Done" } else { "Working" },
-        });
-        eprintln!("{v}");
+        eprintln!("{}", json_event(kind, name, action, self.dry_run));
     }
     fn warn(&mut self, message: &str) {
         eprintln!(
@@ -373,5 +429,80 @@ mod tests {
         // Nothing after the end.
         t.event("Container", "demo-db-1", "Created");
         assert_eq!(t.live.lock().expect("lock").view.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod dry_run_tests {
+    use super::*;
+
+    /// Docker Compose's plain writer prints `DRYRUN_PREFIX` (" DRY-RUN MODE - ") before the
+    /// event's resource and text; here the real line follows it whole.
+    #[test]
+    fn a_dry_run_line_is_the_real_line_after_dockers_prefix() {
+        let kind = format!("{DRY_RUN_PREFIX} Container");
+        assert_eq!(
+            crate::stack::plain_line(&kind, "p-web-1", "Stopped"),
+            " DRY-RUN MODE -  Container p-web-1  Stopped"
+        );
+        assert_eq!(
+            crate::stack::plain_line("Container", "p-web-1", "Stopped"),
+            " Container p-web-1  Stopped"
+        );
+    }
+
+    #[test]
+    fn the_wrapper_prefixes_the_resource_and_keeps_the_action() {
+        use std::sync::{Arc, Mutex};
+        struct Shared(Arc<Mutex<Vec<String>>>);
+        impl Reporter for Shared {
+            fn event(&mut self, kind: &str, name: &str, action: &str) {
+                let line = crate::stack::plain_line(kind, name, action);
+                self.0.lock().expect("lock").push(line);
+            }
+            fn warn(&mut self, message: &str) {
+                self.0.lock().expect("lock").push(format!("warn {message}"));
+            }
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut dry = DryRun(Box::new(Shared(lines.clone())));
+        dry.event("Network", "p_default", "Removed");
+        dry.warn("careful");
+        assert_eq!(
+            *lines.lock().expect("lock"),
+            [
+                " DRY-RUN MODE -  Network p_default  Removed",
+                // Warnings are not progress lines: Docker prints them as they are.
+                "warn careful",
+            ]
+        );
+    }
+
+    /// Docker Compose's JSON writer adds `"dry-run": true` to each event of a dry run, and
+    /// leaves the key out otherwise.
+    #[test]
+    fn json_events_say_dry_run_as_docker_compose_does() {
+        let v = json_event("Container", "p-web-1", "Stopped", true);
+        assert_eq!(v["dry-run"], serde_json::Value::Bool(true));
+        assert_eq!(v["id"], "Container p-web-1");
+        assert_eq!(v["status"], "Done");
+        let v = json_event("Container", "p-web-1", "Stopping", false);
+        assert!(v.get("dry-run").is_none(), "{v}");
+        assert_eq!(v["status"], "Working");
+    }
+
+    #[test]
+    fn a_commands_own_lines_are_prefixed_only_in_a_dry_run() {
+        assert_eq!(
+            dry_line(true, "Deleted Networks:"),
+            "DRY-RUN MODE - Deleted Networks:"
+        );
+        assert_eq!(dry_line(false, "Deleted Networks:"), "Deleted Networks:");
+    }
+
+    #[test]
+    fn a_copy_is_done_once_copied() {
+        assert!(is_done("Copied a to p-web-1:/a"));
+        assert!(!is_done("Copying a to p-web-1:/a"));
     }
 }

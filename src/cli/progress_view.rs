@@ -48,6 +48,7 @@ pub(crate) fn is_done(action: &str) -> bool {
             | "Skipped"
     ) || action.starts_with("Mounted from ")
         || action.starts_with("Skipped")
+        || action.starts_with("Copied ")
 }
 
 /// One resource's line.

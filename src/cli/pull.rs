@@ -74,6 +74,7 @@ pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
         ignore_failures: args.ignore_pull_failures,
         policy,
         default_platform: default_platform(),
+        dry_run: global.dry_run,
     };
     let mut rep: Box<dyn Reporter> = if args.quiet {
         Box::new(Quiet)
@@ -103,6 +104,12 @@ pub fn image_pull(global: &GlobalOptions, args: &ImagePullArgs) -> anyhow::Resul
     let full = Reference::parse(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
     let store = super::image_store::open_store(global)?;
+    if global.dry_run {
+        // As `compose pull --dry-run`: what it would pull, nothing pulled.
+        let line = format!("Pulling {full}");
+        println!("{}", super::progress::dry_line(true, &line));
+        return Ok(0);
+    }
     let progress: Arc<dyn PullProgress> = if args.quiet {
         Arc::new(SilentPull)
     } else {

@@ -69,9 +69,14 @@ impl PushProgress for Silent {
 }
 
 /// `compose image push`.
-pub fn image_push(store: &ImageStore, args: &ImagePushArgs) -> anyhow::Result<i32> {
+pub fn image_push(store: &ImageStore, args: &ImagePushArgs, dry_run: bool) -> anyhow::Result<i32> {
     // Refused before any output: a name the store lacks, a digest reference.
     let (reference, _) = crate::engine::registry::push::local_image(store, &args.image)?;
+    if dry_run {
+        let line = format!("The push refers to repository [{}]", reference.name());
+        println!("{}", super::progress::dry_line(true, &line));
+        return Ok(0);
+    }
     let progress: Arc<dyn PushProgress> = if args.quiet {
         Arc::new(Silent)
     } else {
@@ -139,6 +144,21 @@ pub fn push(global: &GlobalOptions, args: &PushArgs) -> anyhow::Result<i32> {
                 rep.event("Service", name, "Skipped");
             }
         }
+    }
+    if global.dry_run {
+        // Each image checked as the push checks it first (in the store, a name to push to).
+        let mut rep = events.0.lock().unwrap_or_else(|p| p.into_inner());
+        for image in &images {
+            match crate::engine::registry::push::local_image(&store, image) {
+                Ok(_) => {
+                    let steps = &["Pushing", "Pushed"];
+                    crate::stack::dry_run::report(&mut **rep, "Image", [image], steps);
+                }
+                Err(e) if args.ignore_push_failures => rep.warn(&format!("Pushing {image}: {e}")),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Ok(0);
     }
     let opts = options(events.clone())?;
     let results = push_images(&store, &images, &opts);

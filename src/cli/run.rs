@@ -158,13 +158,16 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         },
         flags: stack::build::BuildFlags::default(),
     };
-    stack::build::ensure::prepare_images(
-        &super::lifecycle::ctx(global),
-        project,
-        &needed,
-        &images,
-        &mut *reporter(),
-    )?;
+    // A dry run pulls and builds nothing (as `up --dry-run`): the image must be there.
+    if !global.dry_run {
+        stack::build::ensure::prepare_images(
+            &super::lifecycle::ctx(global),
+            project,
+            &needed,
+            &images,
+            &mut *reporter(),
+        )?;
+    }
     let image_ref = service
         .image
         .clone()
@@ -212,6 +215,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     let ctx = Ctx {
         root: root.to_path_buf(),
         cgroup_parent: global.cgroup_parent.clone(),
+        dry_run: global.dry_run,
     };
     let request = RunRequest {
         service: &args.service,

@@ -449,7 +449,10 @@ fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
         if !volumes::valid_name(&name) {
             return Err(volumes::VolumeError::InvalidName(name).into());
         }
-        println!("DRY-RUN MODE - Volume {name} Created");
+        println!(
+            "{}",
+            super::progress::dry_line(true, &format!("Volume {name} Created"))
+        );
         return Ok(0);
     }
     let v = volumes::create(&global.root, &name, parse_labels(&args.labels))?;
@@ -533,7 +536,10 @@ fn dry_run_remove(
             containers: users.into_iter().collect(),
         });
     }
-    println!("DRY-RUN MODE - Volume {} Removed", v.name);
+    println!(
+        "{}",
+        super::progress::dry_line(true, &format!("Volume {} Removed", v.name))
+    );
     Ok(())
 }
 
@@ -592,7 +598,11 @@ fn prune(global: &GlobalOptions, args: &PruneArgs) -> anyhow::Result<i32> {
     for v in &doomed {
         let size = disk_usage(&v.mountpoint);
         if global.dry_run {
-            writeln!(out, "DRY-RUN MODE - Volume {} Removed", v.name)?;
+            writeln!(
+                out,
+                "{}",
+                super::progress::dry_line(true, &format!("Volume {} Removed", v.name))
+            )?;
             continue;
         }
         match volumes::remove(&global.root, &v.name, false) {

@@ -53,7 +53,7 @@ pub fn commit(
     let name = o.record.name.clone();
     rep.event("Container", &name, "Committing");
     if opts.dry_run {
-        rep.event("Container", &name, "DRY-RUN MODE - Committed");
+        rep.event("Container", &name, "Committed");
         return Ok(None);
     }
     let store_err = |error| StackError::ImageStore { error };

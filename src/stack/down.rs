@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{
-    first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx, DownOptions, Reporter,
-    Shared, StackError,
+    dry_run, first_error, forget_container, hooks, invalid, lock, stop_waves, Ctx, DownOptions,
+    Reporter, Shared, StackError,
 };
 use crate::engine::anon_volumes;
 use crate::engine::container::remove::AnonymousVolumes;
@@ -44,6 +44,9 @@ pub fn down(
         }
         ours
     };
+    if ctx.dry_run {
+        return dry_run(ctx, name, project, opts, &targets, &nets, rep);
+    }
     let anonymous = match opts.volumes {
         true => AnonymousVolumes::Remove,
         false => AnonymousVolumes::Keep,
@@ -130,20 +133,7 @@ pub fn down(
     if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
         let store = ImageStore::open(StateRoot::new(&ctx.root).images())
             .map_err(|error| StackError::ImageStore { error })?;
-        let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
-            .into_iter()
-            .map(|o| o.record.image)
-            .collect();
-        let mut done = BTreeSet::new();
-        for (s, svc) in &p.services {
-            let image = match (&svc.image, which) {
-                (Some(i), "all") => i.clone(),
-                (Some(_), _) => continue,
-                (None, _) => format!("{name}-{s}"),
-            };
-            if in_use.contains(&image) || !done.insert(image.clone()) {
-                continue;
-            }
+        for image in removable_images(ctx, name, p, which, &[])? {
             if store.resolve(&image).is_ok() {
                 rep.event("Image", &image, "Removing");
                 store
@@ -157,25 +147,109 @@ pub fn down(
         }
     }
     if opts.volumes {
-        if let Some(p) = project {
-            for (key, v) in &p.volumes {
-                if !v.external.is_not_external() {
-                    continue;
-                }
-                let vname = crate::planner::volume_name::volume_name(name, key, Some(v));
-                let dir = StateRoot::new(&ctx.root).volume(&vname);
-                if dir.exists() {
-                    rep.event("Volume", &vname, "Removing");
-                    std::fs::remove_dir_all(&dir).map_err(|error| StackError::RemoveVolume {
-                        volume: vname.clone(),
-                        path: dir.clone(),
-                        error,
-                    })?;
-                    rep.event("Volume", &vname, "Removed");
-                    crate::engine::fault::point("down.volume.after-remove");
-                }
-            }
+        for (vname, dir) in project
+            .map(|p| named_volumes(ctx, name, p))
+            .unwrap_or_default()
+        {
+            rep.event("Volume", &vname, "Removing");
+            std::fs::remove_dir_all(&dir).map_err(|error| StackError::RemoveVolume {
+                volume: vname.clone(),
+                path: dir.clone(),
+                error,
+            })?;
+            rep.event("Volume", &vname, "Removed");
+            crate::engine::fault::point("down.volume.after-remove");
         }
     }
     Ok(())
+}
+
+/// `down --dry-run`: the lines `down` would print, from what it would stop and remove (the
+/// same targets, waves, networks, images and volumes), changing nothing.
+fn dry_run(
+    ctx: &Ctx,
+    name: &str,
+    project: Option<&Project>,
+    opts: &DownOptions,
+    targets: &[&Observed],
+    nets: &Networks,
+    rep: &mut dyn Reporter,
+) -> Result<(), StackError> {
+    for wave in stop_waves(project, targets) {
+        for o in &wave {
+            if o.state.pid.is_some() || o.state.live_monitor().is_some() {
+                dry_run::report(rep, "Container", [&o.record.name], &["Stopping", "Stopped"]);
+            }
+        }
+        let names = wave.iter().map(|o| &o.record.name);
+        dry_run::report(rep, "Container", names, &["Removing", "Removed"]);
+    }
+    let ours = nets
+        .list()?
+        .into_iter()
+        .filter(|i| i.def.project.as_deref() == Some(name))
+        .map(|i| i.def.name);
+    dry_run::report(rep, "Network", ours, &["Removing", "Removed"]);
+    if let (Some(which), Some(p)) = (opts.rmi.as_deref(), project) {
+        let store = ImageStore::open(StateRoot::new(&ctx.root).images())
+            .map_err(|error| StackError::ImageStore { error })?;
+        // The targets are still there: their images count as free, as they would be then.
+        let gone: Vec<&str> = targets.iter().map(|o| o.record.id.as_str()).collect();
+        let images = removable_images(ctx, name, p, which, &gone)?;
+        let present = images.into_iter().filter(|i| store.resolve(i).is_ok());
+        dry_run::report(rep, "Image", present, &["Removing", "Removed"]);
+    }
+    if opts.volumes {
+        let volumes = project
+            .map(|p| named_volumes(ctx, name, p))
+            .unwrap_or_default();
+        let names = volumes.into_iter().map(|(v, _)| v);
+        dry_run::report(rep, "Volume", names, &["Removing", "Removed"]);
+    }
+    Ok(())
+}
+
+/// The images `--rmi` (`local` or `all`) removes: the services' (built ones only with `local`),
+/// each once, less those a container other than `gone` still uses.
+fn removable_images(
+    ctx: &Ctx,
+    name: &str,
+    p: &Project,
+    which: &str,
+    gone: &[&str],
+) -> Result<Vec<String>, StackError> {
+    let in_use: BTreeSet<String> = state::list(&ctx.root, None)?
+        .into_iter()
+        .filter(|o| !gone.contains(&o.record.id.as_str()))
+        .map(|o| o.record.image)
+        .collect();
+    let mut done = BTreeSet::new();
+    let mut images = Vec::new();
+    for (s, svc) in &p.services {
+        let image = match (&svc.image, which) {
+            (Some(i), "all") => i.clone(),
+            (Some(_), _) => continue,
+            (None, _) => format!("{name}-{s}"),
+        };
+        if in_use.contains(&image) || !done.insert(image.clone()) {
+            continue;
+        }
+        images.push(image);
+    }
+    Ok(images)
+}
+
+/// The project's own (not external) named volumes that exist, with their directories: what
+/// `down -v` removes.
+fn named_volumes(ctx: &Ctx, name: &str, p: &Project) -> Vec<(String, std::path::PathBuf)> {
+    p.volumes
+        .iter()
+        .filter(|(_, v)| v.external.is_not_external())
+        .map(|(key, v)| {
+            let vname = crate::planner::volume_name::volume_name(name, key, Some(v));
+            let dir = StateRoot::new(&ctx.root).volume(&vname);
+            (vname, dir)
+        })
+        .filter(|(_, dir)| dir.exists())
+        .collect()
 }

@@ -215,8 +215,9 @@ fn run_service<O: Operations>(
     })
 }
 
-/// `up --dry-run`: the plan as Docker Compose's dry-run lines, one per step that changes or
-/// keeps something; `container_name` names the containers a `Create` would make.
+/// `up --dry-run`: the plan as the progress lines of its real run, one per step that changes or
+/// keeps something (the CLI's dry-run reporter prefixes them as Docker Compose does);
+/// `container_name` names the containers a `Create` would make.
 pub(super) fn dry_run(
     plan: &Plan,
     container_name: &dyn Fn(&str, u32) -> String,
@@ -224,11 +225,11 @@ pub(super) fn dry_run(
 ) {
     for step in &plan.networks {
         if let NetworkStep::Create { name } = step {
-            rep.event("Network", name, "DRY-RUN MODE - Created");
+            rep.event("Network", name, "Created");
         }
     }
     for v in &plan.volumes {
-        rep.event("Volume", v, "DRY-RUN MODE - Created");
+        rep.event("Volume", v, "Created");
     }
     for a in &plan.actions {
         let (n, what) = match a {
@@ -239,7 +240,7 @@ pub(super) fn dry_run(
             Action::Keep { name, .. } => (name.clone(), "Running"),
             Action::Remove { name, .. } => (name.clone(), "Removed"),
         };
-        rep.event("Container", &n, &format!("DRY-RUN MODE - {what}"));
+        rep.event("Container", &n, what);
     }
 }
 
@@ -568,10 +569,10 @@ mod tests {
         assert_eq!(
             lines.0,
             strs(&[
-                "Network p_a DRY-RUN MODE - Created",
-                "Volume p_data DRY-RUN MODE - Created",
-                "Container p-db-1 DRY-RUN MODE - Created",
-                "Container p-api-1 DRY-RUN MODE - Running",
+                "Network p_a Created",
+                "Volume p_data Created",
+                "Container p-db-1 Created",
+                "Container p-api-1 Running",
             ])
         );
     }

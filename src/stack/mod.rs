@@ -16,6 +16,7 @@ pub mod commit;
 pub mod cp;
 pub mod cp_stream;
 pub mod create;
+pub mod dry_run;
 mod error;
 pub mod exec;
 mod executor;
@@ -71,6 +72,9 @@ pub struct Ctx {
     pub root: PathBuf,
     /// The cgroup under which containers' cgroups are made.
     pub cgroup_parent: String,
+    /// `--dry-run`: every command checks and plans as it would, reports the steps of its plan
+    /// as its real run would (see [`dry_run`]), and changes nothing.
+    pub dry_run: bool,
 }
 
 fn invalid(m: impl Into<String>) -> StackError {
@@ -106,9 +110,14 @@ pub trait Reporter: Send {
 /// A reporter that prints Docker Compose's plain progress lines on standard error.
 pub struct PlainReporter;
 
+/// One plain progress line: ` Container p-web-1  Started`.
+pub fn plain_line(kind: &str, name: &str, action: &str) -> String {
+    format!(" {kind} {name}  {action}")
+}
+
 impl Reporter for PlainReporter {
     fn event(&mut self, kind: &str, name: &str, action: &str) {
-        eprintln!(" {kind} {name}  {action}");
+        eprintln!("{}", plain_line(kind, name, action));
     }
     fn warn(&mut self, message: &str) {
         eprintln!("WARN[0000] {message}");

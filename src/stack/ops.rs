@@ -57,6 +57,8 @@ pub fn start(
     let order = start_order(project, services)?;
     let _lock = state::lock_project(&ctx.root, &name)?;
     let all = containers(&ctx.root, &name, &[])?;
+    // Every service is checked before the first start.
+    let mut targets = Vec::new();
     for s in &order {
         let mine: Vec<&Observed> = all.iter().filter(|o| o.record.service == *s).collect();
         if mine.is_empty() {
@@ -66,15 +68,18 @@ pub fn start(
             }
             return Err(invalid(format!("service {s:?} has no container to start")));
         }
-        for o in mine {
-            if is_running(o) {
-                continue;
-            }
-            rep.event("Container", &o.record.name, "Starting");
-            supervisor::launch(&ctx.root, &o.record.id)?;
-            rep.event("Container", &o.record.name, "Started");
-            super::hooks::post_start(&ctx.root, &o.record.id, rep)?;
-        }
+        targets.extend(mine.into_iter().filter(|o| !is_running(o)));
+    }
+    if ctx.dry_run {
+        let names = targets.iter().map(|o| &o.record.name);
+        super::dry_run::report(rep, "Container", names, &["Starting", "Started"]);
+        return Ok(());
+    }
+    for o in targets {
+        rep.event("Container", &o.record.name, "Starting");
+        supervisor::launch(&ctx.root, &o.record.id)?;
+        rep.event("Container", &o.record.name, "Started");
+        super::hooks::post_start(&ctx.root, &o.record.id, rep)?;
     }
     Ok(())
 }
@@ -87,6 +92,11 @@ pub(crate) fn stop_all(
     timeout: Option<u64>,
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
+    if ctx.dry_run {
+        let names = targets.iter().map(|o| &o.record.name);
+        super::dry_run::report(rep, "Container", names, &["Stopping", "Stopped"]);
+        return Ok(());
+    }
     let mut stopping = Vec::new();
     for o in targets {
         let rec = &o.record;
@@ -155,13 +165,17 @@ pub fn kill(
         };
         let rec = &o.record;
         let stop_sig = c.stop_signal().map_err(invalid)?;
+        n += 1;
+        if ctx.dry_run {
+            super::dry_run::report(rep, "Container", [&rec.name], &["Killing", "Killed"]);
+            continue;
+        }
         let on_purpose = rec.stop_signal.is_none() || signal == Signal::KILL || signal == stop_sig;
         rep.event("Container", &rec.name, "Killing");
         // After SIGKILL this returns once the monitor recorded the exit, so that `ps` run next
         // sees it.
         c.kill(pid1, signal, on_purpose)?;
         rep.event("Container", &rec.name, "Killed");
-        n += 1;
     }
     Ok(n)
 }
@@ -188,6 +202,11 @@ pub fn remove(
     rep: &mut dyn Reporter,
 ) -> Result<(), StackError> {
     let _lock = state::lock_project(&ctx.root, project)?;
+    if ctx.dry_run {
+        let names = targets.iter().map(|o| &o.record.name);
+        super::dry_run::report(rep, "Container", names, &["Removing", "Removed"]);
+        return Ok(());
+    }
     let nets = Networks::open(&ctx.root)?;
     for o in targets {
         let rec = &o.record;
@@ -248,6 +267,11 @@ pub fn set_paused(
             }));
         }
         targets.push(c);
+    }
+    if ctx.dry_run {
+        let names = targets.iter().map(|c| c.name());
+        super::dry_run::report(rep, "Container", names, &[doing, done]);
+        return Ok(targets.len());
     }
     for c in &targets {
         rep.event("Container", c.name(), doing);

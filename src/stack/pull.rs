@@ -308,6 +308,8 @@ pub struct PullCommandOptions {
     pub policy: Option<PullPolicy>,
     /// `DOCKER_DEFAULT_PLATFORM`.
     pub default_platform: Option<String>,
+    /// `--dry-run`: decides as it would, reports each pull, pulls nothing.
+    pub dry_run: bool,
 }
 
 /// `compose pull`: pulls the services' images (skipping what Docker Compose skips), all at once.
@@ -349,6 +351,9 @@ pub fn pull_command(
         let is_stored = stored(&store, s, reference, platform.as_deref())? == Stored::Present;
         match decide_pull_command(policy, opts.policy, is_stored) {
             PullCommandDecision::Skip(why) => rep.event("Image", s, why),
+            PullCommandDecision::Pull if opts.dry_run => {
+                super::dry_run::report(rep, "Image", [reference], &["Pulling", "Pulled"]);
+            }
             PullCommandDecision::Pull => want(&mut wanted, s, reference, platform),
         }
     }

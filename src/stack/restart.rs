@@ -25,6 +25,15 @@ pub fn restart(
         if o.record.one_off || (!services.is_empty() && !services.contains(&o.record.service)) {
             continue;
         }
+        if ctx.dry_run {
+            super::dry_run::report(
+                rep,
+                "Container",
+                [&o.record.name],
+                &["Restarting", "Started"],
+            );
+            continue;
+        }
         rep.event("Container", &o.record.name, "Restarting");
         hooks::pre_stop(&ctx.root, &o, rep);
         let c = Container::of(&ctx.root, &o.record);

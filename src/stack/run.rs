@@ -52,10 +52,15 @@ pub fn start_dependencies(
             pull: Some(crate::planner::pull_policy::PullPolicy::Never),
             // Built then too, when they needed it.
             build: super::build::BuildMode::Never,
+            dry_run: ctx.dry_run,
             ..UpOptions::default()
         },
         rep,
     )?;
+    if ctx.dry_run {
+        // Nothing was started to wait for.
+        return Ok(());
+    }
     let name = super::project_name(project)?;
     super::wait_dependencies(ctx, project, &name, service, super::Limits::default(), rep)
 }
@@ -100,6 +105,9 @@ pub fn run(
     if !req.no_deps {
         start_dependencies(ctx, project, req.service, &mut *reporter())?;
     }
+    if ctx.dry_run {
+        return Ok(dry_run(&project_name, req, &mut *reporter()));
+    }
     let (nets, rec) = {
         let _lock = state::lock_project(&ctx.root, &project_name)?;
         let nets = super::prepare_networks(
@@ -134,6 +142,26 @@ pub fn run(
     Ok(RunOutcome::Exited(run_foreground(
         ctx, &nets, &rec, req.tty,
     )?))
+}
+
+/// `run --dry-run`: the one-off container's lines (named as it would be, its id drawn the same
+/// way), created and, detached, started; in the foreground nothing runs, so it "exits" 0.
+fn dry_run(project_name: &str, req: &RunRequest, rep: &mut dyn Reporter) -> RunOutcome {
+    let id = state::new_id().unwrap_or_else(|_| "0".repeat(64));
+    let name = req
+        .one_off
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{project_name}-{}-run-{}", req.service, &id[..12]));
+    let steps: &[&str] = match req.detach {
+        true => &["Creating", "Created", "Starting", "Started"],
+        false => &["Creating", "Created"],
+    };
+    super::dry_run::report(rep, "Container", [&name], steps);
+    match req.detach {
+        true => RunOutcome::Detached { id },
+        false => RunOutcome::Exited(0),
+    }
 }
 
 /// Runs the one-off container `rec` in the foreground with the CLI's terminal (a pty when

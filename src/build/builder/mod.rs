@@ -28,7 +28,7 @@ use super::request::{BuildRequest, DockerfileSource};
 use super::BuildError;
 use crate::engine::image::Reference;
 use backend::{Backend, BaseResolver};
-pub use prune::{prune_cache, CachePrune, PIN_PREFIX};
+pub use prune::{prunable_cache, prune_cache, CachePrune, PIN_PREFIX};
 
 /// Pulls a base image that the store lacks (or that `--pull` asks to refresh): the stack's pull
 /// machinery, behind a seam so the builder stays free of registries and progress displays.

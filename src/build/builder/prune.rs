@@ -53,3 +53,9 @@ fn du(dir: &Path) -> u64 {
     }
     total
 }
+
+/// How many build cache objects `prune_cache` would remove, changing nothing (`--dry-run`).
+pub fn prunable_cache(root: &Path, all: bool) -> Result<usize, BuildError> {
+    let store = ImageStore::open(StateRoot::new(root).images())?;
+    Ok(store.unpinnable(PIN_PREFIX, all)?.len())
+}

@@ -101,6 +101,24 @@ impl ImageStore {
     /// layers and blobs nothing keeps any more; returns how many pins went and the bytes freed.
     pub fn unpin_all(&self, prefix: &str, all: bool) -> Result<(u64, u64), ImageError> {
         let _lock = self.lock()?;
+        let doomed = self.unpinnable(prefix, all)?;
+        for p in &doomed {
+            fs::remove_file(p).map_err(io_ctx("removing", p))?;
+        }
+        let before = self.disk_usage();
+        self.collect_garbage(None)?;
+        Ok((
+            doomed.len() as u64,
+            before.saturating_sub(self.disk_usage()),
+        ))
+    }
+
+    /// The pins `unpin_all` removes, changing nothing (`builder prune --dry-run` counts them).
+    pub fn unpinnable(
+        &self,
+        prefix: &str,
+        all: bool,
+    ) -> Result<Vec<std::path::PathBuf>, ImageError> {
         let dir = self.dir().pins();
         let in_images: std::collections::BTreeSet<String> = self
             .records()?
@@ -114,24 +132,20 @@ impl ImageStore {
                 // A step that made no layer holds nothing: only `all` drops it.
                 .is_some_and(|p| p.layers.iter().all(|l| in_images.contains(&l.dir)))
         };
-        let mut removed = 0;
+        let mut doomed = Vec::new();
         match fs::read_dir(&dir) {
             Ok(entries) => {
                 for entry in entries.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if name.starts_with(prefix) && (all || !used(&entry.path())) {
-                        let p = entry.path();
-                        fs::remove_file(&p).map_err(io_ctx("removing", &p))?;
-                        removed += 1;
+                        doomed.push(entry.path());
                     }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_ctx("listing", &dir)(e)),
         }
-        let before = self.disk_usage();
-        self.collect_garbage(None)?;
-        Ok((removed, before.saturating_sub(self.disk_usage())))
+        Ok(doomed)
     }
 
     /// Bytes in blobs and unpacked layers (their markers' sizes).

@@ -46,26 +46,14 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut tags = self.read_tags()?;
         let mut report = PruneReport::default();
-        let mut records = self.records()?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut doomed: Vec<ImageRecord> = Vec::new();
-        let mut kept: Vec<ImageRecord> = Vec::new();
-        for record in records {
-            let names: Vec<Reference> = tags
-                .iter()
-                .filter(|(_, id)| **id == record.id)
-                .filter_map(|(name, _)| Reference::parse(name).ok())
-                .collect();
-            if in_use.contains(&record.id) || !(all || dangling(&names)) {
-                kept.push(record);
-                continue;
-            }
-            for name in &names {
+        let (doomed, kept) = self.prune_split(all, in_use, &tags)?;
+        for (_, names) in &doomed {
+            for name in names {
                 tags.remove(&name.to_string());
                 report.events.push(RemoveEvent::Untagged(name.familiar()));
             }
-            doomed.push(record);
         }
+        let doomed: Vec<ImageRecord> = doomed.into_iter().map(|(r, _)| r).collect();
         if doomed.is_empty() {
             return Ok(report);
         }
@@ -86,6 +74,48 @@ impl ImageStore {
             report.events.push(RemoveEvent::Deleted(diff_id));
         }
         Ok(report)
+    }
+
+    /// What `prune` would do, changing nothing (`--dry-run`): the images it would remove, by
+    /// id, each with the names it would untag, in the order `prune` reports them.
+    pub fn prunable(
+        &self,
+        all: bool,
+        in_use: &BTreeSet<String>,
+    ) -> Result<Vec<(String, Vec<String>)>, ImageError> {
+        let tags = self.read_tags()?;
+        let (doomed, _) = self.prune_split(all, in_use, &tags)?;
+        Ok(doomed
+            .into_iter()
+            .map(|(r, names)| (r.id, names.iter().map(Reference::familiar).collect()))
+            .collect())
+    }
+
+    /// The records `prune` removes (with their names) and those it keeps, sorted by id.
+    #[allow(clippy::type_complexity)]
+    fn prune_split(
+        &self,
+        all: bool,
+        in_use: &BTreeSet<String>,
+        tags: &super::store::Tags,
+    ) -> Result<(Vec<(ImageRecord, Vec<Reference>)>, Vec<ImageRecord>), ImageError> {
+        let mut records = self.records()?;
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut doomed = Vec::new();
+        let mut kept = Vec::new();
+        for record in records {
+            let names: Vec<Reference> = tags
+                .iter()
+                .filter(|(_, id)| **id == record.id)
+                .filter_map(|(name, _)| Reference::parse(name).ok())
+                .collect();
+            if in_use.contains(&record.id) || !(all || dangling(&names)) {
+                kept.push(record);
+            } else {
+                doomed.push((record, names));
+            }
+        }
+        Ok((doomed, kept))
     }
 
     /// Bytes that garbage collection will free once only `kept` remain: blobs none of them

@@ -7,9 +7,16 @@ use std::io;
 
 use super::reference::Reference;
 use super::store::{
-    gone_is_fine, hex_of, io_ctx, ImageError, ImageStore, LayerMarker, RemoveEvent,
+    gone_is_fine, hex_of, io_ctx, ImageError, ImageStore, LayerMarker, RemoveEvent, Tags,
 };
 use crate::engine::root::ImageDir;
+
+/// What one `remove` does: the names it untags, and whether the image `id` goes too.
+struct RemovePlan {
+    id: String,
+    untag: Vec<Reference>,
+    delete: bool,
+}
 
 impl ImageStore {
     /// Removes a name, or an image with all its names (`force` is needed when an id names an
@@ -19,41 +26,70 @@ impl ImageStore {
         tracing::debug!(image = input, force, "image store: removing");
         let _lock = self.lock()?;
         let mut tags = self.read_tags()?;
-        let record = self.find(input, &tags)?;
-        let names = Self::tags_of(&tags, &record.id);
+        let plan = self.remove_plan(input, force, &tags)?;
         let mut events = Vec::new();
-        // By name (not by id or digest): untag only, unless it was the last name.
-        let by_name = Reference::parse(input)
-            .ok()
-            .filter(|r| r.digest().is_none() && tags.contains_key(&r.to_string()));
-        if let Some(r) = by_name {
+        for r in &plan.untag {
             tags.remove(&r.to_string());
             events.push(RemoveEvent::Untagged(r.familiar()));
-            if names.len() > 1 {
-                self.write_tags(&tags)?;
-                return Ok(events);
-            }
-        } else {
-            if names.len() > 1 && !force {
-                return Err(ImageError::Conflict(format!(
-                    "unable to delete {} (must be forced) - image is referenced in multiple \
-                     repositories",
-                    &hex_of(&record.id)[..12]
-                )));
-            }
-            for r in &names {
-                tags.remove(&r.to_string());
-                events.push(RemoveEvent::Untagged(r.familiar()));
-            }
         }
         self.write_tags(&tags)?;
-        let path = self.record_path(&record.id);
+        if !plan.delete {
+            return Ok(events);
+        }
+        let path = self.record_path(&plan.id);
         fs::remove_file(&path).map_err(io_ctx("removing", &path))?;
-        events.push(RemoveEvent::Deleted(record.id.clone()));
+        events.push(RemoveEvent::Deleted(plan.id));
         for diff_id in self.collect_garbage(None)? {
             events.push(RemoveEvent::Deleted(diff_id));
         }
         Ok(events)
+    }
+
+    /// What `remove` would do, changing nothing (`image rm --dry-run`): the same refusals, the
+    /// names it would untag and the image it would delete (not the layers that would go with
+    /// it: which do is known only once it is gone).
+    pub fn check_remove(&self, input: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError> {
+        let tags = self.read_tags()?;
+        let plan = self.remove_plan(input, force, &tags)?;
+        let mut events: Vec<RemoveEvent> = plan
+            .untag
+            .iter()
+            .map(|r| RemoveEvent::Untagged(r.familiar()))
+            .collect();
+        if plan.delete {
+            events.push(RemoveEvent::Deleted(plan.id));
+        }
+        Ok(events)
+    }
+
+    /// `remove`'s decision: by name (not by id or digest) only that name is untagged, and the
+    /// image deleted when it was its last; by id or digest every name goes with the image,
+    /// which needs `force` when there are several.
+    fn remove_plan(&self, input: &str, force: bool, tags: &Tags) -> Result<RemovePlan, ImageError> {
+        let record = self.find(input, tags)?;
+        let names = Self::tags_of(tags, &record.id);
+        let by_name = Reference::parse(input)
+            .ok()
+            .filter(|r| r.digest().is_none() && tags.contains_key(&r.to_string()));
+        if let Some(r) = by_name {
+            return Ok(RemovePlan {
+                id: record.id,
+                untag: vec![r],
+                delete: names.len() <= 1,
+            });
+        }
+        if names.len() > 1 && !force {
+            return Err(ImageError::Conflict(format!(
+                "unable to delete {} (must be forced) - image is referenced in multiple \
+                 repositories",
+                &hex_of(&record.id)[..12]
+            )));
+        }
+        Ok(RemovePlan {
+            id: record.id,
+            untag: names,
+            delete: true,
+        })
     }
 
     /// Deletes the layers and blobs no image record refers to; returns the diff ids of the

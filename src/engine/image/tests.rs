@@ -240,6 +240,79 @@ fn remove_untags_then_deletes() {
     assert!(s.list().unwrap().is_empty());
 }
 
+/// Every file under `dir` with its size and mtime: what a dry run must leave as it was.
+fn files(dir: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            out.push((e.path(), m.len(), m.mtime(), m.mtime_nsec()));
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn check_remove_answers_as_remove_and_changes_nothing() {
+    let t = tmp();
+    let s = store(t.path());
+    let loaded = s
+        .load_archive(&TestImage::default().archive(ArchiveFormat::Oci).unwrap()[..])
+        .unwrap();
+    let id = loaded[0].id.clone();
+    s.tag("busybox", "mine:2").unwrap();
+    let before = files(s.root());
+    assert!(matches!(
+        s.check_remove(&id, false),
+        Err(ImageError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.check_remove("nosuch:1", false),
+        Err(ImageError::NotFound(_))
+    ));
+    assert_eq!(
+        s.check_remove("mine:2", false).unwrap(),
+        [RemoveEvent::Untagged("mine:2".into())]
+    );
+    let forced = s.check_remove(&id, true).unwrap();
+    assert_eq!(forced.len(), 3, "{forced:?}");
+    assert_eq!(forced[2], RemoveEvent::Deleted(id.clone()));
+    assert_eq!(files(s.root()), before);
+    // The real removal says the same (then the layers it freed).
+    let real = s.remove(&id, true).unwrap();
+    assert_eq!(real[..3], forced[..]);
+}
+
+#[test]
+fn prunable_names_what_prune_removes_and_changes_nothing() {
+    let t = tmp();
+    let s = store(t.path());
+    s.load_archive(&TestImage::default().archive(ArchiveFormat::Oci).unwrap()[..])
+        .unwrap();
+    let newer = TestImage {
+        cmd: Some(vec!["true".into()]),
+        ..TestImage::default()
+    };
+    s.load_archive(&newer.archive(ArchiveFormat::Oci).unwrap()[..])
+        .unwrap();
+    let before = files(s.root());
+    let none = std::collections::BTreeSet::new();
+    let dangling = s.prunable(false, &none).unwrap();
+    assert_eq!(dangling, [(TestImage::default().id().unwrap(), vec![])]);
+    let all = s.prunable(true, &none).unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(files(s.root()), before);
+    let report = s.prune(false, &none).unwrap();
+    assert!(report
+        .events
+        .contains(&RemoveEvent::Deleted(dangling[0].0.clone())));
+}
+
 #[test]
 fn retagging_leaves_a_dangling_image() {
     let t = tmp();

@@ -50,6 +50,22 @@ impl Networks {
         Ok(true)
     }
 
+    /// What `remove` would answer, changing nothing (`network rm --dry-run`): false when
+    /// there is no such network, the same refusal while containers hold addresses on it.
+    pub fn check_remove(&self, name: &str) -> Result<bool, NetworkError> {
+        check_name(name)?;
+        let rec = self.read_record(name)?;
+        let addrs = self.ipam.get(name)?;
+        match addrs {
+            None if rec.is_none() => Ok(false),
+            Some(a) if !a.allocations.is_empty() => Err(NetworkError::InUse {
+                network: name.to_string(),
+                containers: a.allocations.keys().cloned().collect(),
+            }),
+            _ => Ok(true),
+        }
+    }
+
     /// Takes away the kernel state of a network (see [`teardown`]). Both sockets are opened
     /// first: when one cannot be, nothing is tried and the failure to open it (or both) is
     /// returned.

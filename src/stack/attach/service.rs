@@ -214,7 +214,13 @@ fn forward_pending(container: &Container) -> Result<(), AttachError> {
         };
         let on_purpose = container.record().stop_signal.is_none()
             || container.stop_signal().is_ok_and(|s| s == sig);
-        container.kill(pid1, sig, on_purpose)?;
+        if let Err(e) = container.kill(pid1, sig, on_purpose) {
+            // Gone between pinning and signalling: nothing to forward to; the exit is
+            // reported by the loop.
+            if container.recorded_state().observed().live_pid().is_some() {
+                return Err(e.into());
+            }
+        }
     }
     Ok(())
 }

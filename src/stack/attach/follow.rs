@@ -99,6 +99,15 @@ impl LogFollower {
         Ok(())
     }
 
+    /// Reads every followed container's log from its current end: the following polls return
+    /// only lines written after this call.
+    pub fn skip_to_end(&mut self) -> Result<(), AttachError> {
+        for t in self.tails.values_mut() {
+            t.skip_to_end()?;
+        }
+        Ok(())
+    }
+
     /// Lines written since the last read, at most [`READ_CHUNK`] bytes of each container's
     /// log, merged in time order; with them, the ids of the containers that have more to read
     /// at once (whose exits must wait for those lines).
@@ -235,6 +244,46 @@ mod tests {
         h.add(target("b", "b-1"));
         h.rewind(Some(2), false).expect("rewind");
         assert_eq!(texts(drain(&mut h)), ["b2", "a5", "a6"]);
+    }
+
+    #[test]
+    fn skip_to_end_reads_only_what_is_written_afterwards() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(StateRoot::new(root).container("a")).expect("dir");
+        let log_a = state::log_path(&StateRoot::new(root).container("a"));
+        std::fs::write(
+            log_a.with_extension("log.1"),
+            line("old", "2024-01-01T00:00:00.000000000Z"),
+        )
+        .expect("write");
+        std::fs::write(&log_a, line("before", "2024-01-01T00:00:01.000000000Z")).expect("write");
+        let mut f = LogFollower::new(root, "p", Selection::default());
+        f.add(target("a", "a-1"));
+        f.skip_to_end().expect("skip");
+        assert!(drain(&mut f).is_empty());
+        let mut fa = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_a)
+            .expect("open");
+        fa.write_all(line("after", "2024-01-01T00:00:02.000000000Z").as_bytes())
+            .expect("write");
+        let got: Vec<String> = drain(&mut f)
+            .into_iter()
+            .map(|e| e.line.log.trim_end().to_string())
+            .collect();
+        assert_eq!(got, ["after"]);
+        // A container that has logged nothing yet: its first line is read.
+        std::fs::create_dir_all(StateRoot::new(root).container("b")).expect("dir");
+        let mut g = LogFollower::new(root, "p", Selection::default());
+        g.add(target("b", "b-1"));
+        g.skip_to_end().expect("skip");
+        std::fs::write(
+            state::log_path(&StateRoot::new(root).container("b")),
+            line("first", "2024-01-01T00:00:03.000000000Z"),
+        )
+        .expect("write");
+        assert_eq!(drain(&mut g).len(), 1);
     }
 
     #[test]

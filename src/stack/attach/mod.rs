@@ -12,13 +12,15 @@
 //! are read, [`tail`] reads one log across rotations, [`follow`] merges and follows many,
 //! [`format`] renders Docker Compose's lines, [`logs`] is the `logs` command, and the attached
 //! `up` is [`attached_up`] over [`signals`] (Ctrl-C), [`shutdown`] (stopping the project) and
-//! [`cascade`] (which exit stops everything, and the exit code).
+//! [`cascade`] (which exit stops everything, and the exit code). [`service`] is `attach SERVICE`:
+//! one container's output from now on.
 
 mod attached_up;
 mod cascade;
 mod follow;
 mod format;
 mod logs;
+mod service;
 mod shutdown;
 mod signals;
 mod tail;
@@ -38,6 +40,7 @@ pub use cascade::{Cascade, INTERRUPTED_EXIT_CODE};
 pub use follow::{stopped_for_good, LogFollower, READ_CHUNK};
 pub use format::{FormatOptions, Formatter};
 pub use logs::{logs, LogsOptions};
+pub use service::{attach_service, pick, refusal, AttachServiceOptions};
 pub use signals::catch_interrupts;
 pub use target::{display_name, Entry, Selection, Target};
 pub use time::{now_nanos, parse_duration, parse_log_time, parse_tail, parse_time_arg};
@@ -74,4 +77,18 @@ pub enum AttachError {
     Stop { container: String, message: String },
     #[error("installing the SIGINT/SIGTERM handler: {0}")]
     Signal(io::Error),
+    /// `attach`: no container of the service (with that number) to attach to; Docker
+    /// Compose's words.
+    #[error("service {service:?} is not running{}", index.map(|i| format!(" container #{i}")).unwrap_or_default())]
+    NotRunning { service: String, index: Option<u32> },
+    /// `attach` to a container that is not running: Docker's words.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// `attach` to a container created with `stdin_open`: its input cannot be attached yet,
+    /// and leaving it unattached unasked would look like a hung program.
+    #[error(
+        "container {container} has stdin_open: attaching standard input is not supported yet; \
+         use --no-stdin to attach to its output only"
+    )]
+    StdinUnsupported { container: String },
 }

@@ -133,6 +133,31 @@ impl Tail {
         Ok(())
     }
 
+    /// Reads only what is written from now on (`attach`: output from the moment it attaches,
+    /// as `docker attach` shows it): no backlog, `container.log` from its current end.
+    pub(super) fn skip_to_end(&mut self) -> Result<(), AttachError> {
+        self.rotated.clear();
+        self.rotated_file = None;
+        self.partial.clear();
+        self.skip = 0;
+        self.end = None;
+        let path = state::log_path(&self.dir);
+        match File::open(&path) {
+            Ok(mut f) => {
+                let m = f.metadata().map_err(self.read_err(&path))?;
+                self.ino = m.ino();
+                self.offset = f.seek(SeekFrom::End(0)).map_err(self.read_err(&path))?;
+                self.file = Some(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.file = None;
+                self.offset = 0;
+            }
+            Err(e) => return Err(self.read_err(&path)(e)),
+        }
+        Ok(())
+    }
+
     /// Whole lines appended since the last read, at most about `limit` bytes of them; true
     /// with them when the limit cut the read short (more is there to read at once).
     pub(super) fn read_new(&mut self, limit: usize) -> Result<(Vec<LogLine>, bool), AttachError> {

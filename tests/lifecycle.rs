@@ -296,17 +296,15 @@ fn run_joins_the_project_network_and_publishes_only_when_asked() {
         .find(|o| o.record.name == "probe")
         .expect("probe");
     assert!(probe.record.ports.is_empty() && probe.record.one_off);
-    let o = f.compose(&[
-        "run",
-        "-d",
-        "--service-ports",
-        "--publish",
-        "18082:80",
-        "tool",
-        "sleep",
-        "1000",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Docker Compose refuses the two together ("--service-ports and --publish are
+    // incompatible"), so each gets a one-off of its own.
+    let both = f.compose(&["run", "-d", "-P", "-p", "18082:80", "tool", "sleep", "1000"]);
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+    ok(&f, &["run", "-d", "-P", "tool", "sleep", "1000"]);
+    ok(
+        &f,
+        &["run", "-d", "-p", "18082:80", "tool", "sleep", "1000"],
+    );
     let ports: Vec<u16> = compose::engine::state::list(&f.root, Some(&f.project))
         .expect("state")
         .into_iter()

@@ -511,17 +511,18 @@ fn detached_run_outlives_the_cli_and_records_logs_and_exit() {
         t.elapsed() < std::time::Duration::from_secs(3),
         "run -d waited for the container"
     );
-    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // Docker Compose prints the detached one-off's full ID (as `docker start` does).
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
-        name.starts_with(&format!("{}-app-run-", f.project)),
-        "{name}"
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
     );
-    let dir = std::fs::read_dir(f.root.join("containers"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = f.root.join("containers").join(&id);
+    let record = std::fs::read_to_string(dir.join("container.json")).unwrap();
+    assert!(
+        record.contains(&format!("\"{}-app-run-", f.project)),
+        "{record}"
+    );
     let state = || std::fs::read_to_string(dir.join("state.json")).unwrap_or_default();
     assert!(state().contains("\"running\""), "{}", state());
     assert!(eventually(|| state().contains("\"exited\"")), "{}", state());

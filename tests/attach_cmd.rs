@@ -26,8 +26,19 @@ const TICKER: &str = "[sh, -c, 'trap \"echo got TERM; exit 42\" TERM; \
 fn spawn_attach(f: &Fixture, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut all = vec!["attach"];
     all.extend_from_slice(args);
-    let mut child = f
-        .command(&all)
+    let mut cmd = f.command(&all);
+    // A shell without job control starts background commands with SIGINT ignored, and an
+    // ignored signal stays ignored across exec (as it does for docker's CLI); the test's Ctrl-C
+    // must reach attach as a terminal's would, whatever started the test run.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

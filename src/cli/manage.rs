@@ -370,6 +370,7 @@ const STATS_SCHEMA: Schema = Schema {
         ("NetIO", "NET I/O"),
         ("PIDs", "PIDS"),
     ],
+    maps: &[],
 };
 
 /// go-units' `BytesSize`: binary units, four significant digits.
@@ -718,6 +719,7 @@ const IMAGES_SCHEMA: Schema = Schema {
         ("Size", "SIZE"),
         ("Digest", "DIGEST"),
     ],
+    maps: &[],
 };
 
 /// Fields of `ls --format TEMPLATE`: those of its JSON.
@@ -728,6 +730,7 @@ const LS_SCHEMA: Schema = Schema {
         ("Status", "STATUS"),
         ("ConfigFiles", "CONFIG FILES"),
     ],
+    maps: &[],
 };
 
 /// Each listed object as a template row (its JSON object).

@@ -47,6 +47,7 @@ pub const SCHEMA: Schema = Schema {
         ("State", "STATE"),
         ("Status", "STATUS"),
     ],
+    maps: &[],
 };
 
 #[derive(Debug, Args)]

@@ -215,6 +215,9 @@ pub struct Schema {
     pub type_name: &'static str,
     /// Every field with its table header, in JSON order.
     pub fields: &'static [(&'static str, &'static str)],
+    /// The fields that are Go maps (`docker volume inspect`'s `Labels`): `{{.Labels}}` prints
+    /// them `map[k:v ...]`, keys sorted, where other objects are structs (`{v1 v2}`).
+    pub maps: &'static [&'static str],
 }
 
 impl Schema {
@@ -252,13 +255,19 @@ impl Template {
     }
 
     /// One row: the template applied to `row`.
-    fn apply(&self, row: &Map<String, Value>) -> String {
+    fn apply(&self, row: &Map<String, Value>, schema: &Schema) -> String {
         let mut s = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => s.push_str(t),
                 Part::Field { name, .. } => {
-                    s.push_str(&go_value(row.get(name).unwrap_or(&Value::Null)))
+                    let v = row.get(name).unwrap_or(&Value::Null);
+                    match v {
+                        Value::Object(m) if schema.maps.contains(&name.as_str()) => {
+                            s.push_str(&go_map(m))
+                        }
+                        v => s.push_str(&go_value(v)),
+                    }
                 }
                 Part::Json { name: None, .. } => s.push_str(&object_json(row)),
                 Part::Json { name: Some(n), .. } => {
@@ -303,7 +312,7 @@ impl Template {
             text.push('\n');
         }
         for row in rows {
-            text.push_str(&self.apply(row));
+            text.push_str(&self.apply(row, schema));
             text.push('\n');
         }
         if self.table {
@@ -334,6 +343,17 @@ fn go_value(v: &Value) -> String {
             m.values().map(go_value).collect::<Vec<_>>().join(" ")
         ),
     }
+}
+
+/// A Go map as `fmt` prints it: `map[k1:v1 k2:v2]`, keys sorted.
+fn go_map(m: &Map<String, Value>) -> String {
+    let mut pairs: Vec<(&String, &Value)> = m.iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let pairs: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k}:{}", go_value(v)))
+        .collect();
+    format!("map[{}]", pairs.join(" "))
 }
 
 /// `{{json .Field}}`: Docker's template function encodes without HTML escaping.
@@ -444,6 +464,7 @@ mod tests {
             ("ExitCode", "EXIT CODE"),
             ("Publishers", "PUBLISHERS"),
         ],
+        maps: &[],
     };
 
     fn rows() -> Vec<Map<String, Value>> {

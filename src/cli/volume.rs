@@ -7,8 +7,9 @@ use std::io::{self, BufRead, BufWriter, Write};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::template::{object_json, Output, Schema, Template};
 use super::GlobalOptions;
 use crate::engine::fsutil;
 use crate::engine::volumes::{self, Volume};
@@ -224,64 +225,52 @@ fn inspect_json(v: &Volume) -> Value {
     })
 }
 
-/// The header Docker prints above a field's column.
-fn header(field: &str) -> String {
-    match field {
-        "Name" => "VOLUME NAME".into(),
-        "Mountpoint" => "MOUNTPOINT".into(),
-        "CreatedAt" => "CREATED".into(),
-        other => other.to_uppercase(),
+/// `docker volume ls`'s fields and headers, in its JSON's order (docker/cli's volume formatter).
+const LS_SCHEMA: Schema = Schema {
+    type_name: "*formatter.volumeContext",
+    fields: &[
+        ("Availability", "AVAILABILITY"),
+        ("Driver", "DRIVER"),
+        ("Group", "GROUP"),
+        ("Labels", "LABELS"),
+        ("Links", "LINKS"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Name", "VOLUME NAME"),
+        ("Scope", "SCOPE"),
+        ("Size", "SIZE"),
+        ("Status", "STATUS"),
+    ],
+    maps: &[],
+};
+
+/// `docker volume inspect`'s fields (a `volume.Volume`, whose labels and options are maps).
+const INSPECT_SCHEMA: Schema = Schema {
+    type_name: "volume.Volume",
+    fields: &[
+        ("CreatedAt", "CREATED"),
+        ("Driver", "DRIVER"),
+        ("Labels", "LABELS"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Name", "VOLUME NAME"),
+        ("Options", "OPTIONS"),
+        ("Scope", "SCOPE"),
+    ],
+    maps: &["Labels", "Options"],
+};
+
+/// Docker's default `volume ls` table.
+const LS_TABLE: &str = "table {{.Driver}}\t{{.Name}}";
+
+fn row(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
     }
 }
 
-/// Renders the Go-template subset used for volumes: `{{.Field}}`, `{{json .}}`,
-/// `{{json .Field}}`, with `\t` and `\n` escapes; fields are looked up in `value`.
-fn render(template: &str, value: &Value) -> anyhow::Result<String> {
-    let template = template.replace("\\t", "\t").replace("\\n", "\n");
-    let mut out = String::new();
-    let mut rest = template.as_str();
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find("}}")
-            .with_context(|| format!("template: unclosed action in {template:?}"))?;
-        let action = rest[start + 2..start + end].trim();
-        rest = &rest[start + end + 2..];
-        let (json_fn, arg) = match action.strip_prefix("json ") {
-            Some(a) => (true, a.trim()),
-            None => (false, action),
-        };
-        let picked = if arg == "." {
-            value.clone()
-        } else {
-            let field = arg
-                .strip_prefix('.')
-                .with_context(|| format!("template: unsupported action {{{{{action}}}}}"))?;
-            value
-                .get(field)
-                .cloned()
-                .with_context(|| format!("template: can't evaluate field {field} in type volume"))?
-        };
-        match (json_fn, picked) {
-            (true, v) => out.push_str(&serde_json::to_string(&v)?),
-            (false, Value::String(s)) => out.push_str(&s),
-            (false, Value::Null) => out.push_str("<no value>"),
-            (false, Value::Object(m)) => {
-                let pairs: Vec<String> = m
-                    .iter()
-                    .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
-                    .collect();
-                out.push_str(&format!("map[{}]", pairs.join(" ")));
-            }
-            (false, v) => out.push_str(&v.to_string()),
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Prints `vols` as `--format` asks: `table` (Docker's DRIVER / VOLUME NAME), `table TEMPLATE`
-/// (a header made from the fields), `json` (one object a line) or a template a line each.
+/// Prints `vols` as `--format` asks, through the template subset every listing shares
+/// ([`super::template`]): `table` (Docker's DRIVER / VOLUME NAME), `table TEMPLATE`, `json` (one
+/// object a line) or a template a line each.
 fn print_list(vols: &[Volume], format: &str, quiet: bool) -> anyhow::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     if quiet {
@@ -290,44 +279,19 @@ fn print_list(vols: &[Volume], format: &str, quiet: bool) -> anyhow::Result<()> 
         }
         return Ok(out.flush()?);
     }
-    let format = format.trim();
-    if format == "json" {
-        for v in vols {
-            writeln!(out, "{}", ls_json(v))?;
+    let rows: Vec<Map<String, Value>> = vols.iter().map(|v| row(ls_json(v))).collect();
+    let template = match format.trim().parse::<Output>()? {
+        Output::Json => {
+            for r in &rows {
+                writeln!(out, "{}", object_json(r))?;
+            }
+            return Ok(out.flush()?);
         }
-        return Ok(out.flush()?);
-    }
-    let (table, template) = match format.strip_prefix("table") {
-        Some("") => (true, "{{.Driver}}\t{{.Name}}"),
-        Some(t) if t.starts_with(char::is_whitespace) => (true, t.trim_start()),
-        _ => (false, format),
+        Output::Table => LS_TABLE.parse::<Template>()?,
+        Output::Template(t) => t,
     };
-    if !table {
-        for v in vols {
-            writeln!(out, "{}", render(template, &ls_json(v))?)?;
-        }
-        return Ok(out.flush()?);
-    }
-    let template = template.replace("\\t", "\t");
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let head = template
-        .split('\t')
-        .map(|cell| {
-            let field = cell
-                .trim()
-                .trim_start_matches("{{")
-                .trim_end_matches("}}")
-                .trim()
-                .trim_start_matches('.');
-            header(field)
-        })
-        .collect();
-    rows.push(head);
-    for v in vols {
-        let line = render(&template, &ls_json(v))?;
-        rows.push(line.split('\t').map(str::to_string).collect());
-    }
-    super::table::write(&mut out, &rows, 0, 5)?;
+    // Docker's tables: columns at least 10 wide, 3 apart.
+    template.render(&mut out, &LS_SCHEMA, &rows, 10)?;
     Ok(out.flush()?)
 }
 
@@ -479,9 +443,10 @@ fn inspect(global: &GlobalOptions, args: &InspectArgs) -> anyhow::Result<i32> {
             writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
         }
         Some(t) => {
-            for v in &found {
-                writeln!(out, "{}", render(t, &inspect_json(v))?)?;
-            }
+            let rows: Vec<Map<String, Value>> =
+                found.iter().map(|v| row(inspect_json(v))).collect();
+            t.parse::<Template>()?
+                .render(&mut out, &INSPECT_SCHEMA, &rows, 10)?;
         }
     }
     out.flush()?;
@@ -726,24 +691,43 @@ mod tests {
         assert!(parse_filter("dangling=maybe", &["dangling"]).is_err());
     }
 
+    fn rendered(template: &str, schema: &Schema, v: Value) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        template
+            .parse::<Template>()?
+            .render(&mut out, schema, &[row(v)], 10)?;
+        Ok(String::from_utf8(out)?)
+    }
+
     #[test]
     fn templates_and_json_as_docker_prints_them() {
-        let v = vol("p_data", &[("a", "1"), ("b", "2")]);
+        let v = vol("p_data", &[("b", "2"), ("a", "1")]);
         assert_eq!(
-            render("{{.Name}}\\t{{.Driver}}", &ls_json(&v)).expect("r"),
-            "p_data\tlocal"
+            rendered("{{.Name}}\\t{{.Driver}}", &LS_SCHEMA, ls_json(&v)).expect("r"),
+            "p_data\tlocal\n"
         );
-        assert_eq!(render("{{.Labels}}", &ls_json(&v)).expect("r"), "a=1,b=2");
         assert_eq!(
-            render("{{json .Labels}}", &inspect_json(&v)).expect("r"),
-            r#"{"a":"1","b":"2"}"#
+            rendered("{{.Labels}}", &LS_SCHEMA, ls_json(&v)).expect("r"),
+            "a=1,b=2\n"
         );
-        assert!(render("{{.Nope}}", &ls_json(&v)).is_err());
+        // Docker's inspect objects hold maps: Go prints them `map[k:v]`, keys sorted.
+        assert_eq!(
+            rendered("{{.Labels}}", &INSPECT_SCHEMA, inspect_json(&v)).expect("r"),
+            "map[a:1 b:2]\n"
+        );
+        assert_eq!(
+            rendered("{{json .Labels}}", &INSPECT_SCHEMA, inspect_json(&v)).expect("r"),
+            "{\"a\":\"1\",\"b\":\"2\"}\n"
+        );
+        assert!(rendered("{{.Nope}}", &LS_SCHEMA, ls_json(&v)).is_err());
+        assert_eq!(
+            rendered(LS_TABLE, &LS_SCHEMA, ls_json(&v)).expect("r"),
+            "DRIVER    VOLUME NAME\nlocal     p_data\n"
+        );
         let i = inspect_json(&vol("x", &[]));
         // Docker prints null for a volume without labels or options.
         assert_eq!(i["Labels"], Value::Null);
         assert_eq!(i["Scope"], "local");
         assert_eq!(i["CreatedAt"], "1970-01-01T00:00:00Z");
-        assert_eq!(header("Name"), "VOLUME NAME");
     }
 }

@@ -12,7 +12,7 @@ mod support {
 use std::path::Path;
 use std::process::Command;
 
-use support::engine::Fixture;
+use support::engine::{ok, Fixture};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_compose")
@@ -113,13 +113,6 @@ fn compose(f: &Fixture, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-#[track_caller]
-fn ok(f: &Fixture, args: &[&str]) -> String {
-    let (code, out, err) = compose(f, args);
-    assert_eq!(code, 0, "{args:?}\nstdout:\n{out}\nstderr:\n{err}");
-    out
 }
 
 fn states(f: &Fixture, service: &str) -> Vec<String> {
